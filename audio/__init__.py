@@ -1,0 +1,1 @@
+"""Breathing-guide sound and soundscape: synthesis, device output and WAV files."""

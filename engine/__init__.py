@@ -1,0 +1,1 @@
+"""Session engine: clock, frame state, session runner, render targets and CLI."""

@@ -1,0 +1,46 @@
+"""The immutable per-frame state: the only thing renderers, audio and the log read."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class BreathStage(str, Enum):
+    INHALE = "inhale"
+    HOLD_IN = "hold_in"
+    EXHALE = "exhale"
+    HOLD_OUT = "hold_out"
+
+
+class Posture(str, Enum):
+    SEATED = "seated"
+    SUPINE = "supine"  # lying face-up
+    PRONE = "prone"  # lying face-down, face in the cradle
+
+
+@dataclass(frozen=True, slots=True)
+class FrameState:
+    t_s: float  # session clock, seconds since the session started
+    phase_index: int
+    phase_name: str
+    phase_elapsed_s: float
+    phase_progress: float  # 0..1; open-ended phases use their expected length
+    breath_phase: float  # 0..1 position within the current breath cycle
+    breath_stage: BreathStage
+    breath_level: float  # 0..1 the guide's lung fill: rises on inhale, falls on exhale
+    pace_bpm: float  # guided breaths per minute
+    calm: float  # 0..1, smoothed, from heart rate relative to the client's baseline
+    posture: Posture
+    scene: str  # scene id fading in (or fully shown)
+    previous_scene: str | None  # scene fading out, None when no crossfade runs
+    crossfade: float  # 0..1; 1 means only `scene` is visible
+    fade: float  # 0..1 master level for light and sound (fade-in, pause, gentle end)
+    hr_bpm: float | None = None
+    rmssd_ms: float | None = None
+    paused: bool = False
+    ending: bool = False
+    audio_layers: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+
+    @property
+    def inhaling(self) -> bool:
+        return self.breath_stage is BreathStage.INHALE

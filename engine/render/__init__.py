@@ -1,0 +1,1 @@
+"""Render targets (offscreen EGL, pyglet window) and the scene renderer."""

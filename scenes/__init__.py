@@ -1,0 +1,1 @@
+"""Scenes: folders of scene.toml plus GLSL that the renderer draws."""

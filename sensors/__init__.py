@@ -1,0 +1,1 @@
+"""Heart-rate sources: simulated heart, RR replay (and Bluetooth LE later) and beat cleaning."""

@@ -1,0 +1,1 @@
+"""Programs, the session runner, metrics and the SQLite session log."""

@@ -1,0 +1,178 @@
+"""The `tidewell` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tidewell.sessions.program import ProgramError, builtin_programs, load_program, resolve_program
+
+DEFAULT_PROGRAM = "taster"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args) or 0
+    except ProgramError as exc:
+        print(f"tidewell: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"tidewell: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tidewell", description="Relaxation sessions for clinical massage.")
+    commands = parser.add_subparsers(title="commands")
+
+    run = commands.add_parser("run", help="run a session (default: the 3-minute taster, simulated heart)")
+    run.add_argument("program", nargs="?", default=DEFAULT_PROGRAM,
+                     help="a built-in program id (see `tidewell programs list`) or a .toml file")
+    run.add_argument("--client", default="anonymous", help="the client's pseudonym (never a real name)")
+    run.add_argument("--sensor", nargs="+", default=["sim"], metavar="KIND",
+                     help="'sim' (simulated heart) or 'replay FILE.csv' (columns t_s,rr_ms)")
+    timing = run.add_mutually_exclusive_group()
+    timing.add_argument("--virtual-time", dest="virtual_time", action="store_const", const=True,
+                        help="simulate as fast as possible (no window, audio to WAV)")
+    timing.add_argument("--real-time", dest="virtual_time", action="store_const", const=False,
+                        help="play at the wall clock even with no window or sound device")
+    run.add_argument("--minutes", type=_positive_float, help="shorten or stretch the program to this length")
+    run.add_argument("--headless", action="store_true", help="no window even when a display exists")
+    run.add_argument("--seed", type=int, default=0, help="seed of the simulated heart and the sound")
+    run.add_argument("--audio-device", help="sound device name or index (default: the system's)")
+    run.set_defaults(handler=_run)
+
+    programs = commands.add_parser("programs", help="list, show or validate programs")
+    programs_cmd = programs.add_subparsers(title="programs commands", required=True)
+    p = programs_cmd.add_parser("list", help="the built-in programs")
+    p.set_defaults(handler=_programs_list)
+    p = programs_cmd.add_parser("show", help="the phases of a program")
+    p.add_argument("program")
+    p.set_defaults(handler=_programs_show)
+    p = programs_cmd.add_parser("validate", help="check a program file; exit 0 when it is valid")
+    p.add_argument("file", nargs="+")
+    p.set_defaults(handler=_programs_validate)
+
+    sessions = commands.add_parser("sessions", help="logged sessions")
+    sessions_cmd = sessions.add_subparsers(title="sessions commands", required=True)
+    s = sessions_cmd.add_parser("list", help="the most recent sessions")
+    s.add_argument("--limit", type=int, default=20)
+    s.set_defaults(handler=_sessions_list)
+    s = sessions_cmd.add_parser("show", help="one session: phases, per-phase summary and events")
+    s.add_argument("session_id", type=int)
+    s.set_defaults(handler=_sessions_show)
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _run(args) -> int:
+    from tidewell.engine.session import RunOptions, run_session
+    from tidewell.sessions.summary import format_table
+
+    program = load_program(resolve_program(args.program))
+    if args.minutes:
+        program = program.scaled_to(args.minutes)
+    options = RunOptions(client=args.client, sensor=tuple(args.sensor), virtual_time=args.virtual_time,
+                         headless=args.headless, seed=args.seed, audio_device=args.audio_device)
+    result = run_session(program, options)
+    print()
+    print(f"session {result.session_id} {result.status}: {result.simulated_s / 60:.1f} min of session time")
+    print(format_table(result.summaries))
+    print()
+    print(f"session folder:  {result.folder}")
+    if result.wav_path:
+        print(f"sound:           {result.wav_path}")
+    if result.contact_sheet:
+        print(f"contact sheet:   {result.contact_sheet}")
+    from tidewell.sessions.store import SessionStore
+
+    print(f"session log:     {SessionStore().path} (tidewell sessions show {result.session_id})")
+    return 0 if result.status != "interrupted" else 130
+
+
+def _programs_list(args) -> int:
+    for program_id, path in builtin_programs().items():
+        try:
+            program = load_program(path)
+            print(f"{program_id:<26} {program.minutes:>5.0f} min  {len(program.phases)} phases  {program.title}")
+        except ProgramError as exc:
+            print(f"{program_id:<26} INVALID: {exc}")
+    return 0
+
+
+def _programs_show(args) -> int:
+    program = load_program(resolve_program(args.program))
+    print(f"{program.title} — {program.minutes:.0f} min\n{program.description}\n")
+    start = 0.0
+    for i, phase in enumerate(program.phases, 1):
+        advance = " (therapist advances)" if phase.advance.value == "therapist" else ""
+        b = phase.breathing
+        print(f"{i:>2}. {start:5.1f}' {phase.name:<30} {phase.minutes:4.1f} min{advance}")
+        print(f"      {phase.kind.value}, {phase.posture.value}, scene {phase.scene}, crossfade {phase.crossfade_s:g} s")
+        print(f"      breathing {b.rate_bpm:.1f}/min: in {b.inhale_s:.1f} s, hold {b.hold_in_s:.1f} s,"
+              f" out {b.exhale_s:.1f} s, hold {b.hold_out_s:.1f} s;"
+              f" audio {', '.join(f'{n} {v:g}' for n, v in phase.audio)}")
+        start += phase.minutes
+    return 0
+
+
+def _programs_validate(args) -> int:
+    failed = 0
+    for file in args.file:
+        try:
+            program = load_program(Path(file))
+            print(f"{file}: ok ({program.title}, {len(program.phases)} phases, {program.minutes:g} min)")
+        except ProgramError as exc:
+            print(f"{exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _sessions_list(args) -> int:
+    from tidewell.sessions.store import SessionStore
+
+    store = SessionStore()
+    rows = store.sessions(args.limit)
+    if not rows:
+        print(f"no sessions yet in {store.path}")
+    for row in rows:
+        mode = "virtual" if row["virtual_time"] else "live"
+        print(f"{row['id']:>5}  {row['started_at']}  {row['status']:<11} {row['program_id']:<24}"
+              f" {row['client']:<16} {mode}")
+    return 0
+
+
+def _sessions_show(args) -> int:
+    from tidewell.sessions.store import SessionStore
+    from tidewell.sessions.summary import format_table, summarize
+
+    store = SessionStore()
+    row = store.session(args.session_id)
+    if row is None:
+        print(f"tidewell: no session {args.session_id} in {store.path}", file=sys.stderr)
+        return 2
+    print(f"session {row['id']}: {row['program_title']} for {row['client']!r}")
+    print(f"  started {row['started_at']}, ended {row['ended_at'] or '—'}, status {row['status']}")
+    print(f"  sensor {row['sensor']}, {'virtual' if row['virtual_time'] else 'real'} time, folder {row['folder']}")
+    print(f"  {len(store.beats(row['id']))} beats, {len(store.samples(row['id']))} frame samples\n")
+    print(format_table(summarize(store, row["id"])))
+    print("\nevents:")
+    for event in store.events(row["id"]):
+        t = event["t_s"]
+        print(f"  {int(t // 60):02d}:{t % 60:05.2f}  {event['kind']:<14} {event['detail']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""One session from start to end: wires the runner to the render target, audio and log.
+
+The loop is short and explicit: clock → runner.step → audio, log, render → wait for the next frame.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tidewell.audio.output import open_audio_output
+from tidewell.engine.clock import RealClock, VirtualClock
+from tidewell.engine.frame_state import FrameState
+from tidewell.sensors.replay import load_rr_csv
+from tidewell.sensors.simulated import SimulatedHeart
+from tidewell.sessions.program import Program
+from tidewell.sessions.runner import SessionRunner
+from tidewell.sessions.store import SessionStore
+from tidewell.sessions.summary import PhaseSummary, summarize
+
+SAMPLE_INTERVAL_S = 0.25  # frame-state samples in the log: 4 Hz
+CONTACT_FRAME_SIZE = (480, 270)
+
+
+@dataclass
+class RunOptions:
+    client: str = "anonymous"
+    sensor: tuple[str, ...] = ("sim",)
+    virtual_time: bool | None = None  # None: virtual when nothing is there to see or hear live
+    headless: bool = False
+    seed: int = 0
+    audio_device: str | None = None
+    frame_rate: float = 30.0
+    window_size: tuple[int, int] = (1280, 720)
+    say: Callable[[str], None] = print
+    controls: list[str] = field(default_factory=list)  # keys from the window: "next", "pause", "end"
+
+
+@dataclass
+class SessionResult:
+    session_id: int
+    status: str
+    folder: Path
+    wav_path: Path | None
+    contact_sheet: Path | None
+    summaries: list[PhaseSummary]
+    simulated_s: float
+
+
+class StopRequest:
+    """Ctrl-C and SIGTERM set a flag the loop reads, so a stop never lands in the middle of a write."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def make_source(sensor: tuple[str, ...], seed: int, say: Callable[[str], None]):
+    kind = sensor[0] if sensor else "sim"
+    if kind == "sim":
+        return SimulatedHeart(seed=seed)
+    if kind == "replay":
+        if len(sensor) != 2:
+            raise ValueError("--sensor replay needs a file: --sensor replay FILE.csv")
+        source, problems = load_rr_csv(sensor[1])
+        for problem in problems[:10]:
+            say(f"skipped bad row: {problem}")
+        if len(problems) > 10:
+            say(f"... and {len(problems) - 10} more bad rows")
+        return source
+    raise ValueError(f"unknown sensor {kind!r}: expected 'sim' or 'replay FILE'")
+
+
+def run_session(program: Program, options: RunOptions, store: SessionStore | None = None) -> SessionResult:
+    say = options.say
+    store = store or SessionStore()
+    source = make_source(options.sensor, options.seed, say)
+
+    window = None
+    if not options.headless and options.virtual_time is not True:
+        from tidewell.engine.render.targets import open_target
+
+        target, message = open_target(prefer_window=True, size=options.window_size)
+        if hasattr(target, "dispatch_events"):
+            window = target
+            window.on_key = options.controls.append
+        else:
+            target.close()
+        say(message)
+
+    session_id = store.begin(
+        program_id=program.id, program_title=program.title, program_minutes=program.minutes,
+        client=options.client, sensor=" ".join(options.sensor), virtual_time=False, seed=options.seed,
+    )
+    folder = store.path.parent / "sessions" / f"{session_id:05d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    store.set_folder(session_id, folder)
+
+    wants_live_audio = options.virtual_time is not True
+    audio, message = open_audio_output(folder / "breath.wav", device=options.audio_device,
+                                       prefer_device=wants_live_audio, seed=options.seed)
+    say(message)
+    virtual = options.virtual_time
+    if virtual is None:
+        virtual = window is None and audio.path is not None
+        if virtual:
+            say("nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)")
+    if virtual:
+        store.conn.execute("UPDATE sessions SET virtual_time = 1 WHERE id = ?", (session_id,))
+        store.conn.commit()
+    clock = VirtualClock() if virtual else RealClock()
+    capture = _ContactFrames(program, say) if window is None else _ContactFrames(program, say, window)
+
+    writer = store.writer(session_id)
+    runner = SessionRunner(program, source, unattended=window is None)
+    status = "interrupted"
+    frame_dt = 1.0 / options.frame_rate
+    next_sample = 0.0
+    last_t = 0.0
+    state: FrameState | None = None
+    say(f"session {session_id}: {program.title} for {options.client!r}, {program.minutes:.1f} min,"
+        f" sensor {source.description}")
+    try:
+        with StopRequest() as stop:
+            while not runner.finished:
+                if stop.requested:
+                    say("stopped (Ctrl-C): the session is kept and marked interrupted")
+                    break
+                now = clock.now()
+                _apply_controls(options.controls, runner, now)
+                state = runner.step(now)
+                _log_events(runner, writer, program, say)
+                writer.beats(runner.drain_beats())
+                if now >= next_sample:
+                    writer.sample(state)
+                    next_sample += SAMPLE_INTERVAL_S
+                audio.advance(state, now - last_t)
+                last_t = now
+                if window is not None:
+                    window.render(state)
+                    window.dispatch_events()
+                    if window.closed:
+                        runner.request_end(now, "window closed")
+                capture.offer(state)
+                clock.sleep_until(now + frame_dt)
+            else:
+                status = "completed" if runner.reached_end else "ended_early"
+    finally:
+        audio.close()
+        if state is not None:
+            capture.finish(state)
+        writer.close(status)
+        if window is not None:
+            window.close()
+    sheet = capture.write(folder / "contact_sheet.png")
+    capture.close()
+    return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), last_t)
+
+
+def _apply_controls(controls: list[str], runner: SessionRunner, now: float) -> None:
+    while controls:
+        key = controls.pop(0)
+        if key == "next":
+            runner.next_phase(now)
+        elif key == "pause":
+            runner.toggle_pause(now)
+        elif key == "end":
+            runner.request_end(now)
+
+
+def _log_events(runner: SessionRunner, writer, program: Program, say) -> None:
+    for event in runner.drain_events():
+        writer.event(event.t_s, event.kind, event.detail, event.phase_index)
+        if event.kind == "phase_start":
+            phase = program.phases[event.phase_index]
+            writer.phase_start(event.phase_index, phase, event.t_s)
+            say(f"  {_clock(event.t_s)}  phase {event.phase_index + 1}/{len(program.phases)}: {phase.name}"
+                f" ({phase.scene}, {phase.posture.value}, {phase.breathing.rate_bpm:.1f} breaths/min)")
+        elif event.kind == "phase_end":
+            writer.phase_end(event.phase_index, event.t_s)
+        elif event.kind in ("sensor_lost", "sensor_back", "auto_advance", "gentle_end", "baseline"):
+            say(f"  {_clock(event.t_s)}  {event.kind.replace('_', ' ')}: {event.detail}")
+
+
+def _clock(t_s: float) -> str:
+    return f"{int(t_s // 60):02d}:{int(t_s % 60):02d}"
+
+
+class _ContactFrames:
+    """One frame per phase, taken at the middle of the phase, for the contact sheet."""
+
+    def __init__(self, program: Program, say, window=None):
+        self.program = program
+        self.say = say
+        self.frames: dict[int, tuple[str, np.ndarray]] = {}
+        self._last: dict[int, FrameState] = {}
+        self._target = None
+        self._failed = False
+
+    def offer(self, state: FrameState) -> None:
+        index = state.phase_index
+        if index in self.frames:
+            return
+        previous = self._last.get(index - 1)
+        if previous is not None and index - 1 not in self.frames:
+            self._grab(previous)
+        self._last[index] = state
+        if state.phase_progress >= 0.5 and (state.previous_scene is None):
+            self._grab(state)
+
+    def finish(self, state: FrameState) -> None:
+        if state.phase_index not in self.frames:
+            self._grab(state)
+
+    def _grab(self, state: FrameState) -> None:
+        target = self._offscreen()
+        if target is None:
+            return
+        target.render(replace(state, fade=1.0))  # the sheet shows the scene, not the fade
+        pixels = target.read_rgb()
+        if pixels is not None:
+            label = f"{state.phase_index + 1}. {state.phase_name} — {state.posture.value}"
+            self.frames[state.phase_index] = (label, pixels)
+
+    def _offscreen(self):
+        if self._target is None and not self._failed:
+            from tidewell.engine.render.targets import open_target
+
+            self._target, message = open_target(prefer_window=False, size=CONTACT_FRAME_SIZE)
+            if not hasattr(self._target, "read_rgb") or self._target.read_rgb() is None:
+                self.say(f"no contact sheet: {message}")
+                self._failed = True
+                self._target = None
+        return self._target
+
+    def write(self, path: Path) -> Path | None:
+        if not self.frames:
+            return None
+        from tidewell.engine.render.contact_sheet import write_contact_sheet
+
+        write_contact_sheet([self.frames[i] for i in sorted(self.frames)], path)
+        return path
+
+    def close(self) -> None:
+        if self._target is not None:
+            self._target.close()

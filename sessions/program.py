@@ -1,0 +1,271 @@
+"""Programs: TOML files listing the phases of a session, loaded and validated."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+
+from tidewell.engine.breathing import BreathPattern
+from tidewell.engine.frame_state import Posture
+
+BUILTIN_FOLDER = Path(__file__).parent / "programs"
+AUDIO_LAYERS = ("breath", "drone", "ocean", "rain", "wind")
+
+
+class PhaseKind(str, Enum):
+    SETTLE = "settle"
+    WARM_UP = "warm-up"
+    DEEP_WORK = "deep-work"
+    TURN_OVER = "turn-over"
+    RELEASE = "release"
+    COOL_DOWN = "cool-down"
+    REORIENT = "reorient"
+
+
+class Advance(str, Enum):
+    TIMER = "timer"  # the phase ends when its minutes are up
+    THERAPIST = "therapist"  # the phase waits for the therapist; minutes is the expected length
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    kind: PhaseKind
+    minutes: float
+    advance: Advance
+    scene: str
+    posture: Posture
+    breathing: BreathPattern
+    audio: tuple[tuple[str, float], ...]
+    crossfade_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.minutes * 60.0
+
+
+@dataclass(frozen=True)
+class Program:
+    id: str
+    title: str
+    description: str
+    phases: tuple[Phase, ...]
+    source: Path
+
+    @property
+    def minutes(self) -> float:
+        return sum(p.minutes for p in self.phases)
+
+    def scaled_to(self, minutes: float) -> "Program":
+        """The same program with every phase shortened or stretched to fit `minutes` in all."""
+        factor = minutes / self.minutes
+        phases = tuple(replace(p, minutes=p.minutes * factor) for p in self.phases)
+        return Program(self.id, self.title, self.description, phases, self.source)
+
+    @property
+    def baseline_phase_index(self) -> int:
+        for i, phase in enumerate(self.phases):
+            if phase.kind is PhaseKind.SETTLE:
+                return i
+        return 0
+
+
+class ProgramError(ValueError):
+    """A program file that cannot be used; the message says file, line, key and what was expected."""
+
+
+_PROGRAM_KEYS = {"id", "title", "description"}
+_PHASE_KEYS = {"name", "kind", "minutes", "advance", "scene", "posture", "breathing", "audio", "crossfade_s"}
+_PATTERN_KEYS = {"inhale_s", "hold_s", "exhale_s", "hold_out_s"}
+_RATE_KEYS = {"rate_bpm", "ratio"}
+DEFAULT_CROSSFADE_S = 8.0
+
+
+def builtin_programs() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(BUILTIN_FOLDER.glob("*.toml"))}
+
+
+def resolve_program(name_or_path: str) -> Path:
+    """A built-in program id, or a path to a TOML file."""
+    builtin = builtin_programs()
+    if name_or_path in builtin:
+        return builtin[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return path
+    raise ProgramError(
+        f"unknown program {name_or_path!r}: expected one of {', '.join(builtin)} or a path to a .toml file"
+    )
+
+
+def load_program(path: Path, scene_ids: set[str] | None = None) -> Program:
+    """Load and validate a program. `scene_ids` defaults to the installed scene catalogue."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProgramError(f"{path}: no such program file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProgramError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise ProgramError(f"{path}:{line}: TOML syntax error: {exc}") from None
+    if scene_ids is None:
+        from tidewell.scenes.catalog import available_scenes
+
+        scene_ids = set(available_scenes())
+    return _Validator(path, text, scene_ids).program(data)
+
+
+def _toml_error_line(message: str) -> int:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else 1
+
+
+class _Validator:
+    def __init__(self, path: Path, text: str, scene_ids: set[str]):
+        self.path = path
+        self.lines = text.splitlines()
+        self.scene_ids = scene_ids
+
+    # -- locating keys, so every message carries a line number --------------------------
+    def _phase_header_lines(self) -> list[int]:
+        return [i + 1 for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*phase\s*\]\]", line)]
+
+    def _line_of(self, key: str, phase_index: int | None = None) -> int:
+        start, end = 1, len(self.lines)
+        if phase_index is not None:
+            headers = self._phase_header_lines()
+            if phase_index < len(headers):
+                start = headers[phase_index]
+                end = headers[phase_index + 1] - 1 if phase_index + 1 < len(headers) else len(self.lines)
+        pattern = re.compile(rf"\s*{re.escape(key)}\s*=")
+        for number in range(start, end + 1):
+            line = self.lines[number - 1]
+            if pattern.match(line) or re.search(rf"[{{,]\s*{re.escape(key)}\s*=", line):
+                return number
+        return start
+
+    def _fail(self, where: str, key: str, expected: str, got=None, phase_index=None) -> ProgramError:
+        line = self._line_of(key, phase_index)
+        detail = f", got {got!r}" if got is not None else ""
+        return ProgramError(f"{self.path}:{line}: {where}key '{key}': expected {expected}{detail}")
+
+    # -- the document ---------------------------------------------------------------------
+    def program(self, data: dict) -> Program:
+        unknown = set(data) - {"program", "phase"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise self._fail("", key, "only [program] and [[phase]] tables", key)
+        meta = data.get("program")
+        if not isinstance(meta, dict):
+            raise ProgramError(f"{self.path}:1: missing [program] table with title and description")
+        self._no_unknown(meta, _PROGRAM_KEYS, "[program] ")
+        title = self._string(meta, "title", "[program] ")
+        description = meta.get("description", "")
+        if not isinstance(description, str):
+            raise self._fail("[program] ", "description", "a string", description)
+        program_id = meta.get("id", self.path.stem)
+        if not isinstance(program_id, str) or not program_id:
+            raise self._fail("[program] ", "id", "a non-empty string", program_id)
+        phases_data = data.get("phase")
+        if not isinstance(phases_data, list) or not phases_data:
+            raise ProgramError(f"{self.path}:1: a program needs at least one [[phase]] table")
+        phases = tuple(self.phase(i, p) for i, p in enumerate(phases_data))
+        return Program(program_id, title, description, phases, self.path)
+
+    def phase(self, index: int, data) -> Phase:
+        if not isinstance(data, dict):
+            raise ProgramError(f"{self.path}:1: every 'phase' must be a [[phase]] table, got {data!r}")
+        name = data.get("name")
+        label = f"phase {index + 1}" + (f" ({name!r})" if isinstance(name, str) else "") + ", "
+        self._no_unknown(data, _PHASE_KEYS, label, index)
+        name = self._string(data, "name", label, index)
+        kind = self._enum(data, "kind", PhaseKind, label, index)
+        advance = self._enum(data, "advance", Advance, label, index, default=Advance.TIMER)
+        minutes = self._number(data, "minutes", label, index, minimum=0.0, exclusive=True)
+        scene = self._string(data, "scene", label, index)
+        if scene not in self.scene_ids:
+            raise self._fail(label, "scene", f"one of the installed scenes ({', '.join(sorted(self.scene_ids))})", scene, index)
+        posture = self._enum(data, "posture", Posture, label, index)
+        breathing = self.breathing(data.get("breathing"), label, index)
+        audio = self.audio(data.get("audio", {"breath": 1.0}), label, index)
+        crossfade = data.get("crossfade_s", DEFAULT_CROSSFADE_S)
+        if not _is_number(crossfade) or not 0 <= crossfade <= 120:
+            raise self._fail(label, "crossfade_s", "seconds between 0 and 120", crossfade, index)
+        return Phase(name, kind, float(minutes), advance, scene, posture, breathing, audio, float(crossfade))
+
+    def breathing(self, data, label: str, index: int) -> BreathPattern:
+        expected = "a table {inhale_s, hold_s, exhale_s, hold_out_s} or {rate_bpm, ratio}"
+        if not isinstance(data, dict):
+            raise self._fail(label, "breathing", expected, data, index)
+        keys = set(data)
+        if keys & _RATE_KEYS:
+            self._no_unknown(data, _RATE_KEYS, label + "breathing ", index)
+            rate = self._number(data, "rate_bpm", label + "breathing ", index, minimum=2.0, maximum=20.0)
+            ratio = self._number(data, "ratio", label + "breathing ", index, minimum=0.2, maximum=2.0)
+            return BreathPattern.from_rate(rate, ratio)
+        self._no_unknown(data, _PATTERN_KEYS, label + "breathing ", index)
+        inhale = self._number(data, "inhale_s", label + "breathing ", index, minimum=1.0, maximum=20.0)
+        exhale = self._number(data, "exhale_s", label + "breathing ", index, minimum=1.0, maximum=30.0)
+        hold = self._number(data, "hold_s", label + "breathing ", index, minimum=0.0, maximum=10.0, default=0.0)
+        hold_out = self._number(data, "hold_out_s", label + "breathing ", index, minimum=0.0, maximum=10.0, default=0.0)
+        return BreathPattern(inhale, hold, exhale, hold_out)
+
+    def audio(self, data, label: str, index: int) -> tuple[tuple[str, float], ...]:
+        if not isinstance(data, dict):
+            raise self._fail(label, "audio", "a table of layer = volume (0..1)", data, index)
+        layers = []
+        for layer, volume in data.items():
+            if layer not in AUDIO_LAYERS:
+                raise self._fail(label + "audio ", layer, f"a layer among {', '.join(AUDIO_LAYERS)}", layer, index)
+            if not _is_number(volume) or not 0 <= volume <= 1:
+                raise self._fail(label + "audio ", layer, "a volume between 0 and 1", volume, index)
+            layers.append((layer, float(volume)))
+        return tuple(layers)
+
+    # -- typed fields ---------------------------------------------------------------------
+    def _no_unknown(self, data: dict, allowed: set[str], label: str, index: int | None = None) -> None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise self._fail(label, unknown[0], f"one of the known keys ({', '.join(sorted(allowed))})", None, index)
+
+    def _string(self, data: dict, key: str, label: str, index: int | None = None) -> str:
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self._fail(label, key, "a non-empty string", value, index)
+        return value
+
+    def _enum(self, data: dict, key: str, enum, label: str, index: int, default=None):
+        value = data.get(key, default)
+        if isinstance(value, enum):
+            return value
+        choices = ", ".join(e.value for e in enum)
+        try:
+            return enum(value)
+        except ValueError:
+            raise self._fail(label, key, f"one of {choices}", value, index) from None
+
+    def _number(self, data, key, label, index, minimum=None, maximum=None, exclusive=False, default=None) -> float:
+        value = data.get(key, default)
+        bounds = []
+        if minimum is not None:
+            bounds.append(f"{'>' if exclusive else '>='} {minimum:g}")
+        if maximum is not None:
+            bounds.append(f"<= {maximum:g}")
+        expected = "a number" + (f" {' and '.join(bounds)}" if bounds else "")
+        if not _is_number(value):
+            raise self._fail(label, key, expected, value, index)
+        too_low = minimum is not None and (value <= minimum if exclusive else value < minimum)
+        too_high = maximum is not None and value > maximum
+        if too_low or too_high:
+            raise self._fail(label, key, expected, value, index)
+        return float(value)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value

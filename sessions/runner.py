@@ -1,0 +1,195 @@
+"""The session runner: program + clock + heart → one immutable FrameState per frame.
+
+All decisions live here (phase, breathing guide, calm, fades); renderers, audio and the log
+only read the FrameState it returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tidewell.engine.breathing import BreathPacer
+from tidewell.engine.frame_state import FrameState
+from tidewell.sensors.cleaning import Beat, BeatCleaner
+from tidewell.sensors.source import BeatSource
+from tidewell.sessions.adaptation import CalmEstimator
+from tidewell.sessions.metrics import RollingMetrics
+from tidewell.sessions.program import Advance, Program
+
+FADE_IN_S = 10.0
+GENTLE_END_S = 5.0
+SENSOR_SILENCE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Event:
+    t_s: float
+    kind: str
+    detail: str
+    phase_index: int
+
+
+class SessionRunner:
+    def __init__(self, program: Program, source: BeatSource, *, unattended: bool):
+        self.program = program
+        self.source = source
+        self.unattended = unattended
+        self.phase_index = 0
+        self.phase_started_s = 0.0
+        self.phase_elapsed_s = 0.0
+        self.paused = False
+        self.finished = False
+        self.reached_end = False  # the last phase ran its course (not ended early by the therapist)
+        self.pacer = BreathPacer(program.phases[0].breathing)
+        self.cleaner = BeatCleaner()
+        self.metrics = RollingMetrics()
+        self.calm = CalmEstimator()
+        self.previous_scene: str | None = None
+        self.crossfade_started_s = 0.0
+        self.end_requested_s: float | None = None
+        self.last_beat_s = 0.0
+        self.sensor_lost = False
+        self._last_now: float | None = None
+        self._breath_level = 0.0
+        self._events: list[Event] = [Event(0.0, "phase_start", program.phases[0].name, 0)]
+        self._beats: list[Beat] = []
+
+    @property
+    def phase(self):
+        return self.program.phases[self.phase_index]
+
+    # -- therapist controls ---------------------------------------------------------------
+    def next_phase(self, now: float) -> None:
+        if not self.finished and self.end_requested_s is None:
+            self._log(now, "therapist_next", self.phase.name)
+            self._advance(now)
+
+    def toggle_pause(self, now: float) -> None:
+        self.paused = not self.paused
+        self._log(now, "pause" if self.paused else "resume", self.phase.name)
+
+    def request_end(self, now: float, reason: str = "therapist") -> None:
+        if self.end_requested_s is None and not self.finished:
+            self.end_requested_s = now
+            self._log(now, "gentle_end", reason)
+
+    # -- the frame step -------------------------------------------------------------------
+    def step(self, now: float) -> FrameState:
+        dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
+        self._last_now = now
+        if not self.paused:
+            self.phase_elapsed_s += dt
+        self._read_heart(now)
+        live = self.metrics.snapshot(now)
+        hr = live.hr_bpm if live.hr_valid else None
+        rmssd = live.rmssd_ms if live.rmssd_valid else None
+        if self.phase_index == self.program.baseline_phase_index:
+            self.calm.collect_baseline(hr, rmssd)
+        calm = self.calm.update(dt, hr, rmssd, hold=self.sensor_lost)
+        self._check_phase_end(now)
+        breath_phase, stage, level = self.pacer.advance(dt)
+        self._breath_level = level
+        phase = self.phase
+        crossfade = 1.0
+        if self.previous_scene is not None:
+            crossfade = min((now - self.crossfade_started_s) / max(phase.crossfade_s, 1e-6), 1.0)
+            if crossfade >= 1.0:
+                self.previous_scene = None
+        return FrameState(
+            t_s=now,
+            phase_index=self.phase_index,
+            phase_name=phase.name,
+            phase_elapsed_s=self.phase_elapsed_s,
+            phase_progress=min(self.phase_elapsed_s / phase.duration_s, 1.0),
+            breath_phase=breath_phase,
+            breath_stage=stage,
+            breath_level=level,
+            pace_bpm=self.pacer.pattern.rate_bpm,
+            calm=calm,
+            posture=phase.posture,
+            scene=phase.scene,
+            previous_scene=self.previous_scene,
+            crossfade=crossfade,
+            fade=self._fade(now),
+            hr_bpm=hr,
+            rmssd_ms=rmssd,
+            paused=self.paused,
+            ending=self.end_requested_s is not None,
+            audio_layers=phase.audio,
+        )
+
+    def drain_events(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    def drain_beats(self) -> list[Beat]:
+        beats, self._beats = self._beats, []
+        return beats
+
+    # -- internals ------------------------------------------------------------------------
+    def _log(self, now: float, kind: str, detail: str = "") -> None:
+        self._events.append(Event(now, kind, detail, self.phase_index))
+
+    def _read_heart(self, now: float) -> None:
+        for raw in self.source.poll(now, self._breath_level):
+            beat = self.cleaner.push(raw)
+            self.metrics.add(beat)
+            self._beats.append(beat)
+            self.last_beat_s = raw.t_s
+        silent = now - self.last_beat_s > SENSOR_SILENCE_S
+        if silent != self.sensor_lost:
+            self.sensor_lost = silent
+            self._log(now, "sensor_lost" if silent else "sensor_back", self.source.name)
+
+    def _check_phase_end(self, now: float) -> None:
+        if self.end_requested_s is not None:
+            if now - self.end_requested_s >= GENTLE_END_S:
+                self._finish(now)
+            return
+        phase = self.phase
+        if self.phase_elapsed_s < phase.duration_s:
+            return
+        if phase.advance is Advance.TIMER:
+            self._advance(now, carry_s=self.phase_elapsed_s - phase.duration_s)
+        elif self.unattended:
+            self._log(now, "auto_advance", f"{phase.name}: no therapist input (unattended run)")
+            self._advance(now, carry_s=self.phase_elapsed_s - phase.duration_s)
+
+    def _advance(self, now: float, carry_s: float = 0.0) -> None:
+        """`carry_s`: how far the frame overshot a timed phase, so timing never drifts."""
+        old = self.phase
+        boundary = now - carry_s
+        self._log(boundary, "phase_end", old.name)
+        if self.phase_index == self.program.baseline_phase_index:
+            baseline = self.calm.close_baseline()
+            if baseline is not None:
+                self._log(now, "baseline", f"HR {baseline.hr_bpm:.1f} bpm")
+        if self.phase_index + 1 >= len(self.program.phases):
+            self.reached_end = True
+            if self._fade(now) <= 0.0:
+                self._finish(now)
+            else:
+                self.request_end(now, "program complete")
+            return
+        self.phase_index += 1
+        self.phase_elapsed_s = carry_s
+        self.phase_started_s = now - carry_s
+        new = self.phase
+        self.pacer.set_target(new.breathing)
+        if new.scene != old.scene:
+            self.previous_scene = old.scene
+            self.crossfade_started_s = now
+        self._log(boundary, "phase_start", new.name)
+
+    def _finish(self, now: float) -> None:
+        if not self.finished:
+            self.finished = True
+            self._log(now, "program_end", self.phase.name)
+
+    def _fade(self, now: float) -> float:
+        fade = min(now / FADE_IN_S, 1.0)
+        if self.end_requested_s is not None:
+            fade = min(fade, max(1.0 - (now - self.end_requested_s) / GENTLE_END_S, 0.0))
+        elif self.phase_index == len(self.program.phases) - 1 and self.phase.advance is Advance.TIMER:
+            remaining = self.phase.duration_s - self.phase_elapsed_s
+            fade = min(fade, max(remaining / GENTLE_END_S, 0.0))
+        return fade

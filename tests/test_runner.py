@@ -1,0 +1,152 @@
+"""The session runner: phases, fades, crossfades, pause and calm, driven by a virtual clock."""
+import dataclasses
+
+import pytest
+
+from tidewell.engine.clock import VirtualClock
+from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.sensors.replay import RRReplay
+from tidewell.sensors.simulated import SimulatedHeart
+from tidewell.sensors.source import RawRR
+from tidewell.sessions.program import load_program, resolve_program
+from tidewell.sessions.runner import FADE_IN_S, GENTLE_END_S, SessionRunner
+
+SCENES = {"dusk_ocean", "ember"}
+DT = 1 / 30
+
+
+def program(name="taster"):
+    return load_program(resolve_program(name), SCENES)
+
+
+def run_until(runner, clock, t_end, on_state=None):
+    states = []
+    while clock.now() <= t_end and not runner.finished:
+        state = runner.step(clock.now())
+        states.append(state)
+        if on_state:
+            on_state(state)
+        clock.advance(DT)
+    return states
+
+
+def test_frame_state_is_immutable():
+    runner = SessionRunner(program(), SimulatedHeart(), unattended=True)
+    state = runner.step(0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.calm = 1.0
+
+
+def test_phases_follow_the_program_and_therapist_phases_wait_unless_unattended():
+    prog = program()
+    clock = VirtualClock()
+    runner = SessionRunner(prog, SimulatedHeart(), unattended=True)
+    states = run_until(runner, clock, prog.minutes * 60 + 30)
+    assert runner.finished and runner.reached_end
+    starts = {}
+    for s in states:
+        starts.setdefault(s.phase_index, s.t_s)
+    expected = 0.0
+    for i, phase in enumerate(prog.phases):
+        assert starts[i] == pytest.approx(expected, abs=2 * DT)
+        expected += phase.duration_s
+    kinds = [e.kind for e in runner.drain_events()]
+    assert kinds.count("phase_start") == len(prog.phases) and "auto_advance" in kinds
+
+    clock = VirtualClock()
+    attended = SessionRunner(prog, SimulatedHeart(), unattended=False)
+    turn_over = next(i for i, p in enumerate(prog.phases) if p.advance.value == "therapist")
+    run_until(attended, clock, sum(p.duration_s for p in prog.phases[: turn_over + 1]) + 60)
+    assert attended.phase_index == turn_over  # still waiting for the therapist
+    attended.next_phase(clock.now())
+    assert attended.step(clock.now()).phase_index == turn_over + 1
+
+
+def test_fade_in_crossfade_posture_and_fade_to_dark_at_the_end():
+    prog = program()
+    clock = VirtualClock()
+    runner = SessionRunner(prog, SimulatedHeart(), unattended=True)
+    states = run_until(runner, clock, prog.minutes * 60 + 30)
+    assert states[0].fade == 0.0
+    assert states[int(FADE_IN_S / DT) + 2].fade == pytest.approx(1.0)
+    fades = [s.fade for s in states]
+    assert max(abs(a - b) for a, b in zip(fades, fades[1:])) <= DT / GENTLE_END_S + 1e-6
+    assert states[-1].fade == pytest.approx(0.0, abs=0.02)
+    # phase 1 (ember) -> phase 2 (dusk_ocean): a crossfade over the phase's crossfade_s
+    change = next(s for s in states if s.phase_index == 1)
+    assert change.previous_scene == "ember" and change.scene == "dusk_ocean" and change.crossfade < 0.05
+    mid = next(s for s in states if s.phase_index == 1 and s.t_s - change.t_s >= prog.phases[1].crossfade_s / 2)
+    assert 0.4 < mid.crossfade < 0.6
+    done = next(s for s in states if s.phase_index == 1 and s.t_s - change.t_s > prog.phases[1].crossfade_s + 0.1)
+    assert done.previous_scene is None and done.crossfade == 1.0
+    assert {s.posture for s in states} == {Posture.PRONE, Posture.SUPINE, Posture.SEATED}
+
+
+def test_breath_guide_in_the_frame_state_matches_the_phase_pattern():
+    prog = program("full_body_60")
+    clock = VirtualClock()
+    runner = SessionRunner(prog, SimulatedHeart(), unattended=True)
+    states = run_until(runner, clock, 120)
+    assert {s.breath_stage for s in states} >= {BreathStage.INHALE, BreathStage.EXHALE}
+    assert states[-1].pace_bpm == pytest.approx(prog.phases[0].breathing.rate_bpm)
+    levels = [s.breath_level for s in states]
+    assert min(levels) == pytest.approx(0.0, abs=0.01) and max(levels) == pytest.approx(1.0, abs=0.01)
+    assert all(0.0 <= s.breath_phase < 1.0 for s in states)
+
+
+def test_pause_stops_the_phase_clock_but_not_the_breathing_guide():
+    prog = program()
+    clock = VirtualClock()
+    runner = SessionRunner(prog, SimulatedHeart(), unattended=True)
+    run_until(runner, clock, 5)
+    runner.toggle_pause(clock.now())
+    paused = run_until(runner, clock, 25)
+    assert paused[-1].paused
+    assert paused[-1].phase_elapsed_s == pytest.approx(paused[0].phase_elapsed_s, abs=DT)
+    assert len({round(s.breath_level, 3) for s in paused}) > 50
+    runner.toggle_pause(clock.now())
+    assert not run_until(runner, clock, 26)[-1].paused
+
+
+def test_gentle_end_fades_out_over_five_seconds_then_finishes():
+    clock = VirtualClock()
+    runner = SessionRunner(program(), SimulatedHeart(), unattended=True)
+    run_until(runner, clock, 40)
+    runner.request_end(clock.now())
+    t0 = clock.now()
+    states = run_until(runner, clock, 60)
+    assert runner.finished and not runner.reached_end
+    assert states[-1].t_s - t0 == pytest.approx(GENTLE_END_S, abs=2 * DT)
+    assert states[len(states) // 2].fade == pytest.approx(0.5, abs=0.05)
+    assert states[-1].ending
+
+
+def test_calm_rises_as_the_heart_relaxes_below_its_baseline():
+    prog = program("full_body_60")
+    clock = VirtualClock()
+    runner = SessionRunner(prog, SimulatedHeart(seed=1, start_hr=80, relaxed_hr=60, relax_tau_s=600),
+                           unattended=True)
+    states = run_until(runner, clock, 25 * 60)
+    settle_end = next(s for s in states if s.phase_index == 1).t_s
+    at_baseline = next(s for s in states if s.t_s >= settle_end + 1)
+    assert states[-1].hr_bpm < at_baseline.hr_bpm - 5
+    assert states[-1].calm > at_baseline.calm + 0.2
+    calms = [s.calm for s in states]
+    assert max(abs(a - b) for a, b in zip(calms, calms[1:])) < 0.01  # calm drifts, never jumps
+    assert states[0].hr_bpm is None and states[-1].rmssd_ms is not None
+
+
+def test_sensor_silence_is_an_event_and_calm_holds():
+    beats = []
+    t = 0.0
+    while t < 200:
+        t += 0.85
+        beats.append(RawRR(t, 850.0))
+    clock = VirtualClock()
+    runner = SessionRunner(program("full_body_60"), RRReplay(beats), unattended=True)
+    states = run_until(runner, clock, 240)
+    kinds = [e.kind for e in runner.drain_events()]
+    assert "sensor_lost" in kinds
+    lost_at = next(s for s in states if s.t_s > 206)
+    assert states[-1].calm == pytest.approx(lost_at.calm)
+    assert states[-1].breath_level != lost_at.breath_level or states[-2].breath_level != lost_at.breath_level

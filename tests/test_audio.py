@@ -1,0 +1,363 @@
+"""Breathing-guide sound: real WAV files written by WavOutput, decoded with `wave` and measured."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tidewell.audio.output import WavOutput, open_audio_output
+from tidewell.audio.synth import BreathSynth
+from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+
+FPS = 30
+SR = 24000
+CYCLE_S = 10.0
+
+
+def make_state(t: float = 0.0, breath_level: float = 1.0, fade: float = 1.0, calm: float = 0.5,
+               audio_layers: tuple[tuple[str, float], ...] = ()) -> FrameState:
+    return FrameState(
+        t_s=t, phase_index=0, phase_name="settle", phase_elapsed_s=t, phase_progress=0.0,
+        breath_phase=(t / CYCLE_S) % 1.0, breath_stage=BreathStage.INHALE,
+        breath_level=breath_level, pace_bpm=60.0 / CYCLE_S, calm=calm, posture=Posture.SUPINE,
+        scene="shore", previous_scene=None, crossfade=1.0, fade=fade, audio_layers=audio_layers)
+
+
+def sine_breath(t: float) -> float:
+    """Lung fill of a 10 s breath cycle: empty at t=0, full at t=5."""
+    return 0.5 - 0.5 * math.cos(2.0 * math.pi * t / CYCLE_S)
+
+
+def drive_wav(path: Path, states, dt: float = 1.0 / FPS, seed: int = 0) -> np.ndarray:
+    output = WavOutput(path, sample_rate=SR, channels=2, seed=seed)
+    for state in states:
+        output.advance(state, dt)
+    output.close()
+    return read_wav(path)
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getsampwidth() == 2 and wav.getframerate() == SR
+        raw = wav.readframes(wav.getnframes())
+        channels = wav.getnchannels()
+    return np.frombuffer(raw, dtype="<i2").reshape(-1, channels).astype(np.float64) / 32767.0
+
+
+def breath_states(seconds: float, **fields):
+    return [make_state(t=i / FPS, breath_level=sine_breath(i / FPS), **fields)
+            for i in range(round(seconds * FPS))]
+
+
+def window_rms(x: np.ndarray, window_s: float = 0.05) -> np.ndarray:
+    size = round(window_s * SR)
+    mono = x.mean(axis=1)
+    windows = mono[: len(mono) // size * size].reshape(-1, size)
+    return np.sqrt(np.mean(windows**2, axis=1))
+
+
+def dbfs(value: float) -> float:
+    return 20.0 * math.log10(max(value, 1e-12))
+
+
+def max_step(x: np.ndarray) -> float:
+    return float(np.abs(np.diff(x, axis=0)).max())
+
+
+def test_envelope_swells_on_inhale_and_repeats_with_the_breath_cycle(tmp_path):
+    samples = drive_wav(tmp_path / "breath.wav", breath_states(40.0))
+    rms = window_rms(samples)
+    window_times = (np.arange(len(rms)) + 0.5) * 0.05
+    levels = np.array([sine_breath(t) for t in window_times])
+
+    top = rms[levels > 0.95]
+    bottom = rms[levels < 0.05][4:]  # skip the very first fade-up from silence
+    assert dbfs(np.median(top)) - dbfs(np.median(bottom)) > 15.0
+
+    envelope_db = np.array([dbfs(v) for v in rms])
+    assert np.corrcoef(envelope_db, levels)[0, 1] > 0.9
+
+    centred = envelope_db - envelope_db.mean()
+    lags = np.arange(round(5.0 / 0.05), round(15.0 / 0.05))
+    correlation = [np.dot(centred[:-lag], centred[lag:]) / (len(centred) - lag) for lag in lags]
+    period_s = lags[int(np.argmax(correlation))] * 0.05
+    assert period_s == pytest.approx(CYCLE_S, abs=0.15)
+
+
+def test_jumps_in_breath_and_fade_are_ramped_without_clicks(tmp_path):
+    seconds = 20.0
+    steady = drive_wav(tmp_path / "steady.wav",
+                       [make_state(t=i / FPS, breath_level=1.0) for i in range(round(seconds * FPS))])
+    # Every 10 frames breath and fade jump between extremes: 60 jumps at block boundaries.
+    jumpy_states = []
+    for i in range(round(seconds * FPS)):
+        high = (i // 10) % 2 == 0
+        jumpy_states.append(make_state(t=i / FPS, breath_level=1.0 if high else 0.0,
+                                       fade=1.0 if (i // 15) % 2 == 0 else 0.1))
+    jumpy = drive_wav(tmp_path / "jumpy.wav", jumpy_states)
+
+    # Same seed, same blocks: the jumpy render is the steady sound under slower envelopes, so a
+    # ramped envelope cannot make a sample step larger than the steady sound's own largest step.
+    bound = 1.25 * max_step(steady)
+    assert max_step(jumpy) < bound
+
+    # The bound would catch a real click: a hard level step at the steady sound's loudest sample.
+    loudest = int(np.abs(steady[:, 0]).argmax())
+    hard_step = steady.copy()
+    hard_step[loudest:] *= 0.1
+    assert max_step(hard_step) > bound
+
+
+def test_fade_zero_is_silence_and_fade_ramps_have_no_step(tmp_path):
+    silent = drive_wav(tmp_path / "silent.wav", [make_state(t=i / FPS, fade=0.0) for i in range(60)])
+    assert len(silent) == 2 * SR
+    assert not silent.any()
+
+    steady = drive_wav(tmp_path / "steady.wav", [make_state(t=i / FPS) for i in range(6 * FPS)])
+    ramp_states = []
+    for i in range(7 * FPS):  # 2 s up, 2 s full, 2 s down, 1 s of silence
+        t = i / FPS
+        fade = min(1.0, t / 2.0) if t < 4.0 else max(0.0, (6.0 - t) / 2.0)
+        ramp_states.append(make_state(t=t, fade=fade))
+    ramped = drive_wav(tmp_path / "ramp.wav", ramp_states)
+    assert max_step(ramped) <= max_step(steady) * 1.01
+    rms = window_rms(ramped, 0.2)
+    assert rms[0] < rms[5] < rms[12] and rms[29] < 0.1 * rms[12]
+    assert not ramped[-SR // 2:].any()  # fade 0 at the end is exact silence
+
+
+def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
+    states = breath_states(3.0, audio_layers=(("breath", 0.8), ("drone", 0.6)))
+    drive_wav(tmp_path / "a.wav", states, seed=7)
+    drive_wav(tmp_path / "b.wav", states, seed=7)
+    drive_wav(tmp_path / "c.wav", states, seed=8)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert (tmp_path / "a.wav").read_bytes() != (tmp_path / "c.wav").read_bytes()
+
+
+def test_wav_length_matches_the_driven_time_exactly(tmp_path):
+    samples = drive_wav(tmp_path / "fixed.wav", breath_states(3.0))
+    assert len(samples) == 72000
+
+    rng = np.random.default_rng(3)
+    dts = list(rng.uniform(0.005, 0.05, 200))
+    dts = [dt for dt in np.cumsum(dts) if dt < 3.0]
+    dts = np.diff([0.0, *dts, 3.0])  # irregular frames that add up to 3.0 s
+    output = WavOutput(tmp_path / "jitter.wav", sample_rate=SR)
+    for t, dt in zip(np.cumsum(dts), dts):
+        output.advance(make_state(t=float(t), breath_level=sine_breath(float(t))), float(dt))
+    output.close()
+    output.close()  # idempotent
+    assert len(read_wav(tmp_path / "jitter.wav")) == 72000
+
+
+def test_wav_is_readable_when_the_process_dies_without_close(tmp_path):
+    path = tmp_path / "killed.wav"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from tidewell.audio.output import WavOutput
+        from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+        state = FrameState(t_s=0, phase_index=0, phase_name="p", phase_elapsed_s=0, phase_progress=0,
+            breath_phase=0, breath_stage=BreathStage.INHALE, breath_level=1, pace_bpm=6, calm=0.5,
+            posture=Posture.SUPINE, scene="s", previous_scene=None, crossfade=1, fade=1)
+        output = WavOutput({str(path)!r}, sample_rate={SR})
+        for _ in range({FPS}):
+            output.advance(state, 1 / {FPS})
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == -9, result.stderr
+    samples = read_wav(path)
+    assert len(samples) == SR
+    assert np.abs(samples).max() > 0.01
+
+
+def test_unknown_layers_are_ignored_and_the_drone_brightens_with_calm(tmp_path):
+    plain = drive_wav(tmp_path / "plain.wav", breath_states(2.0))
+    with_unknown = drive_wav(tmp_path / "unknown.wav", breath_states(2.0, audio_layers=(("rain", 1.0),)))
+    assert np.array_equal(plain, with_unknown)
+
+    muted = drive_wav(tmp_path / "muted.wav", breath_states(2.0, audio_layers=(("breath", 0.0),)))
+    assert not muted.any()
+
+    def drone_centroid(calm: float) -> float:
+        samples = drive_wav(tmp_path / f"drone{calm}.wav",
+                            breath_states(4.0, calm=calm, audio_layers=(("breath", 0.0), ("drone", 1.0))))
+        mono = samples[SR:, 0]
+        spectrum = np.abs(np.fft.rfft(mono)) ** 2
+        freqs = np.fft.rfftfreq(len(mono), 1.0 / SR)
+        return float(np.sum(freqs * spectrum) / np.sum(spectrum))
+
+    tense, calm = drone_centroid(0.0), drone_centroid(1.0)
+    assert calm > 1.4 * tense
+    assert calm < 1000.0
+
+
+def test_the_guide_is_soft_and_has_no_harsh_highs(tmp_path):
+    samples = drive_wav(tmp_path / "thirty.wav", breath_states(30.0))
+    full = drive_wav(tmp_path / "full.wav", [make_state(t=i / FPS) for i in range(5 * FPS)])[SR // 2:]
+    mono = samples.mean(axis=1)
+    spectrum = np.abs(np.fft.rfft(mono)) ** 2
+    freqs = np.fft.rfftfreq(len(mono), 1.0 / SR)
+    power_centroid = float(np.sum(freqs * spectrum) / np.sum(spectrum))
+    above_4k = float(spectrum[freqs > 4000].sum() / spectrum.sum())
+    peak_db = dbfs(np.abs(samples).max())
+    rms_db = dbfs(float(np.sqrt(np.mean(samples**2))))
+    full_rms_db = dbfs(float(np.sqrt(np.mean(full**2))))
+    print(f"\n30 s breath guide: peak {peak_db:.1f} dBFS, RMS {rms_db:.1f} dBFS, full-breath RMS "
+          f"{full_rms_db:.1f} dBFS, power centroid {power_centroid:.0f} Hz, "
+          f"power above 4 kHz {10 * math.log10(above_4k):.0f} dB")
+    assert peak_db < -6.0
+    assert -30.0 < full_rms_db < -20.0
+    assert power_centroid < 1000.0
+    assert above_4k < 10 ** (-30 / 10)
+
+
+def test_synth_blocks_are_float32_in_range_and_block_size_does_not_change_the_noise():
+    synth = BreathSynth(sample_rate=48000, channels=2, seed=1)
+    block = synth.render(make_state(), 480)
+    assert block.dtype == np.float32 and block.shape == (480, 2)
+    assert np.abs(block).max() <= 1.0
+    # Once levels are settled, splitting a block in two gives the same samples.
+    a, b = BreathSynth(seed=2), BreathSynth(seed=2)
+    state = make_state(breath_level=0.7)
+    a.render(state, 1000)
+    b.render(state, 1000)
+    whole = a.render(state, 960)
+    halves = np.concatenate([b.render(state, 480), b.render(state, 480)])
+    np.testing.assert_allclose(whole, halves, atol=1e-6)
+
+
+def _has_output_device() -> bool:
+    try:
+        import sounddevice
+        sounddevice.query_devices(kind="output")
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_has_output_device(), reason="this machine has a sound device; no fallback to test")
+def test_without_a_sound_device_the_output_falls_back_to_a_wav_file(tmp_path):
+    output, message = open_audio_output(tmp_path / "breath.wav")
+    try:
+        assert isinstance(output, WavOutput)
+        assert output.path == tmp_path / "breath.wav"
+        assert "no sound device" in message and "breath.wav" in message and "\n" not in message
+        output.advance(make_state(), 0.5)
+    finally:
+        output.close()
+    assert len(read_wav(tmp_path / "breath.wav")) == SR // 2
+
+
+def test_not_preferring_the_device_writes_a_wav_file(tmp_path):
+    output, message = open_audio_output(tmp_path / "session.wav", prefer_device=False)
+    output.close()
+    assert isinstance(output, WavOutput) and "session.wav" in message
+
+
+def test_missing_portaudio_library_falls_back_to_a_wav_file(tmp_path):
+    hook_dir = tmp_path / "hook"
+    hook_dir.mkdir()
+    (hook_dir / "sitecustomize.py").write_text(textwrap.dedent("""
+        import sys
+
+        class NoPortAudio:
+            def find_spec(self, name, path=None, target=None):
+                if name == "sounddevice":
+                    raise OSError("PortAudio library not found")
+                return None
+
+        sys.meta_path.insert(0, NoPortAudio())
+    """))
+    wav = tmp_path / "breath.wav"
+    script = textwrap.dedent(f"""
+        import json
+        try:
+            import sounddevice
+            hooked = False
+        except OSError:
+            hooked = True
+        from tidewell.audio.output import open_audio_output
+        output, message = open_audio_output({str(wav)!r})
+        output.close()
+        print(json.dumps({{"hooked": hooked, "type": type(output).__name__, "message": message}}))
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(hook_dir), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["hooked"], "the sitecustomize hook did not block sounddevice"
+    assert report["type"] == "WavOutput"
+    assert "PortAudio" in report["message"] and "breath.wav" in report["message"]
+    assert wav.exists()
+
+
+@pytest.fixture
+def jack_dummy_server():
+    """A JACK server on the dummy driver (real-time pacing, no sound card), named for this test."""
+    import shutil
+
+    if not (shutil.which("jackd") and shutil.which("jack_rec") and shutil.which("jack_wait")):
+        pytest.skip("jackd2 (jackd, jack_rec, jack_wait) is not installed")
+    name = f"tidewell-test-{os.getpid()}"
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+    server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "480"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=20)
+        if ready.returncode != 0:
+            pytest.skip("the JACK dummy server did not start")
+        yield env
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_device_output_plays_the_swell_through_portaudio(tmp_path, jack_dummy_server):
+    capture = tmp_path / "captured.wav"
+    # A fresh process: PortAudio lists devices once, when sounddevice is first imported.
+    script = textwrap.dedent(f"""
+        import json, subprocess, sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_audio import make_state
+        from tidewell.audio.output import open_audio_output
+        output, message = open_audio_output({str(tmp_path / 'unused.wav')!r})
+        recorder = subprocess.Popen(["jack_rec", "-f", {str(capture)!r}, "-d", "2", "-b", "16",
+                                     "PortAudio:out_0", "PortAudio:out_1"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        start = time.monotonic()
+        while recorder.poll() is None and time.monotonic() - start < 15:
+            t = time.monotonic() - start
+            output.advance(make_state(t=t, breath_level=min(1.0, t / 2.0)), 1 / 30)
+            time.sleep(1 / 30)
+        output.close()
+        output.close()
+        print(json.dumps({{"type": type(output).__name__, "message": message}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=jack_dummy_server, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["type"] == "DeviceOutput"
+    assert report["message"].startswith("playing through")
+
+    with wave.open(str(capture), "rb") as wav:
+        assert wav.getframerate() == 48000 and wav.getsampwidth() == 2
+        played = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64) / 32767.0
+    assert len(played) >= 2 * 48000 * 2 * 0.9
+    first, last = played[: len(played) // 4], played[-len(played) // 4:]
+    assert dbfs(np.sqrt(np.mean(last**2))) - dbfs(np.sqrt(np.mean(first**2))) > 6.0
+    assert np.abs(played).max() < 0.5

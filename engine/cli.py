@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tidewell", description="Relaxation sessions for clinical massage.")
+    parser.add_argument("--version", action="version", version=f"tidewell {_version()}")
     commands = parser.add_subparsers(title="commands")
 
     run = commands.add_parser("run", help="run a session (default: the 3-minute taster, simulated heart)")
@@ -67,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("session_id", type=int)
     s.set_defaults(handler=_sessions_show)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tidewell")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _positive_float(text: str) -> float:

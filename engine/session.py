@@ -95,10 +95,10 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
 
     window = None
     if not options.headless and options.virtual_time is not True:
-        from tidewell.engine.render.targets import open_target
+        from tidewell.engine.render.targets import WindowTarget, open_target
 
         target, message = open_target(prefer_window=True, size=options.window_size)
-        if hasattr(target, "dispatch_events"):
+        if isinstance(target, WindowTarget):
             window = target
             window.on_key = options.controls.append
         else:

@@ -8,7 +8,11 @@ import numpy as np
 from tidewell.sensors.source import RawRR
 
 NOISE_AR = 0.5  # lag-1 autocorrelation of the beat-to-beat noise
-RSA_LOWPASS_TAU_S = 1.0  # vagal response lag: slow breathing passes more RSA than fast breathing
+# Baroreflex resonance: the heart's response to breathing peaks near 0.1 Hz (6 breaths/min),
+# so slow guided breathing swings RR more than fast breathing (Lehrer & Gevirtz 2014).
+RESONANCE_HZ = 0.1
+RESONANCE_DAMPING = 0.35
+RSA_LAG_S = 1.0  # vagal response lag
 ECTOPIC_PREMATURITY = 0.3  # a premature beat comes ~30% early; the next beat makes up the time
 
 
@@ -16,9 +20,10 @@ class SimulatedHeart:
     """RR = 60000 / HR(t) + RSA + AR(1) noise, with occasional premature/compensatory pairs.
 
     HR relaxes exponentially from start_hr to relaxed_hr with time constant relax_tau_s.
-    RSA follows the breath level passed to poll(), low-passed: a full lung (end of inhale)
-    shortens RR by up to rsa_ms/2 and an empty lung lengthens it by as much, so RR correlates
-    negatively with breath level and the swing is larger at 6 breaths/min than at 15.
+    RSA follows the breath level passed to poll() (1 s lag): a full lung shortens RR and an empty
+    lung lengthens it, so RR correlates negatively with breath level. The swing is rsa_ms at the
+    0.1 Hz resonance and falls off with a damped-resonance curve of the breathing rate, which is
+    measured from the rising crossings of the breath level (about half as large at 10 breaths/min).
     The same seed and the same sequence of poll() calls give the same beats.
     """
 
@@ -30,7 +35,7 @@ class SimulatedHeart:
         start_hr: float = 76.0,
         relaxed_hr: float = 63.0,
         relax_tau_s: float = 900.0,
-        rsa_ms: float = 90.0,
+        rsa_ms: float = 110.0,
         noise_ms: float = 20.0,
         ectopic_rate: float = 0.006,
     ):
@@ -47,7 +52,10 @@ class SimulatedHeart:
         )
         self._rng = np.random.default_rng(seed)
         self._noise = 0.0
-        self._breath: float | None = None  # low-passed breath level
+        self._breath: float | None = None  # lagged breath level
+        self._gain = 1.0  # resonance gain at the measured breathing rate
+        self._last_rise_s: float | None = None
+        self._last_level = 0.5
         self._last_poll_s = 0.0
         self._last_beat_s = 0.0
         self._pending_ms = 0.0  # time a premature beat took early, added to the next beat
@@ -83,8 +91,13 @@ class SimulatedHeart:
         if self._breath is None:
             self._breath = level
         else:
+            if self._last_level < 0.5 <= level:
+                if self._last_rise_s is not None and now_s > self._last_rise_s:
+                    self._gain = resonance_gain(1.0 / (now_s - self._last_rise_s))
+                self._last_rise_s = now_s
             dt = max(now_s - self._last_poll_s, 0.0)
-            self._breath += (level - self._breath) * (1.0 - math.exp(-dt / RSA_LOWPASS_TAU_S))
+            self._breath += (level - self._breath) * (1.0 - math.exp(-dt / RSA_LAG_S))
+        self._last_level = level
         self._last_poll_s = max(now_s, self._last_poll_s)
 
     def _draw_rr(self) -> float:
@@ -92,7 +105,7 @@ class SimulatedHeart:
         eps, u = self._rng.standard_normal(), self._rng.random()  # always both: a steady stream
         self._noise = NOISE_AR * self._noise + math.sqrt(1.0 - NOISE_AR**2) * self.noise_ms * eps
         rr = 60000.0 / self.heart_rate_bpm(self._last_beat_s)
-        rr += -self.rsa_ms * (self._breath - 0.5) + self._noise
+        rr += -self.rsa_ms * self._gain * (self._breath - 0.5) + self._noise
         if self._pending_ms:
             rr, self._pending_ms = rr + self._pending_ms, 0.0
         elif u < self.ectopic_rate:
@@ -100,3 +113,10 @@ class SimulatedHeart:
             rr -= self._pending_ms
             self._ectopic_times.append(self._last_beat_s + rr / 1000.0)
         return rr
+
+
+def resonance_gain(breath_hz: float) -> float:
+    """Damped-resonance response at `breath_hz`, 1.0 at RESONANCE_HZ."""
+    r = breath_hz / RESONANCE_HZ
+    response = 1.0 / math.sqrt((1 - r * r) ** 2 + (2 * RESONANCE_DAMPING * r) ** 2)
+    return response * 2 * RESONANCE_DAMPING

@@ -128,8 +128,8 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 class SessionStore:
-    def __init__(self, db_path: Path | None = None):
-        self.path = db_path or data_dir() / "tidewell.db"
+    def __init__(self, db_path: Path | str | None = None):
+        self.path = Path(db_path) if db_path else data_dir() / "tidewell.db"
         self.conn = connect(self.path)
         self._mark_orphans_interrupted()
 

@@ -1,0 +1,178 @@
+"""Where frames go: a pyglet window, an offscreen EGL framebuffer, or nowhere.
+
+`open_target` picks the first that works and says why, so a machine without a display or GL
+driver still runs a session.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import moderngl
+import numpy as np
+import pyglet
+
+from tidewell.engine.frame_state import FrameState
+from tidewell.engine.render.scene_renderer import SceneRenderer
+
+# moderngl can leave a GL error flag set that pyglet's debug checks would raise on later; pyglet reads
+# this option when pyglet.gl is first imported, so it is set here, before any window module loads.
+pyglet.options["debug_gl"] = False
+
+KEY_NAMES = {"SPACE": "next", "P": "pause", "ESCAPE": "end"}
+
+
+def _renderer_name(ctx: moderngl.Context) -> str:
+    return ctx.info.get("GL_RENDERER", "unknown GL").split(" (")[0]
+
+
+class OffscreenTarget:
+    def __init__(self, size: tuple[int, int] = (640, 360)):
+        self.size = (int(size[0]), int(size[1]))
+        self.ctx = moderngl.create_context(standalone=True, backend="egl")
+        self.fbo = self.ctx.simple_framebuffer(self.size)
+        self.renderer = SceneRenderer(self.ctx)
+        self.closed = False
+
+    @property
+    def description(self) -> str:
+        return f"EGL, {_renderer_name(self.ctx)}"
+
+    def render(self, state: FrameState) -> None:
+        self.renderer.render(state, self.fbo, self.size)
+
+    def read_rgb(self) -> np.ndarray:
+        """The last frame as HxWx3 uint8, top row first."""
+        data = self.fbo.read(components=3, alignment=1)
+        width, height = self.size
+        return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
+
+    def dispatch_events(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self.closed:
+            self.renderer.release()
+            self.fbo.release()
+            self.ctx.release()
+            self.closed = True
+
+
+class WindowTarget:
+    def __init__(self, size: tuple[int, int] = (1280, 720), on_key: Callable[[str], None] | None = None):
+        pyglet.options["debug_gl"] = False
+        from pyglet import gl
+        from pyglet.window import key
+
+        config = gl.Config(major_version=3, minor_version=3, forward_compatible=True,
+                           double_buffer=True, depth_size=24)
+        self._window = pyglet.window.Window(
+            width=int(size[0]), height=int(size[1]), caption="Tidewell", config=config, resizable=True
+        )
+        self.on_key = on_key
+        self._closed = False
+        self._key = key
+        self._window.push_handlers(on_key_press=self._on_key_press, on_close=self._on_close)
+        self.ctx = moderngl.create_context()
+        self.renderer = SceneRenderer(self.ctx)
+        self._frame: moderngl.Framebuffer | None = None
+
+    @property
+    def description(self) -> str:
+        return f"window, {_renderer_name(self.ctx)}"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def render(self, state: FrameState) -> None:
+        if self._closed:
+            return
+        self._window.switch_to()
+        size = tuple(int(v) for v in self._window.get_framebuffer_size())
+        # Drawn offscreen, then copied: the back buffer is undefined after flip, and read_rgb needs the frame.
+        if self._frame is None or self._frame.size != size:
+            if self._frame is not None:
+                self._frame.release()
+            self._frame = self.ctx.simple_framebuffer(size)
+        self.renderer.render(state, self._frame, size)
+        self.ctx.copy_framebuffer(self.ctx.screen, self._frame)
+        self._window.flip()
+
+    def read_rgb(self) -> np.ndarray | None:
+        """The last frame drawn as HxWx3 uint8, top row first (None before the first frame)."""
+        if self._frame is None:
+            return None
+        width, height = self._frame.size
+        data = self._frame.read(components=3, alignment=1)
+        return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
+
+    def dispatch_events(self) -> None:
+        if not self._closed:
+            self._window.dispatch_events()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.renderer.release()
+            if self._frame is not None:
+                self._frame.release()
+            self._window.close()
+
+    def _on_key_press(self, symbol: int, modifiers: int) -> bool:
+        name = KEY_NAMES.get(self._key.symbol_string(symbol))
+        if name is not None and self.on_key is not None:
+            self.on_key(name)
+        return True  # keeps pyglet's default Escape-closes-window from ending the session abruptly
+
+    def _on_close(self) -> bool:
+        if self.on_key is not None:
+            self.on_key("end")
+        self.close()
+        return True
+
+
+class NullTarget:
+    """Renders nothing; used when neither a window nor EGL is available."""
+
+    description = "no rendering"
+    closed = False
+
+    def render(self, state: FrameState) -> None:
+        pass
+
+    def read_rgb(self) -> None:
+        return None
+
+    def dispatch_events(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def open_target(
+    prefer_window: bool, size: tuple[int, int] = (1280, 720)
+) -> tuple[WindowTarget | OffscreenTarget | NullTarget, str]:
+    """The best target that opens, and one line saying what was chosen and why. Never raises."""
+    reason = "window not requested"
+    if prefer_window:
+        display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        if not display:
+            reason = "no display"
+        else:
+            try:
+                window = WindowTarget(size)
+                return window, f"window {size[0]}x{size[1]} on {display} ({window.description})"
+            except Exception as error:  # any pyglet/driver failure means: fall back
+                reason = f"window on {display} failed ({_short(error)})"
+    try:
+        offscreen = OffscreenTarget(size)
+        return offscreen, f"{reason}: rendering offscreen ({offscreen.description})"
+    except Exception as error:
+        return NullTarget(), f"{reason} and EGL failed ({_short(error)}): not rendering"
+
+
+def _short(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -236,7 +236,7 @@ class _ContactFrames:
         target.render(replace(state, fade=1.0))  # the sheet shows the scene, not the fade
         pixels = target.read_rgb()
         if pixels is not None:
-            label = f"{state.phase_index + 1}. {state.phase_name} — {state.posture.value}"
+            label = f"{state.phase_index + 1}. {state.phase_name} ({state.posture.value})"
             self.frames[state.phase_index] = (label, pixels)
 
     def _offscreen(self):

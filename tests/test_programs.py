@@ -75,8 +75,8 @@ BAD_CASES = [
     ("unknown audio layer", HEADER + GOOD_PHASE + "audio = { thunder = 1.0 }\n", 11, ["thunder", "drone"]),
     ("audio volume too loud", HEADER + GOOD_PHASE + "audio = { drone = 3 }\n", 11, ["drone", "between 0 and 1"]),
     ("missing title", GOOD_PHASE.replace("[[phase]]", '[program]\ndescription = "x"\n[[phase]]'), 1, ["title"]),
-    ("missing name", HEADER + GOOD_PHASE.replace('name = "settle"\n', ""), 3, ["name"]),
-    ("second phase bad", HEADER + GOOD_PHASE + GOOD_PHASE.replace("minutes = 5", "minutes = 0"), 16, ["phase 2", "minutes"]),
+    ("missing name", HEADER + GOOD_PHASE.replace('name = "settle"\n', ""), 4, ["name"]),
+    ("second phase bad", HEADER + GOOD_PHASE + GOOD_PHASE.replace("minutes = 5", "minutes = 0"), 15, ["phase 2", "minutes"]),
     ("negative crossfade", HEADER + GOOD_PHASE + "crossfade_s = -1\n", 11, ["crossfade_s"]),
     ("bad advance", HEADER + GOOD_PHASE + 'advance = "whenever"\n', 11, ["advance", "timer, therapist"]),
 ]

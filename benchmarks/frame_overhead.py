@@ -38,11 +38,12 @@ def bare_loop(ctx, fbo, size, frames: int) -> list[float]:
     program = ctx.program(vertex_shader=FULLSCREEN_VERTEX_PATH.read_text(),
                           fragment_shader=scene.fragment_path.read_text())
     vao = ctx.vertex_array(program, [])
-    view, proj = camera.view_projection(Posture.SUPINE, aspect=size[0] / size[1])
-    forward, up = camera.rest_axes(Posture.SUPINE)
+    view, proj = camera.view_projection(Posture.PRONE, aspect=size[0] / size[1])
+    forward, up = camera.rest_axes(Posture.PRONE)
     fixed = {
         "u_inv_view_proj": np.linalg.inv(proj.astype(np.float64) @ view).astype("f4").T.tobytes(),
-        "u_eye_pos": tuple(float(v) for v in camera.eye_position(Posture.SUPINE)),
+        "u_eye_pos": tuple(float(v) for v in camera.eye_position(Posture.PRONE)),
+        "u_head_pos": tuple(float(v) for v in camera.eye_position(Posture.PRONE)),
         "u_rest_forward": tuple(float(v) for v in forward),
         "u_rest_up": tuple(float(v) for v in up),
         "u_resolution": (float(size[0]), float(size[1])),
@@ -77,6 +78,9 @@ def engine_loop(ctx, fbo, size, frames: int, store) -> list[float]:
 
     program = load_program(resolve_program("full_body_60"))
     runner = SessionRunner(program, SimulatedHeart(), unattended=True)
+    for second in range(400):  # into the warm-up phase: dusk_ocean, prone, as in the bare loop
+        runner.step(float(second))
+    assert runner.phase.scene == "dusk_ocean" and runner.phase.posture.value == "prone"
     renderer = SceneRenderer(ctx)
     session_id = store.begin(program_id="bench", program_title="bench", program_minutes=60, client="bench",
                              sensor="sim", virtual_time=True, seed=0)
@@ -85,7 +89,7 @@ def engine_loop(ctx, fbo, size, frames: int, store) -> list[float]:
     times = []
     for i in range(frames):
         start = time.perf_counter()
-        state = runner.step(400.0 + i / 60.0)  # inside the warm-up phase, scene dusk_ocean
+        state = runner.step(400.0 + i / 60.0)
         writer.beats(runner.drain_beats())
         runner.drain_events()
         if i % 15 == 0:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -83,21 +84,13 @@ class SceneRenderer:
             raise SceneError(f"unknown scene {scene_id!r}; known scenes: {sorted(self.scenes)}")
         vao = self._vertex_array(scene.id, scene.fragment_path)
         width, height = size
-        view, proj = camera.view_projection(
-            state.posture, eye_offset_m=eye_offset_m, aspect=width / max(height, 1)
-        )
-        forward, up = camera.rest_axes(state.posture)
         uniforms = {
             "u_time": float(state.t_s),
             "u_breath": float(np.clip(state.breath_level, 0.0, 1.0)),
             "u_calm": float(np.clip(state.calm, 0.0, 1.0)),
             "u_fade": float(np.clip(state.fade, 0.0, 1.0)),
-            "u_inv_view_proj": np.linalg.inv(proj.astype(np.float64) @ view).astype("f4").T.tobytes(),
-            "u_eye_pos": tuple(float(v) for v in camera.eye_position(state.posture, eye_offset_m)),
-            "u_head_pos": tuple(float(v) for v in camera.eye_position(state.posture)),
-            "u_rest_forward": tuple(float(v) for v in forward),
-            "u_rest_up": tuple(float(v) for v in up),
             "u_resolution": (float(width), float(height)),
+            **_camera_uniforms(state.posture, eye_offset_m, width / max(height, 1)),
         }
         program = vao.program
         for name, value in uniforms.items():
@@ -151,6 +144,20 @@ class SceneRenderer:
                     "(master brightness; without it the scene cannot fade out)"
                 )
         return program
+
+
+@lru_cache(maxsize=64)
+def _camera_uniforms(posture: Posture, eye_offset_m: float, aspect: float) -> dict:
+    """Camera uniforms depend only on posture, eye and aspect: computed once, not every frame."""
+    view, proj = camera.view_projection(posture, eye_offset_m=eye_offset_m, aspect=aspect)
+    forward, up = camera.rest_axes(posture)
+    return {
+        "u_inv_view_proj": np.linalg.inv(proj.astype(np.float64) @ view).astype("f4").T.tobytes(),
+        "u_eye_pos": tuple(float(v) for v in camera.eye_position(posture, eye_offset_m)),
+        "u_head_pos": tuple(float(v) for v in camera.eye_position(posture, 0.0)),
+        "u_rest_forward": tuple(float(v) for v in forward),
+        "u_rest_up": tuple(float(v) for v in up),
+    }
 
 
 def _describe_compile_error(log: str, fragment_path: Path) -> str:

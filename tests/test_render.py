@@ -224,8 +224,15 @@ def test_window_target_draws_and_maps_keys(xvfb_display):
         assert message.startswith(f"window 160x120 on {xvfb_display}")
         pressed = []
         window.on_key = pressed.append
-        window.render(frame("ember", previous="dusk_ocean", crossfade=0.5))
-        assert luminance(window.read_rgb() / 255.0).mean() > 0.01
+        window.render(frame("dusk_ocean", posture=Posture.SEATED))
+        drawn = window.read_rgb()
+        assert luminance(drawn / 255.0).mean() > 0.01
+        # what reached the window itself: the back buffer, before the next flip
+        window.ctx.copy_framebuffer(window.ctx.screen, window._frame)
+        assert window.ctx.error == "GL_NO_ERROR"
+        width, height = window.ctx.screen.viewport[2:]
+        shown = np.frombuffer(window.ctx.screen.read(components=3, alignment=1), np.uint8).reshape(height, width, 3)
+        assert abs(shown.mean() - drawn.mean()) < 1.0
         for symbol in (key.SPACE, key.P, key.A, key.ESCAPE):
             window._window.dispatch_event("on_key_press", symbol, 0)
         window.dispatch_events()

@@ -91,10 +91,13 @@ class WindowTarget:
         self._window.switch_to()
         size = tuple(int(v) for v in self._window.get_framebuffer_size())
         # Drawn offscreen, then copied: the back buffer is undefined after flip, and read_rgb needs the frame.
+        # Colour only: a blit that also copies depth fails (GL_INVALID_OPERATION) when the depth
+        # formats of the frame and the window differ, and the window would stay black.
         if self._frame is None or self._frame.size != size:
             if self._frame is not None:
+                self._frame.color_attachments[0].release()
                 self._frame.release()
-            self._frame = self.ctx.simple_framebuffer(size)
+            self._frame = self.ctx.framebuffer(color_attachments=[self.ctx.texture(size, 4)])
         self.renderer.render(state, self._frame, size)
         self.ctx.copy_framebuffer(self.ctx.screen, self._frame)
         self._window.flip()
@@ -116,6 +119,7 @@ class WindowTarget:
             self._closed = True
             self.renderer.release()
             if self._frame is not None:
+                self._frame.color_attachments[0].release()
                 self._frame.release()
             self._window.close()
 

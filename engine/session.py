@@ -126,7 +126,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         store.conn.execute("UPDATE sessions SET virtual_time = 1 WHERE id = ?", (session_id,))
         store.conn.commit()
     clock = VirtualClock() if virtual else RealClock()
-    capture = _ContactFrames(program, say) if window is None else _ContactFrames(program, say, window)
+    capture = _ContactFrames(program, say, window)
 
     writer = store.writer(session_id)
     runner = SessionRunner(program, source, unattended=window is None)
@@ -211,6 +211,7 @@ class _ContactFrames:
         self.say = say
         self.frames: dict[int, tuple[str, np.ndarray]] = {}
         self._last: dict[int, FrameState] = {}
+        self._window = window
         self._target = None
         self._failed = False
 
@@ -230,11 +231,15 @@ class _ContactFrames:
             self._grab(state)
 
     def _grab(self, state: FrameState) -> None:
-        target = self._offscreen()
-        if target is None:
-            return
-        target.render(replace(state, fade=1.0))  # the sheet shows the scene, not the fade
-        pixels = target.read_rgb()
+        shown = replace(state, fade=1.0)  # the sheet shows the scene, not the fade
+        if self._window is not None and not self._window.closed:
+            pixels = self._window.snapshot(shown, CONTACT_FRAME_SIZE)
+        else:
+            target = self._offscreen()
+            if target is None:
+                return
+            target.render(shown)
+            pixels = target.read_rgb()
         if pixels is not None:
             label = f"{state.phase_index + 1}. {state.phase_name} ({state.posture.value})"
             self.frames[state.phase_index] = (label, pixels)

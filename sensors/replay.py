@@ -11,7 +11,7 @@ from tidewell.sensors.source import RawRR
 HEADER = ["t_s", "rr_ms"]
 
 
-class ReplayError(Exception):
+class ReplayError(ValueError):
     """The file cannot be replayed at all (missing, unreadable, wrong header, no beats)."""
 
 

@@ -19,3 +19,29 @@ def tidewell_cmd():
     """The installed console script next to this interpreter."""
     script = Path(sys.executable).with_name("tidewell")
     return [str(script)] if script.exists() else [sys.executable, "-m", "tidewell.engine.cli"]
+
+
+@pytest.fixture
+def xvfb_display(monkeypatch):
+    """A private Xvfb server for the test, stopped by its PID afterwards."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (bash .ci/install --dev installs it)")
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        server.kill()
+        server.wait()
+        pytest.fail("Xvfb did not start")
+    monkeypatch.setenv("DISPLAY", f":{number}")
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)

@@ -137,3 +137,23 @@ def test_generic_top_level_names_are_not_importable(tmp_path):
     assert result.stdout.strip() == "[]"
     failed = subprocess.run([sys.executable, "-c", "import audio"], cwd=tmp_path, capture_output=True, text=True)
     assert failed.returncode != 0 and "No module named 'audio'" in failed.stderr
+
+
+def test_programs_list_and_show(tidewell_cmd, cli_env):
+    listed = run(tidewell_cmd, cli_env, "programs", "list")
+    assert listed.returncode == 0
+    for program_id in ("taster", "full_body_60", "back_neck_30", "gentle_post_surgical_45"):
+        assert program_id in listed.stdout
+    shown = run(tidewell_cmd, cli_env, "programs", "show", "full_body_60")
+    assert shown.returncode == 0
+    assert "turn over" in shown.stdout and "therapist advances" in shown.stdout and "supine" in shown.stdout
+
+
+def test_bad_sensor_arguments_end_with_one_message_and_no_session(tidewell_cmd, cli_env, tmp_path):
+    for args, words in ((["--sensor", "replay", str(tmp_path / "none.csv")], "none.csv"),
+                        (["--sensor", "replay"], "needs a file"),
+                        (["--sensor", "thermometer"], "unknown sensor")):
+        result = run(tidewell_cmd, cli_env, "run", "--virtual-time", *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert words in result.stderr and result.stderr.startswith("tidewell: ")
+    assert not (Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db").exists() or not session_rows(cli_env)[0]

@@ -76,6 +76,7 @@ class WindowTarget:
         self.ctx = moderngl.create_context()
         self.renderer = SceneRenderer(self.ctx)
         self._frame: moderngl.Framebuffer | None = None
+        self._snapshot: moderngl.Framebuffer | None = None
 
     @property
     def description(self) -> str:
@@ -110,6 +111,20 @@ class WindowTarget:
         data = self._frame.read(components=3, alignment=1)
         return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
 
+    def snapshot(self, state: FrameState, size: tuple[int, int]) -> np.ndarray:
+        """Render `state` at `size` into a frame of its own and read it; the window is not touched.
+        Uses the window's own GL context: a second (EGL) context in the same process can leave
+        the window's default framebuffer unusable."""
+        self._window.switch_to()
+        if self._snapshot is None or self._snapshot.size != tuple(size):
+            if self._snapshot is not None:
+                self._snapshot.color_attachments[0].release()
+                self._snapshot.release()
+            self._snapshot = self.ctx.framebuffer(color_attachments=[self.ctx.texture(tuple(size), 4)])
+        self.renderer.render(state, self._snapshot, tuple(size))
+        data = self._snapshot.read(components=3, alignment=1)
+        return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(size[1], size[0], 3)).copy()
+
     def dispatch_events(self) -> None:
         if not self._closed:
             self._window.dispatch_events()
@@ -118,9 +133,10 @@ class WindowTarget:
         if not self._closed:
             self._closed = True
             self.renderer.release()
-            if self._frame is not None:
-                self._frame.color_attachments[0].release()
-                self._frame.release()
+            for frame in (self._frame, self._snapshot):
+                if frame is not None:
+                    frame.color_attachments[0].release()
+                    frame.release()
             self._window.close()
 
     def _on_key_press(self, symbol: int, modifiers: int) -> bool:

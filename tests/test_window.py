@@ -1,0 +1,101 @@
+"""The desktop window under a private Xvfb: what reaches the window, keys, and a windowed session.
+
+Each check runs in a fresh process, as the app does: the window's GL context is the first one
+the process makes (an EGL context made earlier in the same process can spoil the window's
+default framebuffer; see WindowTarget.snapshot).
+"""
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+WINDOW_CHECK = textwrap.dedent("""
+    import json
+    import numpy as np
+    from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+    from tidewell.engine.render.targets import WindowTarget, open_target
+    from pyglet.window import key
+
+    state = FrameState(t_s=5.0, phase_index=0, phase_name="x", phase_elapsed_s=1.0, phase_progress=0.5,
+                       breath_phase=0.3, breath_stage=BreathStage.INHALE, breath_level=0.7, pace_bpm=6.0,
+                       calm=0.5, posture=Posture.SEATED, scene="dusk_ocean", previous_scene=None,
+                       crossfade=1.0, fade=1.0)
+    window, message = open_target(prefer_window=True, size=(160, 120))
+    pressed = []
+    window.on_key = pressed.append
+    window.render(state)
+    drawn = window.read_rgb()
+    window.ctx.copy_framebuffer(window.ctx.screen, window._frame)  # again, to read the back buffer
+    error = window.ctx.error
+    width, height = window.ctx.screen.viewport[2:]
+    shown = np.frombuffer(window.ctx.screen.read(components=3, alignment=1), np.uint8)
+    sheet = window.snapshot(state, (80, 60))
+    for symbol in (key.SPACE, key.P, key.A, key.ESCAPE):
+        window._window.dispatch_event("on_key_press", symbol, 0)
+    window.dispatch_events()
+    result = dict(kind=type(window).__name__, message=message, error=error, size=[width, height],
+                  drawn=float(drawn.mean()), shown=float(shown.mean()) if shown.size else -1.0,
+                  snapshot=list(sheet.shape), snapshot_mean=float(sheet.mean()), pressed=pressed,
+                  closed_before=window.closed)
+    window.close()
+    result["closed_after"] = window.closed
+    print(json.dumps(result))
+""")
+
+
+def test_window_shows_the_frame_and_maps_keys(xvfb_display):
+    result = subprocess.run([sys.executable, "-c", WINDOW_CHECK], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout.strip().splitlines()[-1])
+    assert r["kind"] == "WindowTarget" and r["message"].startswith(f"window 160x120 on {xvfb_display}")
+    assert r["error"] == "GL_NO_ERROR" and r["size"] == [160, 120]
+    assert r["drawn"] > 5 and abs(r["shown"] - r["drawn"]) < 1.0  # the window holds what was drawn
+    assert r["snapshot"] == [60, 80, 3] and r["snapshot_mean"] > 5
+    assert r["pressed"] == ["next", "pause", "end"]
+    assert not r["closed_before"] and r["closed_after"]
+
+
+def _send_key(display: str, name: str) -> None:
+    env = {**os.environ, "DISPLAY": display}
+    ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Tidewell"], env=env,
+                         capture_output=True, text=True).stdout.split()
+    assert ids, "the Tidewell window is not on the display"
+    subprocess.run(["xdotool", "key", "--window", ids[-1], name], env=env, check=True)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed (bash .ci/install --dev)")
+def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, tidewell_cmd, cli_env):
+    cli_env["DISPLAY"] = xvfb_display
+    proc = subprocess.Popen([*tidewell_cmd, "run", "--minutes", "3"], env=cli_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    deadline = time.monotonic() + 60
+    while not any("phase 1/" in line for line in lines) and time.monotonic() < deadline:
+        lines.append(proc.stdout.readline())
+    time.sleep(8)  # past the middle of the 30-s settle phase: its contact frame is taken
+    _send_key(xvfb_display, "space")
+    time.sleep(2)
+    _send_key(xvfb_display, "Escape")
+    out, err = proc.communicate(timeout=60)
+    out = "".join(lines) + out
+    assert proc.returncode == 0, err
+    assert out.startswith("window 1280x720 on") and "phase 2/7" in out and "gentle end" in out
+    assert "ended_early" in out
+    db = Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db"
+    with sqlite3.connect(db) as conn:
+        status, folder, virtual = conn.execute("SELECT status, folder, virtual_time FROM sessions").fetchone()
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY t_s, rowid")]
+        ended = conn.execute("SELECT MAX(t_s) FROM samples").fetchone()[0]
+    assert status == "ended_early" and virtual == 0
+    assert kinds.index("therapist_next") < kinds.index("gentle_end") and kinds[-1] == "program_end"
+    assert 10 < ended < 40  # real time: about 12 s of session, plus the 5-s fade
+    sheet = Image.open(Path(folder) / "contact_sheet.png")
+    assert sheet.width >= 480

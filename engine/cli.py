@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="a built-in program id (see `tidewell programs list`) or a .toml file")
     run.add_argument("--client", default="anonymous", help="the client's pseudonym (never a real name)")
     run.add_argument("--sensor", nargs="+", default=["sim"], metavar="KIND",
-                     help="'sim' (simulated heart) or 'replay FILE.csv' (columns t_s,rr_ms)")
+                     help="'sim' (simulated heart), 'ble' or 'ble:ADDRESS' (Bluetooth LE strap or watch; "
+                          "a name works too), 'replay FILE.csv' (columns t_s,rr_ms) or 'replay SESSION_ID'")
+    run.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1 (default: the system's)")
     timing = run.add_mutually_exclusive_group()
     timing.add_argument("--virtual-time", dest="virtual_time", action="store_const", const=True,
                         help="simulate as fast as possible (no window, audio to WAV)")
@@ -58,6 +60,21 @@ def _parser() -> argparse.ArgumentParser:
     p = programs_cmd.add_parser("validate", help="check a program file; exit 0 when it is valid")
     p.add_argument("file", nargs="+")
     p.set_defaults(handler=_programs_validate)
+
+    sensors = commands.add_parser("sensors", help="Bluetooth LE heart-rate sensors")
+    sensors_cmd = sensors.add_subparsers(title="sensors commands", required=True)
+    b = sensors_cmd.add_parser("scan", help="list nearby devices with the Heart Rate Service")
+    b.add_argument("--seconds", type=_positive_float, default=5.0)
+    b.add_argument("--adapter", help="Bluetooth adapter, e.g. hci0")
+    b.set_defaults(handler=_sensors_scan)
+    b = sensors_cmd.add_parser("watch", help="live HR, RR, contact and battery of one sensor")
+    b.add_argument("target", nargs="?", help="address or name (default: the first sensor found)")
+    b.add_argument("--seconds", type=_positive_float, help="stop after this long (default: until Ctrl-C)")
+    b.add_argument("--adapter", help="Bluetooth adapter, e.g. hci0")
+    b.set_defaults(handler=_sensors_watch)
+    b = sensors_cmd.add_parser("decode", help="decode 0x2A37 packets given in hex: one JSON object per packet")
+    b.add_argument("packets", nargs="+", metavar="HEX")
+    b.set_defaults(handler=_sensors_decode)
 
     sessions = commands.add_parser("sessions", help="logged sessions")
     sessions_cmd = sessions.add_subparsers(title="sessions commands", required=True)
@@ -94,7 +111,8 @@ def _run(args) -> int:
     if args.minutes:
         program = program.scaled_to(args.minutes)
     options = RunOptions(client=args.client, sensor=tuple(args.sensor), virtual_time=args.virtual_time,
-                         headless=args.headless, seed=args.seed, audio_device=args.audio_device)
+                         headless=args.headless, seed=args.seed, audio_device=args.audio_device,
+                         adapter=args.adapter)
     result = run_session(program, options)
     print()
     print(f"session {result.session_id} {result.status}: {result.simulated_s / 60:.1f} min of session time")
@@ -147,6 +165,70 @@ def _programs_validate(args) -> int:
             print(f"{exc}", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
+
+
+def _sensors_scan(args) -> int:
+    import asyncio
+
+    from tidewell.sensors.ble import scan_heart_rate_sensors
+
+    found = asyncio.run(scan_heart_rate_sensors(args.seconds, args.adapter))
+    if not found:
+        print(f"no heart-rate sensor found in {args.seconds:g} s (is it worn, awake and not paired elsewhere?)")
+        return 1
+    for sensor in found:
+        rssi = f"{sensor.rssi} dBm" if sensor.rssi is not None else "—"
+        print(f"{sensor.address}  {rssi:>8}  {sensor.name or '(no name)'}")
+    return 0
+
+
+def _sensors_watch(args) -> int:
+    import time
+
+    from tidewell.engine.clock import RealClock
+    from tidewell.sensors.ble import BleHeartRateSource
+
+    clock = RealClock()
+    source = BleHeartRateSource(args.target, clock.now, args.adapter).start()
+    print(f"watching {source.description}; Ctrl-C to stop")
+    try:
+        while args.seconds is None or clock.now() < args.seconds:
+            time.sleep(0.2)
+            now = clock.now()
+            beats = source.poll(now)
+            for event in source.drain_status():
+                print(f"{event.t_s:7.1f} s  {event.kind}: {event.detail}")
+            packets = source.drain_packets()
+            if beats or packets:
+                from tidewell.sensors.hrm import parse_hrm
+
+                last = parse_hrm(packets[-1][1]) if packets else None
+                hr = f"{last.hr_bpm} bpm" if last and last.hr_bpm else "—"
+                contact = last.sensor_contact if last else "—"
+                rr = ", ".join(f"{b.rr_ms:.0f}" for b in beats) or "—"
+                print(f"{now:7.1f} s  HR {hr:>8}  RR {rr} ms  contact {contact}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.stop()
+    return 0
+
+
+def _sensors_decode(args) -> int:
+    import json
+
+    from tidewell.sensors.hrm import parse_hrm
+
+    for text in args.packets:
+        try:
+            data = bytes.fromhex(text)
+        except ValueError:
+            print(json.dumps({"hr_bpm": None, "rr_ms": [], "energy_expended_kj": None,
+                              "sensor_contact": "not_supported", "valid": False,
+                              "error": f"not hex: {text!r}"}))
+            continue
+        print(json.dumps(parse_hrm(data).as_json()))
+    return 0
 
 
 def _sessions_list(args) -> int:

@@ -38,6 +38,7 @@ class FrameState:
     hr_bpm: float | None = None
     rmssd_ms: float | None = None
     paused: bool = False
+    sensor: str = "ok"  # ok, no_contact (strap reports no skin contact), lost (disconnected or silent)
     ending: bool = False
     audio_layers: tuple[tuple[str, float], ...] = field(default_factory=tuple)
 

@@ -34,6 +34,7 @@ class RunOptions:
     headless: bool = False
     seed: int = 0
     audio_device: str | None = None
+    adapter: str | None = None  # Bluetooth adapter for --sensor ble
     frame_rate: float = 30.0
     window_size: tuple[int, int] = (1280, 720)
     say: Callable[[str], None] = print
@@ -72,26 +73,68 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def make_source(sensor: tuple[str, ...], seed: int, say: Callable[[str], None]):
+def check_sensor(sensor: tuple[str, ...]) -> None:
+    """Reject a malformed --sensor before anything starts."""
+    kind = sensor[0] if sensor else "sim"
+    if kind == "sim" and len(sensor) == 1:
+        return
+    if kind == "replay":
+        if len(sensor) != 2:
+            raise ValueError("--sensor replay needs a file or a session id: --sensor replay FILE.csv | SESSION_ID")
+        return
+    if (kind == "ble" or kind.startswith("ble:")) and len(sensor) == 1:
+        return
+    raise ValueError(f"unknown sensor {' '.join(sensor)!r}: expected 'sim', 'ble[:ADDRESS]' or 'replay FILE|SESSION_ID'")
+
+
+def make_source(sensor: tuple[str, ...], seed: int, say: Callable[[str], None], clock=None,
+                store: SessionStore | None = None, adapter: str | None = None):
+    check_sensor(sensor)
     kind = sensor[0] if sensor else "sim"
     if kind == "sim":
         return SimulatedHeart(seed=seed)
-    if kind == "replay":
-        if len(sensor) != 2:
-            raise ValueError("--sensor replay needs a file: --sensor replay FILE.csv")
-        source, problems = load_rr_csv(sensor[1])
-        for problem in problems[:10]:
-            say(f"skipped bad row: {problem}")
-        if len(problems) > 10:
-            say(f"... and {len(problems) - 10} more bad rows")
-        return source
-    raise ValueError(f"unknown sensor {kind!r}: expected 'sim' or 'replay FILE'")
+    if kind.startswith("ble"):
+        from tidewell.sensors.ble import BleHeartRateSource
+
+        target = kind.partition(":")[2] or None
+        return BleHeartRateSource(target, clock.now, adapter).start()
+    if sensor[1].isdigit():
+        return _session_replay(int(sensor[1]), store)
+    source, problems = load_rr_csv(sensor[1])
+    for problem in problems[:10]:
+        say(f"skipped bad row: {problem}")
+    if len(problems) > 10:
+        say(f"... and {len(problems) - 10} more bad rows")
+    return source
+
+
+def _session_replay(session_id: int, store: SessionStore):
+    """A logged session's raw Bluetooth packets, or, for sessions without any, its raw RR series."""
+    from tidewell.sensors.packet_replay import PacketReplay
+    from tidewell.sensors.replay import RRReplay
+    from tidewell.sensors.source import RawRR
+
+    if store.session(session_id) is None:
+        raise ValueError(f"no session {session_id} in {store.path} to replay")
+    packets = store.packets(session_id)
+    if packets:
+        disconnects = [e["t_s"] for e in store.events(session_id) if e["kind"] == "sensor_disconnected"]
+        return PacketReplay(packets, f"replay of session {session_id} ({len(packets)} Bluetooth packets)",
+                            disconnects)
+    beats = [RawRR(b["t_s"], b["rr_ms"]) for b in store.beats(session_id) if not b["inserted"]]
+    if not beats:
+        raise ValueError(f"session {session_id} has no recorded heart data to replay")
+    return RRReplay(beats, name="replay", description=f"replay of session {session_id} ({len(beats)} beats)")
 
 
 def run_session(program: Program, options: RunOptions, store: SessionStore | None = None) -> SessionResult:
     say = options.say
     store = store or SessionStore()
-    source = make_source(options.sensor, options.seed, say)
+    check_sensor(options.sensor)
+    live_sensor = options.sensor[0].startswith("ble")
+    if live_sensor and options.virtual_time:
+        raise ValueError("a Bluetooth sensor runs in real time: drop --virtual-time")
+    source = None if live_sensor else make_source(options.sensor, options.seed, say, store=store)
 
     window = None
     if not options.headless and options.virtual_time is not True:
@@ -119,13 +162,15 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     say(message)
     virtual = options.virtual_time
     if virtual is None:
-        virtual = window is None and audio.path is not None
+        virtual = window is None and audio.path is not None and not live_sensor
         if virtual:
             say("nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)")
     if virtual:
         store.conn.execute("UPDATE sessions SET virtual_time = 1 WHERE id = ?", (session_id,))
         store.conn.commit()
     clock = VirtualClock() if virtual else RealClock()
+    if source is None:
+        source = make_source(options.sensor, options.seed, say, clock=clock, adapter=options.adapter)
     capture = _ContactFrames(program, say, window)
 
     writer = store.writer(session_id)
@@ -135,6 +180,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     next_sample = 0.0
     last_t = 0.0
     state: FrameState | None = None
+    counts: dict[str, int] = {}
     say(f"session {session_id}: {program.title} for {options.client!r}, {program.minutes:.1f} min,"
         f" sensor {source.description}")
     try:
@@ -146,8 +192,10 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                 now = clock.now()
                 _apply_controls(options.controls, runner, now)
                 state = runner.step(now)
-                _log_events(runner, writer, program, say)
+                _log_events(runner, writer, program, say, counts)
                 writer.beats(runner.drain_beats())
+                if hasattr(source, "drain_packets"):
+                    writer.packets(source.drain_packets())
                 if now >= next_sample:
                     writer.sample(state)
                     next_sample += SAMPLE_INTERVAL_S
@@ -163,9 +211,14 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             else:
                 status = "completed" if runner.reached_end else "ended_early"
     finally:
+        if hasattr(source, "stop"):
+            source.stop()
         audio.close()
         if state is not None:
             capture.finish(state)
+        runner.flush_beats()
+        writer.beats(runner.drain_beats())
+        _log_events(runner, writer, program, say, counts)
         writer.close(status)
         if window is not None:
             window.close()
@@ -185,7 +238,7 @@ def _apply_controls(controls: list[str], runner: SessionRunner, now: float) -> N
             runner.request_end(now)
 
 
-def _log_events(runner: SessionRunner, writer, program: Program, say) -> None:
+def _log_events(runner: SessionRunner, writer, program: Program, say, counts: dict) -> None:
     for event in runner.drain_events():
         writer.event(event.t_s, event.kind, event.detail, event.phase_index)
         if event.kind == "phase_start":
@@ -195,7 +248,11 @@ def _log_events(runner: SessionRunner, writer, program: Program, say) -> None:
                 f" ({phase.scene}, {phase.posture.value}, {phase.breathing.rate_bpm:.1f} breaths/min)")
         elif event.kind == "phase_end":
             writer.phase_end(event.phase_index, event.t_s)
-        elif event.kind in ("sensor_lost", "sensor_back", "auto_advance", "gentle_end", "baseline"):
+        elif event.kind == "sensor_malformed":
+            counts["malformed"] = count = counts.get("malformed", 0) + 1
+            if count <= 3 or count % 100 == 0:  # every packet is in the log; the terminal gets a sample
+                say(f"  {_clock(event.t_s)}  malformed packet #{count}: {event.detail}")
+        elif event.kind.startswith("sensor_") or event.kind in ("auto_advance", "gentle_end", "baseline"):
             say(f"  {_clock(event.t_s)}  {event.kind.replace('_', ' ')}: {event.detail}")
 
 

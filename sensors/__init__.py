@@ -1,1 +1,1 @@
-"""Heart-rate sources: simulated heart, RR replay (and Bluetooth LE later) and beat cleaning."""
+"""Heart-rate sources (simulated heart, RR and packet replay, Bluetooth LE) and beat correction."""

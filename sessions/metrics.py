@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tidewell.sensors.cleaning import Beat
+from tidewell.sensors.correction import CorrectedBeat
 
 NN = Sequence[float] | np.ndarray
 MIN_HR_BEATS = 3  # ok beats in the HR window for a valid live HR
@@ -57,6 +57,9 @@ class RollingMetrics:
 
     A window is valid once data has run for the whole window since the first beat and the
     window holds enough beats (MIN_HR_BEATS ok beats, MIN_RMSSD_PAIRS NN pairs).
+    Metrics use the corrected series (corrected_rr_ms), as Kubios does; a beat with no corrected
+    value (an extra beat merged away, out of range) breaks the chain of successive differences.
+    The artifact fraction counts every beat that was not "ok" as received.
     Running sums over deques keep add() and snapshot() O(1) amortised, cheap enough for
     every frame. Beats must arrive in time order and snapshot times must not go backwards.
     """
@@ -64,7 +67,7 @@ class RollingMetrics:
     def __init__(self, hr_window_s: float = 10.0, rmssd_window_s: float = 60.0):
         self.hr_window_s, self.rmssd_window_s = hr_window_s, rmssd_window_s
         self._first_t_s: float | None = None
-        self._previous: Beat | None = None
+        self._previous: float | None = None  # corrected RR of the previous beat, None after a gap
         self._nn: deque[tuple[float, float]] = deque()  # (t_s, rr_ms) of ok beats
         self._nn_sum = 0.0
         self._sq_diffs: deque[tuple[float, float]] = deque()  # (t_s of the later beat, diff^2)
@@ -72,19 +75,21 @@ class RollingMetrics:
         self._all: deque[tuple[float, bool]] = deque()  # (t_s, rejected) of every beat
         self._rejected = 0
 
-    def add(self, beat: Beat) -> None:
+    def add(self, beat: CorrectedBeat) -> None:
         if self._first_t_s is None:
             self._first_t_s = beat.t_s
-        self._all.append((beat.t_s, not beat.is_nn))
-        self._rejected += not beat.is_nn
-        if beat.is_nn:
-            self._nn.append((beat.t_s, beat.rr_ms))
-            self._nn_sum += beat.rr_ms
-            if self._previous is not None and self._previous.is_nn:
-                sq = (beat.rr_ms - self._previous.rr_ms) ** 2
+        artifact = beat.quality != "ok"
+        self._all.append((beat.t_s, artifact))
+        self._rejected += artifact
+        rr = beat.corrected_rr_ms
+        if rr is not None:
+            self._nn.append((beat.t_s, rr))
+            self._nn_sum += rr
+            if self._previous is not None:
+                sq = (rr - self._previous) ** 2
                 self._sq_diffs.append((beat.t_s, sq))
                 self._sq_sum += sq
-        self._previous = beat
+        self._previous = rr
         self._evict(beat.t_s)
 
     def snapshot(self, now_s: float) -> LiveMetrics:

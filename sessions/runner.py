@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from tidewell.engine.breathing import BreathPacer
 from tidewell.engine.frame_state import FrameState
-from tidewell.sensors.cleaning import Beat, BeatCleaner
+from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.source import BeatSource
 from tidewell.sessions.adaptation import CalmEstimator
 from tidewell.sessions.metrics import RollingMetrics
@@ -40,18 +40,19 @@ class SessionRunner:
         self.finished = False
         self.reached_end = False  # the last phase ran its course (not ended early by the therapist)
         self.pacer = BreathPacer(program.phases[0].breathing)
-        self.cleaner = BeatCleaner()
+        self.corrector = RRCorrector()
         self.metrics = RollingMetrics()
         self.calm = CalmEstimator()
         self.previous_scene: str | None = None
         self.crossfade_started_s = 0.0
         self.end_requested_s: float | None = None
         self.last_beat_s = 0.0
-        self.sensor_lost = False
+        self.sensor_lost = False  # no beat for SENSOR_SILENCE_S
+        self.sensor_state = "ok"  # what the sensor itself says: ok, no_contact, lost
         self._last_now: float | None = None
         self._breath_level = 0.0
         self._events: list[Event] = [Event(0.0, "phase_start", program.phases[0].name, 0)]
-        self._beats: list[Beat] = []
+        self._beats: list[CorrectedBeat] = []
 
     @property
     def phase(self):
@@ -84,7 +85,7 @@ class SessionRunner:
         rmssd = live.rmssd_ms if live.rmssd_valid else None
         if self.phase_index == self.program.baseline_phase_index:
             self.calm.collect_baseline(hr, rmssd)
-        calm = self.calm.update(dt, hr, rmssd, hold=self.sensor_lost)
+        calm = self.calm.update(dt, hr, rmssd, hold=self.sensor != "ok")
         self._check_phase_end(now)
         breath_phase, stage, level = self.pacer.advance(dt)
         self._breath_level = level
@@ -113,15 +114,20 @@ class SessionRunner:
             hr_bpm=hr,
             rmssd_ms=rmssd,
             paused=self.paused,
+            sensor=self.sensor,
             ending=self.end_requested_s is not None,
             audio_layers=phase.audio,
         )
+
+    def flush_beats(self) -> None:
+        """Release the beats the corrector still holds for look-ahead (at the end, or on a stop)."""
+        self._take_beats(self.corrector.flush())
 
     def drain_events(self) -> list[Event]:
         events, self._events = self._events, []
         return events
 
-    def drain_beats(self) -> list[Beat]:
+    def drain_beats(self) -> list[CorrectedBeat]:
         beats, self._beats = self._beats, []
         return beats
 
@@ -131,14 +137,29 @@ class SessionRunner:
 
     def _read_heart(self, now: float) -> None:
         for raw in self.source.poll(now, self._breath_level):
-            beat = self.cleaner.push(raw)
-            self.metrics.add(beat)
-            self._beats.append(beat)
+            self._take_beats(self.corrector.push(raw.t_s, raw.rr_ms))
             self.last_beat_s = raw.t_s
+        for event in self.source.drain_status() if hasattr(self.source, "drain_status") else ():
+            self._log(event.t_s, f"sensor_{event.kind}", event.detail)
+            if event.kind in ("disconnected", "contact_lost"):
+                self.sensor_state = "lost" if event.kind == "disconnected" else "no_contact"
+            elif event.kind in ("connected", "contact_back"):
+                self.sensor_state = "ok"
         silent = now - self.last_beat_s > SENSOR_SILENCE_S
         if silent != self.sensor_lost:
             self.sensor_lost = silent
             self._log(now, "sensor_lost" if silent else "sensor_back", self.source.name)
+
+    def _take_beats(self, beats: list[CorrectedBeat]) -> None:
+        for beat in beats:
+            self.metrics.add(beat)
+            self._beats.append(beat)
+
+    @property
+    def sensor(self) -> str:
+        if self.sensor_state != "ok":
+            return self.sensor_state
+        return "lost" if self.sensor_lost else "ok"
 
     def _check_phase_end(self, now: float) -> None:
         if self.end_requested_s is not None:
@@ -183,6 +204,7 @@ class SessionRunner:
     def _finish(self, now: float) -> None:
         if not self.finished:
             self.finished = True
+            self.flush_beats()
             self._log(now, "program_end", self.phase.name)
 
     def _fade(self, now: float) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 import platformdirs
 
 from tidewell.engine.frame_state import FrameState
-from tidewell.sensors.cleaning import Beat
+from tidewell.sensors.correction import CorrectedBeat
 
 COMMIT_INTERVAL_S = 0.5
 
@@ -79,6 +79,17 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL,
         phase_idx INTEGER
     );
+    """,
+    # 2: raw Bluetooth packets for exact replay; the corrected RR beside the raw one
+    """
+    CREATE TABLE packets (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        t_s REAL NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX packets_by_session ON packets(session_id, t_s);
+    ALTER TABLE beats ADD COLUMN corrected_rr_ms REAL;
+    ALTER TABLE beats ADD COLUMN inserted INTEGER NOT NULL DEFAULT 0;
     """,
 )
 
@@ -183,6 +194,12 @@ class SessionStore:
             "SELECT * FROM events WHERE session_id = ? ORDER BY t_s, rowid", (session_id,)
         ).fetchall()
 
+    def packets(self, session_id: int) -> list[tuple[float, bytes]]:
+        rows = self.conn.execute(
+            "SELECT t_s, data FROM packets WHERE session_id = ? ORDER BY t_s, rowid", (session_id,)
+        ).fetchall()
+        return [(row["t_s"], bytes(row["data"])) for row in rows]
+
     def samples(self, session_id: int) -> list[sqlite3.Row]:
         return self.conn.execute(
             "SELECT * FROM samples WHERE session_id = ? ORDER BY t_s", (session_id,)
@@ -214,11 +231,17 @@ class SessionWriter:
              s.fade, s.hr_bpm, s.rmssd_ms, int(s.paused)),
         ))
 
-    def beats(self, beats: list[Beat]) -> None:
+    def beats(self, beats: list[CorrectedBeat]) -> None:
         if beats:
             self._queue.put((
-                "INSERT INTO beats VALUES (?,?,?,?)",
-                [(self.session_id, b.t_s, b.rr_ms, b.quality) for b in beats],
+                "INSERT INTO beats (session_id, t_s, rr_ms, quality, corrected_rr_ms, inserted) VALUES (?,?,?,?,?,?)",
+                [(self.session_id, b.t_s, b.rr_ms, b.quality, b.corrected_rr_ms, int(b.inserted)) for b in beats],
+            ))
+
+    def packets(self, packets: list[tuple[float, bytes]]) -> None:
+        if packets:
+            self._queue.put((
+                "INSERT INTO packets VALUES (?,?,?)", [(self.session_id, t, bytes(data)) for t, data in packets]
             ))
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:

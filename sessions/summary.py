@@ -26,8 +26,9 @@ class PhaseSummary:
 def summarize(store: SessionStore, session_id: int) -> list[PhaseSummary]:
     beats = store.beats(session_id)
     t = np.array([b["t_s"] for b in beats], dtype=float)
-    rr = np.array([b["rr_ms"] for b in beats], dtype=float)
-    ok = np.array([b["quality"] == "ok" for b in beats], dtype=bool)
+    # the corrected series, as for live metrics; NULL (no beat) breaks successive differences
+    rr = np.array([b["corrected_rr_ms"] if b["corrected_rr_ms"] is not None else np.nan for b in beats], dtype=float)
+    ok = ~np.isnan(rr)
     rows = []
     for phase in store.phases(session_id):
         end = phase["ended_s"] if phase["ended_s"] is not None else (t[-1] if len(t) else phase["started_s"])
@@ -50,7 +51,7 @@ def summarize(store: SessionStore, session_id: int) -> list[PhaseSummary]:
 
 
 def _nn_runs(rr: np.ndarray, ok: np.ndarray, inside: np.ndarray) -> list[np.ndarray]:
-    """Runs of consecutive good beats: a rejected beat breaks the chain of successive differences."""
+    """Runs of consecutive usable beats: a removed beat breaks the chain of successive differences."""
     mask = ok & inside
     runs, current = [], []
     for value, good in zip(rr, mask):

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["bluez_testbed"]  # tests/bluetooth: private D-Bus + BlueZoo + test heart-rate sensor
+
 
 @pytest.fixture
 def cli_env(tmp_path):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tidewell.sensors.cleaning import Beat, BeatCleaner
+from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.metrics import RollingMetrics, mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
 
@@ -30,7 +30,12 @@ def test_metrics_return_none_below_their_minimum_length():
     assert sdnn_ms([800.0, 830.0]) == pytest.approx(math.sqrt(450.0))
 
 
-def steady_beats(start_s: float, count: int, rr_ms: float, quality: str = "ok") -> list[Beat]:
+def Beat(t_s: float, rr_ms: float, quality: str = "ok") -> CorrectedBeat:
+    """A beat as the corrector hands it on: good beats keep their RR, removed ones have none."""
+    return CorrectedBeat(t_s, rr_ms, rr_ms if quality == "ok" else None, quality)
+
+
+def steady_beats(start_s: float, count: int, rr_ms: float, quality: str = "ok") -> list[CorrectedBeat]:
     return [Beat(start_s + (i + 1) * rr_ms / 1000, rr_ms, quality) for i in range(count)]
 
 
@@ -62,8 +67,8 @@ def test_windows_empty_and_turn_invalid_when_beats_stop_arriving():
     assert gone.rmssd_ms is None and not gone.rmssd_valid
 
 
-def test_a_rejected_beat_breaks_the_successive_difference():
-    beats = steady_beats(0.0, 40, 1000.0) + [Beat(40.6, 600.0, "ectopic")] + steady_beats(40.6, 40, 800.0)
+def test_a_removed_beat_breaks_the_successive_difference():
+    beats = steady_beats(0.0, 40, 1000.0) + [Beat(40.6, 150.0, "out_of_range")] + steady_beats(40.6, 40, 800.0)
     metrics = RollingMetrics()
     for beat in beats:
         metrics.add(beat)
@@ -75,19 +80,22 @@ def test_a_rejected_beat_breaks_the_successive_difference():
 
 
 def test_live_rmssd_agrees_with_the_formula_on_a_simulated_session():
-    heart, cleaner, metrics = SimulatedHeart(seed=5, ectopic_rate=0.02), BeatCleaner(), RollingMetrics()
-    beats: list[Beat] = []
+    heart, corrector, metrics = SimulatedHeart(seed=5, ectopic_rate=0.02), RRCorrector(), RollingMetrics()
+    beats: list[CorrectedBeat] = []
     for step in range(1, 6001):  # 5 minutes at 20 Hz
         t = step * 0.05
         for raw in heart.poll(t, 0.5 - 0.5 * math.cos(2 * math.pi * t / 10)):
-            beats.append(cleaner.push(raw))
-            metrics.add(beats[-1])
+            for beat in corrector.push(raw.t_s, raw.rr_ms):
+                beats.append(beat)
+                metrics.add(beat)
     live = metrics.snapshot(300.0)
 
     in_window = [b for b in beats if b.t_s > 240.0]
-    pairs = [(a.rr_ms, b.rr_ms) for a, b in zip(beats, beats[1:]) if a.is_nn and b.is_nn and b.t_s > 240.0]
+    pairs = [(a.corrected_rr_ms, b.corrected_rr_ms) for a, b in zip(beats, beats[1:])
+             if a.corrected_rr_ms is not None and b.corrected_rr_ms is not None and b.t_s > 240.0]
     expected = math.sqrt(np.mean([(b - a) ** 2 for a, b in pairs]))
     assert live.rmssd_ms == pytest.approx(expected) and live.rmssd_valid
-    assert live.hr_bpm == pytest.approx(mean_hr_bpm([b.rr_ms for b in beats if b.is_nn and b.t_s > 290.0]))
+    assert live.hr_bpm == pytest.approx(mean_hr_bpm([b.corrected_rr_ms for b in beats
+                                                     if b.corrected_rr_ms is not None and b.t_s > 290.0]))
     assert live.artifact_fraction == pytest.approx(sum(not b.is_nn for b in in_window) / len(in_window))
     assert 0.0 < live.artifact_fraction < 0.15

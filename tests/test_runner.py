@@ -150,3 +150,50 @@ def test_sensor_silence_is_an_event_and_calm_holds():
     lost_at = next(s for s in states if s.t_s > 206)
     assert states[-1].calm == pytest.approx(lost_at.calm)
     assert states[-1].breath_level != lost_at.breath_level or states[-2].breath_level != lost_at.breath_level
+
+
+class ScriptedSensor:
+    """Beats every 0.85 s and sensor states at given times, the way a Bluetooth source reports them."""
+
+    name = "scripted"
+    description = "scripted sensor"
+    finished = False
+
+    def __init__(self, events):
+        from tidewell.sensors.packets import SensorEvent
+
+        self.t = 0.0
+        self.pending = [SensorEvent(t, kind) for t, kind in events]
+        self.status = []
+        self.silent = set()
+
+    def poll(self, now_s, breath_level=0.5):
+        while self.pending and self.pending[0].t_s <= now_s:
+            event = self.pending.pop(0)
+            self.status.append(event)
+        beats = []
+        while self.t + 0.85 <= now_s:
+            self.t += 0.85
+            lost = any(e.kind in ("disconnected", "contact_lost") for e in self.status[-1:])
+            if not lost:
+                beats.append(RawRR(self.t, 850.0 + 30.0 * ((int(self.t / 0.85)) % 2)))
+        return beats
+
+    def drain_status(self):
+        events, self.status = self.status, []
+        return events
+
+
+def test_disconnect_and_contact_loss_are_states_that_hold_calm_and_are_logged():
+    sensor = ScriptedSensor([(0.5, "connected"), (200.0, "disconnected"), (230.0, "connected"),
+                             (300.0, "contact_lost"), (320.0, "contact_back")])
+    clock = VirtualClock()
+    runner = SessionRunner(program("full_body_60"), sensor, unattended=True)
+    states = {round(s.t_s, 1): s for s in run_until(runner, clock, 340)}
+    logged = [(round(e.t_s), e.kind) for e in runner.drain_events() if e.kind.startswith("sensor_")]
+    assert (200, "sensor_disconnected") in logged and (230, "sensor_connected") in logged
+    assert (300, "sensor_contact_lost") in logged and (320, "sensor_contact_back") in logged
+    assert states[100.0].sensor == "ok" and states[210.0].sensor == "lost" and states[310.0].sensor == "no_contact"
+    assert states[229.0].calm == pytest.approx(states[201.0].calm)  # adaptation holds its last state
+    assert states[210.0].breath_level != states[212.0].breath_level  # the guide goes on
+    assert states[240.0].sensor == "ok" and states[330.0].sensor == "ok"

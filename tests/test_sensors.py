@@ -1,4 +1,4 @@
-"""Simulated heart, CSV replay and beat cleaning, driven the way the session loop drives them."""
+"""Simulated heart and CSV replay, driven the way the session loop drives them, through the corrector."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tidewell.sensors.cleaning import Beat, BeatCleaner
+from tidewell.sensors.correction import RRCorrector, correct_series
 from tidewell.sensors.replay import ReplayError, RRReplay, load_rr_csv
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sensors.source import BeatSource, RawRR
@@ -78,44 +78,21 @@ def test_rr_shortens_on_inhale_and_swings_more_with_slow_breathing():
     assert fast_swing < 0.75 * slow_swing
 
 
-def test_ectopic_beats_appear_at_the_configured_rate_and_the_cleaner_flags_exactly_them():
+def test_ectopic_beats_appear_at_the_configured_rate_and_the_corrector_flags_them():
     heart = SimulatedHeart(seed=4, rsa_ms=45, noise_ms=12, ectopic_rate=0.02)
     beats = run_heart(heart, 1800.0)
     premature = set(heart.ectopic_times_s)
     assert 0.012 < len(premature) / len(beats) < 0.028
-
-    cleaner = BeatCleaner()
-    cleaned = [cleaner.push(b) for b in beats]
-    compensatory = {beats[i + 1].t_s for i, b in enumerate(beats[:-1]) if b.t_s in premature}
-    flagged = {b.t_s for b in cleaned if b.quality == "ectopic"}
-    assert flagged == premature | compensatory
     for i, b in enumerate(beats[:-1]):
         if b.t_s in premature:  # ~30% early, then the lost time is made up by the next beat
             trend_rr = 60000 / heart.heart_rate_bpm(b.t_s)
             assert b.rr_ms < 0.8 * trend_rr and beats[i + 1].rr_ms > 1.2 * trend_rr
-    assert all(c.quality != "out_of_range" for c in cleaned)
 
-
-# --- cleaning --------------------------------------------------------------------------------
-
-def test_cleaner_flags_out_of_range_and_deviating_beats():
-    cleaner = BeatCleaner()
-    rrs = [800, 810, 790, 805, 250, 2100, 560, 1050, 800, 830]
-    qualities = [cleaner.push(RawRR(i, rr)).quality for i, rr in enumerate(rrs)]
-    assert qualities == ["ok"] * 4 + ["out_of_range", "out_of_range", "ectopic", "ectopic", "ok", "ok"]
-
-
-def test_cleaner_follows_a_real_change_of_rhythm_instead_of_rejecting_forever():
-    cleaner = BeatCleaner()
-    rrs = [1000.0] * 12 + [700.0] * 10  # heart rate jumps from 60 to ~86 bpm and stays there
-    qualities = [cleaner.push(RawRR(i, rr)).quality for i, rr in enumerate(rrs)]
-    assert qualities[12:16] == ["ectopic"] * 4
-    assert qualities[16:] == ["ok"] * 6
-
-
-def test_beat_is_nn_only_when_ok():
-    assert Beat(1.0, 800.0, "ok").is_nn
-    assert not Beat(1.0, 800.0, "ectopic").is_nn and not Beat(1.0, 100.0, "out_of_range").is_nn
+    corrected = correct_series(np.array([b.t_s for b in beats]), np.array([b.rr_ms for b in beats]))
+    flagged = {b.t_s for b in corrected if b.quality != "ok"}
+    assert premature <= flagged  # every premature beat is caught
+    assert len(flagged) <= 2.5 * len(premature)  # with its compensatory partner, few false alarms
+    assert all(c.quality != "out_of_range" for c in corrected)
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -176,10 +153,11 @@ def test_replay_without_the_header_is_refused_naming_the_file(tmp_path):
         load_rr_csv(write(tmp_path / "empty.csv", "t_s,rr_ms\nx,y\n"))
 
 
-def test_replayed_beats_flow_through_the_cleaner(tmp_path):
-    rows = "\n".join(f"{0.8 * (i + 1):.3f},{300 if i == 5 else 800}" for i in range(10))
+def test_replayed_beats_flow_through_the_corrector(tmp_path):
+    rows = "\n".join(f"{0.8 * (i + 1):.3f},{200 if i == 35 else 800}" for i in range(60))
     replay, _ = load_rr_csv(write(tmp_path / "r.csv", "t_s,rr_ms\n" + rows + "\n"))
-    cleaner = BeatCleaner()
-    qualities = [cleaner.push(b).quality for b in replay.poll(8.0, 0.5)]
-    assert qualities == ["ok"] * 5 + ["ectopic"] + ["ok"] * 4
+    corrector = RRCorrector()
+    out = [c for b in replay.poll(60.0, 0.5) for c in corrector.push(b.t_s, b.rr_ms)] + corrector.flush()
+    qualities = [c.quality for c in sorted(out, key=lambda c: c.t_s)]
+    assert qualities == ["ok"] * 35 + ["out_of_range"] + ["ok"] * 24
     assert isinstance(RRReplay([]), BeatSource) and RRReplay([]).finished

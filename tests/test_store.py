@@ -50,7 +50,12 @@ def test_a_logged_session_has_every_table_filled(tmp_path):
     assert [p["name"] for p in phases] == [p.name for p in program.phases]
     assert all(p["ended_s"] is not None for p in phases)
     beats = store.beats(sid)
-    assert len(beats) > 150 and {b["quality"] for b in beats} <= {"ok", "ectopic", "out_of_range"}
+    assert len(beats) > 150 and {b["quality"] for b in beats} <= {"ok", "ectopic", "long", "short", "missed", "extra", "out_of_range"}
+    for b in beats:  # raw and corrected series are both kept
+        if b["quality"] == "ok":
+            assert b["corrected_rr_ms"] == b["rr_ms"]
+        elif b["corrected_rr_ms"] is None:
+            assert b["quality"] in ("extra", "out_of_range")
     samples = store.samples(sid)
     duration = samples[-1]["t_s"] - samples[0]["t_s"]
     assert len(samples) / duration >= 2.0  # at least 2 Hz

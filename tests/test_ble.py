@@ -1,0 +1,166 @@
+"""Tidewell's Bluetooth heart-rate source end to end: unmodified bleak, BlueZoo on a private
+D-Bus, and the scriptable test sensor in tests/bluetooth (fixtures from bluez_testbed)."""
+import asyncio
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tidewell.engine.clock import RealClock
+from tidewell.sensors.ble import BleHeartRateSource, scan_heart_rate_sensors
+
+CENTRAL = "hci0"
+
+
+def wait_for(source, condition, timeout_s=10.0, collected=None):
+    """Poll the source like the frame loop does until `condition(beats, events)` holds."""
+    beats, events = collected if collected is not None else ([], [])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        beats += source.poll(time.monotonic())
+        events += source.drain_status()
+        if condition(beats, events):
+            return beats, events
+        time.sleep(0.01)
+    raise AssertionError(f"timed out; events so far: {[(e.kind, e.detail) for e in events]}")
+
+
+def kinds(events):
+    return [e.kind for e in events]
+
+
+@pytest.fixture
+def source_for():
+    started = []
+
+    def make(target):
+        source = BleHeartRateSource(target, RealClock().now, adapter=CENTRAL).start()
+        started.append(source)
+        return source
+
+    yield make
+    for source in started:
+        source.stop()
+
+
+def test_scan_finds_heart_rate_sensors_by_service(make_bluez_testbed):
+    testbed = make_bluez_testbed(adapter_count=3)
+    first = testbed.start_peripheral("hci1", name="Strap-A")
+    second = testbed.start_peripheral("hci2", name="Watch-B")
+    found = asyncio.run(scan_heart_rate_sensors(timeout_s=3.0, adapter=CENTRAL))
+    by_address = {s.address: s.name for s in found}
+    assert by_address.get(first.address) == "Strap-A" and by_address.get(second.address) == "Watch-B"
+
+
+def test_connect_read_details_and_receive_beats(hr_peripheral, source_for):
+    source = source_for(hr_peripheral.name)
+    beats, events = wait_for(source, lambda b, e: "connected" in kinds(e) and "battery" in kinds(e))
+    details = {e.kind: e.detail for e in events}
+    assert details["body_location"] == "chest" and details["battery"] == "87%"
+    hr_peripheral.command_ok("wait-subscribed 5")
+    hr_peripheral.command_ok("beat 60 1000")
+    hr_peripheral.command_ok("beat 62 968.75,1000")  # two RRs in one packet
+    hr_peripheral.command_ok("send 063e")          # HR 62, no RR at all: no beat
+    hr_peripheral.command_ok("beat 64 937.5")
+    beats, _ = wait_for(source, lambda b, e: len(b) >= 4, collected=(beats, events))
+    assert [round(b.rr_ms, 1) for b in beats] == [1000.0, 968.8, 1000.0, 937.5]
+    gaps = [b2.t_s - b1.t_s for b1, b2 in zip(beats, beats[1:])]
+    assert gaps[1] == pytest.approx(1.0, abs=1e-9)  # within a packet, beats are chained by their RR
+    assert all(g > 0 for g in gaps)
+    packets = source.drain_packets()
+    assert len(packets) == 4 and packets[0][1].hex() == "16" + "3c" + "0004"
+
+
+def test_malformed_packets_are_counted_and_reported_and_the_stream_goes_on(hr_peripheral, source_for):
+    source = source_for(hr_peripheral.address)
+    wait_for(source, lambda b, e: "connected" in kinds(e))
+    hr_peripheral.command_ok("wait-subscribed 5")
+    for hex_ in ("", "16", "1648000405", "0148", "1648" + "0004"):
+        if hex_:
+            hr_peripheral.command_ok(f"send {hex_}")
+    beats, events = wait_for(source, lambda b, e: len(b) >= 2)
+    malformed = [e.detail for e in events if e.kind == "malformed"]
+    assert len(malformed) == 3 and source.malformed_packets == 3
+    assert any("dangling byte" in m for m in malformed) and any("uint16" in m for m in malformed)
+    assert [b.rr_ms for b in beats] == [1000.0, 1000.0]  # the complete RR of the dangling packet is kept
+
+
+def test_two_sensors_choose_one_by_address(make_bluez_testbed, source_for):
+    testbed = make_bluez_testbed(adapter_count=3)
+    strap = testbed.start_peripheral("hci1", name="HRM-Test")
+    other = testbed.start_peripheral("hci2", name="HRM-Test")  # same name: only the address tells
+    source = source_for(other.address)
+    _, events = wait_for(source, lambda b, e: "connected" in kinds(e))
+    assert other.address in next(e.detail for e in events if e.kind == "connected")
+    other.command_ok("wait-subscribed 5")
+    assert strap.command("beat 90 666").startswith("error")  # nobody listens to the other strap
+    other.command_ok("beat 55 1090")
+    beats, _ = wait_for(source, lambda b, e: len(b) >= 1)
+    assert [round(b.rr_ms) for b in beats] == [1090]
+
+
+def test_contact_loss_is_a_state_not_data(hr_peripheral, source_for):
+    source = source_for(hr_peripheral.name)
+    wait_for(source, lambda b, e: "connected" in kinds(e))
+    hr_peripheral.command_ok("wait-subscribed 5")
+    hr_peripheral.command_ok("beat 60 1000 contact")
+    hr_peripheral.command_ok("beat 0 300 nocontact")  # what a strap sends when it slips off
+    hr_peripheral.command_ok("beat 0 1500 nocontact")
+    hr_peripheral.command_ok("beat 61 980 contact")
+    beats, events = wait_for(source, lambda b, e: "contact_back" in kinds(e) and len(b) >= 2)
+    assert [round(b.rr_ms) for b in beats] == [1000, 980]
+    assert kinds(events).index("contact_lost") < kinds(events).index("contact_back")
+
+
+def test_a_sensor_that_drops_out_reconnects_and_data_flows_within_5_s(make_bluez_testbed, source_for):
+    testbed = make_bluez_testbed(adapter_count=2)
+    sensor = testbed.start_peripheral("hci1", name="HRM-Test")
+    source = source_for(sensor.address)
+    wait_for(source, lambda b, e: "connected" in kinds(e))
+    sensor.command_ok("wait-subscribed 5")
+    sensor.command_ok("stream 60 250")
+    wait_for(source, lambda b, e: len(b) >= 3)
+    sensor.disconnect_central()  # the link drops, as when a strap goes out of range
+    wait_for(source, lambda b, e: "disconnected" in kinds(e))
+    sensor.stop()  # and the strap is gone for a while
+    time.sleep(2.0)
+    back = testbed.start_peripheral("hci1", name="HRM-Test")
+    came_back = time.monotonic()
+    back.command_ok("stream 60 250")
+    beats, events = wait_for(source, lambda b, e: "connected" in kinds(e) and len(b) >= 1, timeout_s=10)
+    assert time.monotonic() - came_back < 5.0
+    assert beats[0].rr_ms == 1000.0
+
+
+def test_ble_session_is_logged_with_packets_and_replays_beat_for_beat(hr_peripheral, tidewell_cmd, cli_env):
+    cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = hr_peripheral.testbed.bus_address
+    proc = subprocess.Popen([*tidewell_cmd, "run", "--sensor", f"ble:{hr_peripheral.address}", "--adapter",
+                             CENTRAL, "--headless", "--minutes", "0.3", "--client", "C-2"], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hr_peripheral.command_ok("wait-subscribed 15", timeout_s=20)
+    hr_peripheral.command_ok("stream 65 400")
+    time.sleep(3)
+    hr_peripheral.command_ok("send 1648")  # one malformed packet in the middle
+    time.sleep(3)
+    hr_peripheral.disconnect_central()  # a dropout in the middle of the session
+    time.sleep(3)  # it reconnects and the stream flows again
+    hr_peripheral.command_ok("stop")  # quiet before the end, so both sessions hold every beat
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err + out
+    assert "sensor connected" in out and "sensor disconnected" in out and "malformed packet #1" in out
+    db = Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db"
+    with sqlite3.connect(db) as conn:
+        packets = conn.execute("SELECT COUNT(*) FROM packets WHERE session_id = 1").fetchone()[0]
+        recorded = conn.execute("SELECT t_s, rr_ms FROM beats WHERE session_id = 1 ORDER BY t_s").fetchall()
+        kinds_logged = [k for (k,) in conn.execute("SELECT kind FROM events WHERE session_id = 1")]
+    assert packets >= 20 and len(recorded) >= 20
+    assert "sensor_disconnected" in kinds_logged and "sensor_connected" in kinds_logged
+
+    replay = subprocess.run([*tidewell_cmd, "run", "--sensor", "replay", "1", "--virtual-time", "--minutes", "0.3"],
+                            env=cli_env, capture_output=True, text=True, timeout=60)
+    assert replay.returncode == 0, replay.stderr
+    with sqlite3.connect(db) as conn:
+        replayed = conn.execute("SELECT t_s, rr_ms FROM beats WHERE session_id = 2 ORDER BY t_s").fetchall()
+    assert replayed == recorded

@@ -170,9 +170,13 @@ def _programs_validate(args) -> int:
 def _sensors_scan(args) -> int:
     import asyncio
 
-    from tidewell.sensors.ble import scan_heart_rate_sensors
+    from tidewell.sensors.ble import BluetoothUnavailable, scan_heart_rate_sensors
 
-    found = asyncio.run(scan_heart_rate_sensors(args.seconds, args.adapter))
+    try:
+        found = asyncio.run(scan_heart_rate_sensors(args.seconds, args.adapter))
+    except BluetoothUnavailable as error:
+        print(f"tidewell: Bluetooth unavailable: {error}", file=sys.stderr)
+        return 2
     if not found:
         print(f"no heart-rate sensor found in {args.seconds:g} s (is it worn, awake and not paired elsewhere?)")
         return 1

@@ -36,6 +36,17 @@ class FoundSensor:
     rssi: int | None
 
 
+class BluetoothUnavailable(RuntimeError):
+    """No usable Bluetooth stack: BlueZ not reachable, or no adapter."""
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, (FileNotFoundError, ConnectionRefusedError)):
+        return (f"cannot reach BlueZ on the system D-Bus ({error.strerror or error}); "
+                "is bluetoothd running and an adapter present?")
+    return str(error) or type(error).__name__
+
+
 def _bleak_kwargs(adapter: str | None) -> dict:
     return {"bluez": {"adapter": adapter}} if adapter else {}
 
@@ -49,8 +60,11 @@ async def scan_heart_rate_sensors(timeout_s: float = 5.0, adapter: str | None = 
     """Devices advertising the Heart Rate Service, strongest first."""
     from bleak import BleakScanner
 
-    found = await BleakScanner.discover(timeout=timeout_s, service_uuids=[HR_SERVICE_UUID], return_adv=True,
-                                        **_bleak_kwargs(adapter))
+    try:
+        found = await BleakScanner.discover(timeout=timeout_s, service_uuids=[HR_SERVICE_UUID], return_adv=True,
+                                            **_bleak_kwargs(adapter))
+    except Exception as error:  # bleak surfaces D-Bus and adapter trouble as many types
+        raise BluetoothUnavailable(describe_error(error)) from error
     sensors = [FoundSensor(device.address, adv.local_name or device.name, adv.rssi)
                for device, adv in found.values()]
     return sorted(sensors, key=lambda s: -(s.rssi if s.rssi is not None else -999))
@@ -160,7 +174,7 @@ class BleHeartRateSource:
                         await client.stop_notify(HRM_UUID)
                 self._post("disconnected", device.address)
             except Exception as error:  # the thread's boundary: any failure means retry, never a dead session
-                message = str(error) or type(error).__name__
+                message = describe_error(error)
                 if message != last_error:  # say each kind of trouble once per outage, not every retry
                     self._post("error", message)
                     last_error = message

@@ -164,3 +164,43 @@ def test_ble_session_is_logged_with_packets_and_replays_beat_for_beat(hr_periphe
     with sqlite3.connect(db) as conn:
         replayed = conn.execute("SELECT t_s, rr_ms FROM beats WHERE session_id = 2 ORDER BY t_s").fetchall()
     assert replayed == recorded
+
+
+def test_cli_scan_and_watch(make_bluez_testbed, tidewell_cmd, cli_env):
+    testbed = make_bluez_testbed(adapter_count=2)
+    sensor = testbed.start_peripheral("hci1", name="Polar H10 TEST")
+    cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = testbed.bus_address
+    scan = subprocess.run([*tidewell_cmd, "sensors", "scan", "--seconds", "3", "--adapter", CENTRAL],
+                          env=cli_env, capture_output=True, text=True, timeout=30)
+    assert scan.returncode == 0, scan.stderr
+    assert sensor.address in scan.stdout and "Polar H10 TEST" in scan.stdout
+
+    watch = subprocess.Popen([*tidewell_cmd, "sensors", "watch", sensor.address, "--seconds", "6", "--adapter",
+                              CENTRAL], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sensor.command_ok("wait-subscribed 10", timeout_s=15)
+    sensor.command_ok("stream 75 500")
+    out, err = watch.communicate(timeout=30)
+    assert watch.returncode == 0, err
+    assert "connected" in out and "battery: 87%" in out and "body_location: chest" in out
+    assert "HR   75 bpm" in out and "RR 800 ms" in out and "contact detected" in out
+
+
+def test_cli_scan_with_nothing_in_range_says_so(make_bluez_testbed, tidewell_cmd, cli_env):
+    testbed = make_bluez_testbed(adapter_count=1)
+    cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = testbed.bus_address
+    scan = subprocess.run([*tidewell_cmd, "sensors", "scan", "--seconds", "2", "--adapter", CENTRAL],
+                          env=cli_env, capture_output=True, text=True, timeout=30)
+    assert scan.returncode == 1 and "no heart-rate sensor found" in scan.stdout and "Traceback" not in scan.stderr
+
+
+def test_without_a_bluetooth_stack_scan_says_why_and_a_session_still_runs(tidewell_cmd, cli_env, tmp_path):
+    cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = f"unix:path={tmp_path / 'no-bus'}"
+    scan = subprocess.run([*tidewell_cmd, "sensors", "scan", "--seconds", "1"], env=cli_env,
+                          capture_output=True, text=True, timeout=30)
+    assert scan.returncode == 2 and "Traceback" not in scan.stderr
+    assert "cannot reach BlueZ on the system D-Bus" in scan.stderr
+    run = subprocess.run([*tidewell_cmd, "run", "--sensor", "ble", "--headless", "--minutes", "0.1"], env=cli_env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("cannot reach BlueZ") == 1  # said once, not on every retry
+    assert "sensor lost" in run.stdout and "completed" in run.stdout

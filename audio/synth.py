@@ -175,7 +175,7 @@ class BreathSynth:
         targets[_TONE_AMP] = breath_volume * breath * self._tone_gain
         targets[_DRONE_AMP] = drone_volume * self._drone_gain
         targets[_DRONE_BRIGHT] = _unit(state.calm)
-        targets[_MASTER] = _unit(state.fade)
+        targets[_MASTER] = _unit(state.fade * state.volume)
         return targets
 
     def _ramped_envelopes(self, targets: np.ndarray, n: int) -> np.ndarray:

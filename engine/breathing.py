@@ -21,6 +21,12 @@ class BreathPattern:
         inhale = cycle * ratio / (1.0 + ratio)
         return cls(inhale, 0.0, cycle - inhale, 0.0)
 
+    def at_rate(self, rate_bpm: float) -> "BreathPattern":
+        """The same shape (proportions of in, hold, out, hold) at another rate."""
+        scale = (60.0 / rate_bpm) / self.cycle_s
+        return BreathPattern(self.inhale_s * scale, self.hold_in_s * scale, self.exhale_s * scale,
+                             self.hold_out_s * scale)
+
     @property
     def cycle_s(self) -> float:
         return self.inhale_s + self.hold_in_s + self.exhale_s + self.hold_out_s

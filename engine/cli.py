@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="'sim' (simulated heart), 'ble' or 'ble:ADDRESS' (Bluetooth LE strap or watch; "
                           "a name works too), 'replay FILE.csv' (columns t_s,rr_ms) or 'replay SESSION_ID'")
     run.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1 (default: the system's)")
+    run.add_argument("--pain", type=_rating, help="pain before the session, 0-10")
+    run.add_argument("--stress", type=_rating, help="stress before the session, 0-10")
+    run.add_argument("--note", default="", help="a note with the before rating")
     timing = run.add_mutually_exclusive_group()
     timing.add_argument("--virtual-time", dest="virtual_time", action="store_const", const=True,
                         help="simulate as fast as possible (no window, audio to WAV)")
@@ -76,6 +79,31 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("packets", nargs="+", metavar="HEX")
     b.set_defaults(handler=_sensors_decode)
 
+    rate = commands.add_parser("rate", help="record the client's pain and stress before or after a session")
+    rate.add_argument("session_id", type=int)
+    rate.add_argument("moment", choices=("before", "after"))
+    rate.add_argument("--pain", type=_rating, help="0 (none) to 10 (worst imaginable)")
+    rate.add_argument("--stress", type=_rating, help="0 (none) to 10 (extreme)")
+    rate.add_argument("--note", default="", help="free text")
+    rate.set_defaults(handler=_rate)
+
+    hrv = commands.add_parser("hrv", help="offline HRV metrics of an RR file (columns t_s,rr_ms)")
+    hrv.add_argument("file")
+    hrv.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    hrv.set_defaults(handler=_hrv)
+
+    report = commands.add_parser("report", help="a session's report page, exports, or a client's trends")
+    report.add_argument("session_id", type=int, nargs="?")
+    report.add_argument("--client", help="trends across this client's sessions")
+    report.add_argument("--html", metavar="FILE", help="write the report page")
+    report.add_argument("--csv", metavar="FILE", help="export the time series as CSV")
+    report.add_argument("--json", metavar="FILE", dest="json_path", help="export everything as JSON")
+    report.add_argument("--anonymize", action="store_true", help="no pseudonym, dates or free text")
+    report.set_defaults(handler=_report)
+
+    clients = commands.add_parser("clients", help="clients (pseudonyms) with their sessions and resonance pace")
+    clients.set_defaults(handler=_clients)
+
     sessions = commands.add_parser("sessions", help="logged sessions")
     sessions_cmd = sessions.add_subparsers(title="sessions commands", required=True)
     s = sessions_cmd.add_parser("list", help="the most recent sessions")
@@ -96,6 +124,16 @@ def _version() -> str:
         return "unknown"
 
 
+def _rating(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 10, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -113,7 +151,13 @@ def _run(args) -> int:
     options = RunOptions(client=args.client, sensor=tuple(args.sensor), virtual_time=args.virtual_time,
                          headless=args.headless, seed=args.seed, audio_device=args.audio_device,
                          adapter=args.adapter)
-    result = run_session(program, options)
+    from tidewell.sessions.store import SessionStore
+
+    store = SessionStore()
+    before = {"pain": args.pain, "stress": args.stress, "note": args.note}
+    options.on_begin = (lambda sid: store.set_self_report(sid, "before", **before)) \
+        if args.pain is not None or args.stress is not None or args.note else None
+    result = run_session(program, options, store)
     print()
     print(f"session {result.session_id} {result.status}: {result.simulated_s / 60:.1f} min of session time")
     print(format_table(result.summaries))
@@ -123,9 +167,9 @@ def _run(args) -> int:
         print(f"sound:           {result.wav_path}")
     if result.contact_sheet:
         print(f"contact sheet:   {result.contact_sheet}")
-    from tidewell.sessions.store import SessionStore
-
-    print(f"session log:     {SessionStore().path} (tidewell sessions show {result.session_id})")
+    print(f"session log:     {store.path} (tidewell sessions show {result.session_id})")
+    print(f"after the session: tidewell rate {result.session_id} after --pain N --stress N; "
+          f"tidewell report {result.session_id} --html report.html")
     return 0 if result.status != "interrupted" else 130
 
 
@@ -232,6 +276,53 @@ def _sensors_decode(args) -> int:
                               "error": f"not hex: {text!r}"}))
             continue
         print(json.dumps(parse_hrm(data).as_json()))
+    return 0
+
+
+def _rate(args) -> int:
+    from tidewell.sessions.store import SessionStore
+
+    if args.pain is None and args.stress is None and not args.note:
+        print("tidewell: give --pain, --stress or --note", file=sys.stderr)
+        return 2
+    SessionStore().set_self_report(args.session_id, args.moment, args.pain, args.stress, args.note)
+    print(f"session {args.session_id}, {args.moment}: pain {_or_dash(args.pain)}, stress {_or_dash(args.stress)}"
+          + (f", note: {args.note}" if args.note else ""))
+    return 0
+
+
+def _or_dash(value) -> str:
+    return "—" if value is None else str(value)
+
+
+def _hrv(args) -> int:
+    from tidewell.sessions.hrv import hrv_command
+
+    return hrv_command(args.file, args.json)
+
+
+def _report(args) -> int:
+    from tidewell.sessions.report import report_command
+    from tidewell.sessions.store import SessionStore
+
+    if args.session_id is None and not args.client:
+        print("tidewell: name a session id or --client NAME", file=sys.stderr)
+        return 2
+    return report_command(SessionStore(), args.session_id, args.client, args.html, args.csv, args.json_path,
+                          args.anonymize)
+
+
+def _clients(args) -> int:
+    from tidewell.sessions.store import SessionStore
+
+    store = SessionStore()
+    rows = store.clients()
+    if not rows:
+        print(f"no clients yet in {store.path}")
+    for row in rows:
+        sessions = store.sessions_of_client(row["pseudonym"])
+        resonance = f"resonance {row['resonance_bpm']:.1f}/min" if row["resonance_bpm"] else "resonance not assessed"
+        print(f"{row['pseudonym']:<20} {len(sessions):>3} sessions  {resonance}")
     return 0
 
 

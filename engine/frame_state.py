@@ -35,8 +35,17 @@ class FrameState:
     previous_scene: str | None  # scene fading out, None when no crossfade runs
     crossfade: float  # 0..1; 1 means only `scene` is visible
     fade: float  # 0..1 master level for light and sound (fade-in, pause, gentle end)
-    hr_bpm: float | None = None
+    hr_bpm: float | None = None  # live metrics: None until their window is full
     rmssd_ms: float | None = None
+    sdnn_ms: float | None = None
+    hf_ms2: float | None = None
+    coherence: float | None = None
+    breath_rate_bpm: float | None = None  # the client's breathing, estimated from RSA
+    adherence: float | None = None  # 0..1, how much of the heart's rhythm follows the guided pace
+    target_pace_bpm: float | None = None  # where the adaptive guide is heading
+    visual_calm: float | None = None  # calm as the program's curve maps it for scenes (None: calm itself)
+    brightness: float = 1.0  # the program's calm -> brightness curve, multiplies fade for light
+    volume: float = 1.0  # the program's calm -> volume curve, multiplies fade for sound
     paused: bool = False
     sensor: str = "ok"  # ok, no_contact (strap reports no skin contact), lost (disconnected or silent)
     ending: bool = False

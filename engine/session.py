@@ -18,6 +18,7 @@ from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.replay import load_rr_csv
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.program import Program
+from tidewell.sessions.resonance import assess, format_results, is_assessment
 from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.summary import PhaseSummary, summarize
@@ -38,7 +39,8 @@ class RunOptions:
     frame_rate: float = 30.0
     window_size: tuple[int, int] = (1280, 720)
     say: Callable[[str], None] = print
-    controls: list[str] = field(default_factory=list)  # keys from the window: "next", "pause", "end"
+    controls: list[str] = field(default_factory=list)  # keys from the window: "next", "pause", "end", "marker"
+    on_begin: Callable[[int], None] | None = None  # called with the new session's id, e.g. to store a rating
 
 
 @dataclass
@@ -127,14 +129,22 @@ def _session_replay(session_id: int, store: SessionStore):
     return RRReplay(beats, name="replay", description=f"replay of session {session_id} ({len(beats)} beats)")
 
 
-def run_session(program: Program, options: RunOptions, store: SessionStore | None = None) -> SessionResult:
+def run_session(program: Program, options: RunOptions, store: SessionStore | None = None,
+                source=None) -> SessionResult:
+    """`source` overrides options.sensor with a ready BeatSource (tests, benchmarks)."""
     say = options.say
     store = store or SessionStore()
     check_sensor(options.sensor)
-    live_sensor = options.sensor[0].startswith("ble")
+    client = store.client(options.client)
+    if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
+        program = program.for_client(client["resonance_bpm"])
+        say(f"{options.client}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
+            f"(assessed in session {client['resonance_session_id']})")
+    live_sensor = source is None and options.sensor[0].startswith("ble")
     if live_sensor and options.virtual_time:
         raise ValueError("a Bluetooth sensor runs in real time: drop --virtual-time")
-    source = None if live_sensor else make_source(options.sensor, options.seed, say, store=store)
+    if source is None and not live_sensor:
+        source = make_source(options.sensor, options.seed, say, store=store)
 
     window = None
     if not options.headless and options.virtual_time is not True:
@@ -152,6 +162,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         program_id=program.id, program_title=program.title, program_minutes=program.minutes,
         client=options.client, sensor=" ".join(options.sensor), virtual_time=False, seed=options.seed,
     )
+    if options.on_begin is not None:
+        options.on_begin(session_id)
     folder = store.path.parent / "sessions" / f"{session_id:05d}"
     folder.mkdir(parents=True, exist_ok=True)
     store.set_folder(session_id, folder)
@@ -224,7 +236,18 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             window.close()
     sheet = capture.write(folder / "contact_sheet.png")
     capture.close()
+    if status != "interrupted" and is_assessment(program):
+        _store_resonance(store, session_id, program, options.client, last_t, say)
     return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), last_t)
+
+
+def _store_resonance(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say) -> None:
+    results, chosen = assess(store, session_id, program)
+    say("resonance assessment:\n" + format_results(results, chosen))
+    if chosen is not None:
+        store.set_resonance(client, chosen, session_id)
+        store.add_event(session_id, t_s, "resonance", f"{chosen:.1f} breaths/min")
+        say(f"{client}: resonance pace {chosen:.1f} breaths/min stored; later sessions breathe at it")
 
 
 def _apply_controls(controls: list[str], runner: SessionRunner, now: float) -> None:
@@ -236,6 +259,8 @@ def _apply_controls(controls: list[str], runner: SessionRunner, now: float) -> N
             runner.toggle_pause(now)
         elif key == "end":
             runner.request_end(now)
+        elif key == "marker":
+            runner.add_marker(now, "marker (key)")
 
 
 def _log_events(runner: SessionRunner, writer, program: Program, say, counts: dict) -> None:
@@ -252,7 +277,8 @@ def _log_events(runner: SessionRunner, writer, program: Program, say, counts: di
             counts["malformed"] = count = counts.get("malformed", 0) + 1
             if count <= 3 or count % 100 == 0:  # every packet is in the log; the terminal gets a sample
                 say(f"  {_clock(event.t_s)}  malformed packet #{count}: {event.detail}")
-        elif event.kind.startswith("sensor_") or event.kind in ("auto_advance", "gentle_end", "baseline"):
+        elif event.kind.startswith("sensor_") or event.kind in ("auto_advance", "gentle_end", "baseline", "alert",
+                                                                "marker"):
             say(f"  {_clock(event.t_s)}  {event.kind.replace('_', ' ')}: {event.detail}")
 
 

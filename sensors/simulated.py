@@ -38,6 +38,7 @@ class SimulatedHeart:
         rsa_ms: float = 110.0,
         noise_ms: float = 20.0,
         ectopic_rate: float = 0.006,
+        resonance_bpm: float = 6.0,
     ):
         for label, hr in (("start_hr", start_hr), ("relaxed_hr", relaxed_hr)):
             if not 35.0 <= hr <= 180.0:
@@ -46,6 +47,7 @@ class SimulatedHeart:
             raise ValueError("need relax_tau_s > 0, rsa_ms >= 0, noise_ms >= 0, 0 <= ectopic_rate < 0.5")
         self.start_hr, self.relaxed_hr, self.relax_tau_s = start_hr, relaxed_hr, relax_tau_s
         self.rsa_ms, self.noise_ms, self.ectopic_rate = rsa_ms, noise_ms, ectopic_rate
+        self.resonance_hz = resonance_bpm / 60.0  # this client's own resonance frequency
         self.description = (
             f"simulated heart (seed {seed}): {start_hr:g} -> {relaxed_hr:g} bpm, "
             f"tau {relax_tau_s:g} s, RSA {rsa_ms:g} ms, noise {noise_ms:g} ms, ectopic {ectopic_rate:g}/beat"
@@ -93,7 +95,7 @@ class SimulatedHeart:
         else:
             if self._last_level < 0.5 <= level:
                 if self._last_rise_s is not None and now_s > self._last_rise_s:
-                    self._gain = resonance_gain(1.0 / (now_s - self._last_rise_s))
+                    self._gain = resonance_gain(1.0 / (now_s - self._last_rise_s), self.resonance_hz)
                 self._last_rise_s = now_s
             dt = max(now_s - self._last_poll_s, 0.0)
             self._breath += (level - self._breath) * (1.0 - math.exp(-dt / RSA_LAG_S))
@@ -115,8 +117,9 @@ class SimulatedHeart:
         return rr
 
 
-def resonance_gain(breath_hz: float) -> float:
-    """Damped-resonance response at `breath_hz`, 1.0 at RESONANCE_HZ."""
-    r = breath_hz / RESONANCE_HZ
-    response = 1.0 / math.sqrt((1 - r * r) ** 2 + (2 * RESONANCE_DAMPING * r) ** 2)
-    return response * 2 * RESONANCE_DAMPING
+def resonance_gain(breath_hz: float, resonance_hz: float = RESONANCE_HZ) -> float:
+    """Band-pass response at `breath_hz`, peaking at exactly 1.0 at `resonance_hz`
+    (quality factor 1 / (2 * RESONANCE_DAMPING))."""
+    r = breath_hz / resonance_hz
+    q = 1.0 / (2.0 * RESONANCE_DAMPING)
+    return 1.0 / math.sqrt(1.0 + (q * (r - 1.0 / r)) ** 2)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -54,3 +55,55 @@ class CalmEstimator:
             alpha = 1.0 - math.exp(-dt / self.smoothing_s)
             self.calm += (self.target(hr_bpm, rmssd_ms) - self.calm) * alpha
         return self.calm
+
+
+class HeartRateTrend:
+    """Is HR rising? Compares the newest HR with the lowest of the last `window_s` seconds."""
+
+    def __init__(self, window_s: float = 30.0, rise_bpm: float = 3.0):
+        self.window_s = window_s
+        self.rise_bpm = rise_bpm
+        self._history: deque[tuple[float, float]] = deque()
+        self._last_t = -1e9
+
+    def update(self, now: float, hr_bpm: float | None) -> bool:
+        if hr_bpm is not None and now - self._last_t >= 1.0:  # one sample a second is plenty
+            self._history.append((now, hr_bpm))
+            self._last_t = now
+        while self._history and self._history[0][0] < now - self.window_s:
+            self._history.popleft()
+        if len(self._history) < 2:
+            return False
+        return self._history[-1][1] - min(hr for _, hr in self._history) >= self.rise_bpm
+
+
+class AdaptivePace:
+    """The breathing guide's rate. During the baseline phase it follows the client's own breathing
+    (estimated from RSA) so the guide starts where the client is; afterwards it slows toward the
+    phase's target by at most SLOWING_BPM_PER_MIN and holds while HR rises. Toward a faster target
+    (reorienting) it moves at up to SPEEDING_BPM_PER_MIN. Rates stay within MIN_BPM..MAX_BPM."""
+
+    SLOWING_BPM_PER_MIN = 0.5
+    SPEEDING_BPM_PER_MIN = 2.0
+    FOLLOW_BPM_PER_MIN = 2.0
+    MIN_BPM, MAX_BPM = 4.0, 14.0
+
+    def __init__(self, start_bpm: float):
+        self.rate = start_bpm
+
+    def follow_client(self, dt: float, breath_rate_bpm: float | None) -> float:
+        if breath_rate_bpm is not None:
+            goal = min(max(breath_rate_bpm, self.MIN_BPM), self.MAX_BPM)
+            self._move(goal, dt, self.FOLLOW_BPM_PER_MIN, self.FOLLOW_BPM_PER_MIN)
+        return self.rate
+
+    def toward(self, dt: float, target_bpm: float, hr_rising: bool) -> float:
+        slowing = 0.0 if hr_rising else self.SLOWING_BPM_PER_MIN
+        self._move(target_bpm, dt, slowing, self.SPEEDING_BPM_PER_MIN)
+        return self.rate
+
+    def _move(self, goal: float, dt: float, down_per_min: float, up_per_min: float) -> None:
+        if goal < self.rate:
+            self.rate = max(goal, self.rate - down_per_min * dt / 60.0)
+        else:
+            self.rate = min(goal, self.rate + up_per_min * dt / 60.0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -29,6 +29,36 @@ class Advance(str, Enum):
     THERAPIST = "therapist"  # the phase waits for the therapist; minutes is the expected length
 
 
+class Pace(str, Enum):
+    ADAPTIVE = "adaptive"  # the guide starts near the client's own rate and slows gently toward the target
+    FIXED = "fixed"  # exactly the phase's rate (e.g. the blocks of a resonance assessment)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Piecewise-linear map from calm (0..1) to a level, through (calm, value) points."""
+
+    points: tuple[tuple[float, float], ...]
+
+    def __call__(self, calm: float) -> float:
+        xs = [p[0] for p in self.points]
+        ys = [p[1] for p in self.points]
+        if calm <= xs[0]:
+            return ys[0]
+        for (x0, y0), (x1, y1) in zip(self.points, self.points[1:]):
+            if calm <= x1:
+                return y0 + (y1 - y0) * (calm - x0) / (x1 - x0) if x1 > x0 else y1
+        return ys[-1]
+
+
+DEFAULT_CURVES = {
+    "visual_calm": Curve(((0.0, 0.0), (1.0, 1.0))),  # what scenes receive as u_calm
+    "brightness": Curve(((0.0, 1.0), (1.0, 0.85))),  # a calmer client gets a slightly dimmer world
+    "volume": Curve(((0.0, 1.0), (1.0, 0.9))),
+}
+DEFAULT_ALERT_HR_RISE_BPM = 15.0
+
+
 @dataclass(frozen=True)
 class Phase:
     name: str
@@ -40,6 +70,8 @@ class Phase:
     breathing: BreathPattern
     audio: tuple[tuple[str, float], ...]
     crossfade_s: float
+    pace: Pace = Pace.ADAPTIVE
+    resonance: bool = False  # rate_bpm = "resonance": the client's resonance pace, when known
 
     @property
     def duration_s(self) -> float:
@@ -53,6 +85,8 @@ class Program:
     description: str
     phases: tuple[Phase, ...]
     source: Path
+    curves: dict = field(default_factory=lambda: dict(DEFAULT_CURVES))
+    alert_hr_rise_bpm: float = DEFAULT_ALERT_HR_RISE_BPM
 
     @property
     def minutes(self) -> float:
@@ -61,8 +95,15 @@ class Program:
     def scaled_to(self, minutes: float) -> "Program":
         """The same program with every phase shortened or stretched to fit `minutes` in all."""
         factor = minutes / self.minutes
-        phases = tuple(replace(p, minutes=p.minutes * factor) for p in self.phases)
-        return Program(self.id, self.title, self.description, phases, self.source)
+        return replace(self, phases=tuple(replace(p, minutes=p.minutes * factor) for p in self.phases))
+
+    def for_client(self, resonance_bpm: float | None) -> "Program":
+        """Phases that ask for the resonance pace get this client's, when it is known."""
+        if resonance_bpm is None:
+            return self
+        phases = tuple(replace(p, breathing=p.breathing.at_rate(resonance_bpm)) if p.resonance else p
+                       for p in self.phases)
+        return replace(self, phases=phases)
 
     @property
     def baseline_phase_index(self) -> int:
@@ -77,7 +118,9 @@ class ProgramError(ValueError):
 
 
 _PROGRAM_KEYS = {"id", "title", "description"}
-_PHASE_KEYS = {"name", "kind", "minutes", "advance", "scene", "posture", "breathing", "audio", "crossfade_s"}
+_PHASE_KEYS = {"name", "kind", "minutes", "advance", "scene", "posture", "breathing", "audio", "crossfade_s", "pace"}
+_ALERT_KEYS = {"hr_rise_bpm"}
+RESONANCE_DEFAULT_BPM = 6.0
 _PATTERN_KEYS = {"inhale_s", "hold_s", "exhale_s", "hold_out_s"}
 _RATE_KEYS = {"rate_bpm", "ratio"}
 DEFAULT_CROSSFADE_S = 8.0
@@ -157,10 +200,10 @@ class _Validator:
 
     # -- the document ---------------------------------------------------------------------
     def program(self, data: dict) -> Program:
-        unknown = set(data) - {"program", "phase"}
+        unknown = set(data) - {"program", "phase", "curves", "alerts"}
         if unknown:
             key = sorted(unknown)[0]
-            raise self._fail("", key, "only [program] and [[phase]] tables", key)
+            raise self._fail("", key, "only [program], [[phase]], [curves] and [alerts] tables", key)
         meta = data.get("program")
         if not isinstance(meta, dict):
             raise ProgramError(f"{self.path}:1: missing [program] table with title and description")
@@ -176,7 +219,30 @@ class _Validator:
         if not isinstance(phases_data, list) or not phases_data:
             raise ProgramError(f"{self.path}:1: a program needs at least one [[phase]] table")
         phases = tuple(self.phase(i, p) for i, p in enumerate(phases_data))
-        return Program(program_id, title, description, phases, self.path)
+        return Program(program_id, title, description, phases, self.path, self.curves(data.get("curves", {})),
+                       self.alerts(data.get("alerts", {})))
+
+    def curves(self, data) -> dict:
+        if not isinstance(data, dict):
+            raise self._fail("", "curves", "a [curves] table of name = [[calm, value], ...]", data)
+        curves = dict(DEFAULT_CURVES)
+        expected = "a list of [calm, value] pairs with calm rising from 0 to 1 and values from 0 to 1"
+        for name, points in data.items():
+            if name not in DEFAULT_CURVES:
+                raise self._fail("[curves] ", name, f"one of {', '.join(DEFAULT_CURVES)}", name)
+            ok = isinstance(points, list) and len(points) >= 2 and all(
+                isinstance(p, list) and len(p) == 2 and all(_is_number(v) and 0 <= v <= 1 for v in p) for p in points)
+            if not ok or any(b[0] < a[0] for a, b in zip(points, points[1:])):
+                raise self._fail("[curves] ", name, expected, points)
+            curves[name] = Curve(tuple((float(x), float(y)) for x, y in points))
+        return curves
+
+    def alerts(self, data) -> float:
+        if not isinstance(data, dict):
+            raise self._fail("", "alerts", "an [alerts] table", data)
+        self._no_unknown(data, _ALERT_KEYS, "[alerts] ")
+        return self._number(data, "hr_rise_bpm", "[alerts] ", None, minimum=3.0, maximum=60.0,
+                            default=DEFAULT_ALERT_HR_RISE_BPM)
 
     def phase(self, index: int, data) -> Phase:
         if not isinstance(data, dict):
@@ -197,7 +263,10 @@ class _Validator:
         crossfade = data.get("crossfade_s", DEFAULT_CROSSFADE_S)
         if not _is_number(crossfade) or not 0 <= crossfade <= 120:
             raise self._fail(label, "crossfade_s", "seconds between 0 and 120", crossfade, index)
-        return Phase(name, kind, float(minutes), advance, scene, posture, breathing, audio, float(crossfade))
+        pace = self._enum(data, "pace", Pace, label, index, default=Pace.ADAPTIVE)
+        resonance = isinstance(data.get("breathing"), dict) and data["breathing"].get("rate_bpm") == "resonance"
+        return Phase(name, kind, float(minutes), advance, scene, posture, breathing, audio, float(crossfade),
+                     pace, resonance)
 
     def breathing(self, data, label: str, index: int) -> BreathPattern:
         expected = "a table {inhale_s, hold_s, exhale_s, hold_out_s} or {rate_bpm, ratio}"
@@ -206,6 +275,8 @@ class _Validator:
         keys = set(data)
         if keys & _RATE_KEYS:
             self._no_unknown(data, _RATE_KEYS, label + "breathing ", index)
+            if data.get("rate_bpm") == "resonance":  # the client's own, filled in when the session starts
+                data = {**data, "rate_bpm": RESONANCE_DEFAULT_BPM}
             rate = self._number(data, "rate_bpm", label + "breathing ", index, minimum=2.0, maximum=20.0)
             ratio = self._number(data, "ratio", label + "breathing ", index, minimum=0.2, maximum=2.0)
             return BreathPattern.from_rate(rate, ratio)

@@ -11,13 +11,15 @@ from tidewell.engine.breathing import BreathPacer
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.source import BeatSource
-from tidewell.sessions.adaptation import CalmEstimator
+from tidewell.sessions.adaptation import AdaptivePace, CalmEstimator, HeartRateTrend
 from tidewell.sessions.metrics import RollingMetrics
-from tidewell.sessions.program import Advance, Program
+from tidewell.sessions.program import Advance, Pace, PhaseKind, Program
 
 FADE_IN_S = 10.0
 GENTLE_END_S = 5.0
 SENSOR_SILENCE_S = 5.0
+ALERT_SUSTAIN_S = 10.0  # HR must stay high this long before an alert
+ALERT_COOLDOWN_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class SessionRunner:
         self.corrector = RRCorrector()
         self.metrics = RollingMetrics()
         self.calm = CalmEstimator()
+        self.pace = AdaptivePace(program.phases[0].breathing.rate_bpm)
+        self.hr_trend = HeartRateTrend()
+        self.last_marker: str | None = None
+        self._hr_high_since: float | None = None
+        self._alert_quiet_until = 0.0
         self.previous_scene: str | None = None
         self.crossfade_started_s = 0.0
         self.end_requested_s: float | None = None
@@ -68,6 +75,10 @@ class SessionRunner:
         self.paused = not self.paused
         self._log(now, "pause" if self.paused else "resume", self.phase.name)
 
+    def add_marker(self, now: float, text: str) -> None:
+        self.last_marker = text
+        self._log(now, "marker", text)
+
     def request_end(self, now: float, reason: str = "therapist") -> None:
         if self.end_requested_s is None and not self.finished:
             self.end_requested_s = now
@@ -80,16 +91,20 @@ class SessionRunner:
         if not self.paused:
             self.phase_elapsed_s += dt
         self._read_heart(now)
-        live = self.metrics.snapshot(now)
+        live = self.metrics.snapshot(now, self.pacer.pattern.rate_bpm)
         hr = live.hr_bpm if live.hr_valid else None
         rmssd = live.rmssd_ms if live.rmssd_valid else None
         if self.phase_index == self.program.baseline_phase_index:
             self.calm.collect_baseline(hr, rmssd)
         calm = self.calm.update(dt, hr, rmssd, hold=self.sensor != "ok")
+        hr_rising = self.hr_trend.update(now, hr)
+        self._check_alert(now, hr)
         self._check_phase_end(now)
+        target_bpm = self._steer_breathing(dt, _valid(live, "breath_rate_bpm"), hr_rising)
         breath_phase, stage, level = self.pacer.advance(dt)
         self._breath_level = level
         phase = self.phase
+        curves = self.program.curves
         crossfade = 1.0
         if self.previous_scene is not None:
             crossfade = min((now - self.crossfade_started_s) / max(phase.crossfade_s, 1e-6), 1.0)
@@ -113,6 +128,15 @@ class SessionRunner:
             fade=self._fade(now),
             hr_bpm=hr,
             rmssd_ms=rmssd,
+            sdnn_ms=_valid(live, "sdnn_ms"),
+            hf_ms2=_valid(live, "hf_ms2"),
+            coherence=_valid(live, "coherence"),
+            breath_rate_bpm=_valid(live, "breath_rate_bpm"),
+            adherence=_valid(live, "adherence"),
+            target_pace_bpm=target_bpm,
+            visual_calm=curves["visual_calm"](calm),
+            brightness=curves["brightness"](calm),
+            volume=curves["volume"](calm),
             paused=self.paused,
             sensor=self.sensor,
             ending=self.end_requested_s is not None,
@@ -132,6 +156,34 @@ class SessionRunner:
         return beats
 
     # -- internals ------------------------------------------------------------------------
+    def _steer_breathing(self, dt: float, client_bpm: float | None, hr_rising: bool) -> float:
+        """Sets the pacer's target for this frame; returns the rate the guide is heading for."""
+        phase = self.phase
+        target = phase.breathing.rate_bpm
+        if phase.pace is Pace.FIXED:
+            self.pace.rate = target
+        elif self.phase_index == self.program.baseline_phase_index:
+            self.pace.follow_client(dt, client_bpm)
+        else:
+            self.pace.toward(dt, target, hr_rising)
+        self.pacer.set_target(phase.breathing.at_rate(self.pace.rate))
+        return target
+
+    def _check_alert(self, now: float, hr: float | None) -> None:
+        """HR well above baseline during deep work may mean guarding or pain: tell the therapist."""
+        baseline = self.calm.baseline
+        if self.phase.kind is not PhaseKind.DEEP_WORK or baseline is None or hr is None \
+                or hr - baseline.hr_bpm < self.program.alert_hr_rise_bpm:
+            self._hr_high_since = None
+            return
+        if self._hr_high_since is None:
+            self._hr_high_since = now
+        if now - self._hr_high_since >= ALERT_SUSTAIN_S and now >= self._alert_quiet_until:
+            marker = f"; last marker: {self.last_marker}" if self.last_marker else ""
+            self._log(now, "alert", f"HR {hr:.0f} bpm, {hr - baseline.hr_bpm:+.0f} over baseline "
+                                    f"{baseline.hr_bpm:.0f} in {self.phase.name!r}{marker}")
+            self._alert_quiet_until = now + ALERT_COOLDOWN_S
+
     def _log(self, now: float, kind: str, detail: str = "") -> None:
         self._events.append(Event(now, kind, detail, self.phase_index))
 
@@ -195,7 +247,6 @@ class SessionRunner:
         self.phase_elapsed_s = carry_s
         self.phase_started_s = now - carry_s
         new = self.phase
-        self.pacer.set_target(new.breathing)
         if new.scene != old.scene:
             self.previous_scene = old.scene
             self.crossfade_started_s = now
@@ -215,3 +266,9 @@ class SessionRunner:
             remaining = self.phase.duration_s - self.phase_elapsed_s
             fade = min(fade, max(remaining / GENTLE_END_S, 0.0))
         return fade
+
+
+def _valid(live, name: str) -> float | None:
+    """A live metric's value once its window is full, else None."""
+    value = getattr(live, name, None)
+    return value if getattr(live, f"{name}_valid", False) else None

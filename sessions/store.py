@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 
 import platformdirs
@@ -91,6 +92,32 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE beats ADD COLUMN corrected_rr_ms REAL;
     ALTER TABLE beats ADD COLUMN inserted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: clients (resonance pace), self-reports, richer live metrics in the samples
+    """
+    CREATE TABLE clients (
+        pseudonym TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        resonance_bpm REAL,
+        resonance_session_id INTEGER REFERENCES sessions(id),
+        resonance_at TEXT
+    );
+    INSERT OR IGNORE INTO clients (pseudonym, created_at) SELECT DISTINCT client, MIN(started_at) FROM sessions GROUP BY client;
+    CREATE TABLE self_reports (
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        moment TEXT NOT NULL CHECK (moment IN ('before', 'after')),
+        pain INTEGER CHECK (pain BETWEEN 0 AND 10),
+        stress INTEGER CHECK (stress BETWEEN 0 AND 10),
+        note TEXT NOT NULL DEFAULT '',
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, moment)
+    );
+    ALTER TABLE samples ADD COLUMN sdnn_ms REAL;
+    ALTER TABLE samples ADD COLUMN hf_ms2 REAL;
+    ALTER TABLE samples ADD COLUMN coherence REAL;
+    ALTER TABLE samples ADD COLUMN breath_rate_bpm REAL;
+    ALTER TABLE samples ADD COLUMN adherence REAL;
+    ALTER TABLE samples ADD COLUMN target_pace_bpm REAL;
+    """,
 )
 
 
@@ -160,6 +187,7 @@ class SessionStore:
 
     def begin(self, *, program_id: str, program_title: str, program_minutes: float, client: str,
               sensor: str, virtual_time: bool, seed: int | None) -> int:
+        self.ensure_client(client)
         with self.conn:
             cursor = self.conn.execute(
                 "INSERT INTO sessions (started_at, status, program_id, program_title, program_minutes, client,"
@@ -168,6 +196,54 @@ class SessionStore:
                  os.getpid()),
             )
         return int(cursor.lastrowid)
+
+    # -- clients and self-reports ---------------------------------------------------------
+    def ensure_client(self, pseudonym: str) -> sqlite3.Row:
+        with self.conn:
+            self.conn.execute("INSERT OR IGNORE INTO clients (pseudonym, created_at) VALUES (?, ?)",
+                              (pseudonym, _utc_now()))
+        return self.client(pseudonym)
+
+    def client(self, pseudonym: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM clients WHERE pseudonym = ?", (pseudonym,)).fetchone()
+
+    def clients(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM clients ORDER BY pseudonym").fetchall()
+
+    def set_resonance(self, pseudonym: str, rate_bpm: float, session_id: int) -> None:
+        self.ensure_client(pseudonym)
+        with self.conn:
+            self.conn.execute(
+                "UPDATE clients SET resonance_bpm = ?, resonance_session_id = ?, resonance_at = ? WHERE pseudonym = ?",
+                (rate_bpm, session_id, _utc_now(), pseudonym),
+            )
+
+    def sessions_of_client(self, pseudonym: str) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM sessions WHERE client = ? ORDER BY id", (pseudonym,)).fetchall()
+
+    def set_self_report(self, session_id: int, moment: str, pain: int | None, stress: int | None,
+                        note: str = "") -> None:
+        if moment not in ("before", "after"):
+            raise ValueError(f"self-report moment must be 'before' or 'after', got {moment!r}")
+        for label, value in (("pain", pain), ("stress", stress)):
+            if value is not None and not (isinstance(value, int) and 0 <= value <= 10):
+                raise ValueError(f"{label} must be a whole number from 0 to 10, got {value!r}")
+        if self.session(session_id) is None:
+            raise ValueError(f"no session {session_id}")
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO self_reports VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, moment, pain, stress, note, _utc_now()),
+            )
+
+    def self_reports(self, session_id: int) -> dict[str, sqlite3.Row]:
+        rows = self.conn.execute("SELECT * FROM self_reports WHERE session_id = ?", (session_id,)).fetchall()
+        return {row["moment"]: row for row in rows}
+
+    def add_event(self, session_id: int, t_s: float, kind: str, detail: str, phase_index: int | None = None) -> None:
+        """An event written after the session's own writer closed (e.g. an analysis result)."""
+        with self.conn:
+            self.conn.execute("INSERT INTO events VALUES (?,?,?,?,?)", (session_id, t_s, kind, detail, phase_index))
 
     def set_folder(self, session_id: int, folder: Path) -> None:
         with self.conn:
@@ -223,13 +299,24 @@ class SessionWriter:
         self._closed = False
 
     # -- called from the frame thread -----------------------------------------------------
+    # (column, FrameState field) of the samples table
+    SAMPLE_COLUMNS = (("t_s", "t_s"), ("phase_idx", "phase_index"), ("phase_progress", "phase_progress"),
+                      ("breath_phase", "breath_phase"), ("breath_stage", "breath_stage"),
+                      ("breath_level", "breath_level"), ("pace_bpm", "pace_bpm"), ("calm", "calm"),
+                      ("posture", "posture"), ("scene", "scene"), ("previous_scene", "previous_scene"),
+                      ("crossfade", "crossfade"), ("fade", "fade"), ("hr_bpm", "hr_bpm"), ("rmssd_ms", "rmssd_ms"),
+                      ("paused", "paused"), ("sdnn_ms", "sdnn_ms"), ("hf_ms2", "hf_ms2"), ("coherence", "coherence"),
+                      ("breath_rate_bpm", "breath_rate_bpm"), ("adherence", "adherence"),
+                      ("target_pace_bpm", "target_pace_bpm"))
+    _SAMPLE_SQL = (f"INSERT INTO samples (session_id, {', '.join(c for c, _ in SAMPLE_COLUMNS)})"
+                   f" VALUES ({', '.join('?' * (len(SAMPLE_COLUMNS) + 1))})")
+
     def sample(self, s: FrameState) -> None:
-        self._queue.put((
-            "INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (self.session_id, s.t_s, s.phase_index, s.phase_progress, s.breath_phase, s.breath_stage.value,
-             s.breath_level, s.pace_bpm, s.calm, s.posture.value, s.scene, s.previous_scene, s.crossfade,
-             s.fade, s.hr_bpm, s.rmssd_ms, int(s.paused)),
-        ))
+        values = []
+        for _, field in self.SAMPLE_COLUMNS:
+            value = getattr(s, field)
+            values.append(value.value if isinstance(value, Enum) else int(value) if isinstance(value, bool) else value)
+        self._queue.put((self._SAMPLE_SQL, (self.session_id, *values)))
 
     def beats(self, beats: list[CorrectedBeat]) -> None:
         if beats:

@@ -8,7 +8,8 @@ import pytest
 
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.simulated import SimulatedHeart
-from tidewell.sessions.metrics import RollingMetrics, mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
+from tidewell.sessions.metrics import LiveMetrics, RollingMetrics, mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
+from tidewell.sessions.spectrum import HF, band_power, coherence_ratio, resample_rr, welch_psd
 
 # diffs 50, -60, 110, -40; mean 840; deviations -40, 10, -50, 60, 20
 NN = [800.0, 850.0, 790.0, 900.0, 860.0]
@@ -99,3 +100,156 @@ def test_live_rmssd_agrees_with_the_formula_on_a_simulated_session():
                                                      if b.corrected_rr_ms is not None and b.t_s > 290.0]))
     assert live.artifact_fraction == pytest.approx(sum(not b.is_nn for b in in_window) / len(in_window))
     assert 0.0 < live.artifact_fraction < 0.15
+
+
+# -- spectral live metrics ------------------------------------------------------------------
+
+def oscillating_beats(duration_s: float, breath_bpm: float, amplitude_ms: float, base_ms: float = 800.0,
+                      noise_ms: float = 0.0, seed: int = 0) -> list[CorrectedBeat]:
+    """Beats whose RR at its end time t is base + A sin(2 pi f t) (+ white noise), f = breaths/min / 60."""
+    rng, f, t, beats = np.random.default_rng(seed), breath_bpm / 60.0, 0.0, []
+    while True:
+        rr = base_ms
+        for _ in range(4):  # fixed point: the beat's RR decides when it ends
+            rr = base_ms + amplitude_ms * math.sin(2 * math.pi * f * (t + rr / 1000))
+        rr += noise_ms * rng.standard_normal()
+        t += rr / 1000
+        if t > duration_s:
+            return beats
+        beats.append(Beat(t, rr))
+
+
+def stream(beats: list[CorrectedBeat], until_s: float, frame_hz: float = 8.0, metrics: RollingMetrics | None = None,
+           guided_pace_bpm: float | None = None) -> list[tuple[float, LiveMetrics]]:
+    """Feed beats as their time comes and take a snapshot every frame, as the session runner does."""
+    metrics = metrics or RollingMetrics()
+    snaps, i = [], 0
+    for k in range(1, int(until_s * frame_hz) + 1):
+        now = k / frame_hz
+        while i < len(beats) and beats[i].t_s <= now:
+            metrics.add(beats[i])
+            i += 1
+        snaps.append((now, metrics.snapshot(now, guided_pace_bpm)))
+    return snaps
+
+
+def window_spectrum(beats: list[CorrectedBeat], now_s: float) -> tuple[np.ndarray, np.ndarray]:
+    inside = [b for b in beats if now_s - 64.0 < b.t_s <= now_s]
+    _, x = resample_rr(np.array([b.t_s for b in inside]), np.array([b.corrected_rr_ms for b in inside]))
+    return welch_psd(x)
+
+
+@pytest.mark.parametrize("breath_bpm", [4.5, 6.0, 12.0, 15.0])
+def test_breathing_rate_is_the_rsa_peak_within_half_a_breath(breath_bpm):
+    snaps = stream(oscillating_beats(150.0, breath_bpm, 40.0, noise_ms=5.0), 150.0)
+    rates = [live.breath_rate_bpm for _, live in snaps if live.breath_rate_valid]
+    assert len(rates) >= 8 * 80  # valid from 65 s on
+    assert all(abs(rate - breath_bpm) <= 0.5 for rate in rates)
+
+
+def test_adherence_is_high_at_the_guided_pace_and_low_away_from_it():
+    for breathing, matched, other in ((6.0, 6.0, 12.0), (12.0, 12.0, 6.0)):
+        beats = oscillating_beats(120.0, breathing, 40.0, noise_ms=5.0)
+        on_pace = stream(beats, 120.0, guided_pace_bpm=matched)[-1][1]
+        off_pace = stream(beats, 120.0, guided_pace_bpm=other)[-1][1]
+        # a pure sine at the guided pace scores ~0.8: the Hann main lobe is wider than +-0.015 Hz
+        assert on_pace.adherence_valid and on_pace.adherence > 0.7
+        assert off_pace.adherence_valid and off_pace.adherence < 0.05
+        assert stream(beats, 120.0)[-1][1].adherence is None  # no guide, no adherence
+
+
+def test_a_new_guided_pace_is_scored_at_once_from_the_cached_spectrum():
+    metrics = RollingMetrics()
+    stream(oscillating_beats(100.0, 6.0, 40.0), 100.0, metrics=metrics, guided_pace_bpm=12.0)
+    assert metrics.snapshot(100.1, 12.0).adherence < 0.05
+    switched = metrics.snapshot(100.2, 6.0)
+    assert switched.adherence > 0.7 and switched.spectral_at_s == 100.0  # no recomputation
+    assert metrics.snapshot(100.3, None).adherence is None
+
+
+def test_coherence_is_higher_for_a_clean_slow_oscillation_than_for_noise():
+    clean = stream(oscillating_beats(120.0, 6.0, 50.0, noise_ms=3.0), 120.0)[-1][1]
+    noise = stream(oscillating_beats(120.0, 6.0, 0.0, noise_ms=30.0, seed=3), 120.0)[-1][1]
+    assert clean.coherence_valid and noise.coherence_valid
+    assert clean.coherence > 2.5 and noise.coherence < 1.0  # docstring: pure sine ~3.7, white noise ~0.1
+
+
+def test_hf_power_of_a_sine_is_its_variance():
+    amplitude = 40.0  # a 0.25 Hz sine of amplitude A has variance A^2/2, all of it in HF
+    for base_ms in (700.0, 1000.0):
+        live = stream(oscillating_beats(120.0, 15.0, amplitude, base_ms=base_ms), 120.0)[-1][1]
+        # measured 0.5-3 % low: the cubic spline through ~4 beats per cycle (at 60 bpm) rounds the peaks
+        assert live.hf_valid and live.hf_ms2 == pytest.approx(amplitude**2 / 2, rel=0.05)
+
+
+def test_validity_flags_flip_when_their_windows_fill():
+    beats = oscillating_beats(90.0, 6.0, 40.0, noise_ms=5.0)
+    first = beats[0].t_s  # 0.8 s
+    for now, live in stream(beats, 90.0):
+        assert live.sdnn_valid == (now - first >= 60.0)
+        # the first 5-s recomputation whose beats span 25 s is at 30 s; 64 s of data is reached at 64.8 s
+        assert (live.hf_ms2 is None) == (now < 30.0)
+        expected_valid = now >= 65.0
+        assert live.hf_valid == live.coherence_valid == live.breath_rate_valid == expected_valid
+        assert live.adherence is None and not live.adherence_valid
+
+
+def test_spectral_values_update_on_a_5_second_cadence_over_the_last_64_seconds():
+    beats = oscillating_beats(100.0, 9.0, 30.0, noise_ms=10.0, seed=1)
+    snaps = stream(beats, 100.0, frame_hz=90.0, guided_pace_bpm=9.0)
+    changes = []
+    for (_, before), (now, live) in zip(snaps, snaps[1:]):
+        spectral = (live.hf_ms2, live.coherence, live.breath_rate_bpm, live.adherence, live.spectral_at_s)
+        if spectral != (before.hf_ms2, before.coherence, before.breath_rate_bpm, before.adherence, before.spectral_at_s):
+            changes.append((now, live))
+    # one recomputation at the first frame at or after each multiple of 5 s (from 30 s, once 25 s of beats exist)
+    assert [live.spectral_at_s for _, live in changes] == [now for now, _ in changes]
+    assert [math.floor(now / 5) for now, _ in changes] == list(range(6, 21))
+    assert all(now - 5 * math.floor(now / 5) < 1 / 90 for now, _ in changes)
+    hr_changes = sum(a.hr_bpm != b.hr_bpm for (_, a), (_, b) in zip(snaps, snaps[1:]))
+    assert hr_changes > 10 * len(changes)  # time-domain values move with every beat meanwhile
+    for now, live in changes[-3:]:  # each recomputation covers exactly the last 64 s of beats
+        freqs, psd = window_spectrum(beats, now)
+        assert live.hf_ms2 == pytest.approx(band_power(freqs, psd, *HF))
+        assert live.coherence == pytest.approx(coherence_ratio(freqs, psd))
+
+
+def test_spectral_values_turn_invalid_after_a_dropout():
+    beats = [b for b in oscillating_beats(170.0, 6.0, 40.0) if not 90.0 < b.t_s < 100.0]
+    snaps = dict(stream(beats, 170.0))
+    assert snaps[90.0].hf_valid and snaps[90.0].breath_rate_valid
+    for now in (100.0, 130.0, 150.0):  # the 10 s hole lies inside the 64 s window
+        assert not (snaps[now].hf_valid or snaps[now].coherence_valid or snaps[now].breath_rate_valid)
+    assert snaps[165.0].hf_valid  # the hole has left the window
+
+
+def test_live_sdnn_matches_the_formula_over_the_window():
+    beats = oscillating_beats(200.0, 6.0, 40.0, noise_ms=20.0, seed=2)
+    metrics = RollingMetrics()
+    for now, live in stream(beats, 200.0, metrics=metrics)[::40]:
+        window = [b.corrected_rr_ms for b in beats if now - 60.0 < b.t_s <= now]
+        if len(window) < 2:
+            assert live.sdnn_ms is None
+        else:
+            assert live.sdnn_ms == pytest.approx(sdnn_ms(window), rel=1e-9)
+
+
+def test_a_bad_guided_pace_is_refused_with_a_message():
+    with pytest.raises(ValueError, match="guided_pace_bpm"):
+        RollingMetrics().snapshot(1.0, guided_pace_bpm=0.0)
+
+
+def test_simulated_heart_breathing_at_6_per_minute_reads_6():
+    heart, corrector, metrics = SimulatedHeart(seed=2), RRCorrector(), RollingMetrics()
+    checked = 0
+    for step in range(1, 20 * 240 + 1):  # 4 minutes at 20 Hz, following a 10-s breath
+        t = step * 0.05
+        for raw in heart.poll(t, 0.5 - 0.5 * math.cos(2 * math.pi * t / 10)):
+            for beat in corrector.push(raw.t_s, raw.rr_ms):
+                metrics.add(beat)
+        live = metrics.snapshot(t, guided_pace_bpm=6.0)
+        if t >= 70.0 and step % 20 == 0:
+            assert live.breath_rate_valid and live.breath_rate_bpm == pytest.approx(6.0, abs=0.5)
+            assert live.adherence > 0.4  # RSA at 0.1 Hz over the simulator's AR(1) noise
+            checked += 1
+    assert checked == 171

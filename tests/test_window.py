@@ -38,7 +38,7 @@ WINDOW_CHECK = textwrap.dedent("""
     width, height = window.ctx.screen.viewport[2:]
     shown = np.frombuffer(window.ctx.screen.read(components=3, alignment=1), np.uint8)
     sheet = window.snapshot(state, (80, 60))
-    for symbol in (key.SPACE, key.P, key.A, key.ESCAPE):
+    for symbol in (key.SPACE, key.P, key.A, key.M, key.ESCAPE):
         window._window.dispatch_event("on_key_press", symbol, 0)
     window.dispatch_events()
     result = dict(kind=type(window).__name__, message=message, error=error, size=[width, height],
@@ -59,7 +59,7 @@ def test_window_shows_the_frame_and_maps_keys(xvfb_display):
     assert r["error"] == "GL_NO_ERROR" and r["size"] == [160, 120]
     assert r["drawn"] > 5 and abs(r["shown"] - r["drawn"]) < 1.0  # the window holds what was drawn
     assert r["snapshot"] == [60, 80, 3] and r["snapshot_mean"] > 5
-    assert r["pressed"] == ["next", "pause", "end"]
+    assert r["pressed"] == ["next", "pause", "marker", "end"]
     assert not r["closed_before"] and r["closed_after"]
 
 

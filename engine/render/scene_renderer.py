@@ -87,8 +87,8 @@ class SceneRenderer:
         uniforms = {
             "u_time": float(state.t_s),
             "u_breath": float(np.clip(state.breath_level, 0.0, 1.0)),
-            "u_calm": float(np.clip(state.calm, 0.0, 1.0)),
-            "u_fade": float(np.clip(state.fade, 0.0, 1.0)),
+            "u_calm": float(np.clip(state.calm if state.visual_calm is None else state.visual_calm, 0.0, 1.0)),
+            "u_fade": float(np.clip(state.fade * state.brightness, 0.0, 1.0)),
             "u_resolution": (float(width), float(height)),
             **_camera_uniforms(state.posture, eye_offset_m, width / max(height, 1)),
         }

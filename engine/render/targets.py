@@ -19,7 +19,7 @@ from tidewell.engine.render.scene_renderer import SceneRenderer
 # this option when pyglet.gl is first imported, so it is set here, before any window module loads.
 pyglet.options["debug_gl"] = False
 
-KEY_NAMES = {"SPACE": "next", "P": "pause", "ESCAPE": "end"}
+KEY_NAMES = {"SPACE": "next", "P": "pause", "ESCAPE": "end", "M": "marker"}
 
 
 def _renderer_name(ctx: moderngl.Context) -> str:

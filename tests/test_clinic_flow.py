@@ -1,0 +1,83 @@
+"""A client's path through the clinic: ratings, a resonance assessment used later, and a killed session."""
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tidewell.engine.session import RunOptions, run_session
+from tidewell.sensors.simulated import SimulatedHeart
+from tidewell.sessions.program import load_program, resolve_program
+from tidewell.sessions.store import SessionStore
+
+
+def test_resonance_assessment_finds_the_clients_pace_and_later_sessions_use_it(tmp_path):
+    store = SessionStore(tmp_path / "tidewell.db")
+    lines = []
+    options = RunOptions(client="C-5", virtual_time=True, headless=True, say=lines.append)
+    heart = SimulatedHeart(seed=3, start_hr=72, relaxed_hr=68, resonance_bpm=5.0)
+    result = run_session(load_program(resolve_program("resonance_assessment")), options, store, source=heart)
+    assert result.status == "completed"
+    text = "\n".join(lines)
+    assert "resonance assessment" in text and "5.0 breaths/min stored" in text
+    client = store.client("C-5")
+    assert client["resonance_bpm"] == 5.0 and client["resonance_session_id"] == result.session_id
+
+    lines.clear()
+    later = run_session(load_program(resolve_program("full_body_60")).scaled_to(12), options, store)
+    assert "resonance pace 5.0" in "\n".join(lines)
+    deep = [s for s in store.samples(later.session_id) if s["phase_idx"] == 2]
+    assert deep[-1]["target_pace_bpm"] == pytest.approx(5.0)
+    other = run_session(load_program(resolve_program("full_body_60")).scaled_to(10),
+                        RunOptions(client="C-6", virtual_time=True, headless=True, say=lambda _: None), store)
+    deep_other = [s for s in store.samples(other.session_id) if s["phase_idx"] == 2]
+    assert deep_other[-1]["target_pace_bpm"] == pytest.approx(6.0)  # no assessment: the default
+
+
+def test_ratings_before_and_after_from_the_cli(tidewell_cmd, cli_env):
+    run = subprocess.run([*tidewell_cmd, "run", "--minutes", "0.5", "--client", "C-9", "--pain", "6", "--stress",
+                          "7", "--note", "lower back after lifting"], env=cli_env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rate = subprocess.run([*tidewell_cmd, "rate", "1", "after", "--pain", "3", "--stress", "2", "--note", "lighter"],
+                          env=cli_env, capture_output=True, text=True)
+    assert rate.returncode == 0 and "pain 3" in rate.stdout
+    bad = subprocess.run([*tidewell_cmd, "rate", "1", "after", "--pain", "11"], env=cli_env, capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "0 to 10" in bad.stderr and "Traceback" not in bad.stderr
+    missing = subprocess.run([*tidewell_cmd, "rate", "99", "after", "--pain", "1"], env=cli_env, capture_output=True,
+                             text=True)
+    assert missing.returncode == 2 and "no session 99" in missing.stderr
+    store = SessionStore(Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db")
+    reports = store.self_reports(1)
+    assert (reports["before"]["pain"], reports["before"]["stress"]) == (6, 7)
+    assert reports["before"]["note"] == "lower back after lifting"
+    assert (reports["after"]["pain"], reports["after"]["stress"], reports["after"]["note"]) == (3, 2, "lighter")
+
+
+def test_kill_9_mid_session_loses_at_most_a_second_and_leaves_an_interrupted_session(tidewell_cmd, cli_env):
+    proc = subprocess.Popen([*tidewell_cmd, "run", "--real-time", "--headless", "--client", "C-3"], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while "phase 1/" not in line:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, proc.stderr.read()
+    session_zero = time.monotonic()  # the session clock read about 0 when this line was printed
+    time.sleep(12.0)
+    os.kill(proc.pid, signal.SIGKILL)
+    killed_at = time.monotonic() - session_zero
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+    db = Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db"
+    with sqlite3.connect(db) as raw:  # as the kill left it
+        status, last_sample = raw.execute(
+            "SELECT status, (SELECT MAX(t_s) FROM samples) FROM sessions").fetchone()
+    assert status == "running"
+    assert killed_at - last_sample <= 1.0  # at most one second of data lost
+    listed = subprocess.run([*tidewell_cmd, "sessions", "list"], env=cli_env, capture_output=True, text=True)
+    assert "interrupted" in listed.stdout  # the next start marks it
+    shown = subprocess.run([*tidewell_cmd, "sessions", "show", "1"], env=cli_env, capture_output=True, text=True)
+    assert shown.returncode == 0 and "settle" in shown.stdout

@@ -13,7 +13,7 @@ class Baseline:
 
 
 class CalmEstimator:
-    """calm = 0.5 + HR drop below baseline (4 per unit of relative drop) + RMSSD rise (0.25 per
+    """calm = 0.5 + HR drop below baseline (2 per unit of relative drop) + RMSSD rise (0.25 per
     doubling), clipped to 0..1 and smoothed with a `smoothing_s` time constant, so visuals and
     sound drift instead of jumping. Before a baseline exists calm rests at `neutral`."""
 
@@ -44,7 +44,7 @@ class CalmEstimator:
     def target(self, hr_bpm: float | None, rmssd_ms: float | None) -> float:
         if self.baseline is None or hr_bpm is None:
             return self.neutral
-        score = 0.5 + 4.0 * (self.baseline.hr_bpm - hr_bpm) / self.baseline.hr_bpm
+        score = 0.5 + 2.0 * (self.baseline.hr_bpm - hr_bpm) / self.baseline.hr_bpm
         if rmssd_ms and self.baseline.rmssd_ms:
             score += 0.25 * math.log2(rmssd_ms / self.baseline.rmssd_ms)
         return min(max(score, 0.0), 1.0)

@@ -7,7 +7,6 @@ Files written by export_csv(record, "FILE.csv"):
                     table plus `phase` (the phase name);
     FILE_beats.csv  the beats, one row per beat: t_s, rr_ms (raw), quality, corrected_rr_ms (empty where
                     the corrector dropped the beat), inserted (1 for a beat the corrector added).
-                    Its t_s,rr_ms columns are what `tidewell hrv FILE.csv` reads.
 
 Anonymization (anonymize=True) removes exactly this, and records the list in the export:
     - the client pseudonym, replaced by a code (anonymous_code) that is stable for this database but

@@ -74,7 +74,10 @@ def clock(t_s: float | None) -> str:
 def num(value: float | None, fmt: str, unit: str = "") -> str:
     if value is None or not np.isfinite(value):
         return "—"
-    return f"{format(value, fmt)}{unit}".replace("-", "−")
+    text = format(value, fmt)
+    if float(text) == 0:  # no "−0.0"
+        text = format(abs(value) * 0, fmt)
+    return f"{text}{unit}".replace("-", "−")
 
 
 def local_time(iso: str | None) -> str:
@@ -85,6 +88,16 @@ def local_time(iso: str | None) -> str:
     except ValueError:
         return iso
     return moment.strftime("%Y-%m-%d %H:%M (UTC%z)")
+
+
+def local_date(iso: str | None) -> str:
+    """Date and time of day, in this computer's time zone, or — (anonymized)."""
+    if not iso:
+        return "—"
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
 
 
 def esc(text: Any) -> str:
@@ -283,7 +296,7 @@ def session_html(record: SessionRecord, plot_uri: str | None) -> str:
 
     parts.append("<h2>Over the session</h2>")
     if plot_uri is None:
-        parts.append(f"<p>Not enough data to plot: no samples were logged.</p>")
+        parts.append("<p>Not enough data to plot: no samples were logged.</p>")
     else:
         parts.append(f'<img class="plot" alt="Heart rate, RMSSD, breathing pace and calm over the session, '
                      f'phases shaded" src="{plot_uri}">')
@@ -321,8 +334,9 @@ def _phase_table(record: SessionRecord) -> str:
     heads = "".join(f"<th>{h}</th>" for _, h, _ in PHASE_COLUMNS)
     baseline = m.get("baseline_phase")
     out = ["<h2>Per phase</h2>"]
-    if not record.beats:
-        out.append(f"<p class=\"notice\">Not enough data: no heartbeats were recorded in this session.</p>")
+    if whole["mean_hr_bpm"] is None:
+        out.append(f'<p class="notice">Not enough data for heart-rate variability: {len(record.beats)} beats were '
+                   f'recorded in this session.</p>')
     out.append(f'<table><thead><tr><th>#</th><th class="l">Phase</th><th>Time</th><th>NN<br>beats</th>{heads}'
                f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
     out.append(f'<p class="small">— = not enough data. Baseline for the changes: the phase '
@@ -477,7 +491,7 @@ def client_overview(store: SessionStore, pseudonym: str, anonymize: bool = False
         known = ", ".join(c["pseudonym"] for c in store.clients()[:10]) or "none yet"
         raise ExportError(f"no client {pseudonym!r} in {store.path} (known clients: {known})")
     sessions = []
-    for row in progress_bar(rows, desc=f"client sessions", progress=progress, unit="session"):
+    for row in progress_bar(rows, desc="client sessions", progress=progress, unit="session"):
         m = analyze(store, row["id"])
         reports = store.self_reports(row["id"])
         phases = m["phases"]
@@ -557,7 +571,8 @@ def client_figure(overview: ClientOverview) -> Figure:
         ax.tick_params(colors=INK, labelsize=9)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        ax.legend(loc="upper right", fontsize=8, framealpha=0.9, edgecolor="#cccccc", ncols=2)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, ncols=2,
+                  borderaxespad=0.2)  # above the panel: never over a point
     return fig
 
 
@@ -576,7 +591,7 @@ def client_html(overview: ClientOverview, plot_uri: str | None) -> str:
     rows = []
     for s in overview.sessions:
         rows.append(
-            f'<tr><td>{s.session_id}</td><td class="l">{esc(local_time(s.started_at) if s.started_at else "—")}</td>'
+            f'<tr><td>{s.session_id}</td><td class="l" style="white-space:nowrap">{esc(local_date(s.started_at))}</td>'
             f'<td class="l">{esc(s.program_title)}</td><td class="l">{esc(s.status.replace("_", " "))}</td>'
             f'<td>{clock(s.duration_s)}</td><td>{s.n_beats}</td><td>{num(s.mean_hr_bpm, ".1f")}</td>'
             f'<td>{num(s.rmssd_ms, ".1f")}</td><td>{num(s.hr_change_bpm, "+.1f")}</td>'
@@ -603,7 +618,10 @@ def client_html(overview: ClientOverview, plot_uri: str | None) -> str:
 def write_client_report(store: SessionStore, pseudonym: str, path: str | Path, anonymize: bool = False,
                         progress: bool | None = None) -> Path:
     """Trends across a client's sessions as one HTML page; raises ExportError for an unknown client."""
-    overview = client_overview(store, pseudonym, anonymize, progress)
+    return write_overview_html(client_overview(store, pseudonym, anonymize, progress), path)
+
+
+def write_overview_html(overview: ClientOverview, path: str | Path) -> Path:
     path = Path(path)
     plot = _png_data_uri(client_figure(overview)) if overview.sessions else None
     _write(path, client_html(overview, plot))
@@ -619,7 +637,7 @@ def client_text(overview: ClientOverview) -> str:
     lines += [head, "-" * len(head)]
     for s in overview.sessions:
         lines.append(
-            f"{s.session_id:>4}  {(s.started_at or '—')[:10]:<10} {s.program_title[:22]:<22} "
+            f"{s.session_id:>4}  {local_date(s.started_at)[:10]:<10} {s.program_title[:22]:<22} "
             f"{s.status.replace('_', ' ')[:11]:<11} {num(s.mean_hr_bpm, '6.1f'):>6} {num(s.rmssd_ms, '6.1f'):>6} "
             f"{num(s.hr_change_bpm, '+6.1f'):>6} {num(s.rmssd_change_ms, '+7.1f'):>7}  "
             f"{_before_after(s.pain):<7} {_before_after(s.stress):<7}")
@@ -645,15 +663,18 @@ def report_command(store: SessionStore, session_id: int | None, client: str | No
             if csv or json_path:
                 return fail("--csv and --json export one session: give its number instead of --client")
             overview = client_overview(store, client, anonymize, progress)
-            print(client_text(overview))
-            if html:
-                plot = _png_data_uri(client_figure(overview)) if overview.sessions else None
-                _write(Path(html), client_html(overview, plot))
-                print(f"wrote client report: {html}")
-            return 0
-        record = load_session(store, session_id, anonymize=anonymize, progress=progress)
+        else:
+            record = load_session(store, session_id, anonymize=anonymize, progress=progress)
     except ExportError as exc:
         return fail(str(exc))
+    if client is not None:
+        print(client_text(overview))
+        if html:
+            try:
+                print(f"wrote client report: {write_overview_html(overview, html)}")
+            except ExportError as exc:
+                return fail(str(exc), 1)
+        return 0
     try:
         if not (html or csv or json_path):
             print(session_text(record))

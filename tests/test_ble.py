@@ -140,7 +140,7 @@ def test_ble_session_is_logged_with_packets_and_replays_beat_for_beat(hr_periphe
                              CENTRAL, "--headless", "--minutes", "0.3", "--client", "C-2"], env=cli_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     hr_peripheral.command_ok("wait-subscribed 15", timeout_s=20)
-    hr_peripheral.command_ok("stream 65 400")
+    hr_peripheral.command_ok("stream 65 200")
     time.sleep(3)
     hr_peripheral.command_ok("send 1648")  # one malformed packet in the middle
     time.sleep(3)

@@ -81,3 +81,32 @@ def test_kill_9_mid_session_loses_at_most_a_second_and_leaves_an_interrupted_ses
     assert "interrupted" in listed.stdout  # the next start marks it
     shown = subprocess.run([*tidewell_cmd, "sessions", "show", "1"], env=cli_env, capture_output=True, text=True)
     assert shown.returncode == 0 and "settle" in shown.stdout
+
+
+def test_report_and_hrv_commands(tidewell_cmd, cli_env, tmp_path):
+    import json
+
+    assert subprocess.run([*tidewell_cmd, "run", "--minutes", "3", "--client", "C-4"], env=cli_env,
+                          capture_output=True).returncode == 0
+    page = tmp_path / "report.html"
+    report = subprocess.run([*tidewell_cmd, "report", "1", "--html", str(page), "--csv", str(tmp_path / "s.csv")],
+                            env=cli_env, capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    assert "C-4" in page.read_text() and (tmp_path / "s_beats.csv").exists()
+    anonymous = subprocess.run([*tidewell_cmd, "report", "1", "--json", str(tmp_path / "a.json"), "--anonymize"],
+                               env=cli_env, capture_output=True, text=True)
+    assert anonymous.returncode == 0 and "C-4" not in (tmp_path / "a.json").read_text()
+    trends = subprocess.run([*tidewell_cmd, "report", "--client", "C-4"], env=cli_env, capture_output=True, text=True)
+    assert trends.returncode == 0 and "Taster" in trends.stdout
+
+    rr = tmp_path / "rr.csv"
+    subprocess.run([*tidewell_cmd, "report", "1", "--csv", str(tmp_path / "x.csv")], env=cli_env, check=True,
+                   capture_output=True)
+    rows = (tmp_path / "x_beats.csv").read_text().splitlines()[1:]
+    rr.write_text("t_s,rr_ms\n" + "\n".join(",".join(r.split(",")[:2]) for r in rows) + "\n")
+    hrv = subprocess.run([*tidewell_cmd, "hrv", str(rr), "--json"], env=cli_env, capture_output=True, text=True)
+    assert hrv.returncode == 0, hrv.stderr
+    result = json.loads(hrv.stdout)
+    assert set(result) == {"n_beats", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50_pct", "lf_ms2", "hf_ms2",
+                           "lf_hf", "coherence", "artifact_pct"}
+    assert 60 < result["mean_hr_bpm"] < 90 and result["lf_ms2"] > 0

@@ -233,6 +233,7 @@ class SessionRunner:
         boundary = now - carry_s
         self._log(boundary, "phase_end", old.name)
         if self.phase_index == self.program.baseline_phase_index:
+            self.pace.rate = self.pacer.pattern.rate_bpm  # go on from where the guide actually is
             baseline = self.calm.close_baseline()
             if baseline is not None:
                 self._log(now, "baseline", f"HR {baseline.hr_bpm:.1f} bpm")
@@ -268,7 +269,10 @@ class SessionRunner:
         return fade
 
 
+_VALIDITY_FLAGS = {"sdnn_ms": "sdnn_valid", "hf_ms2": "hf_valid", "coherence": "coherence_valid",
+                   "breath_rate_bpm": "breath_rate_valid", "adherence": "adherence_valid"}
+
+
 def _valid(live, name: str) -> float | None:
     """A live metric's value once its window is full, else None."""
-    value = getattr(live, name, None)
-    return value if getattr(live, f"{name}_valid", False) else None
+    return getattr(live, name) if getattr(live, _VALIDITY_FLAGS[name]) else None

@@ -88,7 +88,8 @@ def test_breath_guide_in_the_frame_state_matches_the_phase_pattern():
     runner = SessionRunner(prog, SimulatedHeart(), unattended=True)
     states = run_until(runner, clock, 120)
     assert {s.breath_stage for s in states} >= {BreathStage.INHALE, BreathStage.EXHALE}
-    assert states[-1].pace_bpm == pytest.approx(prog.phases[0].breathing.rate_bpm)
+    # in the settle phase the guide follows the client, who here follows the guide: it stays close
+    assert states[-1].pace_bpm == pytest.approx(prog.phases[0].breathing.rate_bpm, abs=0.6)
     levels = [s.breath_level for s in states]
     assert min(levels) == pytest.approx(0.0, abs=0.01) and max(levels) == pytest.approx(1.0, abs=0.01)
     assert all(0.0 <= s.breath_phase < 1.0 for s in states)

@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("packets", nargs="+", metavar="HEX")
     b.set_defaults(handler=_sensors_decode)
 
+    audio = commands.add_parser("audio", help="render a program's sound to a WAV file")
+    audio_cmd = audio.add_subparsers(title="audio commands", required=True)
+    a = audio_cmd.add_parser("render", help="the program's sound in virtual time, to WAV (no session is logged)")
+    a.add_argument("program")
+    a.add_argument("--out", required=True, metavar="FILE.wav")
+    a.add_argument("--minutes", type=_positive_float, help="shorten or stretch the program to this length")
+    a.add_argument("--sensor", nargs="+", default=["sim"], metavar="KIND", help="'sim' or 'replay FILE|SESSION_ID'")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--rate", type=int, default=48000, help="sample rate in Hz")
+    a.set_defaults(handler=_audio_render)
+
     rate = commands.add_parser("rate", help="record the client's pain and stress before or after a session")
     rate.add_argument("session_id", type=int)
     rate.add_argument("moment", choices=("before", "after"))
@@ -276,6 +287,24 @@ def _sensors_decode(args) -> int:
                               "error": f"not hex: {text!r}"}))
             continue
         print(json.dumps(parse_hrm(data).as_json()))
+    return 0
+
+
+def _audio_render(args) -> int:
+    from tidewell.engine.offline_audio import render_program_audio
+    from tidewell.engine.session import make_source
+    from tidewell.sessions.store import SessionStore
+
+    if args.sensor[0].startswith("ble"):
+        print("tidewell: audio render runs in virtual time: use --sensor sim or replay", file=sys.stderr)
+        return 2
+    program = load_program(resolve_program(args.program))
+    if args.minutes:
+        program = program.scaled_to(args.minutes)
+    store = SessionStore() if len(args.sensor) == 2 and args.sensor[1].isdigit() else None
+    source = make_source(tuple(args.sensor), args.seed, print, store=store)
+    seconds = render_program_audio(program, Path(args.out), source, args.seed, args.rate)
+    print(f"wrote {args.out}: {seconds / 60:.1f} min at {args.rate} Hz ({program.title}, {source.description})")
     return 0
 
 

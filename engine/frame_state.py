@@ -50,6 +50,7 @@ class FrameState:
     sensor: str = "ok"  # ok, no_contact (strap reports no skin contact), lost (disconnected or silent)
     ending: bool = False
     audio_layers: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+    breath_swell: str = "gentle"  # shape of the breathing sound's swell: gentle, even or full
 
     @property
     def inhaling(self) -> bool:

@@ -213,6 +213,9 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     next_sample += SAMPLE_INTERVAL_S
                 audio.advance(state, now - last_t)
                 last_t = now
+                for kind, detail in audio.drain_events() if hasattr(audio, "drain_events") else ():
+                    writer.event(now, kind, detail, state.phase_index)
+                    say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
                 if window is not None:
                     window.render(state)
                     window.dispatch_events()

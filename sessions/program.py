@@ -11,7 +11,8 @@ from tidewell.engine.breathing import BreathPattern
 from tidewell.engine.frame_state import Posture
 
 BUILTIN_FOLDER = Path(__file__).parent / "programs"
-AUDIO_LAYERS = ("breath", "drone", "ocean", "rain", "wind")
+AUDIO_LAYERS = ("breath", "drone", "ocean", "rain", "wind", "chime")
+SWELLS = ("gentle", "even", "full")
 
 
 class PhaseKind(str, Enum):
@@ -87,6 +88,7 @@ class Program:
     source: Path
     curves: dict = field(default_factory=lambda: dict(DEFAULT_CURVES))
     alert_hr_rise_bpm: float = DEFAULT_ALERT_HR_RISE_BPM
+    swell: str = "gentle"  # [sound] swell: the shape of the breathing sound
 
     @property
     def minutes(self) -> float:
@@ -200,10 +202,10 @@ class _Validator:
 
     # -- the document ---------------------------------------------------------------------
     def program(self, data: dict) -> Program:
-        unknown = set(data) - {"program", "phase", "curves", "alerts"}
+        unknown = set(data) - {"program", "phase", "curves", "alerts", "sound"}
         if unknown:
             key = sorted(unknown)[0]
-            raise self._fail("", key, "only [program], [[phase]], [curves] and [alerts] tables", key)
+            raise self._fail("", key, "only [program], [[phase]], [curves], [alerts] and [sound] tables", key)
         meta = data.get("program")
         if not isinstance(meta, dict):
             raise ProgramError(f"{self.path}:1: missing [program] table with title and description")
@@ -220,7 +222,16 @@ class _Validator:
             raise ProgramError(f"{self.path}:1: a program needs at least one [[phase]] table")
         phases = tuple(self.phase(i, p) for i, p in enumerate(phases_data))
         return Program(program_id, title, description, phases, self.path, self.curves(data.get("curves", {})),
-                       self.alerts(data.get("alerts", {})))
+                       self.alerts(data.get("alerts", {})), self.sound(data.get("sound", {})))
+
+    def sound(self, data) -> str:
+        if not isinstance(data, dict):
+            raise self._fail("", "sound", "a [sound] table", data)
+        self._no_unknown(data, {"swell"}, "[sound] ")
+        swell = data.get("swell", "gentle")
+        if swell not in SWELLS:
+            raise self._fail("[sound] ", "swell", f"one of {', '.join(SWELLS)}", swell)
+        return swell
 
     def curves(self, data) -> dict:
         if not isinstance(data, dict):

@@ -5,6 +5,7 @@ only read the FrameState it returns.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tidewell.engine.breathing import BreathPacer
@@ -18,6 +19,7 @@ from tidewell.sessions.program import Advance, Pace, PhaseKind, Program
 FADE_IN_S = 10.0
 GENTLE_END_S = 5.0
 SENSOR_SILENCE_S = 5.0
+RECENTER_HALF_S = 3.0  # a posture change dims to dark, turns the world, and brightens again
 ALERT_SUSTAIN_S = 10.0  # HR must stay high this long before an alert
 ALERT_COOLDOWN_S = 120.0
 
@@ -48,6 +50,8 @@ class SessionRunner:
         self.pace = AdaptivePace(program.phases[0].breathing.rate_bpm)
         self.hr_trend = HeartRateTrend()
         self.last_marker: str | None = None
+        self.posture_shown = program.phases[0].posture
+        self._recenter_started_s: float | None = None
         self._hr_high_since: float | None = None
         self._alert_quiet_until = 0.0
         self.previous_scene: str | None = None
@@ -121,7 +125,7 @@ class SessionRunner:
             breath_level=level,
             pace_bpm=self.pacer.pattern.rate_bpm,
             calm=calm,
-            posture=phase.posture,
+            posture=self._posture(now),
             scene=phase.scene,
             previous_scene=self.previous_scene,
             crossfade=crossfade,
@@ -141,6 +145,7 @@ class SessionRunner:
             sensor=self.sensor,
             ending=self.end_requested_s is not None,
             audio_layers=phase.audio,
+            breath_swell=self.program.swell,
         )
 
     def flush_beats(self) -> None:
@@ -251,6 +256,8 @@ class SessionRunner:
         if new.scene != old.scene:
             self.previous_scene = old.scene
             self.crossfade_started_s = now
+        if new.posture != old.posture:
+            self._recenter_started_s = now
         self._log(boundary, "phase_start", new.name)
 
     def _finish(self, now: float) -> None:
@@ -259,8 +266,24 @@ class SessionRunner:
             self.flush_beats()
             self._log(now, "program_end", self.phase.name)
 
+    def _posture(self, now: float):
+        """The world turns with the body only while the view is dark: half-way through the dip."""
+        if self._recenter_started_s is not None and now - self._recenter_started_s >= RECENTER_HALF_S:
+            if self.posture_shown != self.phase.posture:
+                self.posture_shown = self.phase.posture
+                self._log(now, "recenter", self.posture_shown.value)
+        return self.posture_shown
+
+    def _recenter_dip(self, now: float) -> float:
+        if self._recenter_started_s is None:
+            return 1.0
+        x = (now - self._recenter_started_s) / RECENTER_HALF_S
+        if x >= 2.0:
+            return 1.0
+        return 0.5 + 0.5 * math.cos(math.pi * min(x, 2.0))  # 1 -> 0 at the turn -> 1, smooth at both ends
+
     def _fade(self, now: float) -> float:
-        fade = min(now / FADE_IN_S, 1.0)
+        fade = min(now / FADE_IN_S, 1.0) * self._recenter_dip(now)
         if self.end_requested_s is not None:
             fade = min(fade, max(1.0 - (now - self.end_requested_s) / GENTLE_END_S, 0.0))
         elif self.phase_index == len(self.program.phases) - 1 and self.phase.advance is Advance.TIMER:

@@ -1,5 +1,6 @@
 """The session runner: phases, fades, crossfades, pause and calm, driven by a virtual clock."""
 import dataclasses
+import math
 
 import pytest
 
@@ -9,7 +10,7 @@ from tidewell.sensors.replay import RRReplay
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sensors.source import RawRR
 from tidewell.sessions.program import load_program, resolve_program
-from tidewell.sessions.runner import FADE_IN_S, GENTLE_END_S, SessionRunner
+from tidewell.sessions.runner import FADE_IN_S, GENTLE_END_S, RECENTER_HALF_S, SessionRunner
 
 SCENES = {"dusk_ocean", "ember"}
 DT = 1 / 30
@@ -70,7 +71,10 @@ def test_fade_in_crossfade_posture_and_fade_to_dark_at_the_end():
     assert states[0].fade == 0.0
     assert states[int(FADE_IN_S / DT) + 2].fade == pytest.approx(1.0)
     fades = [s.fade for s in states]
-    assert max(abs(a - b) for a, b in zip(fades, fades[1:])) <= DT / GENTLE_END_S + 1e-6
+    steepest = max(1 / GENTLE_END_S, math.pi / (2 * RECENTER_HALF_S))  # end fade, or the recentering dip
+    assert max(abs(a - b) for a, b in zip(fades, fades[1:])) <= DT * steepest + 1e-6
+    turns = [b for a, b in zip(states, states[1:]) if a.posture != b.posture]
+    assert turns and all(t.fade < 0.01 for t in turns)  # the world turns with the body only in the dark
     assert states[-1].fade == pytest.approx(0.0, abs=0.02)
     # phase 1 (ember) -> phase 2 (dusk_ocean): a crossfade over the phase's crossfade_s
     change = next(s for s in states if s.phase_index == 1)

@@ -13,6 +13,7 @@ import numpy as np
 import pyglet
 
 from tidewell.engine.frame_state import FrameState
+from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer
 
 # moderngl can leave a GL error flag set that pyglet's debug checks would raise on later; pyglet reads
@@ -27,11 +28,12 @@ def _renderer_name(ctx: moderngl.Context) -> str:
 
 
 class OffscreenTarget:
-    def __init__(self, size: tuple[int, int] = (640, 360)):
+    def __init__(self, size: tuple[int, int] = (640, 360), comfort: bool = True):
         self.size = (int(size[0]), int(size[1]))
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.fbo = self.ctx.simple_framebuffer(self.size)
         self.renderer = SceneRenderer(self.ctx)
+        self.comfort = GuardedFrame(self.ctx) if comfort else None
         self.closed = False
 
     @property
@@ -39,7 +41,10 @@ class OffscreenTarget:
         return f"EGL, {_renderer_name(self.ctx)}"
 
     def render(self, state: FrameState) -> None:
-        self.renderer.render(state, self.fbo, self.size)
+        if self.comfort is None:
+            self.renderer.render(state, self.fbo, self.size)
+        else:
+            self.comfort.render(self.renderer, state, self.fbo, self.size)
 
     def read_rgb(self) -> np.ndarray:
         """The last frame as HxWx3 uint8, top row first."""
@@ -53,6 +58,8 @@ class OffscreenTarget:
     def close(self) -> None:
         if not self.closed:
             self.renderer.release()
+            if self.comfort is not None:
+                self.comfort.release()
             self.fbo.release()
             self.ctx.release()
             self.closed = True
@@ -75,6 +82,7 @@ class WindowTarget:
         self._window.push_handlers(on_key_press=self._on_key_press, on_close=self._on_close)
         self.ctx = moderngl.create_context()
         self.renderer = SceneRenderer(self.ctx)
+        self.comfort = GuardedFrame(self.ctx)
         self._frame: moderngl.Framebuffer | None = None
         self._snapshot: moderngl.Framebuffer | None = None
 
@@ -99,7 +107,7 @@ class WindowTarget:
                 self._frame.color_attachments[0].release()
                 self._frame.release()
             self._frame = self.ctx.framebuffer(color_attachments=[self.ctx.texture(size, 4)])
-        self.renderer.render(state, self._frame, size)
+        self.comfort.render(self.renderer, state, self._frame, size)
         self.ctx.copy_framebuffer(self.ctx.screen, self._frame)
         self._window.flip()
 
@@ -133,6 +141,7 @@ class WindowTarget:
         if not self._closed:
             self._closed = True
             self.renderer.release()
+            self.comfort.release()
             for frame in (self._frame, self._snapshot):
                 if frame is not None:
                     frame.color_attachments[0].release()

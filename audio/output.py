@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from tidewell.audio.device import DeviceOutput, find_output_device
 from tidewell.audio.synth import BreathSynth
 from tidewell.engine.frame_state import FrameState
 
@@ -20,6 +21,9 @@ class AudioOutput(Protocol):
 
     def close(self) -> None:
         """Stop and release; safe to call more than once."""
+
+    def drain_events(self) -> list[tuple[str, str]]:
+        """(kind, detail) pairs that happened since the last call, e.g. ("audio_lost", "...")."""
 
 
 class WavOutput:
@@ -67,6 +71,9 @@ class WavOutput:
         self._file.flush()
         self.frames_written += n
 
+    def drain_events(self) -> list[tuple[str, str]]:
+        return []
+
     def close(self) -> None:
         if self.closed:
             return
@@ -77,61 +84,6 @@ class WavOutput:
             self._file.close()
 
     def __enter__(self) -> WavOutput:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class DeviceOutput:
-    """Plays through a PortAudio output stream; the sound card's thread pulls the sound.
-
-    The frame loop and the audio thread share only one reference: advance() replaces it with
-    the newest frame state (an atomic assignment), the callback reads it. No locks, no waiting.
-    """
-
-    def __init__(self, sample_rate: int = 48000, device: str | int | None = None, seed: int = 0,
-                 channels: int = 2):
-        import sounddevice  # the caller (open_audio_output) has already checked that this imports
-
-        self.path = None
-        self.sample_rate = sample_rate
-        self.channels = channels
-        self._synth = BreathSynth(sample_rate=sample_rate, channels=channels, seed=seed)
-        self._state: FrameState | None = None
-        self.callback_status_count = 0
-        self._stream = sounddevice.OutputStream(
-            samplerate=sample_rate, channels=channels, dtype="float32", device=device,
-            callback=self._callback)
-        device_info = sounddevice.query_devices(self._stream.device)
-        self.description = f"sound device {device_info['name']} ({sample_rate} Hz, {channels} ch)"
-        self.closed = False
-        try:
-            self._stream.start()
-        except BaseException:
-            self._stream.close()
-            raise
-
-    def _callback(self, outdata: np.ndarray, frames: int, time, status) -> None:
-        if status:
-            self.callback_status_count += 1  # underflows are counted, never printed from here
-        state = self._state
-        if state is None:
-            outdata.fill(0.0)
-            return
-        self._synth.render_into(state, outdata)
-
-    def advance(self, state: FrameState, dt: float) -> None:
-        self._state = state
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._stream.stop()
-        self._stream.close()
-
-    def __enter__(self) -> DeviceOutput:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -167,11 +119,11 @@ def _device_unavailable_reason(device: str | int | None) -> str | None:
     except ImportError as error:
         return f"sounddevice not installed: {_one_line(error)}"
     try:
-        sounddevice.query_devices(device, kind="output")
+        find_output_device(device)
     except Exception as error:  # PortAudioError or ValueError when there is no such device
         if device is None:
             return "PortAudio: no output device"
-        return f"PortAudio: output device {device!r} not found ({_one_line(error)})"
+        return f"PortAudio: {_one_line(error)}"
     return None
 
 

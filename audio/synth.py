@@ -1,45 +1,61 @@
-"""Breathing-guide sound: soft surf-like noise and a warm tone that swell with the guide's breath.
+"""The session's sound: breathing guide (air swell, soft tone, chimes) and ambient layers
+(warm drone, ocean surf, rain, wind), mixed block by block from successive frame states.
 
-Hand-written block synthesis on purpose: the sound card callback asks for a few hundred samples
-at a time and must get them within milliseconds, so every block is plain numpy on buffers made
-once, with filter state (lfilter zi), oscillator phases and envelope end values carried from one
-block to the next. Each block ramps every level linearly from the previous block's end value to
-the new frame's target, so a jump in the frame state never becomes a click.
+Real-time design: all sound is made once at start-up (audio/beds.py: seamless loops, a dark and a
+bright one per layer, and pre-rendered bells). A block only reads those loops, scales them by
+linearly ramped gains and adds them into buffers allocated in __init__, using numpy ufuncs with
+`out=`. There is deliberately no scipy.signal.lfilter here: it allocates its output (and its
+filter state) on every call, which a sound-card callback must not do. The same code renders WAV
+files, so identical frame states, block sizes and seed give identical samples.
+
+Levels never step: every control value is slew-limited (per second) at block rate, and within a
+block every gain ramps linearly from the previous block's end value to the new one.
+
+Breath swell shapes (FrameState.breath_swell) map the guide's lung fill `level` (0..1) to sound:
+the air's level in dB is -depth * (1 - level), so equal steps of lung fill sound like equal steps
+of loudness; the tone's amplitude is tone_share * level (silent at an empty lung); the air's
+timbre moves from its dark band to its bright band with the level.
+    gentle: depth 18 dB, tone_share 0.5  (default: a soft tide)
+    even:   depth 24 dB, tone_share 1.0
+    full:   depth 36 dB, tone_share 1.4  (the clearest guide)
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy import signal
 
+from tidewell.audio.beds import db_to_gain, make_beds
 from tidewell.engine.frame_state import FrameState
 
-# Levels at full breath, layer volume 1 and fade 1 (dBFS, RMS of one channel).
-BREATH_NOISE_DBFS = -26.0
-BREATH_TONE_DBFS = -36.0
-DRONE_DBFS = -32.0
-# How far below full the surf sinks at an empty lung (the warm tone goes fully silent there).
-BREATH_FLOOR_DB = -24.0
+LAYERS = ("breath", "drone", "ocean", "rain", "wind", "chime")
+BREATH_SWELLS = {"gentle": (18.0, 0.5), "even": (24.0, 1.0), "full": (36.0, 1.4)}  # (depth dB, tone share)
+DEFAULT_SWELL = "gentle"
 
-# Air and surf: noise through two gentle band-passes; the brighter one takes over as the lung fills.
-DARK_AIR_BAND_HZ = (100.0, 550.0)
-BRIGHT_AIR_BAND_HZ = (200.0, 1200.0)
-AIR_FILTER_ORDER = 3  # 18 dB/octave skirts: no hiss above the band
-TONE_HZ = 110.0  # A2, with a soft octave above
-TONE_OCTAVE_GAIN = 0.3
+# Slew limits (full scale per second) of the control values.
+LEVEL_SLEW = 4.0  # breath level: the guide is already eased; this only softens jumps
+VOLUME_SLEW = 0.5  # layer volumes: a layer joins or leaves over 2 s
+CALM_SLEW = 0.5  # brightness
+MASTER_SLEW = 2.0  # fade * volume
 
-# Drone: three slow voices (A1, a slightly detuned A1, E2) low-passed; the filter opens with calm.
-DRONE_VOICES_HZ = (55.0, 55.35, 82.41)
-DRONE_HARMONICS = 10
-DRONE_CUTOFF_HZ = (110.0, 900.0)  # (cutoff at calm 0, cutoff at calm 1)
+CALM_LEVEL_DB = 4.0  # ambient layers (ocean, rain, wind) sit this much lower at calm 0 than at calm 1
+OCEAN_PERIOD_S = (8.0, 12.0)  # each wave draws its own period in this range (independent of the breath)
+OCEAN_FLOOR = 0.3  # level between waves, relative to a crest
+OCEAN_RISE = 0.4  # share of a wave's period spent rising
+WIND_GUST_PERIODS_S = (11.3, 17.9, 29.7)  # three slow sines, summed, make the gusts
 
-_WAVETABLE_SIZE = 2048
+_WAVES = 64  # ocean waves drawn at start-up, then cycled
+_CHIME_VOICES = 4
 _DEFAULT_MAX_BLOCK = 4096
 
-# Rows of the envelope matrix, in order.
-_BREATH_AMP, _BREATH_BRIGHT, _TONE_AMP, _DRONE_AMP, _DRONE_BRIGHT, _MASTER = range(6)
-_ENVELOPES = 6
+# Parameter slots (slew-limited control values).
+_LEVEL, _CALM, _MASTER, _VOLUME = 0, 1, 2, 3  # volumes occupy _VOLUME + LAYERS.index(layer)
+# Gain rows, one per loop (in Beds order below), then the master.
+(_AIR_DARK, _AIR_BRIGHT, _TONE, _DRONE_DARK, _DRONE_BRIGHT, _OCEAN_DARK, _OCEAN_BRIGHT,
+ _RAIN_DARK, _RAIN_BRIGHT, _WIND_DARK, _WIND_BRIGHT, _MASTER_GAIN) = range(12)
+_LOOPS = ("air_dark", "air_bright", "tone", "drone_dark", "drone_bright", "ocean_dark", "ocean_bright",
+          "rain_dark", "rain_bright", "wind_dark", "wind_bright")
+_LAYER_SLOT = {name: _VOLUME + i for i, name in enumerate(LAYERS)}
 
 
 def _unit(value: float) -> float:
@@ -49,29 +65,8 @@ def _unit(value: float) -> float:
     return min(1.0, max(0.0, float(value)))
 
 
-def _db_to_gain(db: float) -> float:
-    return 10.0 ** (db / 20.0)
-
-
-def _noise_gain(b: np.ndarray, a: np.ndarray) -> float:
-    """RMS of the filter's output for unit-RMS white noise (from its impulse response)."""
-    impulse = np.zeros(1 << 16)
-    impulse[0] = 1.0
-    return float(np.sqrt(np.sum(signal.lfilter(b, a, impulse) ** 2)))
-
-
-def _harmonic_table(harmonics: int) -> np.ndarray:
-    """One period of a soft, band-limited saw (harmonic k at 1/k), normalised to unit RMS,
-    with the first sample repeated at the end for interpolation."""
-    phase = np.arange(_WAVETABLE_SIZE + 1) / _WAVETABLE_SIZE
-    table = np.zeros(_WAVETABLE_SIZE + 1)
-    for k in range(1, harmonics + 1):
-        table += np.sin(2.0 * np.pi * k * phase) / k
-    return table / np.sqrt(np.mean(table[:-1] ** 2))
-
-
 class BreathSynth:
-    """Renders the breathing guide and drone layers from successive frame states.
+    """Renders the breathing guide and the ambient layers from successive frame states.
 
     Calls must come in time order from one thread; each render continues where the last ended.
     The same seed and the same sequence of (state, n) calls give identical samples.
@@ -85,48 +80,45 @@ class BreathSynth:
             raise ValueError(f"BreathSynth channels must be a positive integer, got {channels!r}")
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
-        self._rng = np.random.Generator(np.random.PCG64(seed))
+        beds = make_beds(self.sample_rate, int(seed))
+        self._loops = [getattr(beds, name) for name in _LOOPS]
+        # Channel c reads each loop c/channels of a loop later: decorrelated, equally loud channels.
+        self._offsets = [[c * len(loop) // self.channels for c in range(self.channels)] for loop in self._loops]
+        self._chimes = (beds.breath_chime, beds.phase_chime)
 
-        nyquist_safe = 0.45 * sample_rate
-        self._dark_air = signal.butter(AIR_FILTER_ORDER, DARK_AIR_BAND_HZ, btype="bandpass", fs=sample_rate)
-        self._bright_air = signal.butter(
-            AIR_FILTER_ORDER, (BRIGHT_AIR_BAND_HZ[0], min(BRIGHT_AIR_BAND_HZ[1], nyquist_safe)),
-            btype="bandpass", fs=sample_rate)
-        self._dark_air_gain = _db_to_gain(BREATH_NOISE_DBFS) / _noise_gain(*self._dark_air)
-        self._bright_air_gain = _db_to_gain(BREATH_NOISE_DBFS) / _noise_gain(*self._bright_air)
-        self._dark_air_zi = np.zeros((len(self._dark_air[1]) - 1, channels))
-        self._bright_air_zi = np.zeros((len(self._bright_air[1]) - 1, channels))
+        rng = np.random.Generator(np.random.PCG64([int(seed), 1]))  # a stream apart from the beds'
+        self._wave_periods = rng.uniform(*OCEAN_PERIOD_S, _WAVES).tolist()
+        self._wave_heights = rng.uniform(0.7, 1.0, _WAVES).tolist()
+        self._wave_index = 0
+        self._wave_phase = float(rng.uniform(0.0, 1.0))
+        self._gust_phases = rng.uniform(0.0, 2 * math.pi, len(WIND_GUST_PERIODS_S)).tolist()
 
-        self._drone_dark = signal.butter(2, DRONE_CUTOFF_HZ[0], btype="lowpass", fs=sample_rate)
-        self._drone_bright = signal.butter(2, DRONE_CUTOFF_HZ[1], btype="lowpass", fs=sample_rate)
-        self._drone_dark_zi = np.zeros(len(self._drone_dark[1]) - 1)
-        self._drone_bright_zi = np.zeros(len(self._drone_bright[1]) - 1)
-        self._table = _harmonic_table(DRONE_HARMONICS)
-        # Voices are summed then scaled so the bright (fully open) drone sits near DRONE_DBFS.
-        self._drone_gain = _db_to_gain(DRONE_DBFS) / math.sqrt(len(DRONE_VOICES_HZ))
-        self._drone_phase = np.zeros(len(DRONE_VOICES_HZ))
-        self._drone_step = np.asarray(DRONE_VOICES_HZ) / sample_rate
-
-        tone_rms = math.sqrt((1.0 + TONE_OCTAVE_GAIN**2) / 2.0)
-        self._tone_gain = _db_to_gain(BREATH_TONE_DBFS) / tone_rms
-        self._tone_phase = 0.0
-        self._tone_step = TONE_HZ / sample_rate
-
-        self._previous = np.zeros(_ENVELOPES)  # everything starts silent and ramps up
-        self._started = False
+        self._targets = [0.0] * (_VOLUME + len(LAYERS))
+        self._params = [0.0] * (_VOLUME + len(LAYERS))  # everything starts silent and ramps up
+        self._rates = [LEVEL_SLEW, CALM_SLEW, MASTER_SLEW] + [VOLUME_SLEW] * len(LAYERS)
+        self._gains = np.zeros(_MASTER_GAIN + 1, dtype=np.float32)  # float32 throughout: a mixed-type
+        # ufunc would allocate casting buffers
+        self._previous = np.zeros(_MASTER_GAIN + 1, dtype=np.float32)
+        self._coefficients = np.zeros((_MASTER_GAIN + 1, 2), dtype=np.float32)
+        self._audible = np.zeros(_MASTER_GAIN + 1, dtype=bool)
+        self._was_audible = np.zeros(_MASTER_GAIN + 1, dtype=bool)
+        self._parsed: FrameState | None = None
+        self._last_stage = None
+        self._last_phase: int | None = None
+        self._voice_kind = [0] * _CHIME_VOICES
+        self._voice_position = [-1] * _CHIME_VOICES  # -1: free
+        self._voice_gain = [0.0] * _CHIME_VOICES
+        self._samples = 0
+        self.chimes_started = 0
         self._allocate(max_block)
 
     def _allocate(self, max_block: int) -> None:
         self._max_block = max_block
-        self._noise = np.empty((max_block, self.channels))
-        self._mix = np.empty(max_block)
-        self._stereo = np.empty((max_block, self.channels))
-        self._envelope = np.empty((_ENVELOPES, max_block))
-        self._ramp = np.empty(max_block)
-        self._counts = np.arange(1, max_block + 1, dtype=np.float64)
-        self._phase = np.empty(max_block)
-        self._work = np.empty(max_block)
-        self._index = np.empty(max_block, dtype=np.intp)
+        self._envelope = np.empty((_MASTER_GAIN + 1, max_block), dtype=np.float32)
+        self._ramp = np.arange(1, max_block + 1, dtype=np.float32)
+        self._basis = np.ones((2, max_block), dtype=np.float32)  # row 0: this block's ramp, row 1: ones
+        self._acc = np.empty((self.channels, max_block), dtype=np.float32)
+        self._work = np.empty(max_block, dtype=np.float32)
 
     def render(self, state: FrameState, n: int) -> np.ndarray:
         """The next n samples, float32, shape (n, channels), in [-1, 1]."""
@@ -135,118 +127,172 @@ class BreathSynth:
         return out
 
     def render_into(self, state: FrameState, out: np.ndarray) -> None:
-        """Write the next len(out) samples into out (shape (n, channels), float32 or float64)."""
+        """Write the next len(out) samples into out (shape (n, channels), float32 or float64).
+
+        Allocates nothing once a block of this size has been seen: safe in a sound-card callback.
+        """
         n = out.shape[0]
         if n == 0:
             return
         if n > self._max_block:
             self._allocate(max(n, 2 * self._max_block))  # grows once, then stays
-        targets = self._targets(state)
-        if not self._started:
-            # Timbre starts where the first frame asks; only the levels ramp up from silence.
-            self._previous[_BREATH_BRIGHT] = targets[_BREATH_BRIGHT]
-            self._previous[_DRONE_BRIGHT] = targets[_DRONE_BRIGHT]
-            self._started = True
-        envelope = self._ramped_envelopes(targets, n)
+        dt = n / self.sample_rate
+        self._read_state(state)
+        self._slew(dt)
+        self._update_gains(dt)
+        self._trigger_chimes(state)
 
-        stereo = self._stereo[:n]
-        stereo.fill(0.0)
-        self._add_air(envelope, stereo, n)
-        mono = self._mix[:n]
-        mono.fill(0.0)
-        self._add_tone(envelope[_TONE_AMP], mono, n)
-        self._add_drone(envelope, mono, n)
-        stereo += mono[:, None]
-        stereo *= envelope[_MASTER][:, None]
-        np.clip(stereo, -1.0, 1.0, out=stereo)
-        out[...] = stereo
-        self._previous[:] = targets
-
-    def _targets(self, state: FrameState) -> np.ndarray:
-        volumes = {"breath": 1.0}
-        for name, volume in state.audio_layers:
-            volumes[name] = _unit(volume)  # names are validated by the program loader
-        breath = _unit(state.breath_level)
-        breath_volume = volumes["breath"]
-        drone_volume = volumes.get("drone", 0.0)
-        targets = np.empty(_ENVELOPES)
-        targets[_BREATH_AMP] = breath_volume * _db_to_gain(BREATH_FLOOR_DB * (1.0 - breath))
-        targets[_BREATH_BRIGHT] = breath
-        targets[_TONE_AMP] = breath_volume * breath * self._tone_gain
-        targets[_DRONE_AMP] = drone_volume * self._drone_gain
-        targets[_DRONE_BRIGHT] = _unit(state.calm)
-        targets[_MASTER] = _unit(state.fade * state.volume)
-        return targets
-
-    def _ramped_envelopes(self, targets: np.ndarray, n: int) -> np.ndarray:
-        ramp = self._ramp[:n]
-        np.multiply(self._counts[:n], 1.0 / n, out=ramp)  # 1/n .. 1: ends exactly on the target
+        # envelope[row] = previous + (gains - previous) * ramp, ramp = 1/n .. 1 (ends exactly on the
+        # target), as one (rows x 2) @ (2 x n) product: a broadcast multiply-add would allocate
+        # iterator buffers on every call.
+        np.multiply(self._ramp[:n], 1.0 / n, out=self._basis[0, :n])
+        np.subtract(self._gains, self._previous, out=self._coefficients[:, 0])
+        self._coefficients[:, 1] = self._previous
         envelope = self._envelope[:, :n]
-        np.multiply((targets - self._previous)[:, None], ramp[None, :], out=envelope)
-        envelope += self._previous[:, None]
-        return envelope
-
-    def _add_air(self, envelope: np.ndarray, stereo: np.ndarray, n: int) -> None:
-        noise = self._noise[:n]
-        self._rng.standard_normal(out=noise)
-        dark, self._dark_air_zi = signal.lfilter(*self._dark_air, noise, axis=0, zi=self._dark_air_zi)
-        bright, self._bright_air_zi = signal.lfilter(*self._bright_air, noise, axis=0, zi=self._bright_air_zi)
-        weight = envelope[_BREATH_BRIGHT]
-        amp = envelope[_BREATH_AMP]
+        np.matmul(self._coefficients, self._basis[:, :n], out=envelope)
+        np.not_equal(self._gains, 0.0, out=self._audible)
+        np.not_equal(self._previous, 0.0, out=self._was_audible)
+        np.logical_or(self._audible, self._was_audible, out=self._audible)  # silent loops are skipped
+        acc = self._acc[:, :n]
+        acc.fill(0.0)
         work = self._work[:n]
-        np.multiply(1.0 - weight, amp, out=work)
-        work *= self._dark_air_gain
-        stereo += dark * work[:, None]
-        np.multiply(weight, amp, out=work)
-        work *= self._bright_air_gain
-        stereo += bright * work[:, None]
+        for row, loop in enumerate(self._loops):
+            if self._audible[row]:
+                gain = envelope[row]
+                offsets = self._offsets[row]
+                for channel in range(self.channels):
+                    self._add_loop(loop, (self._samples + offsets[channel]) % len(loop), gain, acc[channel], work)
+        self._mix_chimes(acc, work, n)
+        for channel in range(self.channels):
+            np.multiply(acc[channel], envelope[_MASTER_GAIN], out=acc[channel])
+        np.minimum(acc, 1.0, out=acc)  # np.clip's Python wrapper allocates
+        np.maximum(acc, -1.0, out=acc)
+        out[...] = acc.T
+        self._samples += n
+        self._previous[:] = self._gains
 
-    def _add_tone(self, amp: np.ndarray, mono: np.ndarray, n: int) -> None:
-        phase = self._phase[:n]
-        np.multiply(self._counts[:n], self._tone_step, out=phase)
-        phase += self._tone_phase
-        self._tone_phase = (self._tone_phase + n * self._tone_step) % 1.0
-        phase *= 2.0 * np.pi
-        work = self._work[:n]
-        np.sin(phase, out=work)
-        work *= amp
-        mono += work
-        phase *= 2.0
-        np.sin(phase, out=work)
-        work *= amp
-        work *= TONE_OCTAVE_GAIN
-        mono += work
+    @staticmethod
+    def _add_loop(loop: np.ndarray, start: int, gain: np.ndarray, acc: np.ndarray, work: np.ndarray) -> None:
+        n, length, done = len(acc), len(loop), 0
+        while done < n:  # at most one wrap for any block shorter than the loop
+            m = min(n - done, length - start)
+            np.multiply(loop[start:start + m], gain[done:done + m], out=work[done:done + m])
+            done += m
+            start = 0
+        np.add(acc, work[:n], out=acc)
 
-    def _add_drone(self, envelope: np.ndarray, mono: np.ndarray, n: int) -> None:
-        amp = envelope[_DRONE_AMP]
-        if not amp.any():
-            self._advance_drone(n)
+    def _read_state(self, state: FrameState) -> None:
+        if state is self._parsed:  # the callback sees each frame's state several times
             return
-        voices = self._noise[:n, 0]  # free scratch: the air is already mixed in
-        voices.fill(0.0)
-        phase, index, work = self._phase[:n], self._index[:n], self._work[:n]
-        for voice, step in enumerate(self._drone_step):
-            np.multiply(self._counts[:n], step, out=phase)
-            phase += self._drone_phase[voice]
-            np.mod(phase, 1.0, out=phase)
-            phase *= _WAVETABLE_SIZE
-            np.floor(phase, out=work)
-            index[:] = work
-            phase -= work  # fractional position between table entries
-            np.subtract(self._table[index + 1], self._table[index], out=work)
-            work *= phase
-            work += self._table[index]
-            voices += work
-        self._drone_phase = (self._drone_phase + n * self._drone_step) % 1.0
-        dark, self._drone_dark_zi = signal.lfilter(*self._drone_dark, voices, zi=self._drone_dark_zi)
-        bright, self._drone_bright_zi = signal.lfilter(*self._drone_bright, voices, zi=self._drone_bright_zi)
-        weight = envelope[_DRONE_BRIGHT]
-        np.multiply(bright - dark, weight, out=work)
-        work += dark
-        work *= amp
-        mono += work
+        targets = self._targets
+        for layer in range(len(LAYERS)):
+            targets[_VOLUME + layer] = 0.0
+        if not state.audio_layers:
+            targets[_LAYER_SLOT["breath"]] = 1.0  # no program layers: the plain breathing guide
+        for name, volume in state.audio_layers:
+            slot = _LAYER_SLOT.get(name)
+            if slot is not None:  # unknown layers are ignored
+                targets[slot] = _unit(volume)
+        targets[_LEVEL] = _unit(state.breath_level)
+        targets[_CALM] = _unit(state.calm)
+        targets[_MASTER] = _unit(state.fade * state.volume)
+        self._swell = BREATH_SWELLS.get(getattr(state, "breath_swell", DEFAULT_SWELL), BREATH_SWELLS[DEFAULT_SWELL])
+        if self._parsed is None:
+            # Timbre starts where the first frame asks; only the levels ramp up from silence.
+            self._params[_LEVEL] = targets[_LEVEL]
+            self._params[_CALM] = targets[_CALM]
+        self._parsed = state
 
-    def _advance_drone(self, n: int) -> None:
-        # A muted drone keeps its phases running so unmuting does not restart the waveform; its
-        # filters are left to rest (the output was silent, so nothing audible is lost).
-        self._drone_phase = (self._drone_phase + n * self._drone_step) % 1.0
+    def _slew(self, dt: float) -> None:
+        params, targets, rates = self._params, self._targets, self._rates
+        for i in range(len(params)):
+            limit = rates[i] * dt
+            params[i] += max(-limit, min(limit, targets[i] - params[i]))
+
+    def _update_gains(self, dt: float) -> None:
+        p, g = self._params, self._gains
+        level, calm = p[_LEVEL], p[_CALM]
+        depth_db, tone_share = self._swell
+        breath = p[_LAYER_SLOT["breath"]]
+        air = breath * db_to_gain(-depth_db * (1.0 - level))
+        g[_AIR_DARK] = air * (1.0 - level)
+        g[_AIR_BRIGHT] = air * level
+        g[_TONE] = breath * tone_share * level
+
+        drone = p[_LAYER_SLOT["drone"]]
+        g[_DRONE_DARK] = drone * (1.0 - calm)
+        g[_DRONE_BRIGHT] = drone * calm
+
+        ambient = db_to_gain(-CALM_LEVEL_DB * (1.0 - calm))
+        swell = self._ocean_swell(dt)
+        ocean = p[_LAYER_SLOT["ocean"]] * ambient * (OCEAN_FLOOR + (1.0 - OCEAN_FLOOR) * swell)
+        bright = _unit(calm + 0.3 * (swell - 0.5))  # a breaking wave is brighter
+        g[_OCEAN_DARK] = ocean * (1.0 - bright)
+        g[_OCEAN_BRIGHT] = ocean * bright
+
+        rain = p[_LAYER_SLOT["rain"]] * ambient
+        g[_RAIN_DARK] = rain * (1.0 - calm)
+        g[_RAIN_BRIGHT] = rain * calm
+
+        gust = self._gust()
+        wind = p[_LAYER_SLOT["wind"]] * ambient * (0.65 + 0.35 * gust)
+        bright = _unit(calm + 0.25 * gust)  # gusts lift the whistle's pitch
+        g[_WIND_DARK] = wind * (1.0 - bright)
+        g[_WIND_BRIGHT] = wind * bright
+        g[_MASTER_GAIN] = p[_MASTER]
+
+    def _ocean_swell(self, dt: float) -> float:
+        """0..crest height: a wave rises over OCEAN_RISE of its period and ebbs over the rest."""
+        self._wave_phase += dt / self._wave_periods[self._wave_index]
+        while self._wave_phase >= 1.0:
+            self._wave_phase -= 1.0
+            self._wave_index = (self._wave_index + 1) % _WAVES
+        phase = self._wave_phase
+        if phase < OCEAN_RISE:
+            shape = 0.5 - 0.5 * math.cos(math.pi * phase / OCEAN_RISE)
+        else:
+            shape = 0.5 + 0.5 * math.cos(math.pi * (phase - OCEAN_RISE) / (1.0 - OCEAN_RISE))
+        return self._wave_heights[self._wave_index] * shape
+
+    def _gust(self) -> float:
+        """-1..1, slowly varying."""
+        t = self._samples / self.sample_rate
+        total = 0.0
+        for period, phase in zip(WIND_GUST_PERIODS_S, self._gust_phases):
+            total += math.sin(2 * math.pi * t / period + phase)
+        return total / len(WIND_GUST_PERIODS_S)
+
+    def _trigger_chimes(self, state: FrameState) -> None:
+        stage, phase = state.breath_stage, state.phase_index
+        last_stage, last_phase = self._last_stage, self._last_phase
+        self._last_stage, self._last_phase = stage, phase
+        if last_phase is None:
+            return  # the first block has nothing to compare with
+        volume = self._targets[_LAYER_SLOT["chime"]]
+        if volume <= 0.0:
+            return
+        if phase != last_phase:
+            self._start_chime(1, volume)
+        elif last_stage == "inhale" and stage != "inhale":  # the top of the breath (BreathStage is a str enum)
+            self._start_chime(0, volume)
+
+    def _start_chime(self, kind: int, volume: float) -> None:
+        positions = self._voice_position
+        voice = positions.index(-1) if -1 in positions else max(range(_CHIME_VOICES), key=positions.__getitem__)
+        self._voice_kind[voice] = kind
+        self._voice_position[voice] = 0
+        self._voice_gain[voice] = volume
+        self.chimes_started += 1
+
+    def _mix_chimes(self, acc: np.ndarray, work: np.ndarray, n: int) -> None:
+        for voice in range(_CHIME_VOICES):
+            position = self._voice_position[voice]
+            if position < 0:
+                continue
+            bell = self._chimes[self._voice_kind[voice]]
+            m = min(n, len(bell) - position)
+            np.multiply(bell[position:position + m], self._voice_gain[voice], out=work[:m])
+            for channel in range(self.channels):
+                np.add(acc[channel, :m], work[:m], out=acc[channel, :m])
+            position += m
+            self._voice_position[voice] = position if position < len(bell) else -1

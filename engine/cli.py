@@ -79,6 +79,26 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("packets", nargs="+", metavar="HEX")
     b.set_defaults(handler=_sensors_decode)
 
+    scenes = commands.add_parser("scenes", help="list, validate, render and preview scenes")
+    scenes_cmd = scenes.add_subparsers(title="scenes commands", required=True)
+    c = scenes_cmd.add_parser("list", help="built-in scenes and those in TIDEWELL_SCENES_DIR")
+    c.set_defaults(handler=lambda a: _scenes("scenes_list"))
+    c = scenes_cmd.add_parser("validate", help="check a scene folder (or a folder of scenes); exit 0 when valid")
+    c.add_argument("path")
+    c.set_defaults(handler=lambda a: _scenes("scenes_validate", a.path))
+    c = scenes_cmd.add_parser("render", help="render one frame of a scene to PNG")
+    c.add_argument("scene", help="a scene id or folder")
+    c.add_argument("--out", required=True, metavar="FILE.png")
+    c.add_argument("--state", help="frame-state values, e.g. calm=0.8,breath=0.3,t=12")
+    c.add_argument("--posture", choices=("seated", "supine", "prone"))
+    c.add_argument("--eye", choices=("center", "left", "right", "both"), default="center")
+    c.add_argument("--size", default="960x540", metavar="WxH")
+    c.set_defaults(handler=lambda a: _scenes("scenes_render", a.scene, a.out, a.state, a.posture, a.eye, a.size))
+    c = scenes_cmd.add_parser("preview", help="a window with live reload: C/V calm, B/N/M breath, 1/2/3 posture")
+    c.add_argument("scene", help="a scene id or folder")
+    c.add_argument("--size", default="960x540", metavar="WxH")
+    c.set_defaults(handler=_scenes_preview)
+
     audio = commands.add_parser("audio", help="render a program's sound to a WAV file")
     audio_cmd = audio.add_subparsers(title="audio commands", required=True)
     a = audio_cmd.add_parser("render", help="the program's sound in virtual time, to WAV (no session is logged)")
@@ -288,6 +308,18 @@ def _sensors_decode(args) -> int:
             continue
         print(json.dumps(parse_hrm(data).as_json()))
     return 0
+
+
+def _scenes(name: str, *args) -> int:
+    from tidewell.engine import scenes_cli
+
+    return getattr(scenes_cli, name)(*args)
+
+
+def _scenes_preview(args) -> int:
+    from tidewell.engine.render.preview import scenes_preview
+
+    return scenes_preview(args.scene, args.size)
 
 
 def _audio_render(args) -> int:

@@ -218,6 +218,9 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
                 if window is not None:
                     window.render(state)
+                    for problem in window.renderer.drain_problems():  # the renderer fell back, never black
+                        writer.event(now, "scene_problem", problem, state.phase_index)
+                        say(f"  {_clock(now)}  scene problem: {problem}")
                     window.dispatch_events()
                     if window.closed:
                         runner.request_end(now, "window closed")
@@ -325,6 +328,8 @@ class _ContactFrames:
             if target is None:
                 return
             target.render(shown)
+            for problem in target.renderer.drain_problems():
+                self.say(f"  scene problem: {problem}")
             pixels = target.read_rgb()
         if pixels is not None:
             label = f"{state.phase_index + 1}. {state.phase_name} ({state.posture.value})"

@@ -7,7 +7,7 @@ from tidewell.sessions.adaptation import AdaptivePace, HeartRateTrend
 from tidewell.sessions.program import Curve, PhaseKind, ProgramError, load_program, resolve_program
 from tidewell.sessions.runner import SessionRunner
 
-SCENES = {"dusk_ocean", "ember"}
+SCENES = {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}
 DT = 1 / 30
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -23,12 +24,14 @@ CYCLE_S = 10.0
 
 
 def make_state(t: float = 0.0, breath_level: float = 1.0, fade: float = 1.0, calm: float = 0.5,
-               audio_layers: tuple[tuple[str, float], ...] = ()) -> FrameState:
+               audio_layers: tuple[tuple[str, float], ...] = (), breath_stage: BreathStage = BreathStage.INHALE,
+               phase_index: int = 0, breath_swell: str = "gentle", volume: float = 1.0) -> FrameState:
     return FrameState(
-        t_s=t, phase_index=0, phase_name="settle", phase_elapsed_s=t, phase_progress=0.0,
-        breath_phase=(t / CYCLE_S) % 1.0, breath_stage=BreathStage.INHALE,
+        t_s=t, phase_index=phase_index, phase_name="settle", phase_elapsed_s=t, phase_progress=0.0,
+        breath_phase=(t / CYCLE_S) % 1.0, breath_stage=breath_stage,
         breath_level=breath_level, pace_bpm=60.0 / CYCLE_S, calm=calm, posture=Posture.SUPINE,
-        scene="shore", previous_scene=None, crossfade=1.0, fade=fade, audio_layers=audio_layers)
+        scene="shore", previous_scene=None, crossfade=1.0, fade=fade, volume=volume,
+        audio_layers=audio_layers, breath_swell=breath_swell)
 
 
 def sine_breath(t: float) -> float:
@@ -83,7 +86,8 @@ def test_envelope_swells_on_inhale_and_repeats_with_the_breath_cycle(tmp_path):
     assert dbfs(np.median(top)) - dbfs(np.median(bottom)) > 15.0
 
     envelope_db = np.array([dbfs(v) for v in rms])
-    assert np.corrcoef(envelope_db, levels)[0, 1] > 0.9
+    settled = window_times > 2.5  # after the layers' 2 s fade-in from silence
+    assert np.corrcoef(envelope_db[settled], levels[settled])[0, 1] > 0.9
 
     centred = envelope_db - envelope_db.mean()
     lags = np.arange(round(5.0 / 0.05), round(15.0 / 0.05))
@@ -181,9 +185,12 @@ def test_wav_is_readable_when_the_process_dies_without_close(tmp_path):
 
 
 def test_unknown_layers_are_ignored_and_the_drone_brightens_with_calm(tmp_path):
-    plain = drive_wav(tmp_path / "plain.wav", breath_states(2.0))
-    with_unknown = drive_wav(tmp_path / "unknown.wav", breath_states(2.0, audio_layers=(("rain", 1.0),)))
+    plain = drive_wav(tmp_path / "plain.wav", breath_states(2.0, audio_layers=(("breath", 1.0),)))
+    with_unknown = drive_wav(tmp_path / "unknown.wav",
+                             breath_states(2.0, audio_layers=(("breath", 1.0), ("thunder", 1.0))))
     assert np.array_equal(plain, with_unknown)
+    no_layers = drive_wav(tmp_path / "none.wav", breath_states(2.0))  # no program layers: the plain guide
+    assert np.array_equal(plain, no_layers)
 
     muted = drive_wav(tmp_path / "muted.wav", breath_states(2.0, audio_layers=(("breath", 0.0),)))
     assert not muted.any()
@@ -316,7 +323,7 @@ def jack_dummy_server():
         ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=20)
         if ready.returncode != 0:
             pytest.skip("the JACK dummy server did not start")
-        yield env
+        yield {**env, "TIDEWELL_TEST_JACKD_PID": str(server.pid)}
     finally:
         server.terminate()
         try:
@@ -361,3 +368,267 @@ def test_device_output_plays_the_swell_through_portaudio(tmp_path, jack_dummy_se
     first, last = played[: len(played) // 4], played[-len(played) // 4:]
     assert dbfs(np.sqrt(np.mean(last**2))) - dbfs(np.sqrt(np.mean(first**2))) > 6.0
     assert np.abs(played).max() < 0.5
+
+
+# -- layers, chimes, real-time path ---------------------------------------------------------------
+AMBIENT = ("drone", "ocean", "rain", "wind")
+ALL_LAYERS = (("breath", 0.8), ("drone", 0.5), ("ocean", 0.6), ("rain", 0.3), ("wind", 0.3), ("chime", 0.6))
+
+
+def synth_render(states, seed: int = 0, block: int = SR // FPS) -> np.ndarray:
+    """Float samples straight from the synth (the same path WavOutput and the callback use)."""
+    synth = BreathSynth(sample_rate=SR, channels=2, seed=seed)
+    return np.concatenate([synth.render(state, block) for state in states]).astype(np.float64)
+
+
+def centroid(samples: np.ndarray) -> float:
+    mono = samples.mean(axis=1)
+    spectrum = np.abs(np.fft.rfft(mono)) ** 2
+    freqs = np.fft.rfftfreq(len(mono), 1.0 / SR)
+    return float(np.sum(freqs * spectrum) / np.sum(spectrum))
+
+
+def guide_states(seconds: float, phase_changes_s=(), **fields):
+    """A 10 s breath: inhale 4 s, hold 1 s, exhale 5 s; phase_index counts the changes passed."""
+    states = []
+    for i in range(round(seconds * FPS)):
+        t = i / FPS
+        within = t % CYCLE_S
+        if within < 4.0:
+            stage, level = BreathStage.INHALE, 0.5 - 0.5 * math.cos(math.pi * within / 4.0)
+        elif within < 5.0:
+            stage, level = BreathStage.HOLD_IN, 1.0
+        else:
+            stage, level = BreathStage.EXHALE, 0.5 + 0.5 * math.cos(math.pi * (within - 5.0) / 5.0)
+        phase = sum(1 for change in phase_changes_s if t >= change)
+        states.append(make_state(t=t, breath_level=level, breath_stage=stage, phase_index=phase, **fields))
+    return states
+
+
+def onsets(samples: np.ndarray, window_s: float = 0.01) -> list[float]:
+    rms = window_rms(samples, window_s)
+    high, low = 0.1 * rms.max(), 0.01 * rms.max()
+    times, armed = [], True
+    for i, value in enumerate(rms):
+        if armed and value > high:
+            # back-track to where this rise left the quiet floor
+            start = i
+            while start > 0 and rms[start - 1] > low:
+                start -= 1
+            times.append(start * window_s)
+            armed = False
+        elif value < low:
+            armed = True
+    return times
+
+
+@pytest.mark.parametrize("layer", ["breath", *AMBIENT])
+def test_every_layer_is_audible_alone_and_silent_when_absent(layer):
+    alone = synth_render(breath_states(4.0, audio_layers=((layer, 1.0),)))[3 * SR:]
+    assert dbfs(float(np.sqrt(np.mean(alone**2)))) > -45.0
+    assert not synth_render(breath_states(1.0, audio_layers=((layer, 0.0),))).any()
+
+
+def test_layers_add_up_so_an_absent_layer_contributes_nothing():
+    singles = sum(synth_render(breath_states(3.0, audio_layers=((name, volume),))) for name, volume in ALL_LAYERS
+                  if name != "chime")
+    together = synth_render(breath_states(3.0, audio_layers=tuple(p for p in ALL_LAYERS if p[0] != "chime")))
+    np.testing.assert_allclose(together, singles, atol=1e-6)
+    without_rain = synth_render(breath_states(3.0, audio_layers=tuple(p for p in ALL_LAYERS if p[0] not in ("chime", "rain"))))
+    rain = synth_render(breath_states(3.0, audio_layers=(("rain", 0.3),)))
+    np.testing.assert_allclose(together - without_rain, rain, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", AMBIENT)
+def test_calm_brightens_each_ambient_layer(layer):
+    def brightness(calm: float) -> float:
+        return centroid(synth_render(breath_states(8.0, calm=calm, audio_layers=((layer, 1.0),)))[2 * SR:])
+    tense, calm = brightness(0.0), brightness(1.0)
+    print(f"\n{layer}: centroid {tense:.0f} Hz at calm 0, {calm:.0f} Hz at calm 1")
+    assert calm > 1.3 * tense
+
+
+def test_breath_swell_shapes_deepen_from_gentle_to_full():
+    depths = {}
+    for swell in ("gentle", "even", "full"):
+        samples = synth_render(breath_states(30.0, breath_swell=swell, audio_layers=(("breath", 1.0),)))
+        rms = window_rms(samples, 0.1)
+        times = (np.arange(len(rms)) + 0.5) * 0.1
+        levels = np.array([sine_breath(t) for t in times])
+        top, bottom = rms[(levels > 0.97) & (times > 3)], rms[(levels < 0.03) & (times > 3)]
+        depths[swell] = dbfs(np.median(top)) - dbfs(np.median(bottom))
+    print(f"\nswell depth (dB): {depths}")
+    assert 15.0 < depths["gentle"] < depths["even"] < depths["full"]
+    unknown = synth_render(breath_states(3.0, breath_swell="stormy"))
+    np.testing.assert_array_equal(unknown, synth_render(breath_states(3.0, breath_swell="gentle")))
+
+
+def test_chime_rings_once_per_breath_turn_and_once_per_phase_change(tmp_path):
+    from tidewell.audio.beds import BREATH_CHIME_HZ, PHASE_CHIME_HZ
+
+    # Turns (inhale -> hold) at 4, 14, ..., 54 s; phase changes at 8 and 38 s, between turns.
+    states = guide_states(60.0, phase_changes_s=(8.0, 38.0), audio_layers=(("chime", 1.0),))
+    samples = drive_wav(tmp_path / "chimes.wav", states)
+    found = onsets(samples)
+    expected = [4.0, 8.0, 14.0, 24.0, 34.0, 38.0, 44.0, 54.0]
+    assert len(found) == len(expected), found
+    assert np.allclose(found, expected, atol=0.05), found
+
+    def pitch(t: float) -> float:
+        part = samples[round(t * SR): round((t + 1.0) * SR)].mean(axis=1)
+        spectrum = np.abs(np.fft.rfft(part))
+        return float(np.fft.rfftfreq(len(part), 1.0 / SR)[spectrum.argmax()])
+    assert pitch(14.0) == pytest.approx(BREATH_CHIME_HZ, abs=2.0)
+    assert pitch(38.0) == pytest.approx(PHASE_CHIME_HZ, abs=2.0)
+
+    # A phase change on a turn rings one bell, not two; chime volume 0 rings none.
+    together = synth_render(guide_states(12.0, phase_changes_s=(4.0,), audio_layers=(("chime", 1.0),)))
+    assert len(onsets(together)) == 1
+    quiet = synth_render(guide_states(30.0, phase_changes_s=(8.0,), audio_layers=(("chime", 0.0), ("drone", 0.0))))
+    assert not quiet.any()
+
+
+def test_chime_attack_is_soft_and_sits_well_below_the_swell():
+    from tidewell.audio.beds import BREATH_CHIME_S, BREATH_CHIME_HZ, PHASE_CHIME_HZ, PHASE_CHIME_S, chime_step_bound
+
+    samples = synth_render(guide_states(20.0, phase_changes_s=(8.0,), audio_layers=(("chime", 1.0),)))
+    bound = max(chime_step_bound(SR, BREATH_CHIME_HZ, BREATH_CHIME_S), chime_step_bound(SR, PHASE_CHIME_HZ, PHASE_CHIME_S))
+    assert 0 < max_step(samples) <= bound + 1.0 / 32767  # no step above the bell's own largest
+
+    start = round(4.0 * SR)
+    envelope = window_rms(samples[start: start + SR], 0.005)
+    assert envelope.argmax() * 0.005 >= 0.03  # the bell swells in over tens of milliseconds
+    assert envelope[0] < 0.2 * envelope.max()
+
+    swell = synth_render(guide_states(12.0, audio_layers=(("breath", 1.0),)))[4 * SR: 5 * SR]
+    bell = samples[start: start + SR]
+    assert dbfs(np.abs(samples).max()) < -30.0
+    assert dbfs(np.sqrt(np.mean(bell**2))) < dbfs(np.sqrt(np.mean(swell**2))) - 10.0
+
+
+def test_all_layers_same_seed_identical_other_seed_different(tmp_path):
+    states = guide_states(6.0, phase_changes_s=(3.0,), audio_layers=ALL_LAYERS)
+    drive_wav(tmp_path / "a.wav", states, seed=11)
+    drive_wav(tmp_path / "b.wav", states, seed=11)
+    drive_wav(tmp_path / "c.wav", states, seed=12)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert (tmp_path / "a.wav").read_bytes() != (tmp_path / "c.wav").read_bytes()
+
+
+def test_layer_and_master_changes_glide_without_clicks():
+    # Layers switch on and off, calm and volume jump at block boundaries: every change must be
+    # slower than the sound itself, so no step exceeds the steady mix's own largest step.
+    steady = synth_render(guide_states(20.0, audio_layers=ALL_LAYERS[:-1], calm=1.0))
+    jumpy_states = []
+    for i, state in enumerate(guide_states(20.0, calm=1.0)):
+        on = (i // 45) % 2 == 0
+        layers = ALL_LAYERS[:-1] if on else (("breath", 0.8),)
+        jumpy_states.append(make_state(t=state.t_s, breath_level=state.breath_level, breath_stage=state.breath_stage,
+                                       calm=1.0 if on else 0.0, volume=1.0 if (i // 70) % 2 == 0 else 0.2,
+                                       audio_layers=layers))
+    jumpy = synth_render(jumpy_states)
+    assert max_step(jumpy) < 1.1 * max_step(steady)
+
+
+def test_render_into_allocates_nothing_after_warm_up():
+    import tracemalloc
+
+    block = 4096  # any block-sized temporary would be >= 16 KiB (float32 mono)
+    synth = BreathSynth(sample_rate=48000, channels=2, seed=3)
+    out = np.empty((block, 2), dtype=np.float32)
+    states = guide_states(40.0, phase_changes_s=(5.0, 20.0), audio_layers=ALL_LAYERS, calm=0.7)
+    for state in states[:150]:  # warm-up: levels settle, first chimes ring
+        synth.render_into(state, out)
+    tracemalloc.start()
+    try:
+        for state in states[150:160]:  # tracemalloc's own first-use allocations (~10 KB) land here
+            synth.render_into(state, out)
+        measured = states[160:]  # sliced before measuring: the list itself is ~8 KB
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for state in measured:  # 1040 blocks: breath turns, a phase change, chimes ringing
+            synth.render_into(state, out)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert synth.chimes_started >= 3
+    print(f"\nrender_into x{len(states) - 160}: traced memory growth {after - before} B, peak above start {peak - before} B")
+    # Within a call a few numpy views (~100-200 B each) are alive at once and freed on return
+    # (measured ~1.2 KB); one block-sized array would be 16 KiB.
+    assert peak - before < 4096
+    # Attributes that hold Python floats/ints are replaced each block (tens of bytes net, through
+    # the float free list); anything kept per block would exceed 24 KB over 1040 blocks.
+    assert after - before < 256
+
+
+def test_sixty_second_offline_render_statistics(tmp_path):
+    states = guide_states(60.0, phase_changes_s=(30.0,), audio_layers=ALL_LAYERS, calm=0.6)
+    samples = drive_wav(tmp_path / "sixty.wav", states)
+    assert len(samples) == 60 * SR
+    rms_db = dbfs(float(np.sqrt(np.mean(samples**2))))
+    peak_db = dbfs(float(np.abs(samples).max()))
+    mix_centroid = centroid(samples)
+    breath_only = drive_wav(tmp_path / "breath.wav", guide_states(60.0, audio_layers=(("breath", 1.0),)))
+    ocean_only = drive_wav(tmp_path / "ocean.wav", guide_states(60.0, audio_layers=(("ocean", 1.0),)))
+
+    def envelope_period(x: np.ndarray, low_s: float, high_s: float) -> float:
+        env = np.array([dbfs(v) for v in window_rms(x[3 * SR:], 0.05)])
+        env -= env.mean()
+        lags = np.arange(round(low_s / 0.05), round(high_s / 0.05))
+        corr = [np.dot(env[:-lag], env[lag:]) / (len(env) - lag) for lag in lags]
+        return float(lags[int(np.argmax(corr))] * 0.05)
+
+    breath_period = envelope_period(breath_only, 5.0, 15.0)
+    ocean_period = envelope_period(ocean_only, 6.0, 14.0)
+    print(f"\n60 s mix: RMS {rms_db:.1f} dBFS, peak {peak_db:.1f} dBFS, centroid {mix_centroid:.0f} Hz; "
+          f"breath envelope period {breath_period:.2f} s, ocean {ocean_period:.2f} s")
+    assert -34.0 < rms_db < -20.0
+    assert peak_db < -6.0
+    assert 150.0 < mix_centroid < 1500.0
+    assert breath_period == pytest.approx(CYCLE_S, abs=0.15)
+    assert 8.0 <= ocean_period <= 12.0
+
+
+def test_device_output_survives_a_stalled_server_and_comes_back(jack_dummy_server):
+    """The JACK server freezes (SIGSTOP) for 3 s: the session keeps going silently, reports the
+    loss once, re-initialises PortAudio off the frame thread and reports the device's return."""
+    server_pid = int(jack_dummy_server["TIDEWELL_TEST_JACKD_PID"])
+    script = textwrap.dedent(f"""
+        import json, os, signal, sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_audio import make_state
+        from tidewell.audio.output import open_audio_output
+        output, message = open_audio_output("unused.wav", device="JACK")
+        events, frames, start, slowest, stopped_at = [], 0, time.monotonic(), 0.0, None
+        while time.monotonic() - start < 9.0:
+            t = time.monotonic() - start
+            if frames == 60:
+                os.kill({server_pid}, signal.SIGSTOP)
+                stopped_at = t
+            if stopped_at is not None and t - stopped_at > 3.0:
+                os.kill({server_pid}, signal.SIGCONT)
+                stopped_at = None
+            before = time.perf_counter()
+            output.advance(make_state(t=t, audio_layers=(("breath", 1.0), ("ocean", 0.5))), 1 / 30)
+            events += [(round(t, 2), kind, detail) for kind, detail in output.drain_events()]
+            slowest = max(slowest, time.perf_counter() - before)
+            frames += 1
+            time.sleep(1 / 30)
+        stats = output.stats()
+        output.close()
+        print(json.dumps({{"type": type(output).__name__, "events": events, "slowest_advance_s": slowest,
+                          "stats": {{k: v for k, v in stats.items() if k != "compute_s"}}}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=jack_dummy_server, timeout=60)
+    os.kill(server_pid, signal.SIGCONT)  # never leave the server frozen, whatever happened
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["type"] == "DeviceOutput"
+    kinds = [kind for _, kind, _ in report["events"]]
+    assert kinds == ["audio_lost", "audio_back"], report["events"]
+    assert "no audio callbacks" in report["events"][0][2]
+    assert report["slowest_advance_s"] < 0.01  # the frame thread never waited on the device
+    stats = report["stats"]
+    assert stats["losses"] == 1 and stats["reopens"] == 1 and not stats["lost"]
+    assert stats["callbacks"] > 300 and stats["block_frames"] == 480

@@ -183,7 +183,7 @@ def test_phases_and_session_from_the_log(tmp_path):
     """A real SQLite log: a settle phase on the real 5 min record, a deep-work phase on the same
     record 100 ms slower. HR falls by exactly the difference of 60000 / mean NN."""
     t, rr = real_nn("5 min")
-    program = load_program(resolve_program("taster"), {"dusk_ocean", "ember"})
+    program = load_program(resolve_program("taster"), {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"})
     settle, deep = program.phases[0], program.phases[2]
     store = SessionStore(tmp_path / "tidewell.db")
     sid = store.begin(program_id=program.id, program_title=program.title, program_minutes=program.minutes,

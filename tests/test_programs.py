@@ -8,7 +8,7 @@ from tidewell.sessions.program import (
     Advance, PhaseKind, ProgramError, builtin_programs, load_program, resolve_program,
 )
 
-SCENES = {"dusk_ocean", "ember"}
+SCENES = {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}
 
 GOOD_PHASE = """
 [[phase]]

@@ -130,7 +130,7 @@ def test_broken_shader_names_file_and_line(target, tmp_path):
     lines = frag.read_text().splitlines()
     lines.insert(20, "float oops = undefined_name * 2.0;")  # becomes line 21
     frag.write_text("\n".join(lines) + "\n")
-    renderer = SceneRenderer(target.ctx, available_scenes([tmp_path]))
+    renderer = SceneRenderer(target.ctx, available_scenes([tmp_path]), strict=True)
     with pytest.raises(SceneError, match=rf"^{frag}:21: .*undefined_name"):
         renderer.render(frame("broken"), target.fbo, SIZE)
     renderer.release()
@@ -145,14 +145,16 @@ def test_scene_without_fade_uniform_is_refused(target, tmp_path):
     (folder / "scene.frag").write_text(
         "#version 330 core\nout vec4 frag_color;\nvoid main() { frag_color = vec4(1.0); }\n"
     )
-    renderer = SceneRenderer(target.ctx, available_scenes([tmp_path]))
+    renderer = SceneRenderer(target.ctx, available_scenes([tmp_path]), strict=True)
     with pytest.raises(SceneError, match="must use uniform u_fade"):
         renderer.render(frame("glare"), target.fbo, SIZE)
 
 
-def test_unknown_scene_id_is_reported(target):
-    with pytest.raises(SceneError, match="unknown scene 'nowhere'"):
-        target.render(frame("nowhere"))
+def test_unknown_scene_id_is_reported_and_the_session_does_not_go_black(target):
+    target.render(frame("nowhere"))
+    problems = target.renderer.drain_problems()
+    assert problems and "unknown scene 'nowhere'" in problems[0]
+    assert target.read_rgb().mean() > 1  # the built-in safe scene is drawn instead
 
 
 def test_open_target_without_display_renders_offscreen(monkeypatch):

@@ -12,7 +12,7 @@ from tidewell.sensors.source import RawRR
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.runner import FADE_IN_S, GENTLE_END_S, RECENTER_HALF_S, SessionRunner
 
-SCENES = {"dusk_ocean", "ember"}
+SCENES = {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}
 DT = 1 / 30
 
 
@@ -76,9 +76,9 @@ def test_fade_in_crossfade_posture_and_fade_to_dark_at_the_end():
     turns = [b for a, b in zip(states, states[1:]) if a.posture != b.posture]
     assert turns and all(t.fade < 0.01 for t in turns)  # the world turns with the body only in the dark
     assert states[-1].fade == pytest.approx(0.0, abs=0.02)
-    # phase 1 (ember) -> phase 2 (dusk_ocean): a crossfade over the phase's crossfade_s
+    # phase 1 (ember) -> phase 2 (sea_floor): a crossfade over the phase's crossfade_s
     change = next(s for s in states if s.phase_index == 1)
-    assert change.previous_scene == "ember" and change.scene == "dusk_ocean" and change.crossfade < 0.05
+    assert change.previous_scene == "ember" and change.scene == "sea_floor" and change.crossfade < 0.05
     mid = next(s for s in states if s.phase_index == 1 and s.t_s - change.t_s >= prog.phases[1].crossfade_s / 2)
     assert 0.4 < mid.crossfade < 0.6
     done = next(s for s in states if s.phase_index == 1 and s.t_s - change.t_s > prog.phases[1].crossfade_s + 0.1)

@@ -17,7 +17,7 @@ from tidewell.sessions.summary import format_table, summarize
 
 
 def log_a_session(store, minutes=3.0, seed=0):
-    program = load_program(resolve_program("taster"), {"dusk_ocean", "ember"}).scaled_to(minutes)
+    program = load_program(resolve_program("taster"), {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}).scaled_to(minutes)
     sid = store.begin(program_id=program.id, program_title=program.title, program_minutes=program.minutes,
                       client="C-017", sensor="sim", virtual_time=True, seed=seed)
     writer = store.writer(sid)

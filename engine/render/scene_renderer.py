@@ -1,9 +1,16 @@
-"""Draws the frame state's scene (and, during a crossfade, the outgoing one) with moderngl."""
+"""Draws the frame state's scene (and, during a crossfade, the outgoing one) with moderngl.
+
+A running session never goes black because of a bad scene: when a scene cannot be drawn (unknown
+id, unreadable or broken shader, missing u_fade), the renderer reports it once in `problems` and
+draws the last good program of that scene, or the built-in safe scene (ember) when it has none.
+`strict=True` (validation, offline renders) raises SceneError instead.
+"""
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import moderngl
@@ -16,21 +23,44 @@ from tidewell.scenes.catalog import (
     FULLSCREEN_VERTEX_PATH,
     SceneError,
     SceneInfo,
-    available_scenes,
+    fallback_scene,
+    scan_scenes,
 )
 
 # A scene that ignores u_fade could never fade to black at a pause or the end.
 REQUIRED_UNIFORMS = ("u_fade",)
 # Mesa "0:12(5): error", NVIDIA "0(12) : error", ANGLE/others "ERROR: 0:12: ..."
-_LOG_LINE = re.compile(r"^\s*(?:ERROR:\s*)?\d+[:(](\d+)[):(]")
+_LOG_LINE = re.compile(r"^\s*(?:ERROR:\s*)?\d+(?::(\d+)(?:\(\d+\))?|\((\d+)\))\s*:?")
+_CROSSFADE = "<crossfade>"
+_FALLBACK = "<fallback>"
+
+@dataclass
+class _Compiled:
+    program: moderngl.Program
+    vao: moderngl.VertexArray
+    info: SceneInfo | None  # the scene description it was compiled for (None: the crossfade pass)
+
+    def release(self) -> None:
+        self.vao.release()
+        self.program.release()
 
 
 class SceneRenderer:
-    def __init__(self, ctx: moderngl.Context, scenes: Mapping[str, SceneInfo] | None = None):
+    def __init__(self, ctx: moderngl.Context, scenes: Mapping[str, SceneInfo] | None = None, *,
+                 strict: bool = False):
         self.ctx = ctx
-        self.scenes = dict(available_scenes() if scenes is None else scenes)
-        self._programs: dict[str, moderngl.Program] = {}
-        self._vertex_arrays: dict[str, moderngl.VertexArray] = {}
+        self.strict = strict
+        self.problems: list[str] = []  # one line per new problem; the session drains and logs them
+        self._reported: dict[str, str] = {}
+        self._compiled: dict[str, _Compiled] = {}  # the last good program of each scene
+        self._errors: dict[str, str] = {}  # why the latest version of a scene could not be used
+        self._stale: set[str] = set()  # scenes whose files may have changed: recompile on next use
+        if scenes is None:
+            scenes, errors = scan_scenes()
+            for message in errors:
+                self._report("<catalog>" + message, message)
+        self.scenes = dict(scenes)
+        self._fallback: SceneInfo | None = None
         self._targets: dict[str, tuple[moderngl.Texture, moderngl.Framebuffer]] = {}
 
     def render(
@@ -41,15 +71,15 @@ class SceneRenderer:
         eye_offset_m: float = 0.0,
     ) -> None:
         crossfading = state.previous_scene is not None and state.crossfade < 1.0
-        if not crossfading:
+        mix = self._usable(_CROSSFADE, None) if crossfading else None
+        if mix is None:
             self._draw_scene(state.scene, state, fbo, size, eye_offset_m)
             return
         outgoing = self._offscreen("outgoing", size)
         incoming = self._offscreen("incoming", size)
         self._draw_scene(state.previous_scene, state, outgoing[1], size, eye_offset_m)
         self._draw_scene(state.scene, state, incoming[1], size, eye_offset_m)
-        mix_vao = self._vertex_array("<crossfade>", CROSSFADE_FRAGMENT_PATH)
-        program = mix_vao.program
+        program = mix.program
         outgoing[0].use(location=0)
         incoming[0].use(location=1)
         program["u_outgoing"].value = 0
@@ -57,19 +87,37 @@ class SceneRenderer:
         program["u_crossfade"].value = float(np.clip(state.crossfade, 0.0, 1.0))
         fbo.use()
         self.ctx.viewport = (0, 0, *size)
-        mix_vao.render(moderngl.TRIANGLES, vertices=3)
+        mix.vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def set_scene(self, info: SceneInfo) -> None:
+        """Add or replace a scene's description (e.g. its scene.toml was edited); its program is
+        rebuilt on next use, and the last good one stays in use if that fails."""
+        self.scenes[info.id] = info
+        self._stale.add(info.id)
 
     def forget_programs(self) -> None:
-        """Drop compiled programs so the next frame reads the shader files again (live reload)."""
-        for vao in self._vertex_arrays.values():
-            vao.release()
-        for program in self._programs.values():
-            program.release()
-        self._vertex_arrays.clear()
-        self._programs.clear()
+        """Read the shader files again on next use (live reload). A scene whose new version does
+        not compile keeps drawing its last good program."""
+        self._stale.update(self._compiled)
+        self._stale.update(self._errors)
+
+    def scene_error(self, scene_id: str) -> str | None:
+        """Why the latest version of a scene is not the one drawn ("file:line: ..."), or None."""
+        return self._errors.get(scene_id)
+
+    def compiled_program(self, scene_id: str) -> moderngl.Program | None:
+        """The program drawn for a scene (its last good one), None before it first compiled."""
+        compiled = self._compiled.get(scene_id)
+        return None if compiled is None else compiled.program
+
+    def drain_problems(self) -> list[str]:
+        problems, self.problems = self.problems, []
+        return problems
 
     def release(self) -> None:
-        self.forget_programs()
+        for compiled in self._compiled.values():
+            compiled.release()
+        self._compiled.clear()
         for texture, framebuffer in self._targets.values():
             framebuffer.release()
             texture.release()
@@ -79,11 +127,13 @@ class SceneRenderer:
         self, scene_id: str, state: FrameState, fbo: moderngl.Framebuffer,
         size: tuple[int, int], eye_offset_m: float,
     ) -> None:
-        scene = self.scenes.get(scene_id)
-        if scene is None:
-            raise SceneError(f"unknown scene {scene_id!r}; known scenes: {sorted(self.scenes)}")
-        vao = self._vertex_array(scene.id, scene.fragment_path)
+        compiled = self._scene_program(scene_id)
         width, height = size
+        fbo.use()
+        self.ctx.viewport = (0, 0, width, height)
+        if compiled is None:  # not even the safe scene compiles: dark, never garbage
+            fbo.clear(0.0, 0.0, 0.0, 1.0)
+            return
         uniforms = {
             "u_time": float(state.t_s),
             "u_breath": float(np.clip(state.breath_level, 0.0, 1.0)),
@@ -92,7 +142,9 @@ class SceneRenderer:
             "u_resolution": (float(width), float(height)),
             **_camera_uniforms(state.posture, eye_offset_m, width / max(height, 1)),
         }
-        program = vao.program
+        for binding in compiled.info.uniforms:
+            uniforms[binding.name] = float(binding.value(state))
+        program = compiled.program
         for name, value in uniforms.items():
             if name not in program:
                 continue
@@ -100,9 +152,59 @@ class SceneRenderer:
                 program[name].write(value)
             else:
                 program[name].value = value
-        fbo.use()
-        self.ctx.viewport = (0, 0, width, height)
-        vao.render(moderngl.TRIANGLES, vertices=3)
+        compiled.vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def _scene_program(self, scene_id: str) -> _Compiled | None:
+        info = self.scenes.get(scene_id)
+        if info is None:
+            message = f"unknown scene {scene_id!r}; known scenes: {sorted(self.scenes)}"
+            if self.strict:
+                raise SceneError(message)
+            self._report(scene_id, message)
+            self._errors[scene_id] = message
+            self._stale.discard(scene_id)
+        else:
+            compiled = self._usable(scene_id, info)
+            if compiled is not None:
+                return compiled
+        if self._fallback is None:
+            try:
+                self._fallback = fallback_scene()
+            except SceneError as error:
+                self._report(_FALLBACK, f"the safe scene cannot be loaded: {error}")
+                return None
+        return self._usable(_FALLBACK, self._fallback)
+
+    def _usable(self, key: str, info: SceneInfo | None) -> _Compiled | None:
+        """The program to draw for `key`: freshly compiled when stale, else the last good one."""
+        compiled = self._compiled.get(key)
+        if key not in self._stale and (compiled is not None or key in self._errors):
+            if self.strict and key in self._errors:
+                raise SceneError(self._errors[key])
+            return compiled
+        self._stale.discard(key)
+        fragment_path = CROSSFADE_FRAGMENT_PATH if info is None else info.fragment_path
+        try:
+            program = self._compile(fragment_path, is_scene=info is not None)
+        except SceneError as error:
+            self._errors[key] = str(error)
+            if self.strict:
+                raise
+            kept = "keeping its last good version" if compiled is not None else "showing the safe scene"
+            self._report(key, f"{error} ({kept})")
+            return compiled
+        if compiled is not None:
+            compiled.release()
+        compiled = self._compiled[key] = _Compiled(program, self.ctx.vertex_array(program, []), info)
+        self._errors.pop(key, None)
+        self._reported.pop(key, None)
+        return compiled
+
+    def _report(self, key: str, message: str) -> None:
+        """Adds `message` to `problems` unless it is what was last said about `key`."""
+        if self._reported.get(key) != message:
+            self._reported[key] = message
+            self.problems.append(message)
 
     def _offscreen(self, name: str, size: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
         """A colour texture and its framebuffer for one side of a crossfade, rebuilt when the size changes."""
@@ -117,21 +219,13 @@ class SceneRenderer:
             target = self._targets[name] = (texture, self.ctx.framebuffer(color_attachments=[texture]))
         return target
 
-    def _vertex_array(self, key: str, fragment_path: Path) -> moderngl.VertexArray:
-        vao = self._vertex_arrays.get(key)
-        if vao is None:
-            program = self._compile(fragment_path, is_scene=not key.startswith("<"))
-            self._programs[key] = program
-            vao = self._vertex_arrays[key] = self.ctx.vertex_array(program, [])
-        return vao
-
     def _compile(self, fragment_path: Path, is_scene: bool) -> moderngl.Program:
         sources = {}
         for stage, path in (("vertex_shader", FULLSCREEN_VERTEX_PATH), ("fragment_shader", fragment_path)):
             try:
                 sources[stage] = path.read_text(encoding="utf-8")
-            except OSError as error:
-                raise SceneError(f"{path}: cannot read: {error.strerror}") from None
+            except (OSError, UnicodeDecodeError) as error:
+                raise SceneError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
         try:
             program = self.ctx.program(**sources)
         except moderngl.Error as error:
@@ -172,6 +266,6 @@ def _describe_compile_error(log: str, fragment_path: Path) -> str:
         match = _LOG_LINE.match(line)
         if match and "error" in line.lower():
             message = line[match.end():].lstrip(" :")
-            return f"{path}:{match.group(1)}: {message}"
+            return f"{path}:{match.group(1) or match.group(2)}: {message}"
     detail = " ".join(line for line in lines if line and not set(line) <= {"="})
     return f"{fragment_path}: shader program failed: {detail}"

@@ -43,7 +43,8 @@ void main() {
     vec3 d = normalize(far_point.xyz / far_point.w - u_eye_pos);
     vec3 right = normalize(cross(u_rest_forward, u_rest_up));
     float breath = clamp(u_breath, 0.0, 1.0);
-    float slow = mix(1.0, 0.6, u_calm);
+    // Never scale time by calm: a speed that changes late in a session makes the motion race.
+    const float slow = 0.8;
 
     // The orb drifts a few centimetres over tens of seconds.
     vec3 drift = right * 0.05 * sin(u_time * 0.071 * slow) + u_rest_up * 0.035 * sin(u_time * 0.053 * slow + 1.3);
@@ -66,7 +67,7 @@ void main() {
     float h = length(u_eye_pos + d * s - center);
     float body = exp(-pow(h / radius, 2.0) * 2.0);
     float core = exp(-pow(h / radius, 2.0) * 6.0);
-    float flicker = 0.94 + 0.06 * sin(u_time * 0.37 * slow) * sin(u_time * 0.23 * slow + 2.0);
+    float flicker = 0.94 + 0.06 * (1.0 - 0.5 * u_calm) * sin(u_time * 0.37 * slow) * sin(u_time * 0.23 * slow + 2.0);
     col += ember * power * 0.13 * body * flicker;
     col += core_tint * power * 0.16 * core * flicker;
 

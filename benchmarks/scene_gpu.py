@@ -72,7 +72,7 @@ def main() -> int:
             fbo.clear(0.1, 0.1, 0.1, 1.0)
 
     baseline = time_frames(ctx, bare, args.frames)
-    print(f"{'baseline: clear both eyes':<34} median {statistics.median(baseline):7.3f} ms")
+    print(f"{'baseline: clear both eyes':<40} median {statistics.median(baseline):7.3f} ms")
     worst = 0.0
     for scene in available_scenes().values():
         for posture in scene.postures:
@@ -87,7 +87,8 @@ def main() -> int:
             median = statistics.median(times)
             worst = max(worst, median)
             verdict = "ok" if median <= 5.5 else "over"
-            print(f"{scene.id + ' (' + posture.value + ')':<34} median {median:7.3f} ms  "
+            label = f"{scene.id} ({posture.value}, x{scene.render_scale:g})"
+            print(f"{label:<40} median {median:7.3f} ms  "
                   f"p90 {np.percentile(times, 90):7.3f} ms  {verdict}")
     print(f"slowest scene: {worst:.3f} ms per stereo frame (goal <= 5.5 ms on an H100-class GPU)")
     return 0
@@ -101,6 +102,9 @@ class _Eye:
 
     def render(self, state, fbo, size):
         self.renderer.render(state, fbo, size, eye_offset_m=self.offset_m)
+
+    def render_scale(self, state):
+        return self.renderer.render_scale(state)
 
 
 if __name__ == "__main__":

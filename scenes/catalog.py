@@ -61,7 +61,7 @@ CURVES = {
     "ease_in": lambda x: x * x,
     "ease_out": lambda x: 1.0 - (1.0 - x) * (1.0 - x),
 }
-TOP_LEVEL_KEYS = ("id", "title", "description", "postures", "palette", "audio", "uniforms")
+TOP_LEVEL_KEYS = ("id", "title", "description", "postures", "palette", "audio", "uniforms", "render_scale")
 UNIFORM_KEYS = ("field", "range", "curve", "domain")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _GLSL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -121,6 +121,9 @@ class SceneInfo:
     audio: tuple[tuple[str, float], ...] = ()
     uniforms: tuple[UniformBinding, ...] = ()
     source: str = BUILT_IN  # BUILT_IN or USER
+    # Fraction of the target's width and height the scene is drawn at before the engine's final
+    # pass scales it up: soft, dim scenes lose nothing visible and cost a quarter at 0.5.
+    render_scale: float = 1.0
 
     @property
     def toml_path(self) -> Path:
@@ -281,7 +284,13 @@ class _Validator:
             audio=self.audio(data.get("audio", {})),
             uniforms=self.uniforms(data.get("uniforms", {})),
             source=self.source,
+            render_scale=self.render_scale(data.get("render_scale", 1.0)),
         )
+
+    def render_scale(self, value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.25 <= value <= 1.0:
+            raise self.fail(("render_scale",), "a number from 0.25 to 1.0", value)
+        return float(value)
 
     def postures(self, value) -> tuple[Posture, ...]:
         known = [p.value for p in Posture]

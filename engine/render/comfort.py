@@ -82,8 +82,8 @@ EXPOSURE_SHADERS = {
 
 
 class GuardedFrame:
-    """The scene is drawn into a texture of its own, measured, and copied to the output with the
-    guard's gain: one extra full-screen pass, and no frame of lag."""
+    """The scene is drawn into a texture of its own (at the scene's render_scale), measured, and
+    copied to the output with the guard's gain: one extra full-screen pass, and no frame of lag."""
 
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
@@ -94,10 +94,15 @@ class GuardedFrame:
         self._scene: moderngl.Framebuffer | None = None
 
     def render(self, renderer, state, out: moderngl.Framebuffer, size: tuple[int, int]) -> None:
-        if self._scene is None or self._scene.size != tuple(size):
+        scale = renderer.render_scale(state) if hasattr(renderer, "render_scale") else 1.0
+        inner = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+        if self._scene is None or self._scene.size != inner:
             self._release_scene()
-            self._scene = self.ctx.framebuffer(color_attachments=[self.ctx.texture(tuple(size), 4)])
-        renderer.render(state, self._scene, size)
+            texture = self.ctx.texture(inner, 4)
+            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)  # the upscale in the exposure pass
+            texture.repeat_x = texture.repeat_y = False
+            self._scene = self.ctx.framebuffer(color_attachments=[texture])
+        renderer.render(state, self._scene, inner)
         gain = self.guard.update(state.t_s, self.meter.measure(self._scene), state.fade * state.brightness)
         self._scene.color_attachments[0].use(location=0)
         self._program["u_image"].value = 0

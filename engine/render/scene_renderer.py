@@ -95,6 +95,11 @@ class SceneRenderer:
         self.scenes[info.id] = info
         self._stale.add(info.id)
 
+    def render_scale(self, state: FrameState) -> float:
+        """The larger render scale of the scenes on screen (both, during a crossfade)."""
+        ids = [state.scene] + ([state.previous_scene] if state.previous_scene else [])
+        return max((self.scenes[i].render_scale for i in ids if i in self.scenes), default=1.0)
+
     def forget_programs(self) -> None:
         """Read the shader files again on next use (live reload). A scene whose new version does
         not compile keeps drawing its last good program."""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# frame_overhead.py on a headless NVIDIA machine (EGL through glvnd, no display, Python 3.12).
+# Runs a benchmark on a headless NVIDIA machine (EGL through glvnd, no display, Python 3.12):
+#   bash benchmarks/on_gpu.sh python3 benchmarks/scene_gpu.py --backend egl-glvnd
 # Needs, in the repository: .gl/ with Debian's libegl1, libglvnd0 and libopengl0 .deb files and
-# .whl/ with cp312 wheels of moderngl, glcontext and platformdirs.
+# .whl/ with cp312 wheels of moderngl, glcontext and platformdirs (see README, Performance).
 set -euo pipefail
 mkdir -p /tmp/gl /tmp/pkg
 for deb in .gl/*.deb; do dpkg -x "$deb" /tmp/gl; done
@@ -12,6 +13,4 @@ export __EGL_VENDOR_LIBRARY_FILENAMES=/tmp/gl/nvidia_icd.json
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
 ln -sfn "$PWD" /tmp/pkg/tidewell
 export PYTHONPATH=/tmp/site:/tmp/pkg PYTHONUNBUFFERED=1
-for size in "$@"; do
-    python3 benchmarks/frame_overhead.py --backend egl-glvnd --size "$size" --frames 300 --rounds 5 --skip-virtual-hour
-done
+"$@"

@@ -22,6 +22,8 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
+SCENE = "sea_floor"  # what full_body_60's warm-up phase shows, face-down
+
 
 def _context(backend: str) -> moderngl.Context:
     if backend == "egl-glvnd":  # a GPU machine with glvnd's EGL carried along
@@ -34,7 +36,7 @@ def bare_loop(ctx, fbo, size, frames: int) -> list[float]:
     from tidewell.engine.render import camera
     from tidewell.scenes.catalog import FULLSCREEN_VERTEX_PATH, available_scenes
 
-    scene = available_scenes()["dusk_ocean"]
+    scene = available_scenes()[SCENE]
     program = ctx.program(vertex_shader=FULLSCREEN_VERTEX_PATH.read_text(),
                           fragment_shader=scene.fragment_path.read_text())
     vao = ctx.vertex_array(program, [])
@@ -78,9 +80,9 @@ def engine_loop(ctx, fbo, size, frames: int, store) -> list[float]:
 
     program = load_program(resolve_program("full_body_60"))
     runner = SessionRunner(program, SimulatedHeart(), unattended=True)
-    for second in range(400):  # into the warm-up phase: dusk_ocean, prone, as in the bare loop
+    for second in range(400):  # into the warm-up phase: SCENE, prone, as in the bare loop
         runner.step(float(second))
-    assert runner.phase.scene == "dusk_ocean" and runner.phase.posture.value == "prone"
+    assert runner.phase.scene == SCENE and runner.phase.posture.value == "prone"
     renderer = SceneRenderer(ctx)
     session_id = store.begin(program_id="bench", program_title="bench", program_minutes=60, client="bench",
                              sensor="sim", virtual_time=True, seed=0)

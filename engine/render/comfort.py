@@ -1,13 +1,16 @@
 """Comfort rules the engine enforces whatever a scene does.
 
 Large-area luminance must not change by more than 10% faster than 1 Hz (flicker and flashes are
-what startle, and what shines through closed eyelids). After each frame the target measures the
-frame's mean luminance on a small downsampled copy; LuminanceGuard divides out the engine's own
-ramps (fade, brightness) to get the scene's content luminance, low-pass filters it with a time
-constant of TAU_S, and returns an exposure gain for this same frame, applied by ExposurePass as
-the scene's image is copied out, so that what reaches the eye follows the filtered value. Slow changes (breathing lights at ~0.1 Hz, fades over seconds) pass
-almost untouched; a 3 Hz flicker is cut to about a tenth. The camera itself never moves on its
-own: view and projection come only from posture and eye (engine/render/camera.py).
+what startle, and what shines through closed eyelids). GuardedFrame draws the scene into a texture
+of its own, and on the GPU, without reading anything back (no stall, no frame of lag):
+  1. builds the texture's mipmaps; the top level is the frame's mean colour;
+  2. divides out the engine's own ramps (fade x brightness) to get the scene's content luminance,
+     low-pass filters it with a time constant of TAU_S in a 1x1 state texture (ping-pong), and
+     computes gain = filtered / content;
+  3. copies the scene to the output multiplied by that gain (and scaled up from render_scale).
+What reaches the eye follows the filtered luminance: slow changes (breathing lights at ~0.1 Hz,
+fades over seconds) pass almost untouched; a 3 Hz flicker is cut to about a tenth. The camera
+itself never moves on its own: view and projection come only from posture and eye (camera.py).
 """
 from __future__ import annotations
 
@@ -18,31 +21,8 @@ import numpy as np
 
 TAU_S = 0.5  # cut-off ~0.3 Hz: 0.1 Hz breathing passes at 95%, 3 Hz flicker at ~10%
 MIN_GAIN, MAX_GAIN = 0.25, 2.0
-MEASURE_SIZE = (32, 18)
+MEASURE_SIZE = (32, 18)  # LuminanceMeter: for tests and diagnostics
 MEASURABLE = 0.01  # below this engine fade x brightness, the frame is too dark to measure
-
-
-class LuminanceGuard:
-    def __init__(self):
-        self.gain = 1.0
-        self._filtered: float | None = None
-        self._last_t: float | None = None
-
-    def update(self, t_s: float, frame_luminance: float, engine_level: float) -> float:
-        """`frame_luminance`: mean luminance (0..1) of the scene as drawn, before any exposure gain;
-        `engine_level`: the fade x brightness it was drawn with. Returns the gain for this frame."""
-        dt = None if self._last_t is None else t_s - self._last_t
-        self._last_t = t_s
-        if engine_level < MEASURABLE:
-            return self.gain  # dark: nothing to judge, keep the gain
-        content = frame_luminance / engine_level
-        if dt is None or not 0 < dt <= 1.0 or self._filtered is None:
-            self._filtered = content  # a new sequence (first frame, a jump in time): start afresh
-            self.gain = 1.0
-            return self.gain
-        self._filtered += (content - self._filtered) * (1.0 - math.exp(-dt / TAU_S))
-        self.gain = 1.0 if content <= 1e-4 else min(max(self._filtered / content, MIN_GAIN), MAX_GAIN)
-        return self.gain
 
 
 class LuminanceMeter:
@@ -62,36 +42,73 @@ class LuminanceMeter:
         self._small.release()
 
 
-EXPOSURE_SHADERS = {
-    "vertex_shader": """
+_FULLSCREEN_VERTEX = """
+    #version 330 core
+    out vec2 v_uv;
+    void main() {
+        vec2 corner = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2);
+        v_uv = corner;
+        gl_Position = vec4(corner * 2.0 - 1.0, 0.0, 1.0);
+    }"""
+
+GUARD_UPDATE_SHADERS = {
+    "vertex_shader": _FULLSCREEN_VERTEX,
+    "fragment_shader": f"""
         #version 330 core
-        out vec2 v_uv;
-        void main() {
-            vec2 corner = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2);
-            v_uv = corner;
-            gl_Position = vec4(corner * 2.0 - 1.0, 0.0, 1.0);
-        }""",
+        out vec4 state;               // x: filtered content luminance, y: gain, z: content luminance
+        uniform sampler2D u_image;    // the scene, with mipmaps
+        uniform sampler2D u_previous; // last frame's state
+        uniform float u_top_level;
+        uniform float u_engine_level; // fade x brightness the scene was drawn with
+        uniform float u_blend;        // 1 - exp(-dt / TAU_S)
+        uniform bool u_reset;
+        void main() {{
+            vec4 previous = texelFetch(u_previous, ivec2(0), 0);
+            if (u_engine_level < {MEASURABLE}) {{ state = previous; return; }}  // dark: keep the gain
+            vec3 mean = textureLod(u_image, vec2(0.5), u_top_level).rgb;
+            float content = dot(mean, vec3(0.2126, 0.7152, 0.0722)) / u_engine_level;
+            if (u_reset) {{ state = vec4(content, 1.0, content, 1.0); return; }}
+            float filtered = mix(previous.x, content, u_blend);
+            float gain = content <= 1e-4 ? 1.0 : clamp(filtered / content, {MIN_GAIN}, {MAX_GAIN});
+            state = vec4(filtered, gain, content, 1.0);
+        }}""",
+}
+
+EXPOSURE_SHADERS = {
+    "vertex_shader": _FULLSCREEN_VERTEX,
     "fragment_shader": """
         #version 330 core
         in vec2 v_uv;
         out vec4 frag_color;
         uniform sampler2D u_image;
-        uniform float u_gain;
-        void main() { frag_color = vec4(texture(u_image, v_uv).rgb * u_gain, 1.0); }""",
+        uniform sampler2D u_state;
+        void main() {
+            float gain = texelFetch(u_state, ivec2(0), 0).y;
+            frag_color = vec4(textureLod(u_image, v_uv, 0.0).rgb * gain, 1.0);
+        }""",
 }
 
 
 class GuardedFrame:
-    """The scene is drawn into a texture of its own (at the scene's render_scale), measured, and
-    copied to the output with the guard's gain: one extra full-screen pass, and no frame of lag."""
+    """The scene drawn at its render_scale into a texture of its own, guarded on the GPU as the
+    module says, and copied to the output: two small passes and one full-screen pass per frame."""
 
     def __init__(self, ctx: moderngl.Context):
         self.ctx = ctx
-        self.guard = LuminanceGuard()
-        self.meter = LuminanceMeter(ctx)
-        self._program = ctx.program(**EXPOSURE_SHADERS)
-        self._vao = ctx.vertex_array(self._program, [])
+        self._update = ctx.program(**GUARD_UPDATE_SHADERS)
+        self._update_vao = ctx.vertex_array(self._update, [])
+        self._exposure = ctx.program(**EXPOSURE_SHADERS)
+        self._exposure_vao = ctx.vertex_array(self._exposure, [])
+        self._states = [ctx.framebuffer(color_attachments=[ctx.texture((1, 1), 4, dtype="f4")]) for _ in range(2)]
+        self._current = 0
         self._scene: moderngl.Framebuffer | None = None
+        self._last_t: float | None = None
+
+    @property
+    def gain(self) -> float:
+        """The gain of the last frame (reads the GPU: for tests and diagnostics, not per frame)."""
+        state = np.frombuffer(self._states[self._current].read(components=4, dtype="f4"), dtype="f4")
+        return float(state[1])
 
     def render(self, renderer, state, out: moderngl.Framebuffer, size: tuple[int, int]) -> None:
         scale = renderer.render_scale(state) if hasattr(renderer, "render_scale") else 1.0
@@ -99,17 +116,34 @@ class GuardedFrame:
         if self._scene is None or self._scene.size != inner:
             self._release_scene()
             texture = self.ctx.texture(inner, 4)
-            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)  # the upscale in the exposure pass
             texture.repeat_x = texture.repeat_y = False
             self._scene = self.ctx.framebuffer(color_attachments=[texture])
         renderer.render(state, self._scene, inner)
-        gain = self.guard.update(state.t_s, self.meter.measure(self._scene), state.fade * state.brightness)
-        self._scene.color_attachments[0].use(location=0)
-        self._program["u_image"].value = 0
-        self._program["u_gain"].value = gain
+        texture = self._scene.color_attachments[0]
+        texture.build_mipmaps()
+        texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+
+        dt = None if self._last_t is None else state.t_s - self._last_t
+        self._last_t = state.t_s
+        previous, self._current = self._current, 1 - self._current
+        texture.use(location=0)
+        self._states[previous].color_attachments[0].use(location=1)
+        self._update["u_image"].value = 0
+        self._update["u_previous"].value = 1
+        self._update["u_top_level"].value = float(math.floor(math.log2(max(inner))))
+        self._update["u_engine_level"].value = float(state.fade * state.brightness)
+        self._update["u_reset"].value = dt is None or not 0 < dt <= 1.0  # a new sequence: start afresh
+        self._update["u_blend"].value = 1.0 - math.exp(-(dt or 0.0) / TAU_S)
+        self._states[self._current].use()
+        self.ctx.viewport = (0, 0, 1, 1)
+        self._update_vao.render(moderngl.TRIANGLES, vertices=3)
+
+        self._states[self._current].color_attachments[0].use(location=1)
+        self._exposure["u_image"].value = 0
+        self._exposure["u_state"].value = 1
         out.use()
         self.ctx.viewport = (0, 0, *size)
-        self._vao.render(moderngl.TRIANGLES, vertices=3)
+        self._exposure_vao.render(moderngl.TRIANGLES, vertices=3)
 
     def _release_scene(self) -> None:
         if self._scene is not None:
@@ -119,6 +153,8 @@ class GuardedFrame:
 
     def release(self) -> None:
         self._release_scene()
-        self.meter.release()
-        self._vao.release()
-        self._program.release()
+        for fbo in self._states:
+            fbo.color_attachments[0].release()
+            fbo.release()
+        for item in (self._update_vao, self._update, self._exposure_vao, self._exposure):
+            item.release()

@@ -16,7 +16,8 @@ uniform vec2 u_resolution;
 
 const float PI = 3.14159265;
 const float AURORA_BOTTOM_KM = 95.0;
-const int AURORA_STEPS = 28;
+const int AURORA_STEPS = 16;
+const int MIRRORED_AURORA_STEPS = 8;  // the lake's reflection is dim and blurred by the ripples
 const vec3 GALACTIC_POLE = vec3(0.5145, 0.3274, 0.7924);  // the Milky Way crosses the sky near the zenith
 
 // Set once per pixel in main().
@@ -76,7 +77,7 @@ float fbm3(vec3 p, float pixel_scale) {
     float sum = 0.0;
     float amp = 0.5;
     float norm = 0.0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 3; i++) {
         float kept = 1.0 - smoothstep(0.25, 0.5, pixel_scale);
         sum += amp * mix(0.5, noise3(p), kept);
         norm += amp;
@@ -124,7 +125,7 @@ vec3 stars(vec3 d) {
 // A faint band of unresolved stars, split by dark dust lanes.
 vec3 milky_way(vec3 d) {
     float g = dot(d, GALACTIC_POLE);
-    float band = exp(-pow(g / 0.15, 2.0));
+    float band = exp(-(g * g) * (1.0 / (0.15 * 0.15)));
     if (band < 0.01) return vec3(0.0);
     float glow = fbm3(d * 6.0, g_pixel_angle * 6.0);
     float clumps = fbm3(d * 16.0 + 3.0, g_pixel_angle * 16.0);
@@ -147,29 +148,31 @@ float fold_offset(float x) {
 }
 
 // Aurora light along a view ray from the eye (all in km), marched through the glowing layer.
-vec3 aurora(vec3 d) {
+vec3 aurora(vec3 d, int steps) {
     if (d.y < 0.015) return vec3(0.0);
     float height = mix(60.0, 90.0, g_breath) * mix(1.0, 0.85, u_calm);  // e-folding height of the glow
     float top = AURORA_BOTTOM_KM + 3.2 * height;
-    float dh = (top - AURORA_BOTTOM_KM) / float(AURORA_STEPS);
+    float dh = (top - AURORA_BOTTOM_KM) / float(steps);
     float ds = dh / d.y;                               // step along the ray
     float du = ds * max(abs(d.z), 0.05);               // step across the sheets
+    // Three sheets at different distances north, each band widened to the march step so
+    // coarse steps blur rather than band (the integral across each sheet is kept).
+    const vec4 sheet_at = vec4(-25.0, 70.0, -230.0, -520.0);
+    const vec4 sheet_width = vec4(8.0, 12.0, 14.0, 22.0);
+    const vec4 sheet_power = vec4(0.9, 0.45, 1.0, 0.9);
+    vec4 inv_w = inversesqrt(sheet_width * sheet_width + 0.3 * du * du);
+    vec4 sheet_gain = sheet_power * sheet_width * inv_w;
+    float inv_height = 1.0 / height;
     vec3 light = vec3(0.0);
-    for (int i = 0; i < AURORA_STEPS; i++) {
+    for (int i = 0; i < steps; i++) {
         float h = AURORA_BOTTOM_KM + dh * (float(i) + g_jitter);
         vec2 p = d.xz * (h / d.y);
         if (p.y < -1100.0 || p.y > 260.0) continue;
         float u = p.y + fold_offset(p.x);
         // Three sheets at different distances north, each band widened to the march step so
         // coarse steps blur rather than band (the integral across each sheet is kept).
-        float sheets = 0.0;
-        const vec4 sheet_at = vec4(-25.0, 70.0, -230.0, -520.0);
-        const vec4 sheet_width = vec4(8.0, 12.0, 14.0, 22.0);
-        const vec4 sheet_power = vec4(0.9, 0.45, 1.0, 0.9);
-        for (int k = 0; k < 4; k++) {
-            float w = sqrt(sheet_width[k] * sheet_width[k] + 0.3 * du * du);
-            sheets += sheet_power[k] * (sheet_width[k] / w) * exp(-pow((u - sheet_at[k]) / w, 2.0));
-        }
+        vec4 across = (u - sheet_at) * inv_w;
+        float sheets = dot(sheet_gain, exp(-across * across));
         if (sheets < 0.002) continue;
         // Vertical rays along each sheet and slow brightening that travels along it.
         // Rays are columns a few km across, not planes: seen from below they converge softly.
@@ -177,7 +180,7 @@ vec3 aurora(vec3 d) {
         rays *= 0.6 + 0.4 * noise2(vec2(p.x * 0.37 - u_time * 0.03, u * 0.3 + 5.0));
         float patches = smoothstep(0.15, 0.85, noise1(p.x * 0.006 - u_time * 0.02 + 3.0));
         float rise = h - AURORA_BOTTOM_KM;
-        float profile = smoothstep(0.0, 10.0, rise) * exp(-rise / height);
+        float profile = smoothstep(0.0, 10.0, rise) * exp(-rise * inv_height);
         vec3 tint = mix(vec3(0.20, 1.00, 0.42), vec3(0.10, 0.75, 0.70), smoothstep(15.0, 70.0, rise));
         tint = mix(tint, vec3(0.55, 0.22, 0.85), smoothstep(60.0, 160.0, rise));
         float extinction = exp(-length(p) / 900.0);
@@ -188,7 +191,7 @@ vec3 aurora(vec3 d) {
 }
 
 vec3 night_sky(vec3 d) {
-    vec3 col = sky_gradient(d) + milky_way(d) + aurora(d);
+    vec3 col = sky_gradient(d) + milky_way(d) + aurora(d, AURORA_STEPS);
     col += smoothstep(0.0, 0.12, d.y) * stars(d);
     return col;
 }
@@ -238,7 +241,7 @@ vec3 lake(vec3 d) {
     float land_cover;
     vec3 land_col = land(r, land_cover);
     vec3 mirrored = sky_gradient(r) + milky_way(r);
-    if (land_cover < 1.0) mirrored += aurora(r);
+    if (land_cover < 1.0) mirrored += aurora(r, MIRRORED_AURORA_STEPS);
     mirrored = mix(mirrored, land_col, land_cover);
     vec3 body = vec3(0.0004, 0.0006, 0.0010);
     vec3 water = mix(body, mirrored * 0.8, fresnel);

@@ -53,12 +53,12 @@ float fbm(vec2 p) {
     float sum = 0.0;
     float amp = 0.5;
     mat2 turn = mat2(0.8, -0.6, 0.6, 0.8);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {  // three octaves, scaled to the range four used to reach
         sum += amp * noised(p).x;
         p = turn * p * 2.03 + 1.7;
         amp *= 0.5;
     }
-    return sum;
+    return sum * (0.9375 / 0.875);
 }
 
 // The sky's colour without the sun, clouds or stars: gold at the horizon, rose, violet, indigo.
@@ -168,7 +168,7 @@ vec2 sea_slope(vec2 p, float footprint, out float rough) {
     variance += 0.5 * 0.06 * 0.06 * chop * chop * (1.0 - ripple_kept * ripple_kept);
     if (ripple_kept > 0.0) {
         vec2 q = p * 1.7 + vec2(0.04, 0.11) * u_time;
-        q += 0.6 * vec2(noised(q * 0.37).x, noised(q * 0.37 + 5.2).x);
+        q += 0.6 * sin(q.yx * 0.37 + vec2(0.0, 5.2));  // a cheap bend: breaks up the noise's grid
         slope += ripple_kept * chop * 0.05 * noised(q).yz;
     }
     rough = sqrt(variance);

@@ -16,7 +16,7 @@ uniform vec3 u_rest_up;
 uniform vec2 u_resolution;
 
 const float PI = 3.14159265;
-const int MOTES = 14;
+const int MOTES = 10;
 
 float hash12(vec2 p) {
     vec3 p3 = fract(vec3(p.xyx) * 0.1031);
@@ -65,8 +65,9 @@ void main() {
     // The orb: a soft-edged glowing body, brighter and whiter toward its middle.
     float s = dot(center - u_eye_pos, d);
     float h = length(u_eye_pos + d * s - center);
-    float body = exp(-pow(h / radius, 2.0) * 2.0);
-    float core = exp(-pow(h / radius, 2.0) * 6.0);
+    float h2 = (h * h) / (radius * radius);
+    float body = exp(-2.0 * h2);
+    float core = body * body * body;
     float flicker = 0.94 + 0.06 * (1.0 - 0.5 * u_calm) * sin(u_time * 0.37 * slow) * sin(u_time * 0.23 * slow + 2.0);
     col += ember * power * 0.13 * body * flicker;
     col += core_tint * power * 0.16 * core * flicker;
@@ -84,7 +85,7 @@ void main() {
         float size = 0.006 + 0.004 * r.y;
         float width = max(size, along * 1.5 / u_resolution.y);  // at least about a pixel wide
         float lit = 1.0 / (1.0 + 6.0 * dot(p - center, p - center));
-        col += ember * power * 0.30 * lit * (size * size) / (width * width) * exp(-pow(miss / width, 2.0));
+        col += ember * power * 0.30 * lit * (size * size) / (width * width) * exp(-(miss * miss) / (width * width));
     }
 
     col = 1.0 - exp(-col * 1.2);

@@ -16,16 +16,17 @@ uniform vec2 u_resolution;
 
 const float PI = 3.14159265;
 const vec3 GLOW_DIR = vec3(0.2873, 0.0479, -0.9566);  // where the sun went down
-const int LAYERS = 4;
+const int LAYERS = 3;
 const float TRUNK_CELL_M = 5.0;
 const int TRUNK_STEPS = 14;
-const int FIREFLIES = 14;
+const int FIREFLIES = 9;
 const float FAR_M = 400.0;
 
 // Set once per pixel in main().
 float g_pixel_angle;
 float g_breath;
 float g_light;  // how much evening light reaches the forest: swells with the breath
+vec3 g_haze;    // haze(d) for this pixel's ray
 
 float hash12(vec2 p) {
     vec3 p3 = fract(vec3(p.xyx) * 0.1031);
@@ -76,7 +77,7 @@ vec3 sky(vec3 d) {
     vec3 low = vec3(0.030, 0.032, 0.056);
     vec3 glow = vec3(0.160, 0.080, 0.040);
     vec3 col = mix(low, zenith, smoothstep(0.0, 0.7, e));
-    col += glow * pow(toward, 3.0) * exp(-e * 5.0);
+    col += glow * (toward * toward * toward) * exp(-e * 5.0);
     return col * g_light;
 }
 
@@ -91,44 +92,44 @@ vec3 haze(vec3 d) {
 float crown_interior(vec2 p) {
     p += vec2(2.3, 1.7);  // crowns lean off their trunks; this also keeps a crown edge off the zenith
     vec2 cell = floor(p / TRUNK_CELL_M);
-    vec2 nearest = vec2(0.0);
+    // One 3x3 pass keeping the nearest two crown centres; the gap is taken halfway between them
+    // along the line joining them (close to the exact Voronoi border, at a third of the cost).
     float best = 1e9;
+    float second = 1e9;
+    vec2 nearest = vec2(0.0);
+    vec2 runner_up = vec2(0.0);
     for (int j = -1; j <= 1; j++) {
         for (int i = -1; i <= 1; i++) {
             vec2 c = cell + vec2(i, j);
             vec2 centre = (c + 0.2 + 0.6 * hash42(c * 1.37 + 4.1).xy) * TRUNK_CELL_M;
             float dist = dot(p - centre, p - centre);
-            if (dist < best) { best = dist; nearest = centre; }
+            bool closer = dist < best;
+            runner_up = closer ? nearest : (dist < second ? centre : runner_up);
+            second = closer ? best : min(second, dist);
+            best = closer ? dist : best;
+            nearest = closer ? centre : nearest;
         }
     }
-    float border = 1e9;
-    vec2 nearest_cell = floor(nearest / TRUNK_CELL_M);
-    for (int j = -2; j <= 2; j++) {
-        for (int i = -2; i <= 2; i++) {
-            vec2 c = nearest_cell + vec2(i, j);
-            vec2 centre = (c + 0.2 + 0.6 * hash42(c * 1.37 + 4.1).xy) * TRUNK_CELL_M;
-            vec2 to_other = centre - nearest;
-            float len = dot(to_other, to_other);
-            if (len < 1e-4) continue;
-            border = min(border, dot(0.5 * (nearest + centre) - p, to_other / sqrt(len)));
-        }
-    }
-    return border;
+    vec2 to_other = runner_up - nearest;
+    return dot(0.5 * (nearest + runner_up) - p, to_other * inversesqrt(max(dot(to_other, to_other), 1e-4)));
 }
 
 // One canopy layer's leaves at plane point p (m). Returns coverage 0..1, filtered to the pixel
 // `footprint` (m): leaves smaller than about a pixel merge into their average cover.
-float clumping(vec2 p, float leaf_m, float fullness, float seed) {
+float clumping(vec2 p, float leaf_m, float fullness, float seed, out float glint) {
     vec2 q = p / (leaf_m * 9.0) + seed;
-    return smoothstep(0.30, 0.70, 0.65 * noise2(q) + 0.35 * noise2(q * 2.3 + 1.7) + fullness);
+    float clumps = 0.65 * noise2(q) + 0.35 * noise2(q * 2.3 + 1.7);
+    glint = 0.5 + 0.5 * sin(clumps * 23.0 + seed);  // some sprays of leaves turned more to the light
+    return smoothstep(0.30, 0.70, clumps + fullness);
 }
 
-float leaf_cover(vec2 p, float leaf_m, float fullness, float gap_m, float footprint, float seed) {
+float leaf_cover(vec2 p, float leaf_m, float fullness, float gap_m, float footprint, float seed,
+                 out float glint) {
     // Where the sky channels are finer than the pixel they blur into an even, mostly leafy cover.
     float inside = crown_interior(p) - gap_m * (0.6 + 0.8 * noise2(p * 0.7 + seed));
     float crown = smoothstep(-footprint, 0.5 + footprint, inside);
     crown = mix(crown, 0.85, smoothstep(0.25, 0.8, footprint / gap_m));
-    float wanted = clumping(p, leaf_m, fullness, seed) * crown;  // how leafy this part of the canopy is
+    float wanted = clumping(p, leaf_m, fullness, seed, glint) * crown;  // how leafy this part of the canopy is
     float detail = smoothstep(0.9, 0.25, footprint / leaf_m);
     if (detail <= 0.0) return wanted * 0.8;
     vec2 grid = p / leaf_m;
@@ -140,8 +141,8 @@ float leaf_cover(vec2 p, float leaf_m, float fullness, float gap_m, float footpr
             vec2 c = cell + vec2(i, j);
             vec4 h = hash42(c + seed * 13.1);
             vec2 centre = c + 0.2 + 0.6 * h.xy;
-            float here = clumping(centre * leaf_m, leaf_m, fullness, seed) * crown;
-            if (h.z > here * 1.1) continue;
+            // The leafiness at this pixel stands in for the leaf's own (it varies over ~9 leaves).
+            if (h.z > wanted * 1.1) continue;
             float angle = h.w * 2.0 * PI;
             vec2 q = mat2(cos(angle), sin(angle), -sin(angle), cos(angle)) * (grid - centre);
             float size = 0.8 + 0.35 * fract(h.w * 7.3);
@@ -166,10 +167,10 @@ float branch_cover(vec2 p, float footprint, float seed) {
 
 // Colour, coverage and distance of canopy layer k along the ray.
 vec4 canopy_layer(int k, vec3 d, out float t) {
-    const float heights[LAYERS] = float[LAYERS](7.5, 11.0, 15.0, 20.5);
-    const float leaf_sizes[LAYERS] = float[LAYERS](0.22, 0.30, 0.42, 0.60);
-    const float fullness[LAYERS] = float[LAYERS](-0.05, 0.0, 0.06, 0.12);
-    const float gaps[LAYERS] = float[LAYERS](0.9, 0.75, 0.6, 0.45);
+    const float heights[LAYERS] = float[LAYERS](8.0, 13.0, 19.5);
+    const float leaf_sizes[LAYERS] = float[LAYERS](0.24, 0.36, 0.56);
+    const float fullness[LAYERS] = float[LAYERS](0.01, 0.08, 0.16);
+    const float gaps[LAYERS] = float[LAYERS](0.85, 0.65, 0.45);
     float h = heights[k];
     t = (h - u_eye_pos.y) / max(d.y, 1e-4);
     if (d.y <= 0.0 || t > FAR_M) { t = 1e9; return vec4(0.0); }
@@ -184,16 +185,16 @@ vec4 canopy_layer(int k, vec3 d, out float t) {
                                   0.6 * sin(u_time * 0.26 + seed * 1.7) + 0.3 * gust);
     vec2 q = p.xz + sway;
 
-    float cover = leaf_cover(q, leaf_sizes[k], fullness[k], gaps[k], footprint, seed);
+    float glint;
+    float cover = leaf_cover(q, leaf_sizes[k], fullness[k], gaps[k], footprint, seed, glint);
     if (k < 2) cover = max(cover, branch_cover(q, footprint, seed));
 
     // Seen from below the leaves glow a little with the sky light they pass on; lower layers sit
     // in the shade of the upper ones.
     float lit = (0.35 + 0.65 * float(k) / float(LAYERS - 1));
-    float glint = 0.5 + 0.5 * noise2(q * 1.3 + seed);  // some leaves turned more to the light
     vec3 leaf = vec3(0.0025, 0.0035, 0.0018) + vec3(0.008, 0.016, 0.004) * lit * glint * g_light;
     float fog = 1.0 - exp(-t / 70.0);
-    return vec4(mix(leaf, haze(d), fog), cover);
+    return vec4(mix(leaf, g_haze, fog), cover);
 }
 
 // The nearest trunk along the ray (2D grid walk over the trunk cells), or 1e9.
@@ -209,6 +210,8 @@ float trunk_hit(vec3 d, out vec3 normal, out float bark_seed) {
     vec2 inv = 1.0 / max(abs(dir), vec2(1e-6));
     vec2 next = ((cell + max(step_dir, 0.0)) * TRUNK_CELL_M - o) * step_dir * inv;
     vec2 delta = TRUNK_CELL_M * inv;
+    // Stop where the ray leaves the height band the trunks stand in (tops at 19 m, or the ground).
+    float t_exit = min(d.y > 0.0 ? (19.0 - u_eye_pos.y) / d.y : (u_eye_pos.y + 0.5) / max(-d.y, 1e-4), FAR_M);
     for (int i = 0; i < TRUNK_STEPS; i++) {
         vec4 h = hash42(cell * 1.37 + 4.1);
         vec2 centre = (cell + 0.2 + 0.6 * h.xy) * TRUNK_CELL_M;
@@ -233,7 +236,7 @@ float trunk_hit(vec3 d, out vec3 normal, out float bark_seed) {
         }
         if (next.x < next.y) { cell.x += step_dir.x; next.x += delta.x; }
         else { cell.y += step_dir.y; next.y += delta.y; }
-        if (min(next.x, next.y) > FAR_M) break;
+        if (min(next.x, next.y) > t_exit) break;
     }
     return 1e9;
 }
@@ -251,7 +254,7 @@ vec3 trunk_colour(vec3 d, float t, vec3 n, float bark_seed) {
     col += vec3(0.014, 0.009, 0.005) * rim * g_light;
     col += vec3(0.002, 0.0025, 0.004) * sky_side * g_light;
     float fog = 1.0 - exp(-t / 45.0);
-    return mix(col, haze(d), fog);
+    return mix(col, g_haze, fog);
 }
 
 vec3 forest_floor(vec3 d) {
@@ -264,31 +267,32 @@ vec3 forest_floor(vec3 d) {
     vec3 col = mix(vec3(0.0040, 0.0032, 0.0024), vec3(0.0030, 0.0045, 0.0024), moss) * (0.6 + 0.8 * litter);
     col *= g_light;
     float fog = 1.0 - exp(-t / 45.0);
-    return mix(col, haze(d), fog);
+    return mix(col, g_haze, fog);
 }
 
 // Fireflies drifting below the leaves, each glowing up and fading over many seconds.
 vec3 fireflies(vec3 d, float t_max) {
-    vec3 light = vec3(0.0);
+    float light = 0.0;
     float drift = mix(1.0, 0.6, u_calm);
+    const float size = 0.012;
     for (int i = 0; i < FIREFLIES; i++) {
         vec3 r = hash31(float(i) * 7.13 + 2.0);
+        float glow = 0.5 - 0.5 * cos(u_time * (0.25 + 0.15 * r.y) + r.z * 20.0);  // 0.04-0.06 Hz
+        glow = glow * glow;
+        if (glow < 0.003) continue;  // the same for every pixel: a dark firefly costs nothing
         vec3 home = vec3((r.x - 0.5) * 14.0, 0.8 + 5.5 * r.y, (r.z - 0.5) * 14.0 - 2.0);
         float phase = u_time * (0.035 + 0.03 * r.z) + r.x * 30.0;
         vec3 p = home + drift * vec3(0.8 * sin(phase), 0.35 * sin(phase * 1.3 + r.y * 6.0),
                                      0.8 * sin(phase * 0.8 + r.z * 9.0));
-        float along = dot(p - u_eye_pos, d);
-        if (along <= 0.0 || along > t_max) continue;
-        float miss = length(u_eye_pos + d * along - p);
-        float size = 0.012;
+        vec3 to_fly = p - u_eye_pos;
+        float along = dot(to_fly, d);
+        float miss2 = max(dot(to_fly, to_fly) - along * along, 0.0);
         float width = max(size, along * g_pixel_angle * 1.2);
-        float glow = 0.5 - 0.5 * cos(u_time * (0.25 + 0.15 * r.y) + r.z * 20.0);  // 0.04-0.06 Hz
-        glow = glow * glow;
-        light += vec3(0.75, 0.95, 0.35) * 0.5 * glow * (size * size) / (width * width)
-                 * exp(-pow(miss / width, 2.0));
-        light += vec3(0.75, 0.95, 0.35) * 0.010 * glow * exp(-miss * miss / 0.05);  // soft halo
+        float core = 0.5 * (size * size) / (width * width) * exp(-miss2 / (width * width));
+        float halo = 0.010 * exp(-miss2 * 20.0);
+        light += (along > 0.0 && along < t_max) ? glow * (core + halo) : 0.0;
     }
-    return light;
+    return vec3(0.75, 0.95, 0.35) * light;
 }
 
 void main() {
@@ -297,6 +301,7 @@ void main() {
     g_pixel_angle = length(fwidth(d)) * 0.7;
     g_breath = smoothstep(0.0, 1.0, clamp(u_breath, 0.0, 1.0));
     g_light = mix(0.72, 1.0, g_breath) * mix(1.0, 0.9, u_calm);
+    g_haze = haze(d);
 
     vec3 n;
     float bark_seed;
@@ -309,7 +314,7 @@ void main() {
         behind = forest_floor(d);
         t_behind = u_eye_pos.y / max(-d.y, 1e-4);
     } else {
-        behind = mix(haze(d), sky(d), smoothstep(0.0, 0.35, d.y));  // far trees fade into the dusk
+        behind = mix(g_haze, sky(d), smoothstep(0.0, 0.35, d.y));  // far trees fade into the dusk
     }
 
     // Canopy layers front to back (the lowest is nearest along any upward ray).

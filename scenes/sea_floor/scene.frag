@@ -23,9 +23,10 @@ const float EXPOSURE = 0.10;  // the whole scene is dim: a calm, shaded light
 const int STONES = 9;
 const float CAUSTIC_CELL_A = 0.75;  // metres across one cell of each caustic net
 const float CAUSTIC_CELL_B = 0.52;
+const int SHAFT_STEPS = 4;
 const float SNOW_CELL = 0.7;  // metres; one or two motes of marine snow per cell
-const int SNOW_STEPS = 26;
-const float SNOW_RANGE = 7.0;
+const int SNOW_STEPS = 8;  // enough cells to cross SNOW_RANGE along any direction
+const float SNOW_RANGE = 3.2;  // farther motes are lost in the water anyway; they fade out before it
 
 // Set once per pixel in main().
 float g_pixel_angle;
@@ -68,16 +69,24 @@ float noise(vec2 x) {
     return mix(mix(a, b, u.x), mix(c, d, u.x), u.y);
 }
 
+// Value noise with its gradient: (value, d/dx, d/dy).
+vec3 noised(vec2 x) {
+    vec2 i = floor(x);
+    vec2 f = fract(x);
+    vec2 u = f * f * (3.0 - 2.0 * f);
+    vec2 du = 6.0 * f * (1.0 - f);
+    float a = hash12(i);
+    float b = hash12(i + vec2(1.0, 0.0));
+    float c = hash12(i + vec2(0.0, 1.0));
+    float d = hash12(i + vec2(1.0, 1.0));
+    float k = a - b - c + d;
+    return vec3(a + (b - a) * u.x + (c - a) * u.y + k * u.x * u.y,
+                du * (vec2(b - a, c - a) + k * u.yx));
+}
+
+// Two octaves: everything it shapes is soft and seen dimly.
 float fbm(vec2 p) {
-    float sum = 0.0;
-    float amp = 0.5;
-    mat2 turn = mat2(0.8, -0.6, 0.6, 0.8);
-    for (int i = 0; i < 3; i++) {
-        sum += amp * noise(p);
-        p = turn * p * 2.03 + 1.7;
-        amp *= 0.5;
-    }
-    return sum / 0.875;
+    return (0.5 * noise(p) + 0.25 * noise(mat2(0.8, -0.6, 0.6, 0.8) * p * 2.03 + 1.7)) / 0.75;
 }
 
 // One layer of caustic light: bright lines where neighbouring cells of slowly wandering points meet,
@@ -103,15 +112,18 @@ float caustic_layer(vec2 p, float t, float width, float blur) {
         }
     }
     float w = sqrt(width * width + blur * blur);
-    return (width / w) * exp(-pow((f2 - f1) / w, 2.0));
+    float x = (f2 - f1) / w;
+    return (width / w) * exp(-x * x);
 }
 
 // Caustic light reaching a point whose ray toward the surface meets it at `surface_xz`; mean ~1.
 float caustics(vec2 surface_xz, float footprint) {
     float t = u_time;
-    vec2 warp = 0.34 * vec2(noise(surface_xz * 0.8 + 0.04 * t), noise(surface_xz * 0.8 + 4.1 - 0.03 * t))
-              + 0.12 * vec2(noise(surface_xz * 2.3 - 0.05 * t), noise(surface_xz * 2.3 + 9.7 + 0.04 * t));
     float width = mix(0.055, 0.095, g_breath) * mix(1.0, 1.25, u_calm);
+    float mean = 0.75 * width / 0.067;  // the lines' average, toward which distant sand settles
+    float fine = 1.0 - smoothstep(0.10, 0.45, footprint / CAUSTIC_CELL_B);
+    if (fine <= 0.0) return 0.62 + 1.15 * mean;
+    vec2 warp = 0.36 * vec2(noise(surface_xz * 0.8 + 0.04 * t), noise(surface_xz * 0.8 + 4.1 - 0.03 * t));
     vec2 p1 = (surface_xz + warp) / CAUSTIC_CELL_A + vec2(0.021, 0.013) * t;
     vec2 p2 = (surface_xz - warp) / CAUSTIC_CELL_B * mat2(0.8, -0.6, 0.6, 0.8) - vec2(0.017, 0.024) * t;
     float c1 = caustic_layer(p1, t, width, footprint / CAUSTIC_CELL_A);
@@ -119,8 +131,6 @@ float caustics(vec2 surface_xz, float footprint) {
     float c = 0.35 * (c1 + c2) + 2.2 * c1 * c2;  // brightest where the two nets cross
     // Broad, slow patches where the surface focuses more light.
     c *= 0.35 + 1.3 * noise(surface_xz * 0.40 + vec2(0.011, -0.008) * t);
-    float mean = 0.75 * width / 0.067;  // the lines' average, toward which distant sand settles
-    float fine = 1.0 - smoothstep(0.10, 0.45, footprint / CAUSTIC_CELL_B);
     c = mix(mean, c, fine);
     return 0.62 + 1.15 * c;
 }
@@ -134,14 +144,18 @@ vec3 sunlight_at(vec3 p) {
     return SUN * exp(-EXTINCTION * path) * mix(0.86, 1.0, g_breath);
 }
 
-// Height of the sand above FLOOR_Y: long low swells and wind-like ripples ~9 cm apart.
-float sand_height(vec2 p, float footprint) {
-    float swell = 0.10 * fbm(p * 0.25);
-    float bend = 1.6 * fbm(p * 0.35 + 3.0);
-    float phase = dot(p, vec2(0.94, 0.34)) * (6.2831 / 0.13) + bend * 9.0;
+// Slope (d/dx, d/dz) of the sand: long low swells and wind-like ripples ~13 cm apart. The ripples'
+// slope is taken analytically (the slow bend and fade of their crests left out), so the normal needs
+// no extra samples.
+vec2 sand_slope(vec2 p, float footprint) {
+    vec2 swell = 0.10 * 0.25 * noised(p * 0.25).yz;
     float kept = 1.0 - smoothstep(0.10, 0.3, footprint / 0.13);
-    float ripple = 0.009 * (sin(phase) + 0.25 * sin(2.0 * phase + 1.3)) * smoothstep(0.15, 0.8, noise(p * 0.6));
-    return swell + kept * ripple;
+    if (kept <= 0.0) return swell;
+    float bend = 1.6 * fbm(p * 0.35 + 3.0);
+    vec2 wave = vec2(0.94, 0.34) * (6.2831 / 0.13);
+    float phase = dot(p, wave) + bend * 9.0;
+    float fade = smoothstep(0.15, 0.8, noise(p * 0.6));
+    return swell + kept * 0.009 * fade * (cos(phase) + 0.5 * cos(2.0 * phase + 1.3)) * wave;
 }
 
 // Nearest hit with a stone along the ray: (distance, stone index), distance 1e9 when none.
@@ -171,25 +185,26 @@ float stone_shade(vec3 p) {
         float r = STONE[i].z;
         vec3 toward_sun = -LIGHT_DIR;
         float along = max(dot(c - p, toward_sun), 0.0);
-        float miss = length(p + toward_sun * along - c);
+        vec3 offset = p + toward_sun * along - c;
+        if (dot(offset, offset) > 2.0 * r * r && along > 2.0 * r) continue;  // neither shadow nor contact shade here
+        float miss = length(offset);
         light *= mix(1.0, smoothstep(0.45 * r, 1.25 * r, miss), 0.8);
         float gap = length((p.xz - c.xz) / r);
-        light *= 1.0 - 0.22 * exp(-pow(max(gap - 0.9, 0.0) * 3.0, 2.0));
+        float x = max(gap - 0.9, 0.0) * 3.0;
+        light *= 1.0 - 0.22 * exp(-x * x);
     }
     return light;
 }
 
 vec3 shade_sand(vec3 p, float footprint) {
-    float e = max(0.004, footprint * 0.5);
-    float h = sand_height(p.xz, footprint);
-    vec3 n = normalize(vec3(h - sand_height(p.xz + vec2(e, 0.0), footprint), e,
-                            h - sand_height(p.xz + vec2(0.0, e), footprint)));
+    vec2 slope = sand_slope(p.xz, footprint);
+    vec3 n = normalize(vec3(-slope.x, 1.0, -slope.y));
     float patches = fbm(p.xz * 0.6 + 11.0);
     float grain_kept = 1.0 - smoothstep(0.004, 0.02, footprint);
     float grain = mix(0.5, hash12(floor(p.xz * 220.0)), grain_kept);
     vec3 albedo = mix(vec3(0.84, 0.76, 0.60), vec3(0.66, 0.60, 0.49), smoothstep(0.35, 0.75, patches));
     albedo *= 0.88 + 0.24 * grain;
-    albedo *= 1.0 - 0.18 * smoothstep(0.62, 0.8, fbm(p.xz * 1.4 - 5.0));  // darker drifts of detritus
+    albedo *= 1.0 - 0.18 * smoothstep(0.64, 0.85, noise(p.xz * 1.4 - 5.0));  // darker drifts of detritus
     float direct = max(dot(n, -LIGHT_DIR), 0.0);
     vec3 sun = sunlight_at(p) * caustics(surface_point(p), footprint) * stone_shade(p);
     vec3 sky = vec3(0.025, 0.075, 0.11) * (0.6 + 0.4 * n.y);
@@ -225,8 +240,7 @@ vec3 water_glow(vec3 d) {
 // Shafts of light: sun through the slowly moving surface, along the light's direction.
 float shafts(vec3 q) {
     vec2 s = surface_point(q);
-    float n = noise(s * 0.9 + vec2(0.015, 0.01) * u_time) * 0.65 + noise(s * 2.1 - vec2(0.02, 0.012) * u_time) * 0.35;
-    return smoothstep(0.35, 0.85, n);
+    return smoothstep(0.30, 0.90, noise(s * 0.9 + vec2(0.015, 0.01) * u_time));
 }
 
 vec3 marine_snow(vec3 d, float far) {
@@ -243,21 +257,18 @@ vec3 marine_snow(vec3 d, float far) {
     float t_cell = 0.0;
     for (int i = 0; i < SNOW_STEPS; i++) {
         if (t_cell > limit) break;
-        for (int k = 0; k < 2; k++) {
-            vec4 h = hash43(cell + float(k) * 17.31);
-            if (h.w < 0.35) continue;
-            vec3 wobble = 0.06 * sin(u_time * (0.09 + 0.07 * h.xyz) + 6.2831 * h.zxy);
-            vec3 p = (cell + 0.18 + 0.64 * h.xyz) * SNOW_CELL + wobble * SNOW_CELL;
-            float along = dot(p - o, d);
-            if (along < 0.35 || along > far) continue;
-            float miss = length(o + d * along - p);
-            float size = 0.0015 + 0.002 * h.w * h.w;
-            float width = max(size, along * g_pixel_angle);
-            vec3 world = p + drift;
-            vec3 lit = sunlight_at(world) * 0.7 + vec3(0.04, 0.12, 0.12);
-            vec3 seen = exp(-EXTINCTION * along);
-            light += lit * seen * 1.0 * (size * size) / (width * width) * exp(-pow(miss / width, 2.0));
-        }
+        vec4 h = hash43(cell);  // one mote per cell
+        vec3 wobble = 0.06 * sin(u_time * (0.09 + 0.07 * h.xyz) + 6.2831 * h.zxy);
+        vec3 p = (cell + 0.18 + 0.64 * h.xyz) * SNOW_CELL + wobble * SNOW_CELL;
+        float along = dot(p - o, d);
+        float miss = length(o + d * along - p);
+        float size = 0.0015 + 0.002 * h.w * h.w;
+        float width = max(size, along * g_pixel_angle);
+        float sun_path = max(g_surface_y - p.y - drift.y, 0.0) / -LIGHT_DIR.y;
+        vec3 lit = SUN * 0.7 * mix(0.86, 1.0, g_breath) * exp(-EXTINCTION * (sun_path + along))
+                 + vec3(0.04, 0.12, 0.12) * exp(-EXTINCTION * along);
+        float kept = step(0.35, along) * step(along, far) * smoothstep(SNOW_RANGE, 0.6 * SNOW_RANGE, along);
+        light += kept * lit * (size * size) / (width * width) * exp(-miss * miss / (width * width));
         t_cell = min(t_max.x, min(t_max.y, t_max.z));
         vec3 pick = step(t_max.xyz, vec3(t_cell));
         cell += pick * dir_step;
@@ -292,8 +303,8 @@ void main() {
     if (d.y > 0.0) span = min(span, (g_surface_y - u_eye_pos.y) / d.y);
     float shaft_sum = 0.0;
     float weight_sum = 0.0;
-    for (int i = 0; i < 10; i++) {
-        float s = span * (float(i) + 0.5) / 10.0;
+    for (int i = 0; i < SHAFT_STEPS; i++) {
+        float s = span * (float(i) + 0.5) / float(SHAFT_STEPS);
         float w = exp(-0.09 * s);
         shaft_sum += w * shafts(u_eye_pos + d * s);
         weight_sum += w;

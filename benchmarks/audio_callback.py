@@ -1,0 +1,178 @@
+"""Audio callback cost and underruns: the breathing guide's synth per 10 ms block, and a long run on JACK.
+
+    python benchmarks/audio_callback.py [--minutes 10] [--blocks 20000] [--skip-jack]
+
+1. Direct: BreathSynth.render_into on 480-frame blocks (10 ms at 48 kHz, stereo float32) with every
+   layer playing (breath, drone, ocean, rain, wind, chime) and a new frame state every 1-2 blocks,
+   as at 60 fps. p50 / p99 / max compute time and the real-time factor (block duration / compute
+   time). Baseline: a plain numpy sine fill of the same block, timed the same way.
+   Goal: real-time factor >= 50x at p99 (p99 <= 0.2 ms).
+2. Live: a session (full_body_60 scaled to --minutes) through DeviceOutput on a private JACK dummy
+   server (tests/audio_jack/jack_testbed.py), 10 ms periods. Compute times from DeviceOutput.stats(),
+   underruns from the callback status flags, and jackd's own xrun reports. Goal: zero underruns.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "audio_jack"))
+
+RATE = 48000
+BLOCK = 480
+BLOCK_S = BLOCK / RATE
+ALL_LAYERS = (("breath", 0.8), ("drone", 0.5), ("ocean", 0.5), ("rain", 0.3), ("wind", 0.3), ("chime", 0.5))
+
+
+def summarise(compute_s: np.ndarray) -> dict:
+    p50, p99 = np.percentile(compute_s, [50, 99])
+    return {"blocks": int(len(compute_s)), "p50_ms": 1e3 * p50, "p99_ms": 1e3 * p99, "max_ms": 1e3 * float(compute_s.max()),
+            "rtf_p50": BLOCK_S / p50, "rtf_p99": BLOCK_S / p99}
+
+
+def states_for(blocks: int) -> list:
+    """One frame state per 60 fps frame over `blocks` 10 ms blocks: a 6 breaths/min guide that
+    turns (chimes), calm drifting, every layer on."""
+    from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+
+    states = []
+    for frame in range(int(blocks * BLOCK_S * 60) + 2):
+        t = frame / 60.0
+        phase = (t / 10.0) % 1.0
+        inhale = phase < 0.4
+        level = 0.5 - 0.5 * np.cos(np.pi * (phase / 0.4 if inhale else 1.0 + (phase - 0.4) / 0.6))
+        states.append(FrameState(
+            t_s=t, phase_index=int(t // 60), phase_name="bench", phase_elapsed_s=t % 60, phase_progress=0.0,
+            breath_phase=phase, breath_stage=BreathStage.INHALE if inhale else BreathStage.EXHALE,
+            breath_level=float(level), pace_bpm=6.0, calm=0.5 + 0.4 * np.sin(t / 30.0), posture=Posture.SUPINE,
+            scene="bench", previous_scene=None, crossfade=1.0, fade=1.0, audio_layers=ALL_LAYERS))
+    return states
+
+
+def direct(blocks: int) -> tuple[dict, dict]:
+    from tidewell.audio.synth import BreathSynth
+
+    synth = BreathSynth(sample_rate=RATE, channels=2, seed=0)
+    states = states_for(blocks)
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    times = np.zeros(blocks)
+    for k in range(200):  # warm-up: first blocks, caches
+        synth.render_into(states[0], out)
+    for k in range(blocks):
+        state = states[int(k * BLOCK_S * 60)]
+        start = time.perf_counter()
+        synth.render_into(state, out)
+        times[k] = time.perf_counter() - start
+
+    phase = np.zeros(BLOCK)
+    steps = np.arange(BLOCK) * (2 * np.pi * 220.0 / RATE)
+    base = np.zeros(blocks)
+    offset = 0.0
+    for k in range(blocks):
+        start = time.perf_counter()
+        np.add(steps, offset, out=phase)
+        np.sin(phase, out=phase)
+        out[:, 0] = phase
+        out[:, 1] = phase
+        offset = (offset + BLOCK * 2 * np.pi * 220.0 / RATE) % (2 * np.pi)
+        base[k] = time.perf_counter() - start
+    return summarise(times), summarise(base)
+
+
+def live(minutes: float) -> dict:
+    from jack_testbed import jack_testbed, portaudio_jack_device
+
+    from tidewell.audio.device import COMPUTE_RING, DeviceOutput
+    from tidewell.engine.clock import RealClock
+    from tidewell.sensors.simulated import SimulatedHeart
+    from tidewell.sessions.program import load_program, resolve_program
+    from tidewell.sessions.runner import SessionRunner
+
+    program = load_program(resolve_program("full_body_60")).scaled_to(minutes)
+    with tempfile.TemporaryDirectory(prefix="tidewell-audio-bench-") as folder, jack_testbed(Path(folder)) as server:
+        output = DeviceOutput(device=portaudio_jack_device(), seed=0)
+        runner = SessionRunner(program, SimulatedHeart(seed=0), unattended=True)
+        clock = RealClock()
+        collected, seen, events, slowest_advance = [], 0, [], 0.0
+        next_read, last_t, frames = 30.0, 0.0, 0
+        wall_start = time.monotonic()
+        try:
+            while not runner.finished and clock.now() < minutes * 60.0:
+                now = clock.now()
+                state = runner.step(now)
+                before = time.perf_counter()
+                output.advance(state, now - last_t)
+                slowest_advance = max(slowest_advance, time.perf_counter() - before)
+                last_t = now
+                events += output.drain_events()
+                frames += 1
+                if now >= next_read:  # the ring keeps COMPUTE_RING blocks: read well before it wraps
+                    seen = _take_new(output.stats(), seen, collected, COMPUTE_RING)
+                    next_read += 30.0
+                clock.sleep_until(now + 1.0 / 60.0)
+            stats = output.stats()
+            seen = _take_new(stats, seen, collected, COMPUTE_RING)
+        finally:
+            output.close()
+        wall_s = time.monotonic() - wall_start
+        xruns = server.xruns()
+    compute = np.concatenate(collected) if collected else np.zeros(1)
+    return {"session_s": last_t, "wall_s": wall_s, "frames": frames, "callbacks": stats["callbacks"],
+            "expected_callbacks": wall_s / BLOCK_S, "block_frames": stats["block_frames"],
+            "status_flags": stats["status_flags"], "underruns": stats["underruns"], "losses": stats["losses"],
+            "jack_xruns_client": xruns["client"], "jack_late_cycles": xruns["late_cycles"],
+            "slowest_advance_ms": 1e3 * slowest_advance, "events": events, "compute": summarise(compute)}
+
+
+def _take_new(stats: dict, seen: int, collected: list, ring: int) -> int:
+    count = stats["callbacks"]
+    new = count - seen
+    if new > ring:
+        print(f"  warning: {new - ring} callback times were overwritten before they were read", file=sys.stderr)
+    kept = stats["compute_s"]
+    collected.append(np.asarray(kept[-min(new, len(kept)):]) if new > 0 else np.zeros(0))
+    return count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the live JACK run (default 10)")
+    parser.add_argument("--blocks", type=int, default=20000, help="blocks timed directly (default 20000 = 200 s of audio)")
+    parser.add_argument("--skip-jack", action="store_true", help="only the direct measurement")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    synth, base = direct(args.blocks)
+    print(f"direct render_into, {BLOCK} frames stereo at {RATE} Hz ({1e3 * BLOCK_S:.0f} ms), every layer, {synth['blocks']} blocks:")
+    print(f"  synth:    p50 {synth['p50_ms']:.4f} ms  p99 {synth['p99_ms']:.4f} ms  max {synth['max_ms']:.3f} ms  "
+          f"real-time factor p50 {synth['rtf_p50']:.0f}x  p99 {synth['rtf_p99']:.0f}x  (goal >= 50x at p99)")
+    print(f"  baseline: p50 {base['p50_ms']:.4f} ms  p99 {base['p99_ms']:.4f} ms  (numpy sine fill of the same block)")
+    print(f"  synth / baseline: p50 {synth['p50_ms'] / base['p50_ms']:.1f}x  p99 {synth['p99_ms'] / base['p99_ms']:.1f}x")
+    results = {"direct": synth, "baseline": base}
+    if not args.skip_jack:
+        print(f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on a JACK dummy server (480-frame periods)...")
+        run = live(args.minutes)
+        c = run["compute"]
+        print(f"  {run['session_s']:.0f} s, {run['callbacks']} callbacks of {run['block_frames']} frames "
+              f"(expected ~{run['expected_callbacks']:.0f}); frames {run['frames']}; slowest advance() {run['slowest_advance_ms']:.3f} ms")
+        print(f"  callback compute (stats()): p50 {c['p50_ms']:.4f} ms  p99 {c['p99_ms']:.4f} ms  max {c['max_ms']:.3f} ms  "
+              f"real-time factor p50 {c['rtf_p50']:.0f}x  p99 {c['rtf_p99']:.0f}x")
+        print(f"  underruns: callback status flags {run['status_flags']} (output underflow {run['underruns']}), "
+              f"jackd client xruns {run['jack_xruns_client']}, jackd late driver wake-ups {run['jack_late_cycles']}; "
+              f"device losses {run['losses']}  (goal: zero)")
+        results["live"] = run
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    ok = synth["rtf_p99"] >= 50 and (args.skip_jack or (results["live"]["status_flags"] == 0
+                                                        and results["live"]["jack_xruns_client"] == 0))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

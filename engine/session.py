@@ -213,7 +213,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     next_sample += SAMPLE_INTERVAL_S
                 audio.advance(state, now - last_t)
                 last_t = now
-                for kind, detail in audio.drain_events() if hasattr(audio, "drain_events") else ():
+                for kind, detail in audio.drain_events():
                     writer.event(now, kind, detail, state.phase_index)
                     say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
                 if window is not None:
@@ -340,7 +340,7 @@ class _ContactFrames:
             from tidewell.engine.render.targets import open_target
 
             self._target, message = open_target(prefer_window=False, size=CONTACT_FRAME_SIZE)
-            if not hasattr(self._target, "read_rgb") or self._target.read_rgb() is None:
+            if self._target.read_rgb() is None:  # NullTarget: no EGL
                 self.say(f"no contact sheet: {message}")
                 self._failed = True
                 self._target = None

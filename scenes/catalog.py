@@ -27,7 +27,6 @@ import dataclasses
 import math
 import os
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tidewell.engine.frame_state import FrameState, Posture
+from tidewell.engine.toml_file import read_toml
 
 SCENES_FOLDER = Path(__file__).resolve().parent
 COMMON_FOLDER = SCENES_FOLDER / "common"
@@ -192,17 +192,7 @@ def fallback_scene() -> SceneInfo:
 def load_scene(folder: Path, source: str = BUILT_IN) -> SceneInfo:
     folder = Path(folder)
     toml_path = folder / "scene.toml"
-    try:
-        text = toml_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SceneError(f"{toml_path}: missing scene.toml (a scene folder needs scene.toml and scene.frag)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SceneError(f"{toml_path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
-        raise SceneError(f"{toml_path}:{match.group(1) if match else 1}: TOML syntax error: {error}") from None
+    text, data = read_toml(toml_path, SceneError, "missing scene.toml (a scene folder needs scene.toml and scene.frag)")
     return _Validator(toml_path, text, source).scene(data)
 
 

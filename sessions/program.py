@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from tidewell.engine.breathing import BreathPattern
 from tidewell.engine.frame_state import Posture
+from tidewell.engine.toml_file import read_toml
 
 BUILTIN_FOLDER = Path(__file__).parent / "programs"
 AUDIO_LAYERS = ("breath", "drone", "ocean", "rain", "wind", "chime")
@@ -148,27 +148,12 @@ def resolve_program(name_or_path: str) -> Path:
 def load_program(path: Path, scene_ids: set[str] | None = None) -> Program:
     """Load and validate a program. `scene_ids` defaults to the installed scene catalogue."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProgramError(f"{path}: no such program file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProgramError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = _toml_error_line(str(exc))
-        raise ProgramError(f"{path}:{line}: TOML syntax error: {exc}") from None
+    text, data = read_toml(path, ProgramError, "no such program file")
     if scene_ids is None:
         from tidewell.scenes.catalog import available_scenes
 
         scene_ids = set(available_scenes())
     return _Validator(path, text, scene_ids).program(data)
-
-
-def _toml_error_line(message: str) -> int:
-    match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else 1
 
 
 class _Validator:

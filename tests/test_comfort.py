@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tidewell.engine.frame_state import BreathStage, FrameState, Posture
-from tidewell.engine.render.comfort import GuardedFrame, LuminanceMeter
+from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer
 from tidewell.scenes.catalog import available_scenes, load_scene
 
@@ -39,6 +39,23 @@ void main() {
     frag_color = vec4(vec3(0.3 * (1.0 + breathing) + 0.25 * flash) * u_fade, 1.0);
 }
 """
+
+
+class LuminanceMeter:
+    """What reaches the eye: mean luminance of a framebuffer from a small nearest-sampled copy (a 32x18 grid of samples)."""
+
+    def __init__(self, ctx: moderngl.Context):
+        self.ctx = ctx
+        self._small = ctx.framebuffer(color_attachments=[ctx.texture((32, 18), 4)])
+
+    def measure(self, fbo: moderngl.Framebuffer) -> float:
+        self.ctx.copy_framebuffer(self._small, fbo)
+        rgb = np.frombuffer(self._small.read(components=3, alignment=1), dtype=np.uint8).reshape(-1, 3) / 255.0
+        return float((rgb @ np.array([0.2126, 0.7152, 0.0722])).mean())
+
+    def release(self) -> None:
+        self._small.color_attachments[0].release()
+        self._small.release()
 
 
 def frame(scene, t, posture=Posture.SEATED, breath=None):

@@ -17,29 +17,10 @@ from __future__ import annotations
 import math
 
 import moderngl
-import numpy as np
 
 TAU_S = 0.5  # cut-off ~0.3 Hz: 0.1 Hz breathing passes at 95%, 3 Hz flicker at ~10%
 MIN_GAIN, MAX_GAIN = 0.25, 2.0
-MEASURE_SIZE = (32, 18)  # LuminanceMeter: for tests and diagnostics
 MEASURABLE = 0.01  # below this engine fade x brightness, the frame is too dark to measure
-
-
-class LuminanceMeter:
-    """Mean luminance of a framebuffer from a small nearest-sampled copy (a 32x18 grid of samples)."""
-
-    def __init__(self, ctx: moderngl.Context):
-        self.ctx = ctx
-        self._small = ctx.framebuffer(color_attachments=[ctx.texture(MEASURE_SIZE, 4)])
-
-    def measure(self, fbo: moderngl.Framebuffer) -> float:
-        self.ctx.copy_framebuffer(self._small, fbo)
-        rgb = np.frombuffer(self._small.read(components=3, alignment=1), dtype=np.uint8).reshape(-1, 3) / 255.0
-        return float((rgb @ np.array([0.2126, 0.7152, 0.0722])).mean())
-
-    def release(self) -> None:
-        self._small.color_attachments[0].release()
-        self._small.release()
 
 
 _FULLSCREEN_VERTEX = """
@@ -104,14 +85,8 @@ class GuardedFrame:
         self._scene: moderngl.Framebuffer | None = None
         self._last_t: float | None = None
 
-    @property
-    def gain(self) -> float:
-        """The gain of the last frame (reads the GPU: for tests and diagnostics, not per frame)."""
-        state = np.frombuffer(self._states[self._current].read(components=4, dtype="f4"), dtype="f4")
-        return float(state[1])
-
     def render(self, renderer, state, out: moderngl.Framebuffer, size: tuple[int, int]) -> None:
-        scale = renderer.render_scale(state) if hasattr(renderer, "render_scale") else 1.0
+        scale = renderer.render_scale(state)
         inner = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
         if self._scene is None or self._scene.size != inner:
             self._release_scene()

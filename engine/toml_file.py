@@ -1,0 +1,22 @@
+"""Reading the TOML files authors write (programs, scenes), with messages that say file and line."""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+
+def read_toml(path: Path, error: type[Exception], missing: str) -> tuple[str, dict]:
+    """The file's text (for finding key lines later) and its data. Every failure raises `error`
+    as "path: what" or "path:line: what"; `missing` says what a missing file means."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise error(f"{path}:{match.group(1) if match else 1}: TOML syntax error: {exc}") from None

@@ -1,101 +1,82 @@
-"""Live output through a PortAudio stream (sounddevice), surviving the loss and return of the device."""
+"""Live output through a sound device, played by an audio process (audio/player.py) that this
+module starts, watches and replaces when the device is lost."""
 from __future__ import annotations
 
+import json
+import os
+import queue
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 
 import numpy as np
 
-from tidewell.audio.synth import BreathSynth
+from tidewell.audio import controls as c
 from tidewell.engine.frame_state import FrameState
 
-RETRY_S = 2.0  # how often a lost device is looked for again
-WATCH_S = 0.25  # how often the watcher checks the stream
-STALL_S = 1.0  # a running stream with no callback for this long counts as lost
-COMPUTE_RING = 8192  # callback compute times kept for stats() (~80 s of 10 ms blocks)
+COMPUTE_RING = c.COMPUTE_RING
+WATCH_S = 0.25  # how often the watcher checks the audio process
+STALL_S = 1.0  # a playing stream with no callback for this long counts as lost
+OPEN_TIMEOUT_S = 30.0  # the first open: start-up, imports and the sound beds take ~1.5 s
+REOPEN_TIMEOUT_S = 60.0  # a waiting audio process that says nothing for this long is replaced
+STOP_TIMEOUT_S = 3.0
 
 
-def find_output_device(query: str | int | None) -> int | None:
-    """The PortAudio index for `--audio-device`: None is the system default; an int or a string of
-    digits is an index; other text picks the first output device whose "name, host API" contains
-    it (case-insensitive; an exact name wins). Raises ValueError saying what is available."""
-    import sounddevice
-
-    if query is None:
-        sounddevice.query_devices(kind="output")  # raises when there is no default output
-        return None
-    devices = sounddevice.query_devices()
-    outputs = [d for d in devices if d["max_output_channels"] > 0]
-    available = "; ".join(f"{d['index']}: {d['name']}" for d in outputs) or "none"
-    if isinstance(query, int) or (isinstance(query, str) and query.strip().isdigit()):
-        index = int(query)
-        if not any(d["index"] == index for d in outputs):
-            raise ValueError(f"no output device with index {index} (output devices: {available})")
-        return index
-    text = str(query).strip().lower()
-    if not text:
-        raise ValueError("the audio device name is empty")
-    host_apis = sounddevice.query_hostapis()
-    for exact in (True, False):
-        for d in outputs:
-            label = f"{d['name']}, {host_apis[d['hostapi']]['name']}".lower()
-            if (d["name"].lower() == text) if exact else (text in label):
-                return int(d["index"])
-    raise ValueError(f"no output device matching {query!r} (output devices: {available})")
+class DeviceUnavailable(RuntimeError):
+    """The sound device cannot be opened; the message says why."""
 
 
 class DeviceOutput:
-    """Plays through a PortAudio output stream; the sound card's thread pulls the sound.
+    """Plays through a PortAudio output stream in an audio process of its own.
 
-    The frame loop and the audio thread share one reference: advance() replaces it with the
-    newest frame state (an atomic assignment) and the callback reads it. The callback renders into
-    PortAudio's buffer with a synth that allocates nothing, and records its compute time in a
-    preallocated ring: no locks, no I/O, no allocation on the audio thread.
+    advance() writes each frame's sound controls into shared memory and returns at once
+    (audio/controls.py); the audio process's callback reads them without locks or allocation.
 
-    A watcher thread notices a lost device (the stream stopped, a PortAudio error, or no callbacks
-    for STALL_S), closes the stream and keeps the session running silently. Every RETRY_S it
-    re-initialises PortAudio (the only way to see a JACK server that came back) and reopens the
-    device; the sound then fades in from silence. Each loss and return is reported once through
-    drain_events().
+    A watcher thread notices a lost device (the audio process says so, exits, or its callback
+    count stops moving for STALL_S), kills that process and keeps the session running silently.
+    A new audio process then waits for the device and plays again when it returns; the sound
+    fades in from silence. Each loss and return is reported once through drain_events().
     """
 
     def __init__(self, sample_rate: int = 48000, device: str | int | None = None, seed: int = 0,
                  channels: int = 2, blocksize: int = 0):
-        import sounddevice  # the caller (open_audio_output) has already checked that this imports
-
-        self._sd = sounddevice
         self.path = None
         self.sample_rate = sample_rate
         self.channels = channels
         self.blocksize = blocksize
         self.seed = seed
-        self.device_query = device
-        self._state: FrameState | None = None
-        self._events: deque[tuple[str, str]] = deque()
-        self._compute_s = np.zeros(COMPUTE_RING)
-        self._callbacks = 0
-        self._status_flags = 0
-        self._underflows = 0
-        self._last_frames = 0
-        self._last_callback = 0.0
-        self._callback_error: BaseException | None = None
-        self._finished = False
+        self.device_query = None if device is None else str(device)
+        self.description = "sound device"
         self.losses = 0
         self.reopens = 0
         self.lost = False
         self.closed = False
-        self._stream = None
-        self._reaper: threading.Thread | None = None
-        self._lock = threading.Lock()  # between the watcher and close(); never taken by the callback
+        self._events: deque[tuple[str, str]] = deque()
+        self._block = c.SharedBlock.create()
         self._stop = threading.Event()
-        self._open()  # the first open raises, so open_audio_output can fall back to a WAV file
+        self._process: subprocess.Popen | None = None
+        self._messages: queue.Queue = queue.Queue()
+        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._start_process(retry=False)
+        try:
+            message = self._next_message(OPEN_TIMEOUT_S)
+            if "opened" not in message:
+                raise DeviceUnavailable(message.get("unavailable") or message.get("lost")
+                                        or self._exit_reason(message))
+        except BaseException:
+            self._kill_process()
+            self._block.close()
+            raise
+        self.description = message["opened"]
+        self.scheduling = message.get("scheduling", "")
         self._watcher = threading.Thread(target=self._watch, name="tidewell-audio-watch", daemon=True)
         self._watcher.start()
 
     # -- frame thread ---------------------------------------------------------------------
     def advance(self, state: FrameState, dt: float) -> None:
-        self._state = state
+        self._block.publish(state)
 
     def drain_events(self) -> list[tuple[str, str]]:
         events = []
@@ -103,30 +84,28 @@ class DeviceOutput:
             events.append(self._events.popleft())
         return events
 
-    @property
-    def callback_status_count(self) -> int:
-        return self._status_flags
-
     def stats(self) -> dict:
         """Callback counts, status flags (underflows counted apart) and callback compute times.
 
         compute_s holds the latest min(callbacks, COMPUTE_RING) compute times in seconds, oldest first.
         """
-        count = self._callbacks
+        shared = self._block.stats.copy()
+        ring = self._block.compute_s.copy()
+        count = int(shared[c.CALLBACKS])
         kept = min(count, COMPUTE_RING)
-        ring = self._compute_s.copy()
         recent = np.roll(ring, -(count % COMPUTE_RING))[-kept:] if count >= COMPUTE_RING else ring[:kept]
+        block_frames = int(shared[c.BLOCK_FRAMES])
         stats = {
-            "callbacks": count, "status_flags": self._status_flags, "underruns": self._underflows,
-            "block_frames": self._last_frames, "losses": self.losses, "reopens": self.reopens,
+            "callbacks": count, "status_flags": int(shared[c.STATUS_FLAGS]), "underruns": int(shared[c.UNDERFLOWS]),
+            "block_frames": block_frames, "losses": self.losses, "reopens": self.reopens,
             "lost": self.lost, "device": self.description, "sample_rate": self.sample_rate,
-            "compute_s": recent,
+            "scheduling": self.scheduling, "compute_s": recent,
         }
         if kept:
             p50, p99 = (float(v) for v in np.percentile(recent, [50, 99]))
             stats.update(compute_p50_ms=1e3 * p50, compute_p99_ms=1e3 * p99, compute_max_ms=1e3 * float(recent.max()))
-            if self._last_frames:
-                stats["realtime_factor_p99"] = (self._last_frames / self.sample_rate) / max(p99, 1e-9)
+            if block_frames:
+                stats["realtime_factor_p99"] = (block_frames / self.sample_rate) / max(p99, 1e-9)
         return stats
 
     def close(self) -> None:
@@ -135,12 +114,16 @@ class DeviceOutput:
         self.closed = True
         self._stop.set()
         self._watcher.join(timeout=5.0)
-        with self._lock:
-            self._drop_stream()
-            if self._reaping():
-                # The lost stream's close is still stuck inside PortAudio; sounddevice's exit
-                # handler would call Pa_Terminate, which aborts the process in that state.
-                self._sd._initialized = 0
+        process = self._process
+        if process is not None:
+            try:
+                process.stdin.write("stop\n")
+                process.stdin.flush()
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+            self._kill_process()
+        self._block.close()
 
     def __enter__(self) -> DeviceOutput:
         return self
@@ -148,123 +131,117 @@ class DeviceOutput:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- audio thread ---------------------------------------------------------------------
-    def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
-        start = time.perf_counter()
-        if status:
-            self._status_flags += 1  # counted, never printed from here
-            if status.output_underflow:
-                self._underflows += 1
-        state = self._state
-        if state is None or self._callback_error is not None:
-            outdata.fill(0.0)
-        else:
-            try:
-                self._synth.render_into(state, outdata)
-            except Exception as error:  # reported by the watcher; the stream keeps running silently
-                outdata.fill(0.0)
-                self._callback_error = error
-        self._compute_s[self._callbacks % COMPUTE_RING] = time.perf_counter() - start
-        self._last_frames = frames
-        self._last_callback = start
-        self._callbacks += 1
+    # -- the audio process ----------------------------------------------------------------
+    def _start_process(self, retry: bool) -> None:
+        command = [sys.executable, "-m", "tidewell.audio.player", "--fd", str(self._block.fileno()),
+                   "--sample-rate", str(self.sample_rate), "--channels", str(self.channels),
+                   "--blocksize", str(self.blocksize), "--seed", str(self.seed)]
+        if self.device_query is not None:
+            command += ["--device", self.device_query]
+        if retry:
+            command.append("--retry")
+        self._messages = queue.Queue()
+        # Its own session: a Ctrl-C at the terminal reaches the session, which fades the sound out,
+        # and never cuts the sound off directly.
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, pass_fds=(self._block.fileno(),), start_new_session=True)
+        threading.Thread(target=_read_messages, args=(process, self._messages),
+                         name="tidewell-audio-messages", daemon=True).start()
+        threading.Thread(target=_read_lines, args=(process.stderr, self._stderr_tail),
+                         name="tidewell-audio-stderr", daemon=True).start()
+        self._process = process
 
-    def _stream_finished(self) -> None:
-        self._finished = True
+    def _next_message(self, timeout_s: float) -> dict:
+        """The audio process's next message; {"exited": code} when it ends without one."""
+        try:
+            return self._messages.get(timeout=timeout_s)
+        except queue.Empty:
+            return {"silent_s": timeout_s}
+
+    def _exit_reason(self, message: dict) -> str:
+        if "silent_s" in message:
+            return f"the audio process did not answer within {message['silent_s']:g} s"
+        tail = " | ".join(line for line in self._stderr_tail if line.strip())[-300:]
+        return f"the audio process ended (exit code {message.get('exited')})" + (f": {tail}" if tail else "")
+
+    def _kill_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()  # it may be stuck inside PortAudio; the kernel frees what it held
+        try:
+            process.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (process.stdin, process.stdout, process.stderr):
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
 
     # -- watcher thread -------------------------------------------------------------------
-    def _open(self, reinitialise: bool = False) -> None:
-        sd = self._sd
-        if reinitialise:
-            # PortAudio lists devices (and finds a JACK server) only when initialised; safe here
-            # because this object's stream is closed and PortAudio holds no other stream of ours.
-            if sd._initialized:
-                sd._terminate()
-            sd._initialize()
-        index = find_output_device(self.device_query)
-        self._synth = BreathSynth(sample_rate=self.sample_rate, channels=self.channels, seed=self.seed)
-        self._callback_error = None
-        self._finished = False
-        stream = sd.OutputStream(samplerate=self.sample_rate, channels=self.channels, dtype="float32",
-                                 device=index, blocksize=self.blocksize, callback=self._callback,
-                                 finished_callback=self._stream_finished)
-        try:
-            info = sd.query_devices(stream.device)
-            self.description = f"sound device {info['name']} ({self.sample_rate} Hz, {self.channels} ch)"
-            self._last_callback = time.perf_counter()
-            stream.start()
-        except BaseException:
-            stream.close()
-            raise
-        self._stream = stream
-
-    def _drop_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            _close_quietly(stream)
-
-    def _loss_reason(self) -> str | None:
-        if self._callback_error is not None:
-            return f"synth error in the audio callback: {_one_line(self._callback_error)}"
-        if self._finished or not self._stream.active:
-            return f"{self.description}: the stream stopped"
-        silent_s = time.perf_counter() - self._last_callback
-        if silent_s > STALL_S:
-            return f"{self.description}: no audio callbacks for {silent_s:.1f} s"
-        return None
-
     def _watch(self) -> None:
-        next_try = 0.0
+        seen_callbacks, moved_at = int(self._block.stats[c.CALLBACKS]), time.monotonic()
+        waiting_since = 0.0
         while not self._stop.wait(WATCH_S):
-            with self._lock:
-                if self.closed:
-                    return
-                if self._stream is not None:
-                    try:
-                        reason = self._loss_reason()
-                    except Exception as error:  # PortAudioError from a vanished device
-                        reason = f"{self.description}: PortAudio: {_one_line(error)}"
-                    if reason is not None:
-                        self.lost = True
-                        self.losses += 1
-                        self._events.append(("audio_lost", reason + "; continuing silently, retrying every "
-                                             f"{RETRY_S:g} s"))
-                        self._reap_stream()
-                        next_try = time.monotonic() + RETRY_S
-                elif time.monotonic() >= next_try and not self._reaping():
-                    try:
-                        self._open(reinitialise=True)
-                    except Exception:
-                        next_try = time.monotonic() + RETRY_S
-                        continue
-                    self.lost = False
-                    self.reopens += 1
-                    self._events.append(("audio_back", f"playing through {self.description}"))
+            now = time.monotonic()
+            try:
+                message = self._messages.get_nowait()
+            except queue.Empty:
+                message = None
+            if not self.lost:
+                callbacks = int(self._block.stats[c.CALLBACKS])
+                if callbacks != seen_callbacks:
+                    seen_callbacks, moved_at = callbacks, now
+                reason = None
+                if message is not None and "lost" in message:
+                    reason = f"{self.description}: {message['lost']}"
+                elif message is not None and "exited" in message:
+                    reason = f"{self.description}: {self._exit_reason(message)}"
+                elif now - moved_at > STALL_S:
+                    reason = f"{self.description}: no audio callbacks for {now - moved_at:.1f} s"
+                if reason is not None:
+                    self.lost = True
+                    self.losses += 1
+                    self._events.append(("audio_lost", reason + "; continuing silently until it returns"))
+                    self._kill_process()
+                    self._start_process(retry=True)
+                    waiting_since = now
+            elif message is not None and "opened" in message:
+                self.lost = False
+                self.reopens += 1
+                self.description = message["opened"]
+                seen_callbacks, moved_at = int(self._block.stats[c.CALLBACKS]), now
+                self._events.append(("audio_back", f"playing through {self.description}"))
+            elif message is not None or now - waiting_since > REOPEN_TIMEOUT_S:
+                # The waiting process failed or hangs: start another.
+                self._kill_process()
+                self._start_process(retry=True)
+                waiting_since = now
 
-    def _reap_stream(self) -> None:
-        """Close a lost stream on a thread of its own: after a JACK server dies, PortAudio's
-        Pa_CloseStream waits (measured: minutes) for a process callback that never comes, and
-        Pa_Terminate during that wait aborts the process. So nothing re-initialises PortAudio
-        until this thread has finished."""
-        stream, self._stream = self._stream, None
-        self._reaper = threading.Thread(target=_close_quietly, args=(stream,), name="tidewell-audio-reap",
-                                        daemon=True)
-        self._reaper.start()
 
-    def _reaping(self) -> bool:
-        return self._reaper is not None and self._reaper.is_alive()
-
-def _close_quietly(stream) -> None:
+def _read_messages(process: subprocess.Popen, messages: queue.Queue) -> None:
     try:
-        stream.abort()
-    except Exception:
-        pass  # a vanished device may refuse; closing still frees our side
-    try:
-        stream.close()
-    except Exception:
+        for line in process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # not one of ours (a library writing to stdout)
+            if isinstance(message, dict):
+                messages.put(message)
+    except (OSError, ValueError):
         pass
+    try:
+        code = process.wait(timeout=2.0)
+    except subprocess.TimeoutExpired:
+        code = None
+    messages.put({"exited": code})
 
 
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
+def _read_lines(stream, tail: deque) -> None:
+    try:
+        for line in stream:
+            tail.append(line.rstrip())
+    except (OSError, ValueError):
+        pass

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from tidewell.audio.device import DeviceOutput, find_output_device
+from tidewell.audio.device import DeviceOutput, DeviceUnavailable
 from tidewell.audio.synth import BreathSynth
 from tidewell.engine.frame_state import FrameState
 
@@ -100,31 +100,15 @@ def open_audio_output(wav_path: Path, device: str | int | None = None, prefer_de
     wav_path = Path(wav_path)
     if not prefer_device:
         return WavOutput(wav_path, seed=seed), f"sound device not requested: writing {wav_path.name}"
-    reason = _device_unavailable_reason(device)
-    if reason is None:
-        try:
-            output = DeviceOutput(device=device, seed=seed)
-        except Exception as error:  # PortAudioError, ValueError for a bad device, OSError from the driver
-            reason = f"PortAudio: {_one_line(error)}"
-        else:
-            return output, f"playing through {output.description}"
+    try:
+        output = DeviceOutput(device=device, seed=seed)
+    except DeviceUnavailable as error:
+        reason = str(error)
+    except OSError as error:  # the audio process could not be started
+        reason = f"audio process: {_one_line(error)}"
+    else:
+        return output, f"playing through {output.description}"
     return WavOutput(wav_path, seed=seed), f"no sound device ({reason}): writing {wav_path.name}"
-
-
-def _device_unavailable_reason(device: str | int | None) -> str | None:
-    try:
-        import sounddevice
-    except OSError as error:  # sounddevice raises OSError when the PortAudio library is missing
-        return f"PortAudio: {_one_line(error)}"
-    except ImportError as error:
-        return f"sounddevice not installed: {_one_line(error)}"
-    try:
-        find_output_device(device)
-    except Exception as error:  # PortAudioError or ValueError when there is no such device
-        if device is None:
-            return "PortAudio: no output device"
-        return f"PortAudio: {_one_line(error)}"
-    return None
 
 
 def _one_line(error: BaseException) -> str:

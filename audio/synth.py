@@ -25,12 +25,12 @@ import math
 
 import numpy as np
 
+from tidewell.audio import controls as c
 from tidewell.audio.beds import db_to_gain, make_beds
+from tidewell.audio.controls import BREATH_SWELLS, LAYERS, SWELL_NAMES
 from tidewell.engine.frame_state import FrameState
 
-LAYERS = ("breath", "drone", "ocean", "rain", "wind", "chime")
-BREATH_SWELLS = {"gentle": (18.0, 0.5), "even": (24.0, 1.0), "full": (36.0, 1.4)}  # (depth dB, tone share)
-DEFAULT_SWELL = "gentle"
+_INHALE = c.STAGES.index("inhale")
 
 # Slew limits (full scale per second) of the control values.
 LEVEL_SLEW = 4.0  # breath level: the guide is already eased; this only softens jumps
@@ -56,13 +56,8 @@ _LEVEL, _CALM, _MASTER, _VOLUME = 0, 1, 2, 3  # volumes occupy _VOLUME + LAYERS.
 _LOOPS = ("air_dark", "air_bright", "tone", "drone_dark", "drone_bright", "ocean_dark", "ocean_bright",
           "rain_dark", "rain_bright", "wind_dark", "wind_bright")
 _LAYER_SLOT = {name: _VOLUME + i for i, name in enumerate(LAYERS)}
-
-
-def _unit(value: float) -> float:
-    """Clamp to 0..1; NaN counts as 0 so a bad frame value goes quiet instead of loud."""
-    if not value == value:  # NaN
-        return 0.0
-    return min(1.0, max(0.0, float(value)))
+_SWELL_TABLE = tuple(BREATH_SWELLS[name] for name in SWELL_NAMES)
+_unit = c._unit
 
 
 class BreathSynth:
@@ -81,9 +76,9 @@ class BreathSynth:
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         beds = make_beds(self.sample_rate, int(seed))
-        self._loops = [getattr(beds, name) for name in _LOOPS]
-        # Channel c reads each loop c/channels of a loop later: decorrelated, equally loud channels.
-        self._offsets = [[c * len(loop) // self.channels for c in range(self.channels)] for loop in self._loops]
+        # Each loop as (channels, frames), channel k reading the mono loop k/channels of its length
+        # later (decorrelated, equally loud channels), so one numpy call serves every channel.
+        self._loops = [_spread(getattr(beds, name), self.channels) for name in _LOOPS]
         self._chimes = (beds.breath_chime, beds.phase_chime)
 
         rng = np.random.Generator(np.random.PCG64([int(seed), 1]))  # a stream apart from the beds'
@@ -103,6 +98,8 @@ class BreathSynth:
         self._audible = np.zeros(_MASTER_GAIN + 1, dtype=bool)
         self._was_audible = np.zeros(_MASTER_GAIN + 1, dtype=bool)
         self._parsed: FrameState | None = None
+        self._state_controls = np.zeros(c.SIZE)
+        self._started = False
         self._last_stage = None
         self._last_phase: int | None = None
         self._voice_kind = [0] * _CHIME_VOICES
@@ -118,7 +115,10 @@ class BreathSynth:
         self._ramp = np.arange(1, max_block + 1, dtype=np.float32)
         self._basis = np.ones((2, max_block), dtype=np.float32)  # row 0: this block's ramp, row 1: ones
         self._acc = np.empty((self.channels, max_block), dtype=np.float32)
-        self._work = np.empty(max_block, dtype=np.float32)
+        self._work = np.empty((self.channels, max_block), dtype=np.float32)
+        # This block's stretch of every loop; rows of silent loops keep stale samples, which their
+        # zero envelope cancels.
+        self._segments = np.zeros((len(_LOOPS), self.channels, max_block), dtype=np.float32)
 
     def render(self, state: FrameState, n: int) -> np.ndarray:
         """The next n samples, float32, shape (n, channels), in [-1, 1]."""
@@ -127,9 +127,17 @@ class BreathSynth:
         return out
 
     def render_into(self, state: FrameState, out: np.ndarray) -> None:
-        """Write the next len(out) samples into out (shape (n, channels), float32 or float64).
+        """Write the next len(out) samples for this frame state into out (shape (n, channels))."""
+        if state is not self._parsed:  # a callback sees each frame's state several times
+            c.controls_from_state(state, self._state_controls)
+            self._parsed = state
+        self.render_controls_into(self._state_controls, out)
 
-        Allocates nothing once a block of this size has been seen: safe in a sound-card callback.
+    def render_controls_into(self, controls: np.ndarray, out: np.ndarray) -> None:
+        """Write the next len(out) samples into out (shape (n, channels), float32 or float64) for a
+        control vector (audio/controls.py).
+
+        Allocates no arrays once a block of this size has been seen: safe in a sound-card callback.
         """
         n = out.shape[0]
         if n == 0:
@@ -137,10 +145,10 @@ class BreathSynth:
         if n > self._max_block:
             self._allocate(max(n, 2 * self._max_block))  # grows once, then stays
         dt = n / self.sample_rate
-        self._read_state(state)
+        self._read_controls(controls)
         self._slew(dt)
         self._update_gains(dt)
-        self._trigger_chimes(state)
+        self._trigger_chimes(int(controls[c.STAGE]), int(controls[c.PHASE]))
 
         # envelope[row] = previous + (gains - previous) * ramp, ramp = 1/n .. 1 (ends exactly on the
         # target), as one (rows x 2) @ (2 x n) product: a broadcast multiply-add would allocate
@@ -154,15 +162,15 @@ class BreathSynth:
         np.not_equal(self._previous, 0.0, out=self._was_audible)
         np.logical_or(self._audible, self._was_audible, out=self._audible)  # silent loops are skipped
         acc = self._acc[:, :n]
-        acc.fill(0.0)
-        work = self._work[:n]
+        work = self._work[:, :n]
+        segments = self._segments[:, :, :n]
         for row, loop in enumerate(self._loops):
             if self._audible[row]:
-                gain = envelope[row]
-                offsets = self._offsets[row]
-                for channel in range(self.channels):
-                    self._add_loop(loop, (self._samples + offsets[channel]) % len(loop), gain, acc[channel], work)
+                _copy_segment(loop, self._samples % loop.shape[1], segments[row])
+        # One weighted sum over all loops: one numpy call instead of a multiply and an add per loop.
+        np.einsum("ri,rci->ci", envelope[:_MASTER_GAIN], segments, out=acc)
         self._mix_chimes(acc, work, n)
+        # Per channel: numpy 2.4 copies a whole contiguous operand when it broadcasts a row over it.
         for channel in range(self.channels):
             np.multiply(acc[channel], envelope[_MASTER_GAIN], out=acc[channel])
         np.minimum(acc, 1.0, out=acc)  # np.clip's Python wrapper allocates
@@ -171,37 +179,20 @@ class BreathSynth:
         self._samples += n
         self._previous[:] = self._gains
 
-    @staticmethod
-    def _add_loop(loop: np.ndarray, start: int, gain: np.ndarray, acc: np.ndarray, work: np.ndarray) -> None:
-        n, length, done = len(acc), len(loop), 0
-        while done < n:  # at most one wrap for any block shorter than the loop
-            m = min(n - done, length - start)
-            np.multiply(loop[start:start + m], gain[done:done + m], out=work[done:done + m])
-            done += m
-            start = 0
-        np.add(acc, work[:n], out=acc)
-
-    def _read_state(self, state: FrameState) -> None:
-        if state is self._parsed:  # the callback sees each frame's state several times
-            return
+    def _read_controls(self, controls: np.ndarray) -> None:
         targets = self._targets
         for layer in range(len(LAYERS)):
-            targets[_VOLUME + layer] = 0.0
-        if not state.audio_layers:
-            targets[_LAYER_SLOT["breath"]] = 1.0  # no program layers: the plain breathing guide
-        for name, volume in state.audio_layers:
-            slot = _LAYER_SLOT.get(name)
-            if slot is not None:  # unknown layers are ignored
-                targets[slot] = _unit(volume)
-        targets[_LEVEL] = _unit(state.breath_level)
-        targets[_CALM] = _unit(state.calm)
-        targets[_MASTER] = _unit(state.fade * state.volume)
-        self._swell = BREATH_SWELLS.get(getattr(state, "breath_swell", DEFAULT_SWELL), BREATH_SWELLS[DEFAULT_SWELL])
-        if self._parsed is None:
-            # Timbre starts where the first frame asks; only the levels ramp up from silence.
+            targets[_VOLUME + layer] = _unit(controls[c.VOLUME + layer])
+        targets[_LEVEL] = _unit(controls[c.LEVEL])
+        targets[_CALM] = _unit(controls[c.CALM])
+        targets[_MASTER] = _unit(controls[c.MASTER])
+        swell = int(controls[c.SWELL])
+        self._swell = _SWELL_TABLE[swell] if 0 <= swell < len(_SWELL_TABLE) else _SWELL_TABLE[0]
+        if not self._started:
+            # Timbre starts where the first block asks; only the levels ramp up from silence.
             self._params[_LEVEL] = targets[_LEVEL]
             self._params[_CALM] = targets[_CALM]
-        self._parsed = state
+            self._started = True
 
     def _slew(self, dt: float) -> None:
         params, targets, rates = self._params, self._targets, self._rates
@@ -262,8 +253,7 @@ class BreathSynth:
             total += math.sin(2 * math.pi * t / period + phase)
         return total / len(WIND_GUST_PERIODS_S)
 
-    def _trigger_chimes(self, state: FrameState) -> None:
-        stage, phase = state.breath_stage, state.phase_index
+    def _trigger_chimes(self, stage: int, phase: int) -> None:
         last_stage, last_phase = self._last_stage, self._last_phase
         self._last_stage, self._last_phase = stage, phase
         if last_phase is None:
@@ -273,7 +263,7 @@ class BreathSynth:
             return
         if phase != last_phase:
             self._start_chime(1, volume)
-        elif last_stage == "inhale" and stage != "inhale":  # the top of the breath (BreathStage is a str enum)
+        elif last_stage == _INHALE and stage != _INHALE:  # the top of the breath
             self._start_chime(0, volume)
 
     def _start_chime(self, kind: int, volume: float) -> None:
@@ -291,8 +281,21 @@ class BreathSynth:
                 continue
             bell = self._chimes[self._voice_kind[voice]]
             m = min(n, len(bell) - position)
-            np.multiply(bell[position:position + m], self._voice_gain[voice], out=work[:m])
+            np.multiply(bell[position:position + m], self._voice_gain[voice], out=work[0, :m])
             for channel in range(self.channels):
-                np.add(acc[channel, :m], work[:m], out=acc[channel, :m])
+                np.add(acc[channel, :m], work[0, :m], out=acc[channel, :m])
             position += m
             self._voice_position[voice] = position if position < len(bell) else -1
+
+
+def _spread(loop: np.ndarray, channels: int) -> np.ndarray:
+    return np.stack([np.roll(loop, -(k * len(loop) // channels)) for k in range(channels)])
+
+
+def _copy_segment(loop: np.ndarray, start: int, out: np.ndarray) -> None:
+    n, length, done = out.shape[1], loop.shape[1], 0
+    while done < n:  # at most one wrap for any block shorter than the loop
+        m = min(n - done, length - start)
+        np.copyto(out[:, done:done + m], loop[:, start:start + m])
+        done += m
+        start = 0

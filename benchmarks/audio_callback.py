@@ -6,7 +6,8 @@
    layer playing (breath, drone, ocean, rain, wind, chime) and a new frame state every 1-2 blocks,
    as at 60 fps. p50 / p99 / max compute time and the real-time factor (block duration / compute
    time). Baseline: a plain numpy sine fill of the same block, timed the same way.
-   Goal: real-time factor >= 50x at p99 (p99 <= 0.2 ms).
+   Goal: real-time factor >= 50x at p99 (p99 <= 0.2 ms). Then the same with the block's idle time
+   slept between blocks, as a callback runs, to show what cold caches cost on this machine.
 2. Live: a session (full_body_60 scaled to --minutes) through DeviceOutput on a private JACK dummy
    server (tests/audio_jack/jack_testbed.py), 10 ms periods. Compute times from DeviceOutput.stats(),
    underruns from the callback status flags, and jackd's own xrun reports. Goal: zero underruns.
@@ -55,7 +56,9 @@ def states_for(blocks: int) -> list:
     return states
 
 
-def direct(blocks: int) -> tuple[dict, dict]:
+def direct(blocks: int, idle_s: float = 0.0) -> tuple[dict, dict]:
+    """Back to back (idle_s 0), or with idle_s of sleep between blocks, as a sound card's callback
+    runs: then caches and the CPU have gone cold by the next block."""
     from tidewell.audio.synth import BreathSynth
 
     synth = BreathSynth(sample_rate=RATE, channels=2, seed=0)
@@ -69,6 +72,8 @@ def direct(blocks: int) -> tuple[dict, dict]:
         start = time.perf_counter()
         synth.render_into(state, out)
         times[k] = time.perf_counter() - start
+        if idle_s:
+            time.sleep(idle_s)
 
     phase = np.zeros(BLOCK)
     steps = np.arange(BLOCK) * (2 * np.pi * 220.0 / RATE)
@@ -82,6 +87,8 @@ def direct(blocks: int) -> tuple[dict, dict]:
         out[:, 1] = phase
         offset = (offset + BLOCK * 2 * np.pi * 220.0 / RATE) % (2 * np.pi)
         base[k] = time.perf_counter() - start
+        if idle_s:
+            time.sleep(idle_s)
     return summarise(times), summarise(base)
 
 
@@ -125,7 +132,7 @@ def live(minutes: float) -> dict:
     compute = np.concatenate(collected) if collected else np.zeros(1)
     return {"session_s": last_t, "wall_s": wall_s, "frames": frames, "callbacks": stats["callbacks"],
             "expected_callbacks": wall_s / BLOCK_S, "block_frames": stats["block_frames"],
-            "status_flags": stats["status_flags"], "underruns": stats["underruns"], "losses": stats["losses"],
+            "scheduling": stats["scheduling"], "status_flags": stats["status_flags"], "underruns": stats["underruns"], "losses": stats["losses"],
             "jack_xruns_client": xruns["client"], "jack_late_cycles": xruns["late_cycles"],
             "slowest_advance_ms": 1e3 * slowest_advance, "events": events, "compute": summarise(compute)}
 
@@ -155,12 +162,21 @@ def main() -> int:
     print(f"  baseline: p50 {base['p50_ms']:.4f} ms  p99 {base['p99_ms']:.4f} ms  (numpy sine fill of the same block)")
     print(f"  synth / baseline: p50 {synth['p50_ms'] / base['p50_ms']:.1f}x  p99 {synth['p99_ms'] / base['p99_ms']:.1f}x")
     results = {"direct": synth, "baseline": base}
+    idle_blocks = min(args.blocks, 3000)
+    paced, paced_base = direct(idle_blocks, idle_s=BLOCK_S - 0.0005)
+    print(f"the same with {1e3 * BLOCK_S - 0.5:.1f} ms of sleep after each block, as a callback runs ({idle_blocks} blocks):")
+    print(f"  synth:    p50 {paced['p50_ms']:.4f} ms  p99 {paced['p99_ms']:.4f} ms  real-time factor p99 {paced['rtf_p99']:.0f}x;"
+          f"  baseline p50 {paced_base['p50_ms']:.4f} ms  p99 {paced_base['p99_ms']:.4f} ms")
+    print(f"  slowdown from idle gaps: synth p50 {paced['p50_ms'] / synth['p50_ms']:.1f}x, "
+          f"baseline p50 {paced_base['p50_ms'] / base['p50_ms']:.1f}x")
+    results["direct_paced"] = paced
     if not args.skip_jack:
         print(f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on a JACK dummy server (480-frame periods)...")
         run = live(args.minutes)
         c = run["compute"]
         print(f"  {run['session_s']:.0f} s, {run['callbacks']} callbacks of {run['block_frames']} frames "
               f"(expected ~{run['expected_callbacks']:.0f}); frames {run['frames']}; slowest advance() {run['slowest_advance_ms']:.3f} ms")
+        print(f"  audio process: {run['scheduling']}")
         print(f"  callback compute (stats()): p50 {c['p50_ms']:.4f} ms  p99 {c['p99_ms']:.4f} ms  max {c['max_ms']:.3f} ms  "
               f"real-time factor p50 {c['rtf_p50']:.0f}x  p99 {c['rtf_p99']:.0f}x")
         print(f"  underruns: callback status flags {run['status_flags']} (output underflow {run['underruns']}), "

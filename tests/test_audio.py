@@ -14,24 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from frame_states import CYCLE_S, make_state
+
 from tidewell.audio.output import WavOutput, open_audio_output
 from tidewell.audio.synth import BreathSynth
 from tidewell.engine.frame_state import BreathStage, FrameState, Posture
 
 FPS = 30
 SR = 24000
-CYCLE_S = 10.0
-
-
-def make_state(t: float = 0.0, breath_level: float = 1.0, fade: float = 1.0, calm: float = 0.5,
-               audio_layers: tuple[tuple[str, float], ...] = (), breath_stage: BreathStage = BreathStage.INHALE,
-               phase_index: int = 0, breath_swell: str = "gentle", volume: float = 1.0) -> FrameState:
-    return FrameState(
-        t_s=t, phase_index=phase_index, phase_name="settle", phase_elapsed_s=t, phase_progress=0.0,
-        breath_phase=(t / CYCLE_S) % 1.0, breath_stage=breath_stage,
-        breath_level=breath_level, pace_bpm=60.0 / CYCLE_S, calm=calm, posture=Posture.SUPINE,
-        scene="shore", previous_scene=None, crossfade=1.0, fade=fade, volume=volume,
-        audio_layers=audio_layers, breath_swell=breath_swell)
 
 
 def sine_breath(t: float) -> float:
@@ -338,12 +328,15 @@ def test_device_output_plays_the_swell_through_portaudio(tmp_path, jack_dummy_se
     # A fresh process: PortAudio lists devices once, when sounddevice is first imported.
     script = textwrap.dedent(f"""
         import json, subprocess, sys, time
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_audio import make_state
+        sys.path.insert(0, {str(Path(__file__).parent / "audio_jack")!r})
+        from frame_states import make_state
         from tidewell.audio.output import open_audio_output
         output, message = open_audio_output({str(tmp_path / 'unused.wav')!r})
-        recorder = subprocess.Popen(["jack_rec", "-f", {str(capture)!r}, "-d", "2", "-b", "16",
-                                     "PortAudio:out_0", "PortAudio:out_1"],
+        # The audio process's JACK client is "PortAudio", or "PortAudio-01" when this process has
+        # a PortAudio client of its own (test_audio imports sounddevice).
+        ports = [p for p in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.split()
+                 if p.startswith("PortAudio") and ":out_" in p]
+        recorder = subprocess.Popen(["jack_rec", "-f", {str(capture)!r}, "-d", "2", "-b", "16", *ports],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         start = time.monotonic()
         while recorder.poll() is None and time.monotonic() - start < 15:
@@ -595,8 +588,8 @@ def test_device_output_survives_a_stalled_server_and_comes_back(jack_dummy_serve
     server_pid = int(jack_dummy_server["TIDEWELL_TEST_JACKD_PID"])
     script = textwrap.dedent(f"""
         import json, os, signal, sys, time
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_audio import make_state
+        sys.path.insert(0, {str(Path(__file__).parent / "audio_jack")!r})
+        from frame_states import make_state
         from tidewell.audio.output import open_audio_output
         output, message = open_audio_output("unused.wav", device="JACK")
         events, frames, start, slowest, stopped_at = [], 0, time.monotonic(), 0.0, None

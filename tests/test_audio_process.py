@@ -1,0 +1,155 @@
+"""The audio process and the shared memory between it and the frame loop (audio/controls.py,
+audio/player.py, audio/device.py)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jack_testbed import jack_server_bare  # noqa: F401  (fixture)
+from frame_states import make_state
+
+from tidewell.audio import controls as c
+from tidewell.audio.output import WavOutput, open_audio_output
+
+
+def test_published_state_arrives_as_its_controls():
+    block = c.SharedBlock.create()
+    try:
+        seen = np.full(c.SIZE, -1.0)
+        assert not block.read_controls(seen), "nothing was published yet"
+        assert (seen == -1.0).all()
+        state = make_state(breath_level=0.25, audio_layers=(("ocean", 0.5), ("chime", 2.0), ("harp", 1.0)))
+        block.publish(state)
+        assert block.read_controls(seen)
+        expected = np.zeros(c.SIZE)
+        c.controls_from_state(state, expected)
+        np.testing.assert_array_equal(seen, expected)
+        assert seen[c.LEVEL] == 0.25
+        assert seen[c.VOLUME + c.LAYERS.index("ocean")] == 0.5
+        assert seen[c.VOLUME + c.LAYERS.index("chime")] == 1.0  # clamped
+        assert seen[c.VOLUME + c.LAYERS.index("breath")] == 0.0  # the program chose its layers
+    finally:
+        block.close()
+
+
+def test_no_layers_means_the_plain_breathing_guide_and_nan_means_quiet():
+    controls = np.zeros(c.SIZE)
+    c.controls_from_state(make_state(breath_level=float("nan"), audio_layers=()), controls)
+    assert controls[c.VOLUME + c.LAYERS.index("breath")] == 1.0
+    assert controls[c.LEVEL] == 0.0
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from tidewell.audio import controls as c
+    block = c.SharedBlock.attach(int(sys.argv[1]))
+    vector = np.zeros(c.SIZE)
+    k, end = 0, time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < end:
+        k += 1
+        vector.fill(k)
+        block.publish_controls(vector)
+    print(k)
+""")
+
+
+def test_a_reader_in_another_process_never_sees_a_half_written_slot():
+    """A writer process publishes vectors whose every element is the publish count, as fast as it
+    can; every vector this process accepts must be whole (all elements equal)."""
+    block = c.SharedBlock.create()
+    try:
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(block.fileno()), "2.0"],
+                                  pass_fds=(block.fileno(),), stdout=subprocess.PIPE, text=True)
+        seen, accepted, refused, torn = np.zeros(c.SIZE), 0, 0, 0
+        latest = 0.0
+        while writer.poll() is None:
+            if block.read_controls(seen):
+                accepted += 1
+                torn += int(not (seen == seen[0]).all())
+                assert seen[0] >= latest, "a newer vector was followed by an older one"
+                latest = seen[0]
+            else:
+                refused += 1
+        published = int(writer.stdout.read())
+    finally:
+        block.close()
+    print(f"{published} published, {accepted} accepted, {refused} refused as in flux, {torn} torn")
+    assert writer.returncode == 0
+    assert published > 1000 and accepted > 1000
+    assert torn == 0
+
+
+def test_an_unknown_device_falls_back_to_a_wav_file_saying_what_exists(tmp_path):
+    output, message = open_audio_output(tmp_path / "breath.wav", device="no such card")
+    output.close()
+    assert isinstance(output, WavOutput)
+    assert "no sound device" in message and "breath.wav" in message and "\n" not in message
+    assert "no output device" in message
+
+
+SESSION = textwrap.dedent("""
+    import json, os, sys, time
+    sys.path.insert(0, {tests!r})
+    from frame_states import make_state
+    from tidewell.audio.device import DeviceOutput
+    output = DeviceOutput(device="JACK")
+    print(json.dumps({{"audio_pid": output._process.pid}}), flush=True)
+    t, fade_until = 0.0, None
+    while fade_until is None or t < fade_until:
+        try:
+            output.advance(make_state(t=t, breath_level=0.5), 1 / 60)
+            t += 1 / 60
+            time.sleep(1 / 60)
+        except KeyboardInterrupt:  # as a session does: a gentle end, then close
+            fade_until = t + 1.0
+            callbacks = output.stats()["callbacks"]
+    print(json.dumps({{"callbacks_after_ctrl_c": output.stats()["callbacks"] - callbacks,
+                      "audio_alive": output._process.poll() is None}}), flush=True)
+    output.close()
+""")
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_the_audio_process_follows_the_session(how, jack_server_bare):
+    """A session killed outright takes its audio process with it (no orphan playing on); a Ctrl-C
+    at the terminal does not reach the audio process, so the session's gentle end still sounds."""
+    session = subprocess.Popen([sys.executable, "-c", SESSION.format(tests=str(Path(__file__).parent / "audio_jack"))],
+                               env=jack_server_bare.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        audio_pid = json.loads(session.stdout.readline())["audio_pid"]
+        time.sleep(0.5)
+        if how == "SIGKILL":
+            session.kill()
+        else:
+            os.killpg(session.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole group
+        session.wait(timeout=10)
+        if how == "SIGINT":
+            report = json.loads(session.stdout.readline())
+            assert report["audio_alive"], "Ctrl-C cut the sound off"
+            assert report["callbacks_after_ctrl_c"] > 50, report  # ~1 s of 10 ms blocks
+        assert _wait_gone(audio_pid, 3.0), "the audio process outlived the session"
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()

@@ -92,7 +92,7 @@ def direct(blocks: int, idle_s: float = 0.0) -> tuple[dict, dict]:
     return summarise(times), summarise(base)
 
 
-def live(minutes: float) -> dict:
+def live(minutes: float, realtime_jack: bool) -> dict:
     from jack_testbed import jack_testbed, portaudio_jack_device
 
     from tidewell.audio.device import COMPUTE_RING, DeviceOutput
@@ -102,7 +102,7 @@ def live(minutes: float) -> dict:
     from tidewell.sessions.runner import SessionRunner
 
     program = load_program(resolve_program("full_body_60")).scaled_to(minutes)
-    with tempfile.TemporaryDirectory(prefix="tidewell-audio-bench-") as folder, jack_testbed(Path(folder)) as server:
+    with tempfile.TemporaryDirectory(prefix="tidewell-audio-bench-") as folder, jack_testbed(Path(folder), realtime=realtime_jack) as server:
         output = DeviceOutput(device=portaudio_jack_device(), seed=0)
         runner = SessionRunner(program, SimulatedHeart(seed=0), unattended=True)
         clock = RealClock()
@@ -152,6 +152,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the live JACK run (default 10)")
     parser.add_argument("--blocks", type=int, default=20000, help="blocks timed directly (default 20000 = 200 s of audio)")
     parser.add_argument("--skip-jack", action="store_true", help="only the direct measurement")
+    parser.add_argument("--jack-no-realtime", action="store_true",
+                        help="run jackd without real-time scheduling, as the tests do (default: jackd -R, "
+                             "as an installed JACK runs; needs root or an rtprio limit)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -171,8 +174,9 @@ def main() -> int:
           f"baseline p50 {paced_base['p50_ms'] / base['p50_ms']:.1f}x")
     results["direct_paced"] = paced
     if not args.skip_jack:
-        print(f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on a JACK dummy server (480-frame periods)...")
-        run = live(args.minutes)
+        print(f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on a JACK dummy server "
+              f"(480-frame periods, jackd {'without' if args.jack_no_realtime else 'with'} real-time scheduling)...")
+        run = live(args.minutes, realtime_jack=not args.jack_no_realtime)
         c = run["compute"]
         print(f"  {run['session_s']:.0f} s, {run['callbacks']} callbacks of {run['block_frames']} frames "
               f"(expected ~{run['expected_callbacks']:.0f}); frames {run['frames']}; slowest advance() {run['slowest_advance_ms']:.3f} ms")

@@ -53,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--audio-device", help="sound device name or index (default: the system's)")
     run.set_defaults(handler=_run)
 
+    console = commands.add_parser("console", help="serve the therapist's web console and run the sessions it starts")
+    console.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0 picks a free one)")
+    console.add_argument("--lan", action="store_true",
+                         help="listen on the clinic network for a tablet (default: this computer only)")
+    console.add_argument("--sensor", nargs="+", default=["sim"], metavar="KIND",
+                         help="heart-rate source for the sessions: 'sim', 'ble' or 'ble:ADDRESS'")
+    console.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1 (default: the system's)")
+    console.add_argument("--headless", action="store_true", help="no session window even when a display exists")
+    console.add_argument("--seed", type=int, default=0, help="seed of the simulated heart and the sound")
+    console.add_argument("--audio-device", help="sound device name or index (default: the system's)")
+    console.set_defaults(handler=_console)
+
     programs = commands.add_parser("programs", help="list, show or validate programs")
     programs_cmd = programs.add_subparsers(title="programs commands", required=True)
     p = programs_cmd.add_parser("list", help="the built-in programs")
@@ -202,6 +214,30 @@ def _run(args) -> int:
     print(f"after the session: tidewell rate {result.session_id} after --pain N --stress N; "
           f"tidewell report {result.session_id} --html report.html")
     return 0 if result.status != "interrupted" else 130
+
+
+def _console(args) -> int:
+    from tidewell.engine.console.host import ConsoleOptions, serve_console
+
+    if args.sensor[0] == "replay":
+        raise ValueError("the console runs live sessions: --sensor sim, ble or ble:ADDRESS")
+    return serve_console(ConsoleOptions(port=args.port, lan=args.lan, headless=args.headless,
+                                        sensor=tuple(args.sensor), adapter=args.adapter,
+                                        audio_device=args.audio_device, seed=args.seed, say=_say_flushed))
+
+
+def _say_flushed(text: str) -> None:
+    print(text, flush=True)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, got {text!r}")
+    return port
 
 
 def _programs_list(args) -> int:

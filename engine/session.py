@@ -15,6 +15,7 @@ import numpy as np
 from tidewell.audio.output import open_audio_output
 from tidewell.engine.clock import RealClock, VirtualClock
 from tidewell.engine.frame_state import FrameState
+from tidewell.engine.keymap import load_keymap
 from tidewell.sensors.replay import load_rr_csv
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.program import Program
@@ -39,8 +40,14 @@ class RunOptions:
     frame_rate: float = 30.0
     window_size: tuple[int, int] = (1280, 720)
     say: Callable[[str], None] = print
-    controls: list[str] = field(default_factory=list)  # keys from the window: "next", "pause", "end", "marker"
+    # Keys from the window ("next", "pause", "end", "marker") and console commands, which carry what
+    # they expect so a repeated one changes nothing: ("next", from_phase_index), ("pause", paused),
+    # ("marker", text), ("end", reason).
+    controls: list[str | tuple[str, object]] = field(default_factory=list)
     on_begin: Callable[[int], None] | None = None  # called with the new session's id, e.g. to store a rating
+    on_frame: Callable[[FrameState], None] | None = None  # every frame's state (the console's live view)
+    on_event: Callable[[float, str, str, int | None], None] | None = None  # every logged event
+    client_label: str | None = None  # how terminal messages name the client (default: the pseudonym)
 
 
 @dataclass
@@ -138,7 +145,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     client = store.client(options.client)
     if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
         program = program.for_client(client["resonance_bpm"])
-        say(f"{options.client}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
+        say(f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
             f"(assessed in session {client['resonance_session_id']})")
     live_sensor = source is None and options.sensor[0].startswith("ble")
     if live_sensor and options.virtual_time:
@@ -150,9 +157,11 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     if not options.headless and options.virtual_time is not True:
         from tidewell.engine.render.targets import WindowTarget, open_target
 
+        key_map = load_keymap()  # a bad keys.toml stops here, before anything starts
         target, message = open_target(prefer_window=True, size=options.window_size)
         if isinstance(target, WindowTarget):
             window = target
+            window.key_map = key_map
             window.on_key = options.controls.append
         else:
             target.close()
@@ -193,7 +202,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     last_t = 0.0
     state: FrameState | None = None
     counts: dict[str, int] = {}
-    say(f"session {session_id}: {program.title} for {options.client!r}, {program.minutes:.1f} min,"
+    say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
         f" sensor {source.description}")
     try:
         with StopRequest() as stop:
@@ -204,7 +213,9 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                 now = clock.now()
                 _apply_controls(options.controls, runner, now)
                 state = runner.step(now)
-                _log_events(runner, writer, program, say, counts)
+                if options.on_frame is not None:
+                    options.on_frame(state)
+                _log_events(runner, writer, program, say, counts, options.on_event)
                 writer.beats(runner.drain_beats())
                 if hasattr(source, "drain_packets"):
                     writer.packets(source.drain_packets())
@@ -215,6 +226,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                 last_t = now
                 for kind, detail in audio.drain_events():
                     writer.event(now, kind, detail, state.phase_index)
+                    if options.on_event is not None:
+                        options.on_event(now, kind, detail, state.phase_index)
                     say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
                 if window is not None:
                     window.render(state)
@@ -236,42 +249,52 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             capture.finish(state)
         runner.flush_beats()
         writer.beats(runner.drain_beats())
-        _log_events(runner, writer, program, say, counts)
+        _log_events(runner, writer, program, say, counts, options.on_event)
         writer.close(status)
         if window is not None:
             window.close()
     sheet = capture.write(folder / "contact_sheet.png")
     capture.close()
     if status != "interrupted" and is_assessment(program):
-        _store_resonance(store, session_id, program, options.client, last_t, say)
+        _store_resonance(store, session_id, program, options.client, last_t, say, _label(options))
     return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), last_t)
 
 
-def _store_resonance(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say) -> None:
+def _label(options: RunOptions) -> str:
+    return options.client_label or repr(options.client)
+
+
+def _store_resonance(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say,
+                     label: str) -> None:
     results, chosen = assess(store, session_id, program)
     say("resonance assessment:\n" + format_results(results, chosen))
     if chosen is not None:
         store.set_resonance(client, chosen, session_id)
         store.add_event(session_id, t_s, "resonance", f"{chosen:.1f} breaths/min")
-        say(f"{client}: resonance pace {chosen:.1f} breaths/min stored; later sessions breathe at it")
+        say(f"{label}: resonance pace {chosen:.1f} breaths/min stored; later sessions breathe at it")
 
 
-def _apply_controls(controls: list[str], runner: SessionRunner, now: float) -> None:
+def _apply_controls(controls: list, runner: SessionRunner, now: float) -> None:
     while controls:
-        key = controls.pop(0)
-        if key == "next":
-            runner.next_phase(now)
-        elif key == "pause":
-            runner.toggle_pause(now)
-        elif key == "end":
-            runner.request_end(now)
-        elif key == "marker":
-            runner.add_marker(now, "marker (key)")
+        command = controls.pop(0)
+        action, argument = command if isinstance(command, tuple) else (command, None)
+        if action == "next":
+            if argument is None or argument == runner.phase_index:
+                runner.next_phase(now)
+        elif action == "pause":
+            if argument is None or bool(argument) != runner.paused:
+                runner.toggle_pause(now)
+        elif action == "end":
+            runner.request_end(now, *([str(argument)] if argument else []))
+        elif action == "marker":
+            runner.add_marker(now, str(argument) if argument else "marker (key)")
 
 
-def _log_events(runner: SessionRunner, writer, program: Program, say, counts: dict) -> None:
+def _log_events(runner: SessionRunner, writer, program: Program, say, counts: dict, on_event=None) -> None:
     for event in runner.drain_events():
         writer.event(event.t_s, event.kind, event.detail, event.phase_index)
+        if on_event is not None:
+            on_event(event.t_s, event.kind, event.detail, event.phase_index)
         if event.kind == "phase_start":
             phase = program.phases[event.phase_index]
             writer.phase_start(event.phase_index, phase, event.t_s)

@@ -13,6 +13,7 @@ import numpy as np
 import pyglet
 
 from tidewell.engine.frame_state import FrameState
+from tidewell.engine.keymap import default_keymap, from_pyglet
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer
 
@@ -20,7 +21,6 @@ from tidewell.engine.render.scene_renderer import SceneRenderer
 # this option when pyglet.gl is first imported, so it is set here, before any window module loads.
 pyglet.options["debug_gl"] = False
 
-KEY_NAMES = {"SPACE": "next", "P": "pause", "ESCAPE": "end", "M": "marker"}
 
 
 def _renderer_name(ctx: moderngl.Context) -> str:
@@ -66,7 +66,8 @@ class OffscreenTarget:
 
 
 class WindowTarget:
-    def __init__(self, size: tuple[int, int] = (1280, 720), on_key: Callable[[str], None] | None = None):
+    def __init__(self, size: tuple[int, int] = (1280, 720), on_key: Callable[[str], None] | None = None,
+                 key_map: dict[str, str] | None = None):
         pyglet.options["debug_gl"] = False
         from pyglet import gl
         from pyglet.window import key
@@ -77,6 +78,7 @@ class WindowTarget:
             width=int(size[0]), height=int(size[1]), caption="Tidewell", config=config, resizable=True
         )
         self.on_key = on_key
+        self.key_map = key_map if key_map is not None else default_keymap()
         self._closed = False
         self._key = key
         self._window.push_handlers(on_key_press=self._on_key_press, on_close=self._on_close)
@@ -149,7 +151,7 @@ class WindowTarget:
             self._window.close()
 
     def _on_key_press(self, symbol: int, modifiers: int) -> bool:
-        name = KEY_NAMES.get(self._key.symbol_string(symbol))
+        name = self.key_map.get(from_pyglet(self._key.symbol_string(symbol)))
         if name is not None and self.on_key is not None:
             self.on_key(name)
         return True  # keeps pyglet's default Escape-closes-window from ending the session abruptly

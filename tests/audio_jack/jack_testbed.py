@@ -63,11 +63,12 @@ class JackServer:
     """One jackd with the dummy driver: real-time pacing, no sound card."""
 
     def __init__(self, log_dir: Path, name: str | None = None, sample_rate: int = SAMPLE_RATE,
-                 period_frames: int = PERIOD_FRAMES):
+                 period_frames: int = PERIOD_FRAMES, realtime: bool = False):
         self.tools = require_tools()
         self.name = name or f"tidewell-jack-{os.getpid()}-{next(_names)}"
         self.sample_rate = sample_rate
         self.period_frames = period_frames
+        self.realtime = realtime  # jackd -R, as an installed JACK runs; the tests use --no-realtime
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen | None = None
@@ -96,7 +97,7 @@ class JackServer:
         self._logs.append(log)
         with open(log, "wb") as out:
             self.process = subprocess.Popen(
-                [self.tools["jackd"], "-n", self.name, "--no-realtime", "-d", "dummy",
+                [self.tools["jackd"], "-n", self.name, "--realtime" if self.realtime else "--no-realtime", "-d", "dummy",
                  "-r", str(self.sample_rate), "-p", str(self.period_frames)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=self.env,
                 start_new_session=True, preexec_fn=_die_with_parent)
@@ -291,14 +292,15 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 @contextlib.contextmanager
-def jack_testbed(log_dir: Path | None = None, export_env: bool = True, portaudio: bool = True) -> Iterator[JackServer]:
+def jack_testbed(log_dir: Path | None = None, export_env: bool = True, portaudio: bool = True,
+                 realtime: bool = False) -> Iterator[JackServer]:
     """A running private JACK server; this process's environment points at it (export_env) and,
     with `portaudio`, PortAudio is re-initialised to see it. Stopped by PID afterwards, PortAudio
     re-initialised again so it forgets the server. portaudio=False for a server that will be
     killed (see JackServer.kill); clients then run in child processes with server.env."""
     owned = log_dir is None
     log_dir = Path(tempfile.mkdtemp(prefix="tidewell-jack-")) if owned else Path(log_dir)
-    server = JackServer(log_dir)
+    server = JackServer(log_dir, realtime=realtime)
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     if export_env:
         os.environ["JACK_DEFAULT_SERVER"] = server.name

@@ -1,0 +1,147 @@
+"""`tidewell console`: serve the therapist's console and run the sessions it starts.
+
+The web server runs on a thread of its own; sessions run on the main thread exactly as
+`tidewell run` runs them (window, sound, log), with the console's commands fed in as controls.
+A console that disconnects, reconnects or doubles up changes nothing in the session.
+"""
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from tidewell.engine.console.auth import Pairing, spaced
+from tidewell.engine.console.hub import ConsoleHub, StartRequest
+from tidewell.engine.session import RunOptions, StopRequest, check_sensor, run_session
+from tidewell.sessions.program import ProgramError, builtin_programs, load_program
+from tidewell.sessions.store import SessionStore
+
+SERVER_START_TIMEOUT_S = 15.0
+
+
+@dataclass
+class ConsoleOptions:
+    port: int = 8765
+    lan: bool = False
+    headless: bool = False
+    sensor: tuple[str, ...] = ("sim",)
+    adapter: str | None = None
+    audio_device: str | None = None
+    seed: int = 0
+    say: Callable[[str], None] = print
+
+
+def serve_console(options: ConsoleOptions, store: SessionStore | None = None) -> int:
+    import uvicorn
+
+    from tidewell.engine.console.app import ConsoleConfig, build_app
+    from tidewell.engine.console.thumbnails import scene_thumbnails
+
+    say = options.say
+    check_sensor(options.sensor)
+    store = store or SessionStore()
+    host = "0.0.0.0" if options.lan else "127.0.0.1"
+    hub = ConsoleHub()
+    address = {"url": None}
+
+    def announce(code: str) -> None:
+        if address["url"] is None:
+            return  # the first code is shown once the server listens
+        say(f"console pairing code: {spaced(code)}  (one device; a new code after each pairing)")
+
+    pairing = Pairing(announce)
+    thumbnails = scene_thumbnails(say)
+
+    def thumbnail(scene: str) -> bytes:
+        return thumbnails[scene]
+
+    app = build_app(ConsoleConfig(store.path, hub, pairing, thumbnail))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=options.port, log_level="warning",
+                                           access_log=False, lifespan="off", ws="websockets-sansio"))
+    failure: list[BaseException] = []
+    thread = threading.Thread(target=_serve, args=(server, failure), name="tidewell-console-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        server.should_exit = True
+        why = f": {failure[0]}" if failure else ""
+        raise OSError(f"the console could not listen on {host}:{options.port}{why} "
+                      f"(is another console running? choose another --port)")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    address["url"] = f"http://{_lan_address() if options.lan else '127.0.0.1'}:{port}/"
+    if options.lan:
+        say(f"console on the clinic network: {address['url']}  pairing code: {spaced(pairing.code)}")
+    else:
+        say(f"console: {address['url']}#pair={pairing.code}  (pairing code {spaced(pairing.code)}; "
+            "only this computer can connect, --lan for a tablet)")
+    say("waiting for the console to start a session; Ctrl-C closes the console")
+    try:
+        with StopRequest() as stop:
+            while not stop.requested:
+                try:
+                    request = hub.starts.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                _run_started(request, options, store, hub)
+                say("session over; waiting for the console (Ctrl-C closes the console)")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5.0)
+    say("console closed")
+    return 0
+
+
+def _serve(server, failure: list) -> None:
+    try:
+        server.run()
+    except BaseException as error:  # SystemExit from uvicorn when the port is taken
+        failure.append(error)
+
+
+def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionStore, hub: ConsoleHub) -> None:
+    from tidewell.engine.console.app import program_view
+
+    say = options.say
+    try:
+        program = load_program(builtin_programs()[request.program_id])
+        if request.minutes:
+            program = program.scaled_to(request.minutes)
+    except (KeyError, ProgramError) as error:
+        hub.start_failed(f"cannot load program {request.program_id!r}: {error}")
+        return
+
+    def began(session_id: int) -> None:
+        before = request.before
+        if before.get("pain") is not None or before.get("stress") is not None or before.get("note"):
+            store.set_self_report(session_id, "before", before.get("pain"), before.get("stress"),
+                                  before.get("note", ""))
+        hub.session_began(session_id, request.client_id, program_view(program))
+
+    run = RunOptions(client=request.client, sensor=options.sensor, virtual_time=False, headless=options.headless,
+                     seed=options.seed, audio_device=options.audio_device, adapter=options.adapter, say=say,
+                     controls=hub.controls, on_begin=began, on_frame=hub.frame, on_event=hub.event,
+                     client_label=f"client #{request.client_id}")
+    try:
+        result = run_session(program, run, store)
+    except (ValueError, OSError) as error:
+        say(f"the session could not start: {error}")
+        hub.start_failed(str(error))
+        return
+    hub.session_ended(result.status)
+
+
+def _lan_address() -> str:
+    """This machine's address on the local network (no packet is sent)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))
+        return probe.getsockname()[0]
+    except OSError:
+        return socket.gethostname()
+    finally:
+        probe.close()

@@ -1,0 +1,178 @@
+"""What the web console and the session loop share.
+
+The session loop (main thread) calls frame() and event(); the web server's threads read
+snapshots and queue commands. One lock guards the little shared state; the session loop holds
+it for microseconds per frame and never waits on the web side.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from tidewell.engine.frame_state import FrameState
+
+SAMPLE_EVERY_S = 1.0  # plot points: one per second of session time
+HISTORY_POINTS = 3 * 3600  # a whole long session
+SHOWN_EVENTS = ("phase_start", "therapist_next", "pause", "resume", "marker", "alert", "gentle_end", "auto_advance",
+                "sensor_lost", "sensor_back", "sensor_no_contact", "sensor_contact", "sensor_disconnected",
+                "sensor_reconnected", "audio_lost", "audio_back", "scene_problem")
+REMEMBERED_REQUESTS = 512
+
+
+class ConsoleBusy(RuntimeError):
+    """A command that does not fit the console's state (e.g. a start while a session runs)."""
+
+
+@dataclass
+class StartRequest:
+    client: str
+    client_id: int
+    program_id: str
+    minutes: float | None
+    before: dict
+
+
+@dataclass
+class SessionView:
+    """The running (or last) session as the console shows it."""
+    session_id: int | None = None
+    client_id: int | None = None
+    program: dict | None = None  # id, title, minutes, phases [{name, kind, scene, posture, minutes}]
+    status: str = "idle"  # idle, starting, running, ending, ended
+    result: str | None = None  # completed, ended_early, interrupted (once ended)
+    latest: dict = field(default_factory=dict)
+    points: list = field(default_factory=list)  # [t_s, hr, rmssd, pace, calm]
+    events: list = field(default_factory=list)  # {seq, t_s, kind, detail, phase}
+
+
+class ConsoleHub:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._view = SessionView()
+        self._seq = 0  # bumps on every change the consoles should see
+        self._event_seq = 0
+        self._next_point_s = 0.0
+        self._requests: OrderedDict[str, object] = OrderedDict()
+        self._leaving: set[int] = set()  # phases a "next" has been queued for
+        self.controls: list = []  # handed to the running session (RunOptions.controls)
+        self.starts: queue.Queue[StartRequest] = queue.Queue()
+
+    # -- the session loop -----------------------------------------------------------------
+    def session_began(self, session_id: int, client_id: int, program: dict) -> None:
+        with self._lock:
+            self._view = SessionView(session_id=session_id, client_id=client_id, program=program, status="running")
+            self._next_point_s = 0.0
+            self._leaving = set()
+            self.controls.clear()
+            self._seq += 1
+
+    def frame(self, state: FrameState) -> None:
+        latest = {
+            "t_s": round(state.t_s, 2), "phase": state.phase_index, "phase_name": state.phase_name,
+            "phase_elapsed_s": round(state.phase_elapsed_s, 1), "phase_progress": round(state.phase_progress, 4),
+            "hr": _num(state.hr_bpm, 1), "rmssd": _num(state.rmssd_ms, 1), "pace": _num(state.pace_bpm, 2),
+            "target_pace": _num(state.target_pace_bpm, 2), "calm": _num(state.calm, 3),
+            "breath_rate": _num(state.breath_rate_bpm, 2), "coherence": _num(state.coherence, 3),
+            "breath_stage": str(state.breath_stage.value), "breath_level": round(state.breath_level, 3),
+            "paused": state.paused, "sensor": state.sensor, "ending": state.ending,
+        }
+        with self._lock:
+            view = self._view
+            view.latest = latest
+            if state.ending and view.status == "running":
+                view.status = "ending"
+            if state.t_s >= self._next_point_s:
+                view.points.append([latest["t_s"], latest["hr"], latest["rmssd"], latest["pace"], latest["calm"]])
+                if len(view.points) > HISTORY_POINTS:
+                    del view.points[0]
+                self._next_point_s = state.t_s + SAMPLE_EVERY_S
+            self._seq += 1
+
+    def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
+        if kind not in SHOWN_EVENTS:
+            return
+        with self._lock:
+            self._event_seq += 1
+            self._view.events.append({"seq": self._event_seq, "t_s": round(t_s, 1), "kind": kind,
+                                      "detail": detail, "phase": phase_index})
+            self._seq += 1
+
+    def session_ended(self, result: str) -> None:
+        with self._lock:
+            self._view.status = "ended"
+            self._view.result = result
+            self.controls.clear()
+            self._seq += 1
+
+    def start_failed(self, message: str) -> None:
+        with self._lock:
+            self._view.status = "idle"
+            self._view.result = None
+            self._view.events.append({"seq": self._event_seq + 1, "t_s": 0.0, "kind": "start_failed",
+                                      "detail": message, "phase": None})
+            self._event_seq += 1
+            self._seq += 1
+
+    # -- the web side ---------------------------------------------------------------------
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def snapshot(self, points_from: int = 0, events_after: int = 0) -> dict:
+        """The view; only plot points from index points_from and events after seq events_after."""
+        with self._lock:
+            view = self._view
+            return {
+                "seq": self._seq, "session_id": view.session_id, "client_id": view.client_id,
+                "program": view.program, "status": view.status, "result": view.result, "latest": dict(view.latest),
+                "points_from": points_from, "points": [list(p) for p in view.points[points_from:]],
+                "points_total": len(view.points),
+                "events": [dict(e) for e in view.events if e["seq"] > events_after],
+            }
+
+    def request_start(self, request: StartRequest, request_id: str | None) -> dict:
+        with self._lock:
+            if request_id and request_id in self._requests:
+                return self._requests[request_id]
+            if self._view.status in ("starting", "running", "ending"):
+                raise ConsoleBusy("a session is already running; end it first")
+            self._view = SessionView(client_id=request.client_id, status="starting")
+            self._seq += 1
+            answer = {"status": "starting"}
+            self._remember(request_id, answer)
+        self.starts.put(request)
+        return answer
+
+    def command(self, action: str, argument: object, request_id: str | None) -> dict:
+        """Queue a control for the running session. A request id seen before is answered as before
+        and not applied twice; "next" also carries the phase it means to leave."""
+        with self._lock:
+            if request_id and request_id in self._requests:
+                return self._requests[request_id]
+            if self._view.status not in ("running", "ending"):
+                raise ConsoleBusy("no session is running")
+            if action == "next" and (argument != self._view.latest.get("phase", argument)
+                                     or argument in self._leaving):
+                answer = {"applied": False, "why": f"already past phase {int(argument) + 1}"}
+            else:
+                self.controls.append((action, argument))
+                if action == "next":
+                    self._leaving.add(argument)  # phases only move forward: one "next" per phase
+                answer = {"applied": True}
+            self._remember(request_id, answer)
+            return answer
+
+    def _remember(self, request_id: str | None, answer: object) -> None:
+        if request_id:
+            self._requests[request_id] = answer
+            while len(self._requests) > REMEMBERED_REQUESTS:
+                self._requests.popitem(last=False)
+
+
+def _num(value: float | None, digits: int) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)

@@ -1,0 +1,183 @@
+"""The therapist console's server, over real HTTP and WebSocket against a running `tidewell console`:
+authentication, pairing, idempotent controls, reconnects and two consoles at once."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+
+import httpx
+import pytest
+import websockets
+from console_testbed import run_short_session, running_console
+
+PSEUDONYM = "heron-4"
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    data = tmp_path_factory.mktemp("console-data")
+    run_short_session(data, PSEUDONYM)
+    with running_console(data) as running:
+        yield running
+
+
+DATA_ENDPOINTS = [
+    ("GET", "/api/me"), ("GET", "/api/clients"), ("GET", "/api/clients/1"), ("GET", "/api/programs"),
+    ("GET", "/api/keymap"), ("GET", "/api/scenes/ember/thumbnail.png"), ("GET", "/sessions/1/report"),
+    ("POST", "/api/clients"), ("POST", "/api/session/start"), ("POST", "/api/session/control"),
+    ("POST", "/api/sessions/1/rating"),
+]
+
+
+@pytest.mark.parametrize("method,path", DATA_ENDPOINTS)
+def test_every_data_and_control_endpoint_refuses_without_a_token(console, method, path):
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Cookie": "tidewell_token=forged"}):
+        answer = httpx.request(method, console.url.rstrip("/") + path, headers=headers, json={}, timeout=30)
+        assert answer.status_code == 401, (method, path, headers, answer.status_code)
+        assert PSEUDONYM not in answer.text
+
+
+def test_the_page_itself_carries_no_data(console):
+    page = httpx.get(console.url, timeout=30)
+    assert page.status_code == 200 and "Tidewell console" in page.text
+    assert PSEUDONYM not in page.text
+
+
+def test_the_websocket_refuses_an_unauthenticated_client(console):
+    async def attempt(headers):
+        async with websockets.connect(console.url.replace("http", "ws") + "ws/live", additional_headers=headers) as ws:
+            await ws.recv()
+
+    for headers in ({}, {"Cookie": "tidewell_token=forged"}):
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            asyncio.run(attempt(headers))
+        assert refused.value.response.status_code == 403
+
+
+def _start_session(http: httpx.Client, minutes: float = 1.0, request_id: str = "start-1") -> dict:
+    client_id = http.post("/api/clients", json={"pseudonym": "wren-2"}).json()["id"]
+    body = {"client_id": client_id, "program": "taster", "minutes": minutes, "request_id": request_id,
+            "before": {"pain": 4, "stress": 6, "note": "tight shoulders"}}
+    answers = [http.post("/api/session/start", json=body) for _ in range(2)]  # a double tap
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert answers[0].json() == answers[1].json()
+    return body
+
+
+def _wait_running(http_url: str, token: str, timeout_s: float = 60.0) -> dict:
+    async def watch():
+        async with websockets.connect(http_url.replace("http", "ws") + "ws/live",
+                                      additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                view = json.loads(await asyncio.wait_for(ws.recv(), timeout=timeout_s))
+                if view["status"] == "running" and view["latest"]:
+                    return view
+        raise AssertionError("the session did not start")
+    return asyncio.run(watch())
+
+
+def test_controls_are_idempotent_and_two_consoles_see_the_same_session(console):
+    tablet, phone = console.paired_client(), console.paired_client()
+    tokens = [c.headers["Authorization"].split()[1] for c in (tablet, phone)]
+    _start_session(tablet, minutes=1.0)
+    view = _wait_running(console.url, tokens[0])
+    assert view["program"]["id"] == "taster"
+    busy = tablet.post("/api/session/start", json={"client_id": view["client_id"], "program": "taster",
+                                                     "request_id": "another"})
+    assert busy.status_code == 409
+
+    leave = view["latest"]["phase"]
+    first = tablet.post("/api/session/control", json={"action": "next", "from_phase": leave, "request_id": "n1"})
+    again = phone.post("/api/session/control", json={"action": "next", "from_phase": leave, "request_id": "n2"})
+    repeat = tablet.post("/api/session/control", json={"action": "next", "from_phase": leave, "request_id": "n1"})
+    assert first.json() == {"applied": True}
+    assert repeat.json() == first.json()
+    for marker_try in range(2):  # the same marker sent twice (a resend after a reconnect)
+        tablet.post("/api/session/control", json={"action": "marker", "text": "deep work: left trapezius",
+                                                  "request_id": "m1"})
+    for paused in (True, True, False):
+        phone.post("/api/session/control", json={"action": "pause", "paused": paused, "request_id": f"p{time.time()}"})
+    time.sleep(1.0)
+
+    async def both_views():
+        async def one(token):
+            async with websockets.connect(console.url.replace("http", "ws") + "ws/live",
+                                          additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+                return json.loads(await ws.recv())
+        return await asyncio.gather(*(one(t) for t in tokens))
+    views = asyncio.run(both_views())
+    assert views[0]["session_id"] == views[1]["session_id"]
+    assert views[0]["latest"]["phase"] == views[1]["latest"]["phase"] == leave + 1, "one phase, not two"
+    assert again.json()["applied"] is False, "the second console's 'next' from the same phase must not apply"
+
+    session_id = views[0]["session_id"]
+    tablet.post("/api/session/control", json={"action": "end", "request_id": "e1"})
+    tablet.post("/api/session/control", json={"action": "end", "request_id": "e2"})
+    console.wait_for(r"session over", 90.0)
+    with sqlite3.connect(console.data_dir / "tidewell.db") as db:
+        events = db.execute("SELECT kind, detail FROM events WHERE session_id = ?", (session_id,)).fetchall()
+        reports = db.execute("SELECT moment, pain, stress, note FROM self_reports WHERE session_id = ?",
+                             (session_id,)).fetchall()
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("therapist_next") == 1
+    assert [d for k, d in events if k == "marker"] == ["deep work: left trapezius"]
+    assert kinds.count("pause") == 1 and kinds.count("resume") == 1
+    assert kinds.count("gentle_end") == 1
+    assert reports == [("before", 4, 6, "tight shoulders")]
+
+
+def test_a_console_that_drops_and_reconnects_does_not_touch_the_session(console):
+    http = console.paired_client()
+    token = http.headers["Authorization"].split()[1]
+    _start_session(http, minutes=1.0, request_id="start-2")
+    first = _wait_running(console.url, token)  # connects, reads, drops (the tablet sleeps)
+    time.sleep(2.0)
+    second = _wait_running(console.url, token)  # wakes up and reconnects
+    assert second["session_id"] == first["session_id"]
+    assert second["latest"]["t_s"] > first["latest"]["t_s"] + 1.5, "the session ran on while no console watched"
+    assert second["points_from"] == 0 and len(second["points"]) >= len(first["points"]), "the history is resent"
+    http.post("/api/session/control", json={"action": "end", "request_id": "e3"})
+    console.wait_for(r"session over", 90.0)
+    rating = http.post(f"/api/sessions/{first['session_id']}/rating",
+                       json={"moment": "after", "pain": 2, "stress": 3, "note": "lighter"})
+    assert rating.status_code == 200
+    bad = http.post(f"/api/sessions/{first['session_id']}/rating", json={"moment": "after", "pain": 11})
+    assert bad.status_code == 422 and "0-10" in bad.json()["error"]
+    report = http.get(f"/sessions/{first['session_id']}/report")
+    assert report.status_code == 200 and "lighter" in report.text
+
+
+def test_no_client_data_in_the_console_output(console):
+    """The engine's terminal is the server's log: pseudonyms never appear in it."""
+    text = "\n".join(console.lines)
+    assert "client #" in text  # sessions are named by number
+    for pseudonym in (PSEUDONYM, "wren-2"):
+        assert pseudonym not in text
+
+
+def test_pairing_gives_a_token_once_per_code_and_wrong_codes_are_rate_limited(console):
+    """Last in this module: its lockout holds all pairing for a minute."""
+    http = httpx.Client(base_url=console.url, timeout=30)
+    code = console.code
+    shown = console.codes_shown
+    first = http.post("/api/pair", json={"code": f"{code[:3]} {code[3:]}"})  # as read off the screen
+    assert first.status_code == 200
+    token = first.json()["token"]
+    assert first.cookies.get("tidewell_token") == token
+    assert "httponly" in first.headers["set-cookie"].lower() and "samesite=strict" in first.headers["set-cookie"].lower()
+    assert console.code_after(shown) != code, "a used code must be replaced"
+    assert http.post("/api/pair", json={"code": code}).status_code == 403, "a code pairs one device only"
+
+    answers = [http.post("/api/pair", json={"code": "000000" if console.code != "000000" else "111111"})
+               for _ in range(5)]
+    assert [a.status_code for a in answers[:4]] == [403] * 4  # the used code above was the first failure
+    limited = http.post("/api/pair", json={"code": console.code})  # even the right code waits now
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert "too many" in limited.json()["error"]
+
+    me = httpx.get(console.url + "api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert me.status_code == 200, "tokens handed out earlier keep working during a lockout"

@@ -48,6 +48,7 @@ class RunOptions:
     on_frame: Callable[[FrameState], None] | None = None  # every frame's state (the console's live view)
     on_event: Callable[[float, str, str, int | None], None] | None = None  # every logged event
     client_label: str | None = None  # how terminal messages name the client (default: the pseudonym)
+    attended: bool = False  # a therapist controls the run from elsewhere (the console): phases wait for them
 
 
 @dataclass
@@ -195,7 +196,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     capture = _ContactFrames(program, say, window)
 
     writer = store.writer(session_id)
-    runner = SessionRunner(program, source, unattended=window is None)
+    runner = SessionRunner(program, source, unattended=window is None and not options.attended)
     status = "interrupted"
     frame_dt = 1.0 / options.frame_rate
     next_sample = 0.0

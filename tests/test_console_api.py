@@ -9,7 +9,8 @@ import time
 
 import httpx
 import pytest
-import websockets
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 from console_testbed import run_short_session, running_console
 
 PSEUDONYM = "heron-4"
@@ -47,11 +48,11 @@ def test_the_page_itself_carries_no_data(console):
 
 def test_the_websocket_refuses_an_unauthenticated_client(console):
     async def attempt(headers):
-        async with websockets.connect(console.url.replace("http", "ws") + "ws/live", additional_headers=headers) as ws:
+        async with connect(console.url.replace("http", "ws") + "ws/live", additional_headers=headers) as ws:
             await ws.recv()
 
     for headers in ({}, {"Cookie": "tidewell_token=forged"}):
-        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        with pytest.raises(InvalidStatus) as refused:
             asyncio.run(attempt(headers))
         assert refused.value.response.status_code == 403
 
@@ -68,7 +69,7 @@ def _start_session(http: httpx.Client, minutes: float = 1.0, request_id: str = "
 
 def _wait_running(http_url: str, token: str, timeout_s: float = 60.0) -> dict:
     async def watch():
-        async with websockets.connect(http_url.replace("http", "ws") + "ws/live",
+        async with connect(http_url.replace("http", "ws") + "ws/live",
                                       additional_headers={"Authorization": f"Bearer {token}"}) as ws:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
@@ -104,7 +105,7 @@ def test_controls_are_idempotent_and_two_consoles_see_the_same_session(console):
 
     async def both_views():
         async def one(token):
-            async with websockets.connect(console.url.replace("http", "ws") + "ws/live",
+            async with connect(console.url.replace("http", "ws") + "ws/live",
                                           additional_headers={"Authorization": f"Bearer {token}"}) as ws:
                 return json.loads(await ws.recv())
         return await asyncio.gather(*(one(t) for t in tokens))

@@ -304,7 +304,8 @@ def program_view(program) -> dict:
         "id": program.id, "title": program.title, "description": program.description,
         "minutes": round(program.minutes, 2),
         "phases": [{"name": p.name, "kind": p.kind.value, "scene": p.scene, "posture": p.posture.value,
-                    "minutes": round(p.minutes, 3), "pace": round(p.breathing.rate_bpm, 2)} for p in program.phases],
+                    "minutes": round(p.minutes, 3), "pace": round(p.breathing.rate_bpm, 2),
+                    "waits": p.advance.value == "therapist"} for p in program.phases],
     }
 
 

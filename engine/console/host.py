@@ -125,7 +125,7 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
     run = RunOptions(client=request.client, sensor=options.sensor, virtual_time=False, headless=options.headless,
                      seed=options.seed, audio_device=options.audio_device, adapter=options.adapter, say=say,
                      controls=hub.controls, on_begin=began, on_frame=hub.frame, on_event=hub.event,
-                     client_label=f"client #{request.client_id}")
+                     client_label=f"client #{request.client_id}", attended=True)
     try:
         result = run_session(program, run, store)
     except (ValueError, OSError) as error:

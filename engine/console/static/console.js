@@ -339,8 +339,11 @@ function renderLive(view) {
   if (phase.minutes) {
     const phaseLeft = Math.max(0, phase.minutes * 60 - (latest.phase_elapsed_s || 0));
     const after = program.phases.slice((latest.phase ?? 0) + 1).reduce((sum, p) => sum + p.minutes * 60, 0);
-    $("time-left").textContent = `${clock(phaseLeft)} left in this phase · ${clock(phaseLeft + after)} left in the session` +
-      (latest.sensor !== "ok" ? ` · sensor: ${latest.sensor.replace("_", " ")}` : "");
+    const here = phaseLeft === 0 && phase.waits ? "this phase waits for Next phase"
+      : `${clock(phaseLeft)} left in this phase${phase.waits ? " (then it waits for Next phase)" : ""}`;
+    $("time-left").textContent = `${here} · ${clock(phaseLeft + after)} left in the session` +
+      (latest.sensor !== "ok" ? ` · sensor: ${latest.sensor.replace("_", " ")}` : "") +
+      (latest.hr === null ? " · heart rate shows after the first half minute of beats" : "");
   }
   renderEvents();
   drawPlot();
@@ -393,17 +396,23 @@ function drawPlot() {
   const start = Math.max(points[0][0], end - 600); // the last ten minutes scroll by
   const shown = points.filter((p) => p[0] >= start);
   const series = [
-    { index: 1, color: "#d98c7a", label: "HR" }, { index: 2, color: "#7fb3d5", label: "RMSSD" },
-    { index: 3, color: "#a9c68a", label: "pace" }, { index: 4, color: "#c9b2e0", label: "calm" },
+    { index: 1, color: "#d98c7a", label: "HR", format: (v) => v.toFixed(0), minSpan: 10 },
+    { index: 2, color: "#7fb3d5", label: "RMSSD", format: (v) => v.toFixed(0), minSpan: 20 },
+    { index: 3, color: "#a9c68a", label: "pace", format: (v) => v.toFixed(1), minSpan: 2 },
+    { index: 4, color: "#c9b2e0", label: "calm", format: (v) => `${Math.round(100 * v)}%`, minSpan: 0.2 },
   ];
   series.forEach((s, n) => {
     const values = shown.map((p) => p[s.index]).filter((v) => v !== null);
+    let low = Math.min(...values), high = Math.max(...values);
     g.fillStyle = s.color;
     g.font = "13px system-ui";
-    g.fillText(s.label, 10 + n * 70, 16);
+    const range = !values.length ? " —" : s.format(low) === s.format(high) ? ` ${s.format(low)}`
+      : ` ${s.format(low)}–${s.format(high)}`;
+    g.fillText(s.label + range, 10 + n * 150, 16);
     if (values.length < 2) return;
-    let low = Math.min(...values), high = Math.max(...values);
-    if (high - low < 1e-6) { low -= 1; high += 1; }
+    const span = Math.max(high - low, s.minSpan);  // a steady value draws as a steady line, not as noise
+    low = (low + high - span) / 2;
+    high = low + span;
     g.strokeStyle = s.color;
     g.lineWidth = 2;
     g.beginPath();

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 
-import httpx
+import httpx2
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -35,13 +35,13 @@ DATA_ENDPOINTS = [
 @pytest.mark.parametrize("method,path", DATA_ENDPOINTS)
 def test_every_data_and_control_endpoint_refuses_without_a_token(console, method, path):
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Cookie": "tidewell_token=forged"}):
-        answer = httpx.request(method, console.url.rstrip("/") + path, headers=headers, json={}, timeout=30)
+        answer = httpx2.request(method, console.url.rstrip("/") + path, headers=headers, json={}, timeout=30)
         assert answer.status_code == 401, (method, path, headers, answer.status_code)
         assert PSEUDONYM not in answer.text
 
 
 def test_the_page_itself_carries_no_data(console):
-    page = httpx.get(console.url, timeout=30)
+    page = httpx2.get(console.url, timeout=30)
     assert page.status_code == 200 and "Tidewell console" in page.text
     assert PSEUDONYM not in page.text
 
@@ -57,7 +57,7 @@ def test_the_websocket_refuses_an_unauthenticated_client(console):
         assert refused.value.response.status_code == 403
 
 
-def _start_session(http: httpx.Client, minutes: float = 1.0, request_id: str = "start-1") -> dict:
+def _start_session(http: httpx2.Client, minutes: float = 1.0, request_id: str = "start-1") -> dict:
     client_id = http.post("/api/clients", json={"pseudonym": "wren-2"}).json()["id"]
     body = {"client_id": client_id, "program": "taster", "minutes": minutes, "request_id": request_id,
             "before": {"pain": 4, "stress": 6, "note": "tight shoulders"}}
@@ -161,7 +161,7 @@ def test_no_client_data_in_the_console_output(console):
 
 def test_pairing_gives_a_token_once_per_code_and_wrong_codes_are_rate_limited(console):
     """Last in this module: its lockout holds all pairing for a minute."""
-    http = httpx.Client(base_url=console.url, timeout=30)
+    http = httpx2.Client(base_url=console.url, timeout=30)
     code = console.code
     shown = console.codes_shown
     first = http.post("/api/pair", json={"code": f"{code[:3]} {code[3:]}"})  # as read off the screen
@@ -180,5 +180,5 @@ def test_pairing_gives_a_token_once_per_code_and_wrong_codes_are_rate_limited(co
     assert int(limited.headers["Retry-After"]) > 0
     assert "too many" in limited.json()["error"]
 
-    me = httpx.get(console.url + "api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    me = httpx2.get(console.url + "api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert me.status_code == 200, "tokens handed out earlier keep working during a lockout"

@@ -99,3 +99,28 @@ def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, ti
     assert 10 < ended < 40  # real time: about 12 s of session, plus the 5-s fade
     sheet = Image.open(Path(folder) / "contact_sheet.png")
     assert sheet.width >= 480
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed (bash .ci/install --dev)")
+def test_a_foot_pedal_key_map_drives_the_window(xvfb_display, tidewell_cmd, cli_env, tmp_path):
+    """keys.toml gives Page Down, F5 and Q (what pedals commonly send) to next, marker and end."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text('next = ["PAGEDOWN"]\nmarker = ["F5"]\nend = ["Q"]\n')
+    cli_env["TIDEWELL_KEYS"] = str(keys)
+    cli_env["DISPLAY"] = xvfb_display
+    proc = subprocess.Popen([*tidewell_cmd, "run", "--minutes", "3"], env=cli_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    deadline = time.monotonic() + 60
+    while not any("phase 1/" in line for line in lines) and time.monotonic() < deadline:
+        lines.append(proc.stdout.readline())
+    time.sleep(2)
+    for name in ("space", "Next", "F5", "q"):  # space is no longer "next": only Page Down is
+        _send_key(xvfb_display, name)
+        time.sleep(1)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with sqlite3.connect(Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db") as conn:
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY t_s, rowid")]
+    assert kinds.count("therapist_next") == 1 and kinds.count("marker") == 1 and kinds.count("gentle_end") == 1
+    assert kinds.index("therapist_next") < kinds.index("marker") < kinds.index("gentle_end")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import httpx
+import httpx2
 
 URL_LINE = re.compile(r"console: (http://127\.0\.0\.1:\d+/)#pair=(\d{6})")
 CODE_LINE = re.compile(r"console pairing code: (\d{3}) (\d{3})")
@@ -80,9 +80,9 @@ class Console:
     def codes_shown(self) -> int:
         return len(self._codes)
 
-    def paired_client(self) -> httpx.Client:
+    def paired_client(self) -> httpx2.Client:
         """An HTTP client holding a fresh session token (pairs with the current code)."""
-        client = httpx.Client(base_url=self.url, timeout=30.0)
+        client = httpx2.Client(base_url=self.url, timeout=30.0)
         shown = self.codes_shown
         answer = client.post("/api/pair", json={"code": self.code})
         assert answer.status_code == 200, answer.text

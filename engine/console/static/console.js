@@ -294,7 +294,7 @@ function receive(view) {
   if (view.points_from === 0 || view.session_id !== state.sessionId) {
     state.points = [];
     state.events = [];
-    if (view.session_id !== state.sessionId) $("alerts").replaceChildren();
+    $("alerts").replaceChildren();  // the full event list follows, alerts included
   }
   state.sessionId = view.session_id;
   state.points.push(...view.points);

@@ -1,0 +1,67 @@
+"""The console's app and hub in-process (Starlette's test client): alerts reach the console,
+foreign pages cannot ride on the cookie, and the hub's answers to repeated commands."""
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from tidewell.engine.console.app import ConsoleConfig, build_app
+from tidewell.engine.console.auth import Pairing
+from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
+from tidewell.engine.scenes_cli import scene_state
+
+
+@pytest.fixture
+def served(tmp_path):
+    codes = []
+    hub = ConsoleHub()
+    pairing = Pairing(codes.append)
+    app = build_app(ConsoleConfig(tmp_path / "tidewell.db", hub, pairing, lambda scene: b""))
+    client = TestClient(app)
+    token = client.post("/api/pair", json={"code": codes[-1]}).json()["token"]
+    return hub, client, token
+
+
+def _running(hub: ConsoleHub) -> None:
+    hub.request_start(StartRequest("c", 1, "taster", None, {}), "s1")
+    hub.session_began(7, 1, {"id": "taster", "title": "Taster", "minutes": 3, "phases": []})
+    hub.frame(scene_state("ember", t_s=12.0, hr_bpm=71.0))
+
+
+def test_an_alert_reaches_the_console_as_it_happens(served):
+    hub, client, token = served
+    _running(hub)
+    with client.websocket_connect("/ws/live", headers={"Authorization": f"Bearer {token}"}) as ws:
+        first = ws.receive_json()
+        assert first["status"] == "running" and first["latest"]["hr"] == 71.0
+        hub.event(95.0, "alert", "HR 92 bpm, +17 over baseline 75 in 'deep work'; last marker: left trapezius", 2)
+        hub.event(95.1, "breath_sample", "not shown", 2)  # internal events stay in the log only
+        update = ws.receive_json()
+    assert [e["kind"] for e in update["events"]] == ["alert"]
+    assert "last marker: left trapezius" in update["events"][0]["detail"]
+    assert update["points"] == [], "only new plot points travel after the first message"
+
+
+def test_a_page_from_another_site_cannot_open_the_live_feed(served):
+    hub, client, token = served
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client.websocket_connect("/ws/live", headers={"Cookie": f"tidewell_token={token}",
+                                                           "Origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    assert refused.value.code == 4403
+
+
+def test_the_hub_applies_each_intent_once():
+    hub = ConsoleHub()
+    with pytest.raises(ConsoleBusy):
+        hub.command("next", 0, "n0")  # no session
+    _running(hub)
+    with pytest.raises(ConsoleBusy):
+        hub.request_start(StartRequest("c", 1, "taster", None, {}), "s2")  # one session at a time
+    assert hub.request_start(StartRequest("c", 1, "taster", None, {}), "s1") == {"status": "starting"}  # a resend
+    assert hub.command("next", 0, "a") == {"applied": True}
+    assert hub.command("next", 0, "b")["applied"] is False  # another tap from the same phase
+    assert hub.command("next", 0, "a") == {"applied": True}  # a resend gets the same answer
+    assert hub.command("marker", "left calf", "m") == hub.command("marker", "left calf", "m")
+    assert hub.controls == [("next", 0), ("marker", "left calf")]

@@ -85,6 +85,7 @@ class SharedBlock:
         self.stats = self.words[_STATS_BASE:_RING_BASE]
         self.compute_s = self.words[_RING_BASE:]
         self._written = 0
+        self._accepted = 0.0  # sequence number of the controls last read
         self._scratch = np.zeros(SIZE)
         self._state_controls = np.zeros(SIZE)
 
@@ -115,27 +116,32 @@ class SharedBlock:
     def publish_controls(self, controls: np.ndarray) -> None:
         slot = self._written % SLOTS
         row = self._slots[slot]
-        row[0] += 1.0  # odd: being written
+        # Sequence numbers are set, never incremented, so a write cut short (Ctrl-C) cannot leave
+        # a slot marked as being written for good.
+        row[0] = 2 * self._written + 1  # odd: being written
         row[1:] = controls
-        row[0] += 1.0  # even: complete
+        row[0] = 2 * self._written + 2  # even: complete
         self.words[_PUBLISHED] = slot + 1  # the swap
         self._written += 1
 
     # -- audio callback --------------------------------------------------------------------
     def read_controls(self, out: np.ndarray) -> bool:
-        """Copy the newest complete controls into out; False (out untouched) when there are none
-        yet or the slot changed under the copy. Allocates no arrays."""
+        """Copy the newest complete controls into out; False (out untouched) when there is nothing
+        newer than the last copy, or the slot changed under the copy. Allocates no arrays."""
         published = int(self.words[_PUBLISHED])
         if published == 0:
             return False
         row = self._slots[published - 1]
         before = row[0]
-        if int(before) % 2:
+        if int(before) % 2 or before <= self._accepted:
+            # Being written, or not newer than what we hold: a slot written after the published
+            # one and copied first would otherwise step the sound back by a frame.
             return False
         np.copyto(self._scratch, row[1:])
         if row[0] != before:
             return False
         np.copyto(out, self._scratch)
+        self._accepted = before
         return True
 
     def close(self) -> None:

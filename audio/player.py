@@ -34,6 +34,7 @@ from tidewell.audio import controls as c
 
 RETRY_S = 2.0  # how often a missing device is looked for again (--retry)
 WATCH_S = 0.1
+CLOSE_WAIT_S = 1.0
 REALTIME_PRIORITY = 10  # SCHED_FIFO, low among real-time threads (JACK itself runs at 70+)
 
 
@@ -219,11 +220,20 @@ def main(argv: list[str] | None = None) -> int:
         if reason is not None:
             _say(lost=reason)
             os._exit(2)  # closing a stream whose server died can hang: leave it to the kernel
+    # The session has faded to silence by now. A close that hangs in the driver is not waited for:
+    # exiting frees the device all the same.
+    closer = threading.Thread(target=_close, args=(player.stream,), daemon=True)
+    closer.start()
+    closer.join(timeout=CLOSE_WAIT_S)
+    os._exit(0)  # skips sounddevice's exit handler, whose Pa_Terminate can hang after a loss
+
+
+def _close(stream) -> None:
     try:
-        player.stream.abort()
-        player.stream.close()
-    finally:
-        os._exit(0)  # skips sounddevice's exit handler, whose Pa_Terminate can hang after a loss
+        stream.abort()
+        stream.close()
+    except Exception:
+        pass  # the process ends next; nothing to save
 
 
 def _one_line(error: BaseException) -> str:

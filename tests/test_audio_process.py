@@ -98,7 +98,8 @@ def test_an_unknown_device_falls_back_to_a_wav_file_saying_what_exists(tmp_path)
 
 
 SESSION = textwrap.dedent("""
-    import json, os, sys, time
+    import json, os, signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the test runner ignores SIGINT
     sys.path.insert(0, {tests!r})
     from frame_states import make_state
     from tidewell.audio.device import DeviceOutput

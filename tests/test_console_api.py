@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import httpx2
@@ -149,6 +153,32 @@ def test_a_console_that_drops_and_reconnects_does_not_touch_the_session(console)
     assert bad.status_code == 422 and "0-10" in bad.json()["error"]
     report = http.get(f"/sessions/{first['session_id']}/report")
     assert report.status_code == 200 and "lighter" in report.text
+
+
+def test_ctrl_c_stops_the_session_and_keeps_it_while_the_console_stays(console):
+    http = console.paired_client()
+    token = http.headers["Authorization"].split()[1]
+    _start_session(http, minutes=2.0, request_id="start-ctrl-c")
+    view = _wait_running(console.url, token)
+    time.sleep(1.5)
+    console.process.send_signal(signal.SIGINT)
+    console.wait_for(r"stopped \(Ctrl-C\)", 30.0)
+    console.wait_for(r"session over", 30.0)
+    assert console.process.poll() is None, "the first Ctrl-C ends the session, not the console"
+    assert http.get("/api/me").status_code == 200
+    with sqlite3.connect(console.data_dir / "tidewell.db") as db:
+        status = db.execute("SELECT status FROM sessions WHERE id = ?", (view["session_id"],)).fetchone()[0]
+        samples = db.execute("SELECT COUNT(*) FROM samples WHERE session_id = ?", (view["session_id"],)).fetchone()[0]
+    assert status == "interrupted" and samples >= 4  # 4 Hz: what was logged is kept
+
+
+def test_a_taken_port_gives_a_clear_message(console, tmp_path):
+    port = int(console.url.rsplit(":", 1)[1].strip("/"))
+    env = {**os.environ, "TIDEWELL_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "console", "--port", str(port), "--headless"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    assert f"could not listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_no_client_data_in_the_console_output(console):

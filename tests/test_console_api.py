@@ -48,6 +48,8 @@ def test_the_page_itself_carries_no_data(console):
     page = httpx2.get(console.url, timeout=30)
     assert page.status_code == 200 and "Tidewell console" in page.text
     assert PSEUDONYM not in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "no-referrer"
 
 
 def test_the_websocket_refuses_an_unauthenticated_client(console):

@@ -17,6 +17,8 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -296,7 +298,31 @@ def build_app(config: ConsoleConfig) -> Starlette:
         WebSocketRoute("/ws/live", live),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+
+class SecurityHeaders:
+    """Pages of this app only, never framed or sniffed; the console page loads nothing from elsewhere."""
+
+    PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+                   "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Frame-Options"] = "DENY"
+                headers.setdefault("Content-Security-Policy", self.PAGE_POLICY)
+            await send(message)
+        await self.app(scope, receive, send_with_headers)
 
 
 def program_view(program) -> dict:

@@ -61,9 +61,10 @@ def test_a_whole_session_from_the_tablet(tmp_path):
         page.screenshot(path=str(tmp_path / "live.png"))
 
         # 4. live heart rate, changing
-        page.wait_for_function("document.getElementById('hr').textContent !== '—'", timeout=HR_SEEN_WITHIN_MS)
+        # Locator assertions, not wait_for_function: the page's CSP forbids the eval that one needs.
+        expect(page.locator("#hr")).not_to_have_text("—", timeout=HR_SEEN_WITHIN_MS)
         first_hr = page.text_content("#hr")
-        page.wait_for_function(f"document.getElementById('hr').textContent !== '{first_hr}'", timeout=30_000)
+        expect(page.locator("#hr")).not_to_have_text(first_hr, timeout=30_000)
         assert page.text_content("#hr").isdigit()
         page.keyboard.press("p")  # the pedal's pause key, from the key map
         expect(page.locator("#live-status")).to_have_text("paused")

@@ -71,15 +71,21 @@ def _send_key(display: str, name: str) -> None:
     subprocess.run(["xdotool", "key", "--window", ids[-1], name], env=env, check=True)
 
 
-@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed (bash .ci/install --dev)")
-def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, tidewell_cmd, cli_env):
-    cli_env["DISPLAY"] = xvfb_display
-    proc = subprocess.Popen([*tidewell_cmd, "run", "--minutes", "3"], env=cli_env, text=True,
+def _start_windowed_run(tidewell_cmd: list[str], env: dict) -> tuple[subprocess.Popen, list[str]]:
+    """`tidewell run --minutes 3` with a window, once its first phase has begun; the lines read so far."""
+    proc = subprocess.Popen([*tidewell_cmd, "run", "--minutes", "3"], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines = []
     deadline = time.monotonic() + 60
     while not any("phase 1/" in line for line in lines) and time.monotonic() < deadline:
         lines.append(proc.stdout.readline())
+    return proc, lines
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed (bash .ci/install --dev)")
+def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, tidewell_cmd, cli_env):
+    cli_env["DISPLAY"] = xvfb_display
+    proc, lines = _start_windowed_run(tidewell_cmd, cli_env)
     time.sleep(8)  # past the middle of the 30-s settle phase: its contact frame is taken
     _send_key(xvfb_display, "space")
     time.sleep(2)
@@ -108,12 +114,7 @@ def test_a_foot_pedal_key_map_drives_the_window(xvfb_display, tidewell_cmd, cli_
     keys.write_text('next = ["PAGEDOWN"]\nmarker = ["F5"]\nend = ["Q"]\n')
     cli_env["TIDEWELL_KEYS"] = str(keys)
     cli_env["DISPLAY"] = xvfb_display
-    proc = subprocess.Popen([*tidewell_cmd, "run", "--minutes", "3"], env=cli_env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    lines = []
-    deadline = time.monotonic() + 60
-    while not any("phase 1/" in line for line in lines) and time.monotonic() < deadline:
-        lines.append(proc.stdout.readline())
+    proc, _ = _start_windowed_run(tidewell_cmd, cli_env)
     time.sleep(2)
     for name in ("space", "Next", "F5", "q"):  # space is no longer "next": only Page Down is
         _send_key(xvfb_display, name)

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from tidewell.audio.device import DeviceOutput, DeviceUnavailable
+from tidewell.audio.player import one_line
 from tidewell.audio.synth import BreathSynth
 from tidewell.engine.frame_state import FrameState
 
@@ -105,12 +106,7 @@ def open_audio_output(wav_path: Path, device: str | int | None = None, prefer_de
     except DeviceUnavailable as error:
         reason = str(error)
     except OSError as error:  # the audio process could not be started
-        reason = f"audio process: {_one_line(error)}"
+        reason = f"audio process: {one_line(error)}"
     else:
         return output, f"playing through {output.description}"
     return WavOutput(wav_path, seed=seed), f"no sound device ({reason}): writing {wav_path.name}"
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__

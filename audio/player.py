@@ -116,7 +116,7 @@ class Player:
 
     def loss_reason(self) -> str | None:
         if self.error is not None:
-            return f"synth error in the audio callback: {_one_line(self.error)}"
+            return f"synth error in the audio callback: {one_line(self.error)}"
         if self.finished or not self.stream.active:
             return "the stream stopped"
         return None
@@ -140,18 +140,18 @@ def _open_portaudio(args, stop: threading.Event):
         try:
             import sounddevice as sd
         except OSError as error:  # sounddevice raises OSError when the PortAudio library is missing
-            reason = f"PortAudio: {_one_line(error)}"
+            reason = f"PortAudio: {one_line(error)}"
             if args.retry:
                 return None, None  # nothing will change by waiting
         except ImportError as error:
-            reason = f"sounddevice not installed: {_one_line(error)}"
+            reason = f"sounddevice not installed: {one_line(error)}"
             if args.retry:
                 return None, None
         else:
             try:
                 return sd, find_output_device(sd, args.device)
             except Exception as error:  # PortAudioError, ValueError
-                reason = "PortAudio: no output device" if args.device is None else f"PortAudio: {_one_line(error)}"
+                reason = "PortAudio: no output device" if args.device is None else f"PortAudio: {one_line(error)}"
         if not args.retry:
             _say(unavailable=reason)
             return None, None
@@ -207,16 +207,16 @@ def main(argv: list[str] | None = None) -> int:
         description = player.open(sd, index)
     except Exception as error:  # PortAudioError, or OSError from the driver
         if args.retry:
-            _say(lost=f"PortAudio: {_one_line(error)}")
+            _say(lost=f"PortAudio: {one_line(error)}")
         else:
-            _say(unavailable=f"PortAudio: {_one_line(error)}")
+            _say(unavailable=f"PortAudio: {one_line(error)}")
         os._exit(1)
     _say(opened=description, scheduling=scheduling)
     while not stop.wait(WATCH_S):
         try:
             reason = player.loss_reason()
         except Exception as error:  # PortAudioError from a vanished device
-            reason = f"PortAudio: {_one_line(error)}"
+            reason = f"PortAudio: {one_line(error)}"
         if reason is not None:
             _say(lost=reason)
             os._exit(2)  # closing a stream whose server died can hang: leave it to the kernel
@@ -236,7 +236,8 @@ def _close(stream) -> None:
         pass  # the process ends next; nothing to save
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An error as one line of text, for logs and messages."""
     text = " ".join(str(error).split())
     return text or type(error).__name__
 

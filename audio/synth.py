@@ -115,7 +115,7 @@ class BreathSynth:
         self._ramp = np.arange(1, max_block + 1, dtype=np.float32)
         self._basis = np.ones((2, max_block), dtype=np.float32)  # row 0: this block's ramp, row 1: ones
         self._acc = np.empty((self.channels, max_block), dtype=np.float32)
-        self._work = np.empty((self.channels, max_block), dtype=np.float32)
+        self._work = np.empty(max_block, dtype=np.float32)
         # This block's stretch of every loop; rows of silent loops keep stale samples, which their
         # zero envelope cancels.
         self._segments = np.zeros((len(_LOOPS), self.channels, max_block), dtype=np.float32)
@@ -162,7 +162,7 @@ class BreathSynth:
         np.not_equal(self._previous, 0.0, out=self._was_audible)
         np.logical_or(self._audible, self._was_audible, out=self._audible)  # silent loops are skipped
         acc = self._acc[:, :n]
-        work = self._work[:, :n]
+        work = self._work[:n]
         segments = self._segments[:, :, :n]
         for row, loop in enumerate(self._loops):
             if self._audible[row]:
@@ -281,9 +281,9 @@ class BreathSynth:
                 continue
             bell = self._chimes[self._voice_kind[voice]]
             m = min(n, len(bell) - position)
-            np.multiply(bell[position:position + m], self._voice_gain[voice], out=work[0, :m])
+            np.multiply(bell[position:position + m], self._voice_gain[voice], out=work[:m])
             for channel in range(self.channels):
-                np.add(acc[channel, :m], work[0, :m], out=acc[channel, :m])
+                np.add(acc[channel, :m], work[:m], out=acc[channel, :m])
             position += m
             self._voice_position[voice] = position if position < len(bell) else -1
 

@@ -121,7 +121,7 @@ class SessionRecord:
         return ""
 
     def as_json(self) -> dict[str, Any]:
-        return _finite({
+        return json_safe({
             "format": "tidewell-session", "format_version": FORMAT_VERSION,
             "anonymized": self.anonymized, "removed": list(self.removed),
             "session": self.session, "client": self.client, "phases": self.phases, "metrics": self.metrics,
@@ -265,14 +265,14 @@ def _write_text(path: Path, text: str) -> None:
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _finite(value):
+def json_safe(value):
     """NaN and infinity have no JSON spelling: they become null."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, bytes):
         return value.hex()
     return value

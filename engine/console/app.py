@@ -27,7 +27,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tidewell.engine.console.auth import COOKIE, Pairing, PairingRefused
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
-from tidewell.engine.keymap import DEFAULT_KEYS, load_keymap
+from tidewell.engine.keymap import default_keymap, load_keymap
+from tidewell.sessions.export import json_safe
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
 
@@ -96,8 +97,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
         try:
             mapping = load_keymap()
         except ValueError as error:
-            mapping = {name: action for action, keys in DEFAULT_KEYS.items() for name in keys}
-            return JSONResponse({"keys": mapping, "problem": str(error)})
+            return JSONResponse({"keys": default_keymap(), "problem": str(error)})
         return JSONResponse({"keys": mapping})
 
     async def clients(request: Request):
@@ -126,7 +126,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
         found = await asyncio.to_thread(read)
         if found is None:
             return JSONResponse({"error": f"no client {client_id}"}, 404)
-        return JSONResponse(_finite(found))
+        return JSONResponse(json_safe(found))
 
     async def add_client(request: Request):
         body = await _json(request)
@@ -357,12 +357,3 @@ async def _json(request: Request) -> dict:
         return {}
     return body if isinstance(body, dict) else {}
 
-
-def _finite(value):
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

@@ -8,8 +8,8 @@ reference swap. Each slot carries a sequence number that is odd while the slot i
 the callback copies a slot and keeps it only if the number was even and unchanged around the copy,
 otherwise it keeps playing the controls it already has. Neither side ever waits for the other.
 
-The same block carries the callback's statistics back (counts and a ring of compute times), which
-only the audio process writes.
+The same block carries the audio process's statistics back (counts, and rings of callback and
+render times), which only the audio process writes.
 """
 from __future__ import annotations
 
@@ -32,17 +32,18 @@ VOLUME = 6  # one target volume per layer, in LAYERS order
 SIZE = VOLUME + len(LAYERS)
 
 SLOTS = 4
-COMPUTE_RING = 8192  # callback compute times kept (~80 s of 10 ms blocks)
+COMPUTE_RING = 8192  # callback compute and render times kept (~80 s of 10 ms blocks)
 
 # The shared block, in float64 words.
 _PUBLISHED = 0  # 1 + the slot last published; 0 before the first frame
 _SLOT_BASE = 1  # each slot: sequence number, then SIZE controls
 _SLOT_WORDS = 1 + SIZE
 _STATS_BASE = _SLOT_BASE + SLOTS * _SLOT_WORDS
-CALLBACKS, STATUS_FLAGS, UNDERFLOWS, BLOCK_FRAMES = range(4)
-_STATS_WORDS = 4
+CALLBACKS, STATUS_FLAGS, UNDERFLOWS, BLOCK_FRAMES, RENDERS, STARVED, LEAD_FRAMES = range(7)
+_STATS_WORDS = 7
 _RING_BASE = _STATS_BASE + _STATS_WORDS
-_WORDS = _RING_BASE + COMPUTE_RING
+_RENDER_RING_BASE = _RING_BASE + COMPUTE_RING
+_WORDS = _RENDER_RING_BASE + COMPUTE_RING
 
 
 def _unit(value: float) -> float:
@@ -83,7 +84,8 @@ class SharedBlock:
         self.words = np.frombuffer(self._map, dtype=np.float64)
         self._slots = self.words[_SLOT_BASE:_STATS_BASE].reshape(SLOTS, _SLOT_WORDS)
         self.stats = self.words[_STATS_BASE:_RING_BASE]
-        self.compute_s = self.words[_RING_BASE:]
+        self.compute_s = self.words[_RING_BASE:_RENDER_RING_BASE]  # time inside each callback
+        self.render_s = self.words[_RENDER_RING_BASE:]  # time to render each block ahead of it
         self._written = 0
         self._accepted = 0.0  # sequence number of the controls last read
         self._scratch = np.zeros(SIZE)
@@ -145,7 +147,7 @@ class SharedBlock:
         return True
 
     def close(self) -> None:
-        self.words = self._slots = self.stats = self.compute_s = None
+        self.words = self._slots = self.stats = self.compute_s = self.render_s = None
         try:
             self._map.close()
         except BufferError:

@@ -41,11 +41,12 @@ class DeviceOutput:
     """
 
     def __init__(self, sample_rate: int = 48000, device: str | int | None = None, seed: int = 0,
-                 channels: int = 2, blocksize: int = 0):
+                 channels: int = 2, blocksize: int = 0, lead_s: float = 0.02):
         self.path = None
         self.sample_rate = sample_rate
         self.channels = channels
         self.blocksize = blocksize
+        self.lead_s = lead_s  # sound rendered ahead of the device (audio/ahead.py): extra latency
         self.seed = seed
         self.device_query = None if device is None else str(device)
         self.description = "sound device"
@@ -71,6 +72,7 @@ class DeviceOutput:
             raise
         self.description = message["opened"]
         self.scheduling = message.get("scheduling", "")
+        self.lead_s = float(message.get("lead_s", self.lead_s))
         self._watcher = threading.Thread(target=self._watch, name="tidewell-audio-watch", daemon=True)
         self._watcher.start()
 
@@ -85,21 +87,23 @@ class DeviceOutput:
         return events
 
     def stats(self) -> dict:
-        """Callback counts, status flags (underflows counted apart) and callback compute times.
+        """Callback counts, status flags (underflows counted apart), callback compute times, and the
+        render-ahead thread's render times and the callbacks it left short ("starved").
 
-        compute_s holds the latest min(callbacks, COMPUTE_RING) compute times in seconds, oldest first.
+        compute_s / render_s hold the latest min(count, COMPUTE_RING) times in seconds, oldest first.
         """
         shared = self._block.stats.copy()
-        ring = self._block.compute_s.copy()
         count = int(shared[c.CALLBACKS])
-        kept = min(count, COMPUTE_RING)
-        recent = np.roll(ring, -(count % COMPUTE_RING))[-kept:] if count >= COMPUTE_RING else ring[:kept]
+        recent = _latest(self._block.compute_s.copy(), count)
+        kept = len(recent)
         block_frames = int(shared[c.BLOCK_FRAMES])
         stats = {
             "callbacks": count, "status_flags": int(shared[c.STATUS_FLAGS]), "underruns": int(shared[c.UNDERFLOWS]),
+            "starved": int(shared[c.STARVED]), "renders": int(shared[c.RENDERS]), "lead_s": self.lead_s,
             "block_frames": block_frames, "losses": self.losses, "reopens": self.reopens,
             "lost": self.lost, "device": self.description, "sample_rate": self.sample_rate,
             "scheduling": self.scheduling, "compute_s": recent,
+            "render_s": _latest(self._block.render_s.copy(), int(shared[c.RENDERS])),
         }
         if kept:
             p50, p99 = (float(v) for v in np.percentile(recent, [50, 99]))
@@ -135,7 +139,7 @@ class DeviceOutput:
     def _start_process(self, retry: bool) -> None:
         command = [sys.executable, "-m", "tidewell.audio.player", "--fd", str(self._block.fileno()),
                    "--sample-rate", str(self.sample_rate), "--channels", str(self.channels),
-                   "--blocksize", str(self.blocksize), "--seed", str(self.seed)]
+                   "--blocksize", str(self.blocksize), "--seed", str(self.seed), "--lead-s", str(self.lead_s)]
         if self.device_query is not None:
             command += ["--device", self.device_query]
         if retry:
@@ -219,6 +223,13 @@ class DeviceOutput:
                 self._kill_process()
                 self._start_process(retry=True)
                 waiting_since = now
+
+
+def _latest(ring: np.ndarray, count: int) -> np.ndarray:
+    """The last min(count, len(ring)) values written round the ring, oldest first."""
+    if count >= len(ring):
+        return np.roll(ring, -(count % len(ring)))
+    return ring[:count]
 
 
 def _read_messages(process: subprocess.Popen, messages: queue.Queue) -> None:

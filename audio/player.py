@@ -31,10 +31,13 @@ import time
 import numpy as np
 
 from tidewell.audio import controls as c
+from tidewell.audio.ahead import RenderAhead
 
 RETRY_S = 2.0  # how often a missing device is looked for again (--retry)
 WATCH_S = 0.1
 CLOSE_WAIT_S = 1.0
+DEFAULT_LEAD_S = 0.02  # audio/ahead.py
+SWITCH_INTERVAL_S = 0.0005  # a thread holding the GIL hands it to the callback within this
 REALTIME_PRIORITY = 10  # SCHED_FIFO, low among real-time threads (JACK itself runs at 70+)
 
 
@@ -66,15 +69,15 @@ def find_output_device(sd, query: str | int | None) -> int | None:
 
 
 class Player:
-    def __init__(self, block: c.SharedBlock, sample_rate: int, channels: int, blocksize: int, seed: int):
+    def __init__(self, block: c.SharedBlock, sample_rate: int, channels: int, blocksize: int, seed: int,
+                 lead_s: float):
         from tidewell.audio.synth import BreathSynth
 
         self.block = block
-        self.synth = BreathSynth(sample_rate=sample_rate, channels=channels, seed=seed)
         self.sample_rate, self.channels, self.blocksize = sample_rate, channels, blocksize
-        self.controls = np.zeros(c.SIZE)
-        self.have_controls = False
-        self.error: BaseException | None = None
+        chunk = sample_rate // 100  # 10 ms
+        self.ahead = RenderAhead(block, BreathSynth(sample_rate=sample_rate, channels=channels, seed=seed),
+                                 channels, chunk=chunk, lead=max(chunk, chunk * round(lead_s * 100)))
         self.finished = False
         self.stream = None
         # Counting continues from an earlier audio process of the same session.
@@ -85,6 +88,7 @@ class Player:
                                  device=index, blocksize=self.blocksize, callback=self.callback,
                                  finished_callback=self._finished)
         info = sd.query_devices(stream.device)
+        self.ahead.start()
         stream.start()
         self.stream = stream
         return f"sound device {info['name']} ({self.sample_rate} Hz, {self.channels} ch)"
@@ -96,16 +100,8 @@ class Player:
             stats[c.STATUS_FLAGS] += 1
             if status.output_underflow:
                 stats[c.UNDERFLOWS] += 1
-        if self.block.read_controls(self.controls):
-            self.have_controls = True
-        if not self.have_controls or self.error is not None:
-            outdata.fill(0.0)
-        else:
-            try:
-                self.synth.render_controls_into(self.controls, outdata)
-            except Exception as error:  # reported by the main thread, which then ends the process
-                outdata.fill(0.0)
-                self.error = error
+        if not self.ahead.take_into(outdata):
+            stats[c.STARVED] += 1
         self.block.compute_s[self.callbacks % c.COMPUTE_RING] = time.perf_counter() - start
         stats[c.BLOCK_FRAMES] = frames
         self.callbacks += 1
@@ -115,8 +111,8 @@ class Player:
         self.finished = True
 
     def loss_reason(self) -> str | None:
-        if self.error is not None:
-            return f"synth error in the audio callback: {one_line(self.error)}"
+        if self.ahead.error is not None:
+            return f"synth error in the audio process: {one_line(self.ahead.error)}"
         if self.finished or not self.stream.active:
             return "the stream stopped"
         return None
@@ -186,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels", type=int, default=2)
     parser.add_argument("--blocksize", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lead-s", type=float, default=DEFAULT_LEAD_S, help="sound rendered ahead of the device")
     parser.add_argument("--retry", action="store_true", help="wait for the device instead of giving up")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -196,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     sd, index = _open_portaudio(args, stop)
     if sd is None:
         return 0 if stop.is_set() else 1
-    player = Player(block, args.sample_rate, args.channels, args.blocksize, args.seed)
+    player = Player(block, args.sample_rate, args.channels, args.blocksize, args.seed, args.lead_s)
+    # After the sound beds are built (a second of CPU that must not starve the session), before
+    # the render thread starts (it inherits the scheduling).
     scheduling = request_realtime()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     # The callback creates no reference cycles; a cyclic collection triggered inside it would
     # walk every object of the process (milliseconds). What exists now is kept out of reach.
     gc.collect()
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _say(unavailable=f"PortAudio: {one_line(error)}")
         os._exit(1)
-    _say(opened=description, scheduling=scheduling)
+    _say(opened=description, scheduling=scheduling, lead_s=player.ahead.lead / args.sample_rate)
     while not stop.wait(WATCH_S):
         try:
             reason = player.loss_reason()
@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(2)  # closing a stream whose server died can hang: leave it to the kernel
     # The session has faded to silence by now. A close that hangs in the driver is not waited for:
     # exiting frees the device all the same.
+    player.ahead.stop()
     closer = threading.Thread(target=_close, args=(player.stream,), daemon=True)
     closer.start()
     closer.join(timeout=CLOSE_WAIT_S)

@@ -9,8 +9,10 @@
    Goal: real-time factor >= 50x at p99 (p99 <= 0.2 ms). Then the same with the block's idle time
    slept between blocks, as a callback runs, to show what cold caches cost on this machine.
 2. Live: a session (full_body_60 scaled to --minutes) through DeviceOutput on a private JACK dummy
-   server (tests/audio_jack/jack_testbed.py), 10 ms periods. Compute times from DeviceOutput.stats(),
-   underruns from the callback status flags, and jackd's own xrun reports. Goal: zero underruns.
+   server (tests/audio_jack/jack_testbed.py), 10 ms periods. Compute times from DeviceOutput.stats():
+   the callback's own (it copies blocks rendered ahead, audio/ahead.py) and the render thread's per
+   block. Underruns from the callback status flags, jackd's own xrun reports, and callbacks the
+   render thread left short. Goal: zero underruns.
 """
 from __future__ import annotations
 
@@ -107,6 +109,7 @@ def live(minutes: float, realtime_jack: bool) -> dict:
         runner = SessionRunner(program, SimulatedHeart(seed=0), unattended=True)
         clock = RealClock()
         collected, seen, events, slowest_advance = [], 0, [], 0.0
+        rendered, seen_renders = [], 0
         next_read, last_t, frames = 30.0, 0.0, 0
         wall_start = time.monotonic()
         try:
@@ -120,29 +123,34 @@ def live(minutes: float, realtime_jack: bool) -> dict:
                 events += output.drain_events()
                 frames += 1
                 if now >= next_read:  # the ring keeps COMPUTE_RING blocks: read well before it wraps
-                    seen = _take_new(output.stats(), seen, collected, COMPUTE_RING)
+                    stats = output.stats()
+                    seen = _take_new(stats, seen, collected, COMPUTE_RING)
+                    seen_renders = _take_new(stats, seen_renders, rendered, COMPUTE_RING, "render")
                     next_read += 30.0
                 clock.sleep_until(now + 1.0 / 60.0)
             stats = output.stats()
             seen = _take_new(stats, seen, collected, COMPUTE_RING)
+            seen_renders = _take_new(stats, seen_renders, rendered, COMPUTE_RING, "render")
         finally:
             output.close()
         wall_s = time.monotonic() - wall_start
         xruns = server.xruns()
     compute = np.concatenate(collected) if collected else np.zeros(1)
+    render = np.concatenate(rendered) if rendered else np.zeros(1)
     return {"session_s": last_t, "wall_s": wall_s, "frames": frames, "callbacks": stats["callbacks"],
             "expected_callbacks": wall_s / BLOCK_S, "block_frames": stats["block_frames"],
             "scheduling": stats["scheduling"], "status_flags": stats["status_flags"], "underruns": stats["underruns"], "losses": stats["losses"],
+            "starved": stats["starved"], "renders": stats["renders"], "lead_ms": 1e3 * stats["lead_s"], "render": summarise(render),
             "jack_xruns_client": xruns["client"], "jack_late_cycles": xruns["late_cycles"],
             "slowest_advance_ms": 1e3 * slowest_advance, "events": events, "compute": summarise(compute)}
 
 
-def _take_new(stats: dict, seen: int, collected: list, ring: int) -> int:
-    count = stats["callbacks"]
+def _take_new(stats: dict, seen: int, collected: list, ring: int, kind: str = "compute") -> int:
+    count = stats["callbacks" if kind == "compute" else "renders"]
     new = count - seen
     if new > ring:
-        print(f"  warning: {new - ring} callback times were overwritten before they were read", file=sys.stderr)
-    kept = stats["compute_s"]
+        print(f"  warning: {new - ring} {kind} times were overwritten before they were read", file=sys.stderr)
+    kept = stats[f"{kind}_s"]
     collected.append(np.asarray(kept[-min(new, len(kept)):]) if new > 0 else np.zeros(0))
     return count
 
@@ -183,6 +191,9 @@ def main() -> int:
         print(f"  audio process: {run['scheduling']}")
         print(f"  callback compute (stats()): p50 {c['p50_ms']:.4f} ms  p99 {c['p99_ms']:.4f} ms  max {c['max_ms']:.3f} ms  "
               f"real-time factor p50 {c['rtf_p50']:.0f}x  p99 {c['rtf_p99']:.0f}x")
+        r = run["render"]
+        print(f"  render ahead ({run['lead_ms']:.0f} ms lead, {run['renders']} blocks): p50 {r['p50_ms']:.4f} ms  "
+              f"p99 {r['p99_ms']:.4f} ms  max {r['max_ms']:.3f} ms; callbacks left short by the render thread: {run['starved']}")
         print(f"  underruns: callback status flags {run['status_flags']} (output underflow {run['underruns']}), "
               f"jackd client xruns {run['jack_xruns_client']}, jackd late driver wake-ups {run['jack_late_cycles']}; "
               f"device losses {run['losses']}  (goal: zero)")
@@ -190,7 +201,8 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     ok = synth["rtf_p99"] >= 50 and (args.skip_jack or (results["live"]["status_flags"] == 0
-                                                        and results["live"]["jack_xruns_client"] == 0))
+                                                        and results["live"]["jack_xruns_client"] == 0
+                                                        and results["live"]["starved"] == 0))
     return 0 if ok else 1
 
 

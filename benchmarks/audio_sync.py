@@ -146,7 +146,7 @@ def live(minutes: float, realtime_jack: bool) -> dict:
     peaks = peaks[(peaks > 3.0) & (peaks < t[-1] - 3.0)]
     lags = np.asarray([lag_at(p, times, cap_db, ref_db) for p in peaks])
     summary = drift_summary(peaks, lags)
-    tolerance = run.period_frames / run.sample_rate + run.device_latency_s + 1.0 / run.fps
+    tolerance = run.period_frames / run.sample_rate + run.device_latency_s + 1.0 / run.fps + run.lead_s
     summary.update(session_min=run.session_s / 60.0, tolerance_ms=1e3 * tolerance,
                    underruns=run.stats["underruns"], status_flags=run.stats["status_flags"],
                    jack_xruns_client=xruns["client"], losses=run.stats["losses"])

@@ -50,8 +50,9 @@ SOUND_DBFS = -80.0  # "has sound": a silent stream plays exact zeros (-120 here)
 
 def timing_tolerance_s(run: LiveRun) -> float:
     """One JACK period (the callback comes up to a period after advance()) + PortAudio's output
-    latency + one frame (advance() hands over the newest state once per frame)."""
-    return run.period_frames / run.sample_rate + run.device_latency_s + 1.0 / run.fps
+    latency + one frame (advance() hands over the newest state once per frame) + the render lead
+    (a state reaches the sound up to that much later than the marker did)."""
+    return run.period_frames / run.sample_rate + run.device_latency_s + 1.0 / run.fps + run.lead_s
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,45 @@ def test_a_reader_in_another_process_never_sees_a_half_written_slot():
     assert torn == 0
 
 
+def test_sound_rendered_ahead_reaches_the_callback_whole_and_in_order():
+    """The callback takes blocks of any size from the render-ahead ring: across the ring's wrap the
+    samples are exactly the synth's own, in order; a producer that falls behind leaves silence
+    after what there was, and says so."""
+    from tidewell.audio.ahead import RenderAhead
+    from tidewell.audio.synth import BreathSynth
+
+    block = c.SharedBlock.create()
+    try:
+        block.publish(make_state(breath_level=0.6, audio_layers=(("breath", 1.0), ("ocean", 0.7), ("drone", 0.5))))
+        controls = np.zeros(c.SIZE)
+        assert block.read_controls(controls)
+        block._accepted = 0.0  # let the ring's reader see the same publication
+        ahead = RenderAhead(block, BreathSynth(seed=3), channels=2, chunk=480, lead=960)
+        taken = []
+        for size in [300, 480, 960, 7, 955] * 12:  # 32 k frames: the 5760-frame ring wraps five times
+            ahead._fill()
+            out = np.full((size, 2), 9.0, dtype=np.float32)
+            assert ahead.take_into(out), f"a {size}-frame callback found its frames ready"
+            taken.append(out)
+        played = np.concatenate(taken)
+        reference = BreathSynth(seed=3)
+        expected = np.concatenate([reference.render_controls_into(controls, chunk) or chunk
+                                   for chunk in np.zeros((len(played) // 480 + 3, 480, 2), dtype=np.float32)])
+        np.testing.assert_array_equal(played, expected[:len(played)])
+        assert np.abs(played).max() > 0.01, "the synth was audible"
+        assert block.stats[c.RENDERS] == ahead.renders and block.render_s[: ahead.renders].max() > 0
+
+        ahead._fill()
+        ready = ahead.written - ahead.read
+        assert 960 <= ready < 960 + 480
+        out = np.full((2000, 2), 9.0, dtype=np.float32)
+        assert not ahead.take_into(out), "more than was rendered was asked for"
+        np.testing.assert_array_equal(out[ready:], 0.0)
+        assert np.abs(out[:ready]).max() > 0.01 and (out != 9.0).all()
+    finally:
+        block.close()
+
+
 def test_an_unknown_device_falls_back_to_a_wav_file_saying_what_exists(tmp_path):
     output, message = open_audio_output(tmp_path / "breath.wav", device="no such card")
     output.close()

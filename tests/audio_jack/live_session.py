@@ -57,6 +57,7 @@ class LiveRun:
     period_frames: int
     fps: float
     device_latency_s: float
+    lead_s: float  # sound rendered ahead of the device (audio/ahead.py)
     runner_events: list = field(default_factory=list)
 
     @property
@@ -136,7 +137,7 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
     return LiveRun(states=states, frame_wall_s=walls, clock_start_s=clock_start, marker_s=marker_s,
                    advance_s=np.asarray(advances), loop_gaps_s=np.diff(walls), events=events, stats=stats,
                    capture=audio, sample_rate=rate, marker_index=(first // server.period_frames) * server.period_frames,
-                   period_frames=server.period_frames, fps=fps, device_latency_s=latency,
+                   period_frames=server.period_frames, fps=fps, device_latency_s=latency, lead_s=output.lead_s,
                    runner_events=runner_events)
 
 

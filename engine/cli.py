@@ -21,6 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     except ProgramError as exc:
         print(f"tidewell: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        from tidewell.engine.xr.runtime import XrUnavailable
+
+        if not isinstance(exc, XrUnavailable):
+            raise
+        print(f"tidewell: {exc}", file=sys.stderr)
+        return 3
     except (ValueError, OSError) as exc:
         print(f"tidewell: {exc}", file=sys.stderr)
         return 2
@@ -51,7 +58,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no window even when a display exists")
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated heart and the sound")
     run.add_argument("--audio-device", help="sound device name or index (default: the system's)")
+    run.add_argument("--target", choices=("auto", "xr"), default="auto",
+                     help="where the client sees the session: 'auto' (a window where there is a display, else "
+                          "offscreen) or 'xr' (the headset, through the active OpenXR runtime)")
+    run.add_argument("--xr-space", choices=("local", "stage"), default="local",
+                     help="the headset's reference space (default local: centred on the client's head)")
+    run.add_argument("--no-mirror", dest="mirror", action="store_false", default=None,
+                     help="with --target xr: no desktop mirror of the client's view")
+    run.add_argument("--sound-when-headset-off", choices=("continue", "fade"), default="continue",
+                     help="with --target xr: while the headset is off the session pauses; the sound plays on "
+                          "(default) or fades out")
     run.set_defaults(handler=_run)
+
+    xr_parser = commands.add_parser("xr", help="the OpenXR runtime and headset")
+    xr_cmd = xr_parser.add_subparsers(title="xr commands", required=True)
+    x = xr_cmd.add_parser("info", help="the runtime, the headset system, its views, blend modes and extensions")
+    x.set_defaults(handler=_xr_info)
 
     console = commands.add_parser("console", help="serve the therapist's web console and run the sessions it starts")
     console.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0 picks a free one)")
@@ -193,7 +215,8 @@ def _run(args) -> int:
         program = program.scaled_to(args.minutes)
     options = RunOptions(client=args.client, sensor=tuple(args.sensor), virtual_time=args.virtual_time,
                          headless=args.headless, seed=args.seed, audio_device=args.audio_device,
-                         adapter=args.adapter)
+                         adapter=args.adapter, target=args.target, xr_space=args.xr_space, mirror=args.mirror,
+                         sound_when_headset_off=args.sound_when_headset_off)
     from tidewell.sessions.store import SessionStore
 
     store = SessionStore()
@@ -214,6 +237,14 @@ def _run(args) -> int:
     print(f"after the session: tidewell rate {result.session_id} after --pain N --stress N; "
           f"tidewell report {result.session_id} --html report.html")
     return 0 if result.status != "interrupted" else 130
+
+
+def _xr_info(args) -> int:
+    from tidewell.engine.xr.runtime import describe
+
+    for line in describe().lines():
+        print(line)
+    return 0
 
 
 def _console(args) -> int:

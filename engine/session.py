@@ -4,6 +4,7 @@ The loop is short and explicit: clock → runner.step → audio, log, render →
 """
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,12 @@ class RunOptions:
     on_event: Callable[[float, str, str, int | None], None] | None = None  # every logged event
     client_label: str | None = None  # how terminal messages name the client (default: the pseudonym)
     attended: bool = False  # a therapist controls the run from elsewhere (the console): phases wait for them
+    target: str = "auto"  # "auto" (a window where there is a display), or "xr" (the headset, engine/xr)
+    xr_space: str = "local"  # the headset's reference space: "local" or "stage"
+    mirror: bool | None = None  # the headset's desktop mirror; None: when there is a display
+    sound_when_headset_off: str = "continue"  # or "fade" (engine/xr/presence.py)
+    xr_capture: bool = False  # keep each eye's last image (tests)
+    on_headset: Callable[[object], None] | None = None  # called with the open XR target (tests, benchmarks)
 
 
 @dataclass
@@ -155,7 +162,19 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         source = make_source(options.sensor, options.seed, say, store=store)
 
     window = None
-    if not options.headless and options.virtual_time is not True:
+    headset = presence = None
+    if options.target == "xr":
+        if options.virtual_time:
+            raise ValueError("a headset session runs in real time: drop --virtual-time")
+        headset, presence = _open_headset(options, say)
+        headset.prepare([phase.scene for phase in program.phases])
+        # A full collection walks every object of the process (tens of milliseconds with numpy and
+        # scipy loaded), long enough to miss a headset frame: what exists now is kept out of reach.
+        gc.collect()
+        gc.freeze()
+    elif options.target != "auto":
+        raise ValueError(f"unknown target {options.target!r}: expected 'auto' or 'xr'")
+    elif not options.headless and options.virtual_time is not True:
         from tidewell.engine.render.targets import WindowTarget, open_target
 
         key_map = load_keymap()  # a bad keys.toml stops here, before anything starts
@@ -168,10 +187,15 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             target.close()
         say(message)
 
-    session_id = store.begin(
+    try:
+        session_id = store.begin(
         program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-        client=options.client, sensor=" ".join(options.sensor), virtual_time=False, seed=options.seed,
-    )
+            client=options.client, sensor=" ".join(options.sensor), virtual_time=False, seed=options.seed,
+        )
+    except BaseException:
+        if headset is not None:
+            headset.close()
+        raise
     if options.on_begin is not None:
         options.on_begin(session_id)
     folder = store.path.parent / "sessions" / f"{session_id:05d}"
@@ -184,19 +208,22 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     say(message)
     virtual = options.virtual_time
     if virtual is None:
-        virtual = window is None and audio.path is not None and not live_sensor
+        virtual = window is None and headset is None and audio.path is not None and not live_sensor
         if virtual:
             say("nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)")
     if virtual:
         store.conn.execute("UPDATE sessions SET virtual_time = 1 WHERE id = ?", (session_id,))
         store.conn.commit()
-    clock = VirtualClock() if virtual else RealClock()
+    clock = headset.clock if headset is not None else VirtualClock() if virtual else RealClock()
+    if headset is not None:
+        headset.clock.restart()
     if source is None:
         source = make_source(options.sensor, options.seed, say, clock=clock, adapter=options.adapter)
-    capture = _ContactFrames(program, say, window)
+    capture = _ContactFrames(program, say, window if headset is None else headset)
 
     writer = store.writer(session_id)
-    runner = SessionRunner(program, source, unattended=window is None and not options.attended)
+    therapist_at_hand = window is not None or (headset is not None and headset.mirror is not None)
+    runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended)
     status = "interrupted"
     frame_dt = 1.0 / options.frame_rate
     next_sample = 0.0
@@ -211,7 +238,11 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                 if stop.requested:
                     say("stopped (Ctrl-C): the session is kept and marked interrupted")
                     break
+                if headset is not None:
+                    headset.wait_frame()  # the runtime paces the loop
                 now = clock.now()
+                if headset is not None:
+                    _headset_events(headset, presence, runner, writer, say, options.on_event, now)
                 _apply_controls(options.controls, runner, now)
                 state = runner.step(now)
                 if options.on_frame is not None:
@@ -223,13 +254,18 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                 if now >= next_sample:
                     writer.sample(state)
                     next_sample += SAMPLE_INTERVAL_S
-                audio.advance(state, now - last_t)
+                audio.advance(state if presence is None else presence.for_sound(state), now - last_t)
                 last_t = now
                 for kind, detail in audio.drain_events():
                     writer.event(now, kind, detail, state.phase_index)
                     if options.on_event is not None:
                         options.on_event(now, kind, detail, state.phase_index)
                     say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
+                if headset is not None:
+                    headset.render(presence.for_light(state))
+                    for problem in headset.renderer.drain_problems():
+                        writer.event(now, "scene_problem", problem, state.phase_index)
+                        say(f"  {_clock(now)}  scene problem: {problem}")
                 if window is not None:
                     window.render(state)
                     for problem in window.renderer.drain_problems():  # the renderer fell back, never black
@@ -239,7 +275,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     if window.closed:
                         runner.request_end(now, "window closed")
                 capture.offer(state)
-                clock.sleep_until(now + frame_dt)
+                if headset is None:
+                    clock.sleep_until(now + frame_dt)
             else:
                 status = "completed" if runner.reached_end else "ended_early"
     finally:
@@ -251,14 +288,71 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         runner.flush_beats()
         writer.beats(runner.drain_beats())
         _log_events(runner, writer, program, say, counts, options.on_event)
+        if headset is not None:
+            headset.end()  # STOPPING and EXITING, logged below
+            _headset_events(headset, presence, runner, writer, say, options.on_event, last_t, closing=True)
         writer.close(status)
         if window is not None:
             window.close()
+        if headset is not None:
+            headset.close()  # after the contact sheet's last frame, drawn with the headset's GL context
     sheet = capture.write(folder / "contact_sheet.png")
     capture.close()
     if status != "interrupted" and is_assessment(program):
         _store_resonance(store, session_id, program, options.client, last_t, say, _label(options))
     return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), last_t)
+
+
+def _open_headset(options: RunOptions, say):
+    """The XR target (and its desktop mirror where there is a display). Raises XrUnavailable with what
+    is missing before anything is logged."""
+    import os
+
+    from tidewell.engine.xr.presence import HeadsetPresence
+    from tidewell.engine.xr.target import XrTarget
+
+    presence = HeadsetPresence(options.sound_when_headset_off)
+    mirror = None
+    wants_mirror = options.mirror if options.mirror is not None else bool(os.environ.get("DISPLAY"))
+    if wants_mirror and not options.headless:
+        from tidewell.engine.xr.mirror import MirrorWindow
+
+        mirror = MirrorWindow(on_key=options.controls.append, key_map=load_keymap())
+    try:
+        headset = XrTarget(reference=options.xr_space, mirror=mirror, capture=options.xr_capture)
+    except BaseException:
+        if mirror is not None:
+            mirror.close()
+        raise
+    say(f"headset: {headset.description}")
+    if options.on_headset is not None:
+        options.on_headset(headset)
+    return headset, presence
+
+
+def _headset_events(headset, presence, runner: SessionRunner, writer, say, on_event, now: float,
+                    closing: bool = False) -> None:
+    """Log what happened to the headset since the last frame, and pause or resume for it."""
+    phase = runner.phase_index
+    for kind, detail in headset.drain_events():
+        writer.event(now, kind, detail, phase)
+        if on_event is not None:
+            on_event(now, kind, detail, phase)
+        if closing:
+            pass
+        elif kind == "headset_off":
+            presence.taken_off(runner, now)
+        elif kind == "headset_on":
+            presence.put_on(runner, now)
+        elif kind == "xr_lost":
+            detail += ("; the session goes on with sound only, and every record so far is kept"
+                       " (end it with Ctrl-C or from the console)")
+        say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
+    if closing:
+        return
+    if headset.exiting and runner.end_requested_s is None:
+        runner.request_end(now, "the headset runtime asked the session to exit")
+    presence.step(now)
 
 
 def _label(options: RunOptions) -> str:

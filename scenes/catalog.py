@@ -61,7 +61,7 @@ CURVES = {
     "ease_in": lambda x: x * x,
     "ease_out": lambda x: 1.0 - (1.0 - x) * (1.0 - x),
 }
-TOP_LEVEL_KEYS = ("id", "title", "description", "postures", "palette", "audio", "uniforms", "render_scale")
+TOP_LEVEL_KEYS = ("id", "title", "description", "postures", "palette", "audio", "uniforms", "render_scale", "overlay")
 UNIFORM_KEYS = ("field", "range", "curve", "domain")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _GLSL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -124,6 +124,9 @@ class SceneInfo:
     # Fraction of the target's width and height the scene is drawn at before the engine's final
     # pass scales it up: soft, dim scenes lose nothing visible and cost a quarter at 0.5.
     render_scale: float = 1.0
+    # Made for AR: transparent (alpha 0, colour premultiplied) where the real room should show. In a
+    # headset whose runtime offers ALPHA_BLEND or ADDITIVE it floats in the room; elsewhere, on black.
+    overlay: bool = False
 
     @property
     def toml_path(self) -> Path:
@@ -275,7 +278,13 @@ class _Validator:
             uniforms=self.uniforms(data.get("uniforms", {})),
             source=self.source,
             render_scale=self.render_scale(data.get("render_scale", 1.0)),
+            overlay=self.overlay(data.get("overlay", False)),
         )
+
+    def overlay(self, value) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(("overlay",), "true or false", value)
+        return value
 
     def render_scale(self, value) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.25 <= value <= 1.0:

@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+# tests/xr runs in Debian 13 with Monado, through .ci/xr-env (see tests/xr/pytest.ini)
+collect_ignore = ["xr"]
+
 pytest_plugins = ["bluez_testbed"]  # tests/bluetooth: private D-Bus + BlueZoo + test heart-rate sensor
 
 

@@ -63,9 +63,11 @@ EXPOSURE_SHADERS = {
         out vec4 frag_color;
         uniform sampler2D u_image;
         uniform sampler2D u_state;
+        uniform bool u_keep_alpha;  // overlay scenes in AR: premultiplied colour over the real room
         void main() {
             float gain = texelFetch(u_state, ivec2(0), 0).y;
-            frag_color = vec4(textureLod(u_image, v_uv, 0.0).rgb * gain, 1.0);
+            vec4 scene = textureLod(u_image, v_uv, 0.0);
+            frag_color = vec4(scene.rgb * gain, u_keep_alpha ? clamp(scene.a, 0.0, 1.0) : 1.0);
         }""",
 }
 
@@ -85,7 +87,8 @@ class GuardedFrame:
         self._scene: moderngl.Framebuffer | None = None
         self._last_t: float | None = None
 
-    def render(self, renderer, state, out: moderngl.Framebuffer, size: tuple[int, int]) -> None:
+    def render(self, renderer, state, out: moderngl.Framebuffer, size: tuple[int, int], eye=None,
+               keep_alpha: bool = False) -> None:
         scale = renderer.render_scale(state)
         inner = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
         if self._scene is None or self._scene.size != inner:
@@ -93,7 +96,7 @@ class GuardedFrame:
             texture = self.ctx.texture(inner, 4)
             texture.repeat_x = texture.repeat_y = False
             self._scene = self.ctx.framebuffer(color_attachments=[texture])
-        renderer.render(state, self._scene, inner)
+        renderer.render(state, self._scene, inner, eye=eye)
         texture = self._scene.color_attachments[0]
         texture.build_mipmaps()
         texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
@@ -116,6 +119,7 @@ class GuardedFrame:
         self._states[self._current].color_attachments[0].use(location=1)
         self._exposure["u_image"].value = 0
         self._exposure["u_state"].value = 1
+        self._exposure["u_keep_alpha"].value = keep_alpha
         out.use()
         self.ctx.viewport = (0, 0, *size)
         self._exposure_vao.render(moderngl.TRIANGLES, vertices=3)

@@ -69,16 +69,19 @@ class SceneRenderer:
         fbo: moderngl.Framebuffer,
         size: tuple[int, int],
         eye_offset_m: float = 0.0,
+        eye=None,
     ) -> None:
+        """`eye` (engine/xr/views.EyeView) gives a headset eye's camera; without it the camera is the
+        posture's resting view, offset sideways by eye_offset_m."""
         crossfading = state.previous_scene is not None and state.crossfade < 1.0
         mix = self._usable(_CROSSFADE, None) if crossfading else None
         if mix is None:
-            self._draw_scene(state.scene, state, fbo, size, eye_offset_m)
+            self._draw_scene(state.scene, state, fbo, size, eye_offset_m, eye)
             return
         outgoing = self._offscreen("outgoing", size)
         incoming = self._offscreen("incoming", size)
-        self._draw_scene(state.previous_scene, state, outgoing[1], size, eye_offset_m)
-        self._draw_scene(state.scene, state, incoming[1], size, eye_offset_m)
+        self._draw_scene(state.previous_scene, state, outgoing[1], size, eye_offset_m, eye)
+        self._draw_scene(state.scene, state, incoming[1], size, eye_offset_m, eye)
         program = mix.program
         outgoing[0].use(location=0)
         incoming[0].use(location=1)
@@ -88,6 +91,26 @@ class SceneRenderer:
         fbo.use()
         self.ctx.viewport = (0, 0, *size)
         mix.vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def prepare(self, scene_ids, size: tuple[int, int] = (64, 64)) -> None:
+        """Compile and draw each scene once, off screen, so that no shader is compiled mid-session:
+        a compile takes long enough to miss a headset's frames (and drivers compile on first draw)."""
+        from tidewell.engine.frame_state import BreathStage
+
+        texture = self.ctx.texture(size, 4)
+        framebuffer = self.ctx.framebuffer(color_attachments=[texture])
+        try:
+            for scene_id in dict.fromkeys(scene_ids):
+                for previous in (None, scene_id):  # alone, and in a crossfade
+                    state = FrameState(t_s=0.0, phase_index=0, phase_name="prepare", phase_elapsed_s=0.0,
+                                       phase_progress=0.0, breath_phase=0.0, breath_stage=BreathStage.INHALE,
+                                       breath_level=0.5, pace_bpm=6.0, calm=0.5, posture=Posture.SEATED,
+                                       scene=scene_id, previous_scene=previous, crossfade=0.5, fade=1.0)
+                    self.render(state, framebuffer, size)
+            framebuffer.read(components=1)  # wait until the driver has really drawn them
+        finally:
+            framebuffer.release()
+            texture.release()
 
     def set_scene(self, info: SceneInfo) -> None:
         """Add or replace a scene's description (e.g. its scene.toml was edited); its program is
@@ -130,7 +153,7 @@ class SceneRenderer:
 
     def _draw_scene(
         self, scene_id: str, state: FrameState, fbo: moderngl.Framebuffer,
-        size: tuple[int, int], eye_offset_m: float,
+        size: tuple[int, int], eye_offset_m: float, eye=None,
     ) -> None:
         compiled = self._scene_program(scene_id)
         width, height = size
@@ -145,7 +168,8 @@ class SceneRenderer:
             "u_calm": float(np.clip(state.calm if state.visual_calm is None else state.visual_calm, 0.0, 1.0)),
             "u_fade": float(np.clip(state.fade * state.brightness, 0.0, 1.0)),
             "u_resolution": (float(width), float(height)),
-            **_camera_uniforms(state.posture, eye_offset_m, width / max(height, 1)),
+            **(eye.uniforms() if eye is not None else
+               _camera_uniforms(state.posture, eye_offset_m, width / max(height, 1))),
         }
         for binding in compiled.info.uniforms:
             uniforms[binding.name] = float(binding.value(state))

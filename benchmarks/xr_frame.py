@@ -1,0 +1,141 @@
+"""Engine CPU time per headset frame, against Monado (simulated headset, null compositor).
+
+    bash .ci/xr-env run python benchmarks/xr_frame.py [--seconds 30] [--scene ember]
+
+Per frame, from xrWaitFrame's return to xrEndFrame: the session's whole frame work (runner step,
+sound controls, logging, per-eye camera, GL calls for both eyes) minus the time spent waiting in
+the runtime (xrWaitSwapchainImage, xrReleaseSwapchainImage, xrEndFrame). Reported as wall time and
+as this thread's CPU time. Baseline, same run and same runtime: a bare pyopenxr loop that only
+clears each eye's image, timed the same way. Goal: engine median <= 1 ms.
+
+On a machine without a GPU, Mesa's llvmpipe draws on the CPU: part of its work lands in the
+engine's thread and is counted here, so these figures are an upper bound for a GPU machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "xr"))
+
+from monado_testbed import monado_service  # noqa: E402
+
+BASELINE = r"""
+import json, os, statistics, sys, time
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl"); os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+import ctypes, moderngl, xr
+from xr.utils.gl import OpenGLGraphics
+from xr.utils.gl.egl_util import EGLOffscreenContextProvider
+seconds = float(sys.argv[1])
+instance = xr.create_instance(xr.InstanceCreateInfo(enabled_extension_names=[
+    xr.KHR_OPENGL_ENABLE_EXTENSION_NAME, xr.MNDX_EGL_ENABLE_EXTENSION_NAME]))
+system = xr.get_system(instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
+graphics = OpenGLGraphics(instance, system, EGLOffscreenContextProvider())
+ctx = moderngl.create_context()
+session = xr.create_session(instance, xr.SessionCreateInfo(system_id=system, next=graphics.graphics_binding.pointer))
+space = xr.create_reference_space(session, xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.LOCAL))
+views = xr.enumerate_view_configuration_views(instance, system, xr.ViewConfigurationType.PRIMARY_STEREO)
+chains = []
+for v in views:
+    size = (v.recommended_image_rect_width, v.recommended_image_rect_height)
+    handle = xr.create_swapchain(session, xr.SwapchainCreateInfo(usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT,
+        format=0x8C43, sample_count=1, width=size[0], height=size[1], face_count=1, array_size=1, mip_count=1))
+    fbos = [ctx.framebuffer(color_attachments=[ctx.external_texture(int(i.image), size, 4, 0, "f1")])
+            for i in xr.enumerate_swapchain_images(handle, xr.SwapchainImageOpenGLKHR)]
+    chains.append((handle, size, fbos))
+layer_views = (xr.CompositionLayerProjectionView * 2)(*[xr.CompositionLayerProjectionView() for _ in range(2)])
+running, start, wall, cpu = False, time.monotonic(), [], []
+while time.monotonic() - start < seconds:
+    try:
+        while True:
+            event = xr.poll_event(instance)
+            if xr.StructureType(event.type) == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
+                state = xr.SessionState(ctypes.cast(ctypes.byref(event), ctypes.POINTER(xr.EventDataSessionStateChanged)).contents.state)
+                if state == xr.SessionState.READY:
+                    xr.begin_session(session, xr.SessionBeginInfo(primary_view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO))
+                    running = True
+    except xr.EventUnavailable:
+        pass
+    if not running:
+        time.sleep(0.01)
+        continue
+    frame = xr.wait_frame(session)
+    begin, begin_cpu, waits = time.perf_counter(), time.thread_time(), 0.0
+    xr.begin_frame(session)
+    _, located = xr.locate_views(session, xr.ViewLocateInfo(view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
+                                                            display_time=frame.predicted_display_time, space=space))
+    for index, (handle, size, fbos) in enumerate(chains):
+        image = xr.acquire_swapchain_image(handle, xr.SwapchainImageAcquireInfo())
+        t = time.perf_counter(); xr.wait_swapchain_image(handle, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION)); waits += time.perf_counter() - t
+        fbos[image].use(); fbos[image].clear(0.1, 0.1, 0.1, 1.0)
+        t = time.perf_counter(); xr.release_swapchain_image(handle, xr.SwapchainImageReleaseInfo()); waits += time.perf_counter() - t
+        lv = layer_views[index]; lv.pose = located[index].pose; lv.fov = located[index].fov
+        lv.sub_image.swapchain = handle; lv.sub_image.image_rect.extent[:] = list(size)
+    layer = xr.CompositionLayerProjection(space=space, views=layer_views)
+    t = time.perf_counter()
+    xr.end_frame(session, xr.FrameEndInfo(display_time=frame.predicted_display_time,
+                 environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE, layers=[ctypes.byref(layer)]))
+    waits += time.perf_counter() - t
+    wall.append(time.perf_counter() - begin - waits); cpu.append(time.thread_time() - begin_cpu)
+wall, cpu = wall[10:], cpu[10:]
+print(json.dumps({"frames": len(wall), "ms_median": 1e3 * statistics.median(wall), "cpu_ms_median": 1e3 * statistics.median(cpu),
+                  "ms_p99": 1e3 * sorted(wall)[int(0.99 * (len(wall) - 1))]}))
+"""
+
+
+def run_engine(service, folder: Path, seconds: float, scene: str) -> dict:
+    env = service.client_env(TIDEWELL_DATA_DIR=str(folder / "data"), PYTHONUNBUFFERED="1")
+    env.pop("DISPLAY", None)
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "xr" / "xr_session_child.py"), "--out", str(folder / "out"),
+                          "--program", "taster", "--minutes", str(seconds / 60.0), "--scene", scene],
+                         env=env, capture_output=True, text=True, timeout=seconds + 120)
+    for line in out.stdout.splitlines():
+        if line.startswith('{"result"'):
+            return json.loads(line)["result"]
+    raise SystemExit(f"the engine run failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+
+
+def run_baseline(service, seconds: float) -> dict:
+    env = service.client_env()
+    out = subprocess.run([sys.executable, "-c", BASELINE, str(seconds)], env=env, capture_output=True, text=True,
+                         timeout=seconds + 120)
+    if out.returncode != 0:
+        raise SystemExit(f"the baseline failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--scene", default="ember", help="the scene shown throughout (default ember)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tidewell-xr-bench-") as folder:
+        with monado_service(Path(folder) / "monado") as service:
+            baseline = run_baseline(service, args.seconds)
+        with monado_service(Path(folder) / "monado2") as service:
+            engine = run_engine(service, Path(folder), args.seconds, args.scene)
+    print(f"Monado null compositor, 20 Hz, {engine['eye_size'][0]}x{engine['eye_size'][1]} per eye, scene {args.scene}, "
+          f"{args.seconds:g} s each (llvmpipe: no GPU here)")
+    print(f"  baseline (bare pyopenxr loop, clear per eye): median {baseline['ms_median']:.3f} ms  "
+          f"p99 {baseline['ms_p99']:.3f} ms  thread CPU {baseline['cpu_ms_median']:.3f} ms  ({baseline['frames']} frames)")
+    print(f"  engine (whole session frame):                  median {engine['engine_ms_median']:.3f} ms  "
+          f"p99 {engine['engine_ms_p99']:.3f} ms  thread CPU {engine['engine_cpu_ms_median']:.3f} ms  "
+          f"({engine['frames']} frames, {engine['missed']} missed)")
+    print(f"  engine / baseline: median {engine['engine_ms_median'] / baseline['ms_median']:.1f}x; "
+          f"goal: engine median <= 1 ms -> {'met' if engine['engine_ms_median'] <= 1.0 else 'NOT met'}")
+    if args.json:
+        args.json.write_text(json.dumps({"baseline": baseline, "engine": engine}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

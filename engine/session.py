@@ -428,19 +428,23 @@ class _ContactFrames:
             return
         previous = self._last.get(index - 1)
         if previous is not None and index - 1 not in self.frames:
-            self._grab(previous)
+            self._grab(previous, now=True)
         self._last[index] = state
         if state.phase_progress >= 0.5 and (state.previous_scene is None):
             self._grab(state)
 
     def finish(self, state: FrameState) -> None:
         if state.phase_index not in self.frames:
-            self._grab(state)
+            self._grab(state, now=True)
 
-    def _grab(self, state: FrameState) -> None:
+    def _grab(self, state: FrameState, now: bool = False) -> None:
+        """now: the picture is needed at once (a headset otherwise hands over its next frame's eye)."""
         shown = replace(state, fade=1.0)  # the sheet shows the scene, not the fade
         if self._window is not None and not self._window.closed:
-            pixels = self._window.snapshot(shown, CONTACT_FRAME_SIZE)
+            if now and hasattr(self._window, "render_snapshot"):
+                pixels = self._window.render_snapshot(shown, CONTACT_FRAME_SIZE)
+            else:
+                pixels = self._window.snapshot(shown, CONTACT_FRAME_SIZE)
         else:
             target = self._offscreen()
             if target is None:

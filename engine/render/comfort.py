@@ -124,6 +124,10 @@ class GuardedFrame:
         self.ctx.viewport = (0, 0, *size)
         self._exposure_vao.render(moderngl.TRIANGLES, vertices=3)
 
+    def reset(self) -> None:
+        """The next frame starts a new sequence: the filter takes its luminance as it is."""
+        self._last_t = None
+
     def _release_scene(self) -> None:
         if self._scene is not None:
             self._scene.color_attachments[0].release()

@@ -27,7 +27,7 @@ from tidewell.engine.frame_state import FrameState, Posture
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer
 from tidewell.engine.xr import runtime as xr_runtime
-from tidewell.engine.xr.views import BodyFrame, pose_matrix, projection_from_fov
+from tidewell.engine.xr.views import BodyFrame, pose_matrix, projection_and_inverse
 
 # Colour formats, best first: 8-bit sRGB (the scenes write display values, which the runtime then
 # reads as sRGB), plain 8-bit, then half float (what Monado lists first).
@@ -104,8 +104,13 @@ class XrTarget:
         self.frames = 0
         self.missed = 0  # display periods the runtime skipped because a frame came late
         self.missed_at: list[float] = []  # session times of the frames after such a skip
+        self.missed_by_engine = 0  # skips after a frame whose engine work took longer than its drawing
         self.engine_s: deque[float] = deque(maxlen=100_000)  # per frame, runtime waits excluded
         self.engine_cpu_s: deque[float] = deque(maxlen=100_000)  # per frame, this thread's CPU time
+        # per frame, in the GL calls that draw the eyes: the GPU's work, and on a machine without
+        # one Mesa's llvmpipe drawing on the CPU
+        self.gl_s: deque[float] = deque(maxlen=100_000)
+        self.frame_times: deque[float] = deque(maxlen=100_000)  # session time of each measured frame
         self.last_eyes: list[np.ndarray | None] = [None, None]
         self._events: deque[tuple[str, str]] = deque()
         self._running = False
@@ -113,8 +118,13 @@ class XrTarget:
         self._last_display_ns: int | None = None
         self._frame_started = (0.0, 0.0)
         self._waits = 0.0
+        self._gl = 0.0
+        self._measure_pending = False
+        self._ending = False  # frames after the session's end are not counted as missed
         self._recenter_wanted = False
         self._snapshot: moderngl.Framebuffer | None = None
+        self._contact_wanted = False
+        self._contact_image: np.ndarray | None = None
         self._graphics = None
         self.instance = self.session = None
         self._spaces: list = []
@@ -174,6 +184,15 @@ class XrTarget:
         self.body = BodyFrame()
         self._layer_views = (xr.CompositionLayerProjectionView * len(self._swapchains))(
             *[xr.CompositionLayerProjectionView() for _ in self._swapchains])
+        # Made once: pyopenxr's structures cost tens of microseconds each to build.
+        self._layers = {alpha: xr.CompositionLayerProjection(
+            layer_flags=xr.CompositionLayerFlags.BLEND_TEXTURE_SOURCE_ALPHA_BIT if alpha else xr.CompositionLayerFlags.NONE,
+            space=self.space, views=self._layer_views) for alpha in (False, True)}
+        self._acquire_info = xr.SwapchainImageAcquireInfo()
+        self._wait_info = xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION)
+        self._release_info = xr.SwapchainImageReleaseInfo()
+        self._locate_info = xr.ViewLocateInfo(view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
+                                              space=self.space)
         if self.mirror is not None:
             self.mirror.attach(self.ctx)
 
@@ -219,6 +238,7 @@ class XrTarget:
         """Handle the runtime's events, then wait for and begin the next frame. True when a frame
         was begun (render() must follow); False when the runtime wants none now."""
         xr = self._xr
+        self._measure_frame()
         self._poll()
         if not self._running or self.lost is not None:
             self.clock.pause()
@@ -230,20 +250,36 @@ class XrTarget:
             frame = xr.wait_frame(self.session)
             self._frame_started = (time.perf_counter(), time.thread_time())
             self._waits = 0.0
+            self._gl = 0.0
             xr.begin_frame(self.session)
         except xr.exception.XrException as error:
             self._lose(error)
             return False
         display_ns = int(frame.predicted_display_time)
-        if self._last_display_ns is not None and frame.predicted_display_period > 0:
+        if self._last_display_ns is not None and frame.predicted_display_period > 0 and not self._ending:
             periods = round((display_ns - self._last_display_ns) / frame.predicted_display_period)
             if periods > 1:
                 self.missed += periods - 1
                 self.missed_at.append(self.clock.now())
+                # Whose lateness: the engine's own work, or drawing (the GPU, or llvmpipe on the CPU)?
+                if self.engine_s and self.engine_s[-1] >= self.gl_s[-1]:
+                    self.missed_by_engine += periods - 1
         self._last_display_ns = display_ns
         self.clock.frame(display_ns)
         self._frame = frame
         return True
+
+    def _measure_frame(self) -> None:
+        """The last frame's engine time: from xrWaitFrame's return to the next xrWaitFrame call (the
+        whole loop: session step, sound, log, both eyes), less runtime waits and GL drawing."""
+        if not self._measure_pending:
+            return
+        self._measure_pending = False
+        started, cpu_started = self._frame_started
+        self.engine_s.append(time.perf_counter() - started - self._waits - self._gl)
+        self.gl_s.append(self._gl)
+        self.frame_times.append(self.clock.now())
+        self.engine_cpu_s.append(time.thread_time() - cpu_started)
 
     def render(self, state: FrameState) -> None:
         frame, self._frame = self._frame, None
@@ -266,17 +302,14 @@ class XrTarget:
         except xr.exception.XrException as error:
             self._lose(error)
             return
-        started, cpu_started = self._frame_started
-        self.engine_s.append(time.perf_counter() - started - self._waits)
-        self.engine_cpu_s.append(time.thread_time() - cpu_started)
+        self._measure_pending = True
         self.frames += 1
         if self.mirror is not None:
             self.mirror.dispatch_events()
 
     def _draw_eyes(self, xr, frame, state: FrameState, alpha: bool):
-        view_state, views = xr.locate_views(self.session, xr.ViewLocateInfo(
-            view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
-            display_time=frame.predicted_display_time, space=self.space))
+        self._locate_info.display_time = frame.predicted_display_time
+        view_state, views = xr.locate_views(self.session, self._locate_info)
         if not view_state.view_state_flags & xr.ViewStateFlags.ORIENTATION_VALID_BIT:
             return None  # no tracking: show nothing rather than a world stuck to the face
         head_location = xr.locate_space(self.head_space, self.space, frame.predicted_display_time)
@@ -285,22 +318,26 @@ class XrTarget:
             self.body.recenter(head, Posture(state.posture))
             self._recenter_wanted = False
         for index, (view, swapchain) in enumerate(zip(views, self._swapchains)):
-            image = xr.acquire_swapchain_image(swapchain.handle, xr.SwapchainImageAcquireInfo())
+            image = xr.acquire_swapchain_image(swapchain.handle, self._acquire_info)
             before = time.perf_counter()
-            xr.wait_swapchain_image(swapchain.handle, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION))
+            xr.wait_swapchain_image(swapchain.handle, self._wait_info)
             self._waits += time.perf_counter() - before
             fov = view.fov
-            eye = self.body.eye_view(_pose(view.pose), head, projection_from_fov(
+            eye = self.body.eye_view(_pose(view.pose), head, *projection_and_inverse(
                 fov.angle_left, fov.angle_right, fov.angle_up, fov.angle_down))
             framebuffer = swapchain.framebuffers[image]
+            before = time.perf_counter()
             self._guards[index].render(self.renderer, state, framebuffer, swapchain.size, eye=eye,
                                        keep_alpha=alpha)
-            if self.capture:
+            self._gl += time.perf_counter() - before
+            if self.capture or (index == 0 and self._contact_wanted):
                 self.last_eyes[index] = _read_rgb(framebuffer, swapchain.size)
+                if index == 0 and self._contact_wanted:
+                    self._contact_image, self._contact_wanted = self.last_eyes[0], False
             if index == 0 and self.mirror is not None:
                 self.mirror.show(swapchain.textures[image])
             before = time.perf_counter()
-            xr.release_swapchain_image(swapchain.handle, xr.SwapchainImageReleaseInfo())
+            xr.release_swapchain_image(swapchain.handle, self._release_info)
             self._waits += time.perf_counter() - before
             layer_view = self._layer_views[index]
             layer_view.pose = view.pose
@@ -309,9 +346,7 @@ class XrTarget:
             layer_view.sub_image.image_rect.offset[:] = [0, 0]
             layer_view.sub_image.image_rect.extent[:] = list(swapchain.size)
             layer_view.sub_image.image_array_index = 0
-        flags = xr.CompositionLayerFlags.BLEND_TEXTURE_SOURCE_ALPHA_BIT if alpha else xr.CompositionLayerFlags.NONE
-        self._layer = xr.CompositionLayerProjection(layer_flags=flags, space=self.space, views=self._layer_views)
-        return self._layer
+        return self._layers[alpha]
 
     def _is_overlay(self, scene_id: str) -> bool:
         info = self.renderer.scenes.get(scene_id)
@@ -321,18 +356,21 @@ class XrTarget:
         """Compile and draw the session's scenes once, and the comfort passes at the eyes' size, before
         the first frame (engine/render/scene_renderer.SceneRenderer.prepare)."""
         self.renderer.prepare(scene_ids)
-        scratch = self.ctx.framebuffer(color_attachments=[self.ctx.texture(self._swapchains[0].size, 4)])
-        guard = GuardedFrame(self.ctx)  # not an eye's: their filters must start with the session
+        # The swapchain's own format and size: drivers compile shader variants per target format.
+        scratch = self.ctx.framebuffer(color_attachments=[self.ctx.texture(
+            self._swapchains[0].size, 4, dtype=FORMAT_DTYPES[self.color_format], internal_format=self.color_format)])
         try:
             for scene_id in dict.fromkeys(scene_ids):
                 state = FrameState(t_s=0.0, phase_index=0, phase_name="prepare", phase_elapsed_s=0.0,
                                    phase_progress=0.0, breath_phase=0.0, breath_stage=None, breath_level=0.5,
                                    pace_bpm=6.0, calm=0.5, posture=Posture.SEATED, scene=scene_id,
                                    previous_scene=None, crossfade=1.0, fade=1.0)
-                guard.render(self.renderer, state, scratch, self._swapchains[0].size)
+                for guard in self._guards:  # each eye's own passes and textures, made now
+                    guard.render(self.renderer, state, scratch, self._swapchains[0].size)
             scratch.read(components=1)
         finally:
-            guard.release()
+            for guard in self._guards:
+                guard.reset()  # their filters start with the session
             scratch.color_attachments[0].release()
             scratch.release()
 
@@ -406,6 +444,7 @@ class XrTarget:
         """Leave the headset the way OpenXR asks: request the exit, end the session at STOPPING and
         wait for EXITING, so the runtime hands the headset on cleanly."""
         xr = self._xr
+        self._ending = True
         if self.session is None or self.lost is not None or self.exiting:
             return
         if self._running:
@@ -440,9 +479,20 @@ class XrTarget:
         self._events.clear()
         return events
 
-    def snapshot(self, state: FrameState, size: tuple[int, int]) -> np.ndarray:
-        """`state` drawn from the posture's resting view at `size`, off the headset (contact sheets).
-        Uses the headset's own GL context: a second context would change the current one under it."""
+    def snapshot(self, state: FrameState, size: tuple[int, int]) -> np.ndarray | None:
+        """For the contact sheet: the client's left eye as the next frame draws it, fitted to `size`.
+        None until that frame has been drawn (ask again next frame). Drawing the scene once more
+        instead would cost a headset frame's budget on a slow GPU."""
+        if self._contact_image is not None:
+            image, self._contact_image = self._contact_image, None
+            return _fit(image, size)
+        self._contact_wanted = True
+        return None
+
+    def render_snapshot(self, state: FrameState, size: tuple[int, int]) -> np.ndarray:
+        """`state` drawn now from the posture's resting view at `size`, off the headset (the contact
+        sheet's last frame, when no more frames come). Uses the headset's own GL context: a second
+        context would change the current one under it."""
         if self._snapshot is None or self._snapshot.size != tuple(size):
             if self._snapshot is not None:
                 self._snapshot.color_attachments[0].release()
@@ -500,6 +550,18 @@ def _pose(pose) -> np.ndarray:
 def _read_rgb(framebuffer: moderngl.Framebuffer, size: tuple[int, int]) -> np.ndarray:
     data = framebuffer.read(components=3, alignment=1)
     return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(size[1], size[0], 3)).copy()
+
+
+def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The middle of `image` at the aspect of `size`, scaled to it."""
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    aspect = size[0] / size[1]
+    crop_w, crop_h = (width, round(width / aspect)) if width / height < aspect else (round(height * aspect), height)
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    picture = Image.fromarray(image[top:top + crop_h, left:left + crop_w])
+    return np.asarray(picture.resize(tuple(size), Image.BILINEAR))
 
 
 def _quietly(function, *args) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -39,6 +40,12 @@ def pose_matrix(orientation: tuple[float, float, float, float], position: tuple[
     return matrix
 
 
+@lru_cache(maxsize=16)  # a headset's fields of view stay the same frame after frame
+def projection_and_inverse(left: float, right: float, up: float, down: float) -> tuple[np.ndarray, np.ndarray]:
+    proj = projection_from_fov(left, right, up, down)
+    return proj, np.linalg.inv(proj)
+
+
 def projection_from_fov(left: float, right: float, up: float, down: float,
                         near: float = camera.NEAR_M, far: float = camera.FAR_M) -> np.ndarray:
     """OpenGL projection for an OpenXR field of view (angles in radians; left and down negative).
@@ -61,21 +68,38 @@ def projection_from_fov(left: float, right: float, up: float, down: float,
 @dataclass(frozen=True)
 class EyeView:
     """One eye's camera in world space, ready for the renderer."""
-    view: np.ndarray  # world -> eye
+    eye_to_world: np.ndarray  # the inverse of the view matrix
     proj: np.ndarray
+    proj_inverse: np.ndarray
     eye_pos: np.ndarray  # world position of this eye
     head_pos: np.ndarray  # world position between the eyes
     posture: Posture
 
+    @property
+    def view(self) -> np.ndarray:
+        """world -> eye: the inverse of a rigid transform."""
+        rotation = self.eye_to_world[:3, :3]
+        view = np.identity(4)
+        view[:3, :3] = rotation.T
+        view[:3, 3] = -rotation.T @ self.eye_to_world[:3, 3]
+        return view
+
     def uniforms(self) -> dict:
-        forward, up = camera.rest_axes(self.posture)
+        forward, up = _rest_axes(self.posture)
+        inverse = self.eye_to_world @ self.proj_inverse  # (proj @ view)^-1 without inverting per frame
         return {
-            "u_inv_view_proj": np.linalg.inv(self.proj @ self.view).astype("f4").T.tobytes(),
+            "u_inv_view_proj": inverse.astype("f4").T.tobytes(),
             "u_eye_pos": tuple(float(v) for v in self.eye_pos),
             "u_head_pos": tuple(float(v) for v in self.head_pos),
-            "u_rest_forward": tuple(float(v) for v in forward),
-            "u_rest_up": tuple(float(v) for v in up),
+            "u_rest_forward": forward,
+            "u_rest_up": up,
         }
+
+
+@lru_cache(maxsize=8)
+def _rest_axes(posture: Posture) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    forward, up = camera.rest_axes(posture)
+    return tuple(float(v) for v in forward), tuple(float(v) for v in up)
 
 
 class BodyFrame:
@@ -102,11 +126,13 @@ class BodyFrame:
         self.world_from_tracking = rest @ np.linalg.inv(head)
         self.recenters += 1
 
-    def eye_view(self, eye_pose: np.ndarray, head_pose: np.ndarray, proj: np.ndarray) -> EyeView:
+    def eye_view(self, eye_pose: np.ndarray, head_pose: np.ndarray, proj: np.ndarray,
+                 proj_inverse: np.ndarray | None = None) -> EyeView:
         """eye_pose / head_pose: 4x4, eye -> tracking and head -> tracking."""
         if self.world_from_tracking is None:
             self.recenter(head_pose)
         world_eye = self.world_from_tracking @ eye_pose
-        world_head = self.world_from_tracking @ head_pose
-        return EyeView(view=np.linalg.inv(world_eye), proj=proj, eye_pos=world_eye[:3, 3].copy(),
-                       head_pos=world_head[:3, 3].copy(), posture=self.posture)
+        world_head_pos = self.world_from_tracking[:3, :3] @ head_pose[:3, 3] + self.world_from_tracking[:3, 3]
+        return EyeView(eye_to_world=world_eye, proj=proj,
+                       proj_inverse=np.linalg.inv(proj) if proj_inverse is None else proj_inverse,
+                       eye_pos=world_eye[:3, 3].copy(), head_pos=world_head_pos, posture=self.posture)

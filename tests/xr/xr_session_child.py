@@ -36,6 +36,7 @@ def main() -> int:
     parser.add_argument("--mirror", action="store_true")
     parser.add_argument("--sound-when-off", default="continue")
     parser.add_argument("--scene", help="show this scene in every phase")
+    parser.add_argument("--audio-device", help="a sound device (default: the system's, else a WAV file)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -77,18 +78,24 @@ def main() -> int:
 
     options = RunOptions(target="xr", mirror=args.mirror, xr_capture=False, on_frame=on_frame,
                          on_headset=on_headset, sound_when_headset_off=args.sound_when_off,
+                         audio_device=args.audio_device,
                          say=lambda text: print(text, flush=True))
     result = run_session(program, options)
     target = headset["target"]
     engine_ms = [1e3 * s for s in list(target.engine_s)[10:]]  # the first frames compile shaders
     cpu_ms = [1e3 * s for s in list(target.engine_cpu_s)[10:]]
+    gl_ms = [1e3 * s for s in list(target.gl_s)[10:]]
     say_json(result={
         "session_id": result.session_id, "status": result.status, "session_s": result.simulated_s,
-        "frames": target.frames, "missed": target.missed, "missed_at": target.missed_at, "recenters": target.body.recenters,
+        "frames": target.frames, "missed": target.missed, "missed_at": target.missed_at, "missed_by_engine": target.missed_by_engine, "recenters": target.body.recenters,
         "color_format": target.color_format, "eye_size": list(target._swapchains[0].size),
         "engine_ms_median": statistics.median(engine_ms) if engine_ms else None,
         "engine_ms_p99": sorted(engine_ms)[int(0.99 * (len(engine_ms) - 1))] if engine_ms else None,
         "engine_cpu_ms_median": statistics.median(cpu_ms) if cpu_ms else None,
+        "gl_ms_median": statistics.median(gl_ms) if gl_ms else None,
+        "engine_ms_max": max(engine_ms, default=None), "gl_ms_max": max(gl_ms, default=None),
+        "slowest_frames_at": [round(t, 2) for _, t in sorted(zip(
+            [e + g for e, g in zip(target.engine_s, target.gl_s)], target.frame_times), reverse=True)[:5]],
         "lost": target.lost, "mirror_frames": target.mirror.shown if target.mirror is not None else 0,
         "folder": str(result.folder),
     })

@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--headless", action="store_true", help="no session window even when a display exists")
     console.add_argument("--seed", type=int, default=0, help="seed of the simulated heart and the sound")
     console.add_argument("--audio-device", help="sound device name or index (default: the system's)")
+    console.add_argument("--target", choices=("auto", "xr"), default="auto",
+                         help="where clients see the sessions: 'auto' (a window or offscreen) or 'xr' (the headset)")
+    console.add_argument("--sound-when-headset-off", choices=("continue", "fade"), default="continue",
+                         help="with --target xr: the sound while the headset is off")
     console.set_defaults(handler=_console)
 
     programs = commands.add_parser("programs", help="list, show or validate programs")
@@ -254,7 +258,8 @@ def _console(args) -> int:
         raise ValueError("the console runs live sessions: --sensor sim, ble or ble:ADDRESS")
     return serve_console(ConsoleOptions(port=args.port, lan=args.lan, headless=args.headless,
                                         sensor=tuple(args.sensor), adapter=args.adapter,
-                                        audio_device=args.audio_device, seed=args.seed, say=_say_flushed))
+                                        audio_device=args.audio_device, seed=args.seed, target=args.target,
+                                        sound_when_headset_off=args.sound_when_headset_off, say=_say_flushed))
 
 
 def _say_flushed(text: str) -> None:

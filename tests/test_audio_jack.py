@@ -45,6 +45,7 @@ LEVEL_TOLERANCE_DB = 1.0
 CENTROID_TOLERANCE = 0.05  # relative
 AUDIO_LOST_WITHIN_S = 3.0
 AUDIO_BACK_WITHIN_S = 6.0  # the output retries every 2 s; PortAudio re-initialisation takes ~1 s
+MAX_CAPTURE_XRUNS = 12
 SOUND_DBFS = -80.0  # "has sound": a silent stream plays exact zeros (-120 here); the session is still fading in
 
 
@@ -52,7 +53,15 @@ def timing_tolerance_s(run: LiveRun) -> float:
     """One JACK period (the callback comes up to a period after advance()) + PortAudio's output
     latency + one frame (advance() hands over the newest state once per frame) + the render lead
     (a state reaches the sound up to that much later than the marker did)."""
-    return run.period_frames / run.sample_rate + run.device_latency_s + 1.0 / run.fps + run.lead_s
+    return run.period_frames / run.sample_rate + run.device_latency_s + 1.0 / run.fps + run.lead_s + dropped_s(run)
+
+
+def dropped_s(run: LiveRun) -> float:
+    """The capture's timeline shortens by one JACK period for each client xrun while it ran (the
+    recorder misses that period): on a busy machine, not a fault of the sound. More than a few is
+    no longer a timing measurement."""
+    assert run.capture_xruns <= MAX_CAPTURE_XRUNS, f"{run.capture_xruns} JACK xruns during the capture"
+    return run.capture_xruns * run.period_frames / run.sample_rate
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +119,11 @@ def test_pace_matches_the_guide(live_run, envelopes, peak_lags):
     assert np.ptp(pace[steady]) < 1e-9
     expected = 60.0 / pace[steady][0]
     _, periods = envelope_breath_periods(times, cap_db, *STEADY)
-    print(f"steady: expected {expected:.3f} s, captured periods {np.round(periods, 3)}")
+    tolerance = PERIOD_TOLERANCE_S + dropped_s(live_run)
+    print(f"steady: expected {expected:.3f} s, captured periods {np.round(periods, 3)} "
+          f"({live_run.capture_xruns} JACK xruns during the capture; tolerance {tolerance:.3f} s)")
     assert len(periods) >= 3
-    assert np.max(np.abs(periods - expected)) <= PERIOD_TOLERANCE_S
+    assert np.max(np.abs(periods - expected)) <= tolerance
 
     # Through the glide every breath has its own length: the captured envelope's peak-to-peak times
     # follow the guide's (frame state) breath by breath.
@@ -122,7 +133,7 @@ def test_pace_matches_the_guide(live_run, envelopes, peak_lags):
     captured_periods = np.diff(peaks[glide] + lags[glide])
     print(f"glide: guide periods {np.round(guide_periods, 3)}, captured {np.round(captured_periods, 3)}")
     assert len(guide_periods) >= 2 and np.ptp(guide_periods) > 0.5  # the pace really changed
-    assert np.max(np.abs(captured_periods - guide_periods)) <= PERIOD_TOLERANCE_S
+    assert np.max(np.abs(captured_periods - guide_periods)) <= tolerance
 
 
 def test_envelope_timing_matches_the_frame_state(live_run, peak_lags):
@@ -215,7 +226,7 @@ def test_capture_statistics_match_the_offline_render(live_run, reference, envelo
         assert abs(level[0] - level[1]) <= LEVEL_TOLERANCE_DB
         assert abs(centroid[0] - centroid[1]) <= CENTROID_TOLERANCE * centroid[1]
         assert len(cap_periods) == len(ref_periods) >= 2
-        assert abs(np.mean(cap_periods) - np.mean(ref_periods)) <= MEAN_PERIOD_TOLERANCE_S
+        assert abs(np.mean(cap_periods) - np.mean(ref_periods)) <= MEAN_PERIOD_TOLERANCE_S + dropped_s(live_run)
 
 
 # -- device loss -------------------------------------------------------------------------------

@@ -214,3 +214,19 @@ def test_pairing_gives_a_token_once_per_code_and_wrong_codes_are_rate_limited(co
 
     me = httpx2.get(console.url + "api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert me.status_code == 200, "tokens handed out earlier keep working during a lockout"
+
+
+def test_a_headset_console_without_a_runtime_says_so_and_keeps_serving(tmp_path):
+    """`tidewell console --target xr` where no OpenXR runtime is installed: a start says what is
+    missing, logs no session, and the console stays up for the next try."""
+    env = {**os.environ, "XR_RUNTIME_JSON": str(tmp_path / "no-such-runtime.json")}
+    with running_console(tmp_path / "data", "--target", "xr", env=env) as console:
+        http = console.paired_client()
+        _start_session(http, minutes=1.0)
+        line = console.wait_for("the session could not start", 60)
+        assert "no OpenXR runtime found" in line
+        assert "Traceback" not in "\n".join(console.lines)
+        assert http.get("/api/clients").status_code == 200
+        assert http.get("/api/me").status_code == 200
+    with sqlite3.connect(tmp_path / "data" / "tidewell.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0

@@ -16,6 +16,7 @@ from typing import Callable
 from tidewell.engine.console.auth import Pairing, spaced
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.engine.session import RunOptions, StopRequest, check_sensor, run_session
+from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
 
@@ -31,6 +32,8 @@ class ConsoleOptions:
     adapter: str | None = None
     audio_device: str | None = None
     seed: int = 0
+    target: str = "auto"  # or "xr": sessions play in the headset (engine/xr)
+    sound_when_headset_off: str = "continue"
     say: Callable[[str], None] = print
 
 
@@ -125,10 +128,11 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
     run = RunOptions(client=request.client, sensor=options.sensor, virtual_time=False, headless=options.headless,
                      seed=options.seed, audio_device=options.audio_device, adapter=options.adapter, say=say,
                      controls=hub.controls, on_begin=began, on_frame=hub.frame, on_event=hub.event,
-                     client_label=f"client #{request.client_id}", attended=True)
+                     client_label=f"client #{request.client_id}", attended=True, target=options.target,
+                     sound_when_headset_off=options.sound_when_headset_off)
     try:
         result = run_session(program, run, store)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, XrUnavailable) as error:
         say(f"the session could not start: {error}")
         hub.start_failed(str(error))
         return

@@ -58,6 +58,7 @@ class LiveRun:
     fps: float
     device_latency_s: float
     lead_s: float  # sound rendered ahead of the device (audio/ahead.py)
+    capture_xruns: int  # JACK client xruns while capturing: each can drop one period from the capture
     runner_events: list = field(default_factory=list)
 
     @property
@@ -92,6 +93,7 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
     output = DeviceOutput(device=device, seed=seed)
     try:
         ports = server.wait_for_playback_ports()
+        xruns_before = server.xruns()["client"]
         capture = start_capture(server, capture_path, 0.3 + LEAD_IN_S + seconds + TAIL_S,
                                 ports[:1] if mono_capture else ports, bits=32)
         time.sleep(0.3)
@@ -138,6 +140,7 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
                    advance_s=np.asarray(advances), loop_gaps_s=np.diff(walls), events=events, stats=stats,
                    capture=audio, sample_rate=rate, marker_index=(first // server.period_frames) * server.period_frames,
                    period_frames=server.period_frames, fps=fps, device_latency_s=latency, lead_s=output.lead_s,
+                   capture_xruns=server.xruns()["client"] - xruns_before,
                    runner_events=runner_events)
 
 

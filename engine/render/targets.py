@@ -23,6 +23,26 @@ pyglet.options["debug_gl"] = False
 
 
 
+def read_rgb(framebuffer: moderngl.Framebuffer) -> np.ndarray:
+    """A framebuffer's colour as HxWx3 uint8, top row first."""
+    width, height = framebuffer.size
+    data = framebuffer.read(components=3, alignment=1)
+    return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
+
+
+def draw_snapshot(ctx: moderngl.Context, renderer: SceneRenderer, state: FrameState, size: tuple[int, int],
+                  frame: moderngl.Framebuffer | None) -> tuple[np.ndarray, moderngl.Framebuffer]:
+    """`state` drawn at `size` into a framebuffer of its own (`frame`, made again when the size
+    changes) with the caller's context, and read back: (pixels, the framebuffer to keep)."""
+    if frame is None or frame.size != tuple(size):
+        if frame is not None:
+            frame.color_attachments[0].release()
+            frame.release()
+        frame = ctx.framebuffer(color_attachments=[ctx.texture(tuple(size), 4)])
+    renderer.render(state, frame, tuple(size))
+    return read_rgb(frame), frame
+
+
 def _renderer_name(ctx: moderngl.Context) -> str:
     return ctx.info.get("GL_RENDERER", "unknown GL").split(" (")[0]
 
@@ -48,9 +68,7 @@ class OffscreenTarget:
 
     def read_rgb(self) -> np.ndarray:
         """The last frame as HxWx3 uint8, top row first."""
-        data = self.fbo.read(components=3, alignment=1)
-        width, height = self.size
-        return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
+        return read_rgb(self.fbo)
 
     def dispatch_events(self) -> None:
         pass
@@ -117,23 +135,15 @@ class WindowTarget:
         """The last frame drawn as HxWx3 uint8, top row first (None before the first frame)."""
         if self._frame is None:
             return None
-        width, height = self._frame.size
-        data = self._frame.read(components=3, alignment=1)
-        return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
+        return read_rgb(self._frame)
 
     def snapshot(self, state: FrameState, size: tuple[int, int]) -> np.ndarray:
         """Render `state` at `size` into a frame of its own and read it; the window is not touched.
         Uses the window's own GL context: a second (EGL) context in the same process can leave
         the window's default framebuffer unusable."""
         self._window.switch_to()
-        if self._snapshot is None or self._snapshot.size != tuple(size):
-            if self._snapshot is not None:
-                self._snapshot.color_attachments[0].release()
-                self._snapshot.release()
-            self._snapshot = self.ctx.framebuffer(color_attachments=[self.ctx.texture(tuple(size), 4)])
-        self.renderer.render(state, self._snapshot, tuple(size))
-        data = self._snapshot.read(components=3, alignment=1)
-        return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(size[1], size[0], 3)).copy()
+        pixels, self._snapshot = draw_snapshot(self.ctx, self.renderer, state, size, self._snapshot)
+        return pixels
 
     def dispatch_events(self) -> None:
         if not self._closed:

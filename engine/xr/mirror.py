@@ -109,7 +109,7 @@ class MirrorWindow:
         self._program["u_scale"].value = scale
         self._program["u_encode_srgb"].value = self.srgb_source
         self._vao.render(moderngl.TRIANGLES, vertices=3)
-        if self.capture:
+        if self.capture:  # the window's size now, which the screen framebuffer's own size does not follow
             data = screen.read(viewport=(0, 0, width, height), components=3, alignment=1)
             self.last_image = np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
         self._window.flip()

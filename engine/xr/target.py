@@ -26,6 +26,7 @@ import numpy as np
 from tidewell.engine.frame_state import FrameState, Posture
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer
+from tidewell.engine.render.targets import draw_snapshot, read_rgb
 from tidewell.engine.xr import runtime as xr_runtime
 from tidewell.engine.xr.views import BodyFrame, pose_matrix, projection_and_inverse
 
@@ -331,7 +332,7 @@ class XrTarget:
                                        keep_alpha=alpha)
             self._gl += time.perf_counter() - before
             if self.capture or (index == 0 and self._contact_wanted):
-                self.last_eyes[index] = _read_rgb(framebuffer, swapchain.size)
+                self.last_eyes[index] = read_rgb(framebuffer)
                 if index == 0 and self._contact_wanted:
                     self._contact_image, self._contact_wanted = self.last_eyes[0], False
             if index == 0 and self.mirror is not None:
@@ -493,13 +494,8 @@ class XrTarget:
         """`state` drawn now from the posture's resting view at `size`, off the headset (the contact
         sheet's last frame, when no more frames come). Uses the headset's own GL context: a second
         context would change the current one under it."""
-        if self._snapshot is None or self._snapshot.size != tuple(size):
-            if self._snapshot is not None:
-                self._snapshot.color_attachments[0].release()
-                self._snapshot.release()
-            self._snapshot = self.ctx.framebuffer(color_attachments=[self.ctx.texture(tuple(size), 4)])
-        self.renderer.render(state, self._snapshot, tuple(size))
-        return _read_rgb(self._snapshot, tuple(size))
+        pixels, self._snapshot = draw_snapshot(self.ctx, self.renderer, state, size, self._snapshot)
+        return pixels
 
     # -- reading back -------------------------------------------------------------------------
     def read_eye(self, index: int) -> np.ndarray | None:
@@ -545,11 +541,6 @@ class XrTarget:
 def _pose(pose) -> np.ndarray:
     o, p = pose.orientation, pose.position
     return pose_matrix((o.x, o.y, o.z, o.w), (p.x, p.y, p.z))
-
-
-def _read_rgb(framebuffer: moderngl.Framebuffer, size: tuple[int, int]) -> np.ndarray:
-    data = framebuffer.read(components=3, alignment=1)
-    return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(size[1], size[0], 3)).copy()
 
 
 def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -38,7 +38,6 @@ class RenderAhead:
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="tidewell-render-ahead", daemon=True)
-        block.stats[c.LEAD_FRAMES] = lead
 
     def start(self) -> None:
         self._fill()  # the first callback finds its lead ready

@@ -14,6 +14,7 @@ from collections import deque
 import numpy as np
 
 from tidewell.audio import controls as c
+from tidewell.audio.player import DEFAULT_LEAD_S
 from tidewell.engine.frame_state import FrameState
 
 COMPUTE_RING = c.COMPUTE_RING
@@ -41,7 +42,7 @@ class DeviceOutput:
     """
 
     def __init__(self, sample_rate: int = 48000, device: str | int | None = None, seed: int = 0,
-                 channels: int = 2, blocksize: int = 0, lead_s: float = 0.02):
+                 channels: int = 2, blocksize: int = 0, lead_s: float = DEFAULT_LEAD_S):
         self.path = None
         self.sample_rate = sample_rate
         self.channels = channels

@@ -183,7 +183,7 @@ def main() -> int:
         print(f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on JACK, captured by jack_rec...")
         s = live(args.minutes, realtime_jack=not args.jack_no_realtime)
         _print("captured envelope peak - frame-state peak", s)
-        print(f"  bound for any single breath: one period + output latency + one frame = {s['tolerance_ms']:.1f} ms; "
+        print(f"  bound for any single breath: one period + output latency + one frame + render lead = {s['tolerance_ms']:.1f} ms; "
               f"underruns {s['status_flags']}, jackd client xruns {s['jack_xruns_client']}, losses {s['losses']}")
         ok &= abs(s["drift_ms"]) <= GOAL_MS and s["max_abs_ms"] <= s["tolerance_ms"]
         results["live"] = s

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program, resolve_program
 
 DEFAULT_PROGRAM = "taster"
@@ -21,11 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     except ProgramError as exc:
         print(f"tidewell: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
-        from tidewell.engine.xr.runtime import XrUnavailable
-
-        if not isinstance(exc, XrUnavailable):
-            raise
+    except XrUnavailable as exc:
         print(f"tidewell: {exc}", file=sys.stderr)
         return 3
     except (ValueError, OSError) as exc:

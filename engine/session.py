@@ -54,7 +54,6 @@ class RunOptions:
     xr_space: str = "local"  # the headset's reference space: "local" or "stage"
     mirror: bool | None = None  # the headset's desktop mirror; None: when there is a display
     sound_when_headset_off: str = "continue"  # or "fade" (engine/xr/presence.py)
-    xr_capture: bool = False  # keep each eye's last image (tests)
     on_headset: Callable[[object], None] | None = None  # called with the open XR target (tests, benchmarks)
 
 
@@ -189,7 +188,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
 
     try:
         session_id = store.begin(
-        program_id=program.id, program_title=program.title, program_minutes=program.minutes,
+            program_id=program.id, program_title=program.title, program_minutes=program.minutes,
             client=options.client, sensor=" ".join(options.sensor), virtual_time=False, seed=options.seed,
         )
     except BaseException:
@@ -263,20 +262,15 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
                 if headset is not None:
                     headset.render(presence.for_light(state))
-                    for problem in headset.renderer.drain_problems():
-                        writer.event(now, "scene_problem", problem, state.phase_index)
-                        say(f"  {_clock(now)}  scene problem: {problem}")
+                    _log_scene_problems(headset.renderer, writer, say, now, state.phase_index)
                 if window is not None:
                     window.render(state)
-                    for problem in window.renderer.drain_problems():  # the renderer fell back, never black
-                        writer.event(now, "scene_problem", problem, state.phase_index)
-                        say(f"  {_clock(now)}  scene problem: {problem}")
+                    _log_scene_problems(window.renderer, writer, say, now, state.phase_index)
                     window.dispatch_events()
                     if window.closed:
                         runner.request_end(now, "window closed")
                 capture.offer(state)
-                if headset is None:
-                    clock.sleep_until(now + frame_dt)
+                clock.sleep_until(now + frame_dt)
             else:
                 status = "completed" if runner.reached_end else "ended_early"
     finally:
@@ -319,7 +313,7 @@ def _open_headset(options: RunOptions, say):
 
         mirror = MirrorWindow(on_key=options.controls.append, key_map=load_keymap())
     try:
-        headset = XrTarget(reference=options.xr_space, mirror=mirror, capture=options.xr_capture)
+        headset = XrTarget(reference=options.xr_space, mirror=mirror)
     except BaseException:
         if mirror is not None:
             mirror.close()
@@ -338,21 +332,28 @@ def _headset_events(headset, presence, runner: SessionRunner, writer, say, on_ev
         writer.event(now, kind, detail, phase)
         if on_event is not None:
             on_event(now, kind, detail, phase)
-        if closing:
-            pass
-        elif kind == "headset_off":
-            presence.taken_off(runner, now)
-        elif kind == "headset_on":
-            presence.put_on(runner, now)
-        elif kind == "xr_lost":
+        if kind == "xr_lost":
             detail += ("; the session goes on with sound only, and every record so far is kept"
                        " (end it with Ctrl-C or from the console)")
         say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
+        if closing:
+            continue
+        if kind == "headset_off":
+            presence.taken_off(runner, now)
+        elif kind == "headset_on":
+            presence.put_on(runner, now)
     if closing:
         return
     if headset.exiting and runner.end_requested_s is None:
         runner.request_end(now, "the headset runtime asked the session to exit")
     presence.step(now)
+
+
+def _log_scene_problems(renderer, writer, say, now: float, phase: int) -> None:
+    """Scenes the renderer could not draw (it fell back to the last good one, never to black)."""
+    for problem in renderer.drain_problems():
+        writer.event(now, "scene_problem", problem, phase)
+        say(f"  {_clock(now)}  scene problem: {problem}")
 
 
 def _label(options: RunOptions) -> str:

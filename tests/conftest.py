@@ -1,8 +1,10 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from xvfb_testbed import xvfb_server  # tests/xvfb
 
 # tests/xr runs in Debian 13 with Monado, through .ci/xr-env (see tests/xr/pytest.ini)
 collect_ignore = ["xr"]
@@ -29,24 +31,8 @@ def tidewell_cmd():
 @pytest.fixture
 def xvfb_display(monkeypatch):
     """A private Xvfb server for the test, stopped by its PID afterwards."""
-    import shutil
-    import subprocess
-
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (bash .ci/install --dev installs it)")
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        server.wait()
-        pytest.fail("Xvfb did not start")
-    monkeypatch.setenv("DISPLAY", f":{number}")
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
+    with xvfb_server() as display:
+        monkeypatch.setenv("DISPLAY", display)
+        yield display

@@ -16,7 +16,7 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
-from tidewell.engine.frame_state import FrameState, Posture
+from tidewell.engine.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render import camera
 from tidewell.scenes.catalog import (
     CROSSFADE_FRAGMENT_PATH,
@@ -95,18 +95,12 @@ class SceneRenderer:
     def prepare(self, scene_ids, size: tuple[int, int] = (64, 64)) -> None:
         """Compile and draw each scene once, off screen, so that no shader is compiled mid-session:
         a compile takes long enough to miss a headset's frames (and drivers compile on first draw)."""
-        from tidewell.engine.frame_state import BreathStage
-
         texture = self.ctx.texture(size, 4)
         framebuffer = self.ctx.framebuffer(color_attachments=[texture])
         try:
             for scene_id in dict.fromkeys(scene_ids):
                 for previous in (None, scene_id):  # alone, and in a crossfade
-                    state = FrameState(t_s=0.0, phase_index=0, phase_name="prepare", phase_elapsed_s=0.0,
-                                       phase_progress=0.0, breath_phase=0.0, breath_stage=BreathStage.INHALE,
-                                       breath_level=0.5, pace_bpm=6.0, calm=0.5, posture=Posture.SEATED,
-                                       scene=scene_id, previous_scene=previous, crossfade=0.5, fade=1.0)
-                    self.render(state, framebuffer, size)
+                    self.render(still_state(scene_id, previous), framebuffer, size)
             framebuffer.read(components=1)  # wait until the driver has really drawn them
         finally:
             framebuffer.release()
@@ -267,6 +261,15 @@ class SceneRenderer:
                     "(master brightness; without it the scene cannot fade out)"
                 )
         return program
+
+
+def still_state(scene_id: str, previous_scene: str | None = None) -> FrameState:
+    """A mid-breath frame of `scene_id` (half crossfaded from `previous_scene`), for drawing a scene
+    once ahead of time."""
+    return FrameState(t_s=0.0, phase_index=0, phase_name="prepare", phase_elapsed_s=0.0, phase_progress=0.0,
+                      breath_phase=0.0, breath_stage=BreathStage.INHALE, breath_level=0.5, pace_bpm=6.0, calm=0.5,
+                      posture=Posture.SEATED, scene=scene_id, previous_scene=previous_scene,
+                      crossfade=0.5 if previous_scene else 1.0, fade=1.0)
 
 
 @lru_cache(maxsize=64)

@@ -80,7 +80,8 @@ def load_xr():
     return xr
 
 
-def _text(value) -> str:
+def as_text(value) -> str:
+    """An OpenXR string field (bytes) as text."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
@@ -89,7 +90,7 @@ def available_extensions(xr) -> list[str]:
         properties = xr.enumerate_instance_extension_properties()
     except xr.exception.XrException as error:
         raise XrUnavailable(f"no OpenXR runtime found: {_where_looked()} ({error}).\n{INSTALL_HINT}") from None
-    return sorted(_text(p.extension_name) for p in properties)
+    return sorted(as_text(p.extension_name) for p in properties)
 
 
 def _where_looked() -> str:
@@ -144,8 +145,8 @@ def describe() -> RuntimeInfo:
         tracking = system_properties.tracking_properties
         version = properties.runtime_version
         return RuntimeInfo(
-            runtime=_text(properties.runtime_name), runtime_version=str(version),
-            system=_text(system_properties.system_name), vendor_id=int(system_properties.vendor_id),
+            runtime=as_text(properties.runtime_name), runtime_version=str(version),
+            system=as_text(system_properties.system_name), vendor_id=int(system_properties.vendor_id),
             orientation_tracking=bool(tracking.orientation_tracking), position_tracking=bool(tracking.position_tracking),
             max_swapchain=(int(graphics.max_swapchain_image_width), int(graphics.max_swapchain_image_height)),
             views=views, blend_modes=blend_modes(xr, instance, system), extensions=extensions)

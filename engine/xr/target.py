@@ -25,7 +25,7 @@ import numpy as np
 
 from tidewell.engine.frame_state import FrameState, Posture
 from tidewell.engine.render.comfort import GuardedFrame
-from tidewell.engine.render.scene_renderer import SceneRenderer
+from tidewell.engine.render.scene_renderer import SceneRenderer, still_state
 from tidewell.engine.render.targets import draw_snapshot, read_rgb
 from tidewell.engine.xr import runtime as xr_runtime
 from tidewell.engine.xr.views import BodyFrame, pose_matrix, projection_and_inverse
@@ -79,22 +79,21 @@ class DisplayClock:
         return self._last
 
     def sleep_until(self, t: float) -> None:
-        remaining = t - self.now()
-        if remaining > 0 and self._anchor is None:
-            time.sleep(remaining)
+        """Nothing: the runtime paces the loop (XrTarget.wait_frame waits for the next frame, or a
+        moment while the runtime wants none)."""
 
     def _wall(self) -> float:
         return time.monotonic() - self._start
 
 
 class XrTarget:
-    def __init__(self, reference: str = "local", mirror=None, capture: bool = False):
+    def __init__(self, reference: str = "local", mirror=None):
         """reference: "local" or "stage". mirror: an engine/xr/mirror.MirrorWindow, whose GL context
         (GLX) the session then uses; without one the context is EGL without a surface, which needs
-        the runtime's XR_MNDX_egl_enable. capture: keep each eye's last image (read_eye)."""
+        the runtime's XR_MNDX_egl_enable."""
         self._xr = xr = xr_runtime.load_xr()
         self.mirror = mirror
-        self.capture = capture
+        self.capture = False  # set: each eye's image is read back every frame (read_eye)
         self.closed = False
         self.lost: str | None = None
         self.exiting = False
@@ -111,7 +110,6 @@ class XrTarget:
         # per frame, in the GL calls that draw the eyes: the GPU's work, and on a machine without
         # one Mesa's llvmpipe drawing on the CPU
         self.gl_s: deque[float] = deque(maxlen=100_000)
-        self.frame_times: deque[float] = deque(maxlen=100_000)  # session time of each measured frame
         self.last_eyes: list[np.ndarray | None] = [None, None]
         self._events: deque[tuple[str, str]] = deque()
         self._running = False
@@ -151,7 +149,7 @@ class XrTarget:
     def _open(self, xr, extensions: list[str], reference: str) -> None:
         self.instance = xr_runtime.create_instance(xr, extensions)
         properties = xr.get_instance_properties(self.instance)
-        self.runtime_name = xr_runtime._text(properties.runtime_name)
+        self.runtime_name = xr_runtime.as_text(properties.runtime_name)
         self.system = xr_runtime.headset_system(xr, self.instance)
         self.blend_modes = xr_runtime.blend_modes(xr, self.instance, self.system)
         self._graphics = self._graphics_binding(xr)
@@ -185,6 +183,11 @@ class XrTarget:
         self.body = BodyFrame()
         self._layer_views = (xr.CompositionLayerProjectionView * len(self._swapchains))(
             *[xr.CompositionLayerProjectionView() for _ in self._swapchains])
+        for layer_view, swapchain in zip(self._layer_views, self._swapchains):  # per frame: pose and fov
+            layer_view.sub_image.swapchain = swapchain.handle
+            layer_view.sub_image.image_rect.offset[:] = [0, 0]
+            layer_view.sub_image.image_rect.extent[:] = list(swapchain.size)
+            layer_view.sub_image.image_array_index = 0
         # Made once: pyopenxr's structures cost tens of microseconds each to build.
         self._layers = {alpha: xr.CompositionLayerProjection(
             layer_flags=xr.CompositionLayerFlags.BLEND_TEXTURE_SOURCE_ALPHA_BIT if alpha else xr.CompositionLayerFlags.NONE,
@@ -279,7 +282,6 @@ class XrTarget:
         started, cpu_started = self._frame_started
         self.engine_s.append(time.perf_counter() - started - self._waits - self._gl)
         self.gl_s.append(self._gl)
-        self.frame_times.append(self.clock.now())
         self.engine_cpu_s.append(time.thread_time() - cpu_started)
 
     def render(self, state: FrameState) -> None:
@@ -343,15 +345,11 @@ class XrTarget:
             layer_view = self._layer_views[index]
             layer_view.pose = view.pose
             layer_view.fov = view.fov
-            layer_view.sub_image.swapchain = swapchain.handle
-            layer_view.sub_image.image_rect.offset[:] = [0, 0]
-            layer_view.sub_image.image_rect.extent[:] = list(swapchain.size)
-            layer_view.sub_image.image_array_index = 0
         return self._layers[alpha]
 
     def _is_overlay(self, scene_id: str) -> bool:
         info = self.renderer.scenes.get(scene_id)
-        return bool(info is not None and getattr(info, "overlay", False))
+        return info is not None and info.overlay
 
     def prepare(self, scene_ids) -> None:
         """Compile and draw the session's scenes once, and the comfort passes at the eyes' size, before
@@ -362,22 +360,14 @@ class XrTarget:
             self._swapchains[0].size, 4, dtype=FORMAT_DTYPES[self.color_format], internal_format=self.color_format)])
         try:
             for scene_id in dict.fromkeys(scene_ids):
-                state = FrameState(t_s=0.0, phase_index=0, phase_name="prepare", phase_elapsed_s=0.0,
-                                   phase_progress=0.0, breath_phase=0.0, breath_stage=None, breath_level=0.5,
-                                   pace_bpm=6.0, calm=0.5, posture=Posture.SEATED, scene=scene_id,
-                                   previous_scene=None, crossfade=1.0, fade=1.0)
                 for guard in self._guards:  # each eye's own passes and textures, made now
-                    guard.render(self.renderer, state, scratch, self._swapchains[0].size)
+                    guard.render(self.renderer, still_state(scene_id), scratch, self._swapchains[0].size)
             scratch.read(components=1)
         finally:
             for guard in self._guards:
                 guard.reset()  # their filters start with the session
             scratch.color_attachments[0].release()
             scratch.release()
-
-    def recenter(self) -> None:
-        """Make the head's next pose the resting view (the therapist's recenter)."""
-        self._recenter_wanted = True
 
     # -- events -------------------------------------------------------------------------------
     def _poll(self) -> None:
@@ -456,11 +446,8 @@ class XrTarget:
                 return
         deadline = time.monotonic() + timeout_s
         while not self.exiting and self.lost is None and time.monotonic() < deadline:
-            self._poll()
-            if self._running and not self.exiting:
-                self.wait_frame() and self.render_nothing()
-            else:
-                time.sleep(0.01)
+            if self.wait_frame():  # handles the events; waits a moment while no frames are wanted
+                self.render_nothing()
 
     def render_nothing(self) -> None:
         """End a begun frame with no layers (the headset shows black)."""
@@ -499,24 +486,16 @@ class XrTarget:
 
     # -- reading back -------------------------------------------------------------------------
     def read_eye(self, index: int) -> np.ndarray | None:
-        """The eye's last image as HxWx3 uint8, top row first (with capture=True)."""
+        """The eye's last image as HxWx3 uint8, top row first (while `capture` is set)."""
         return self.last_eyes[index]
-
-    def read_rgb(self) -> np.ndarray | None:
-        return self.last_eyes[0]
-
-    def dispatch_events(self) -> None:
-        if self.mirror is not None:
-            self.mirror.dispatch_events()
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
         xr = self._xr
-        for item in ("renderer",):
-            if hasattr(self, item):
-                getattr(self, item).release()
+        if hasattr(self, "renderer"):
+            self.renderer.release()
         for guard in getattr(self, "_guards", []):
             guard.release()
         if self._snapshot is not None:
@@ -545,14 +524,9 @@ def _pose(pose) -> np.ndarray:
 
 def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The middle of `image` at the aspect of `size`, scaled to it."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
-    height, width = image.shape[:2]
-    aspect = size[0] / size[1]
-    crop_w, crop_h = (width, round(width / aspect)) if width / height < aspect else (round(height * aspect), height)
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    picture = Image.fromarray(image[top:top + crop_h, left:left + crop_w])
-    return np.asarray(picture.resize(tuple(size), Image.BILINEAR))
+    return np.asarray(ImageOps.fit(Image.fromarray(image), tuple(size), Image.BILINEAR))
 
 
 def _quietly(function, *args) -> None:

@@ -1,9 +1,6 @@
-import os
-import subprocess
-import shutil
-
 import pytest
 from monado_testbed import monado_service
+from xvfb_testbed import xvfb_server
 
 
 @pytest.fixture
@@ -13,20 +10,7 @@ def monado(tmp_path):
 
 
 @pytest.fixture
-def xvfb(tmp_path):
-    """A private Xvfb display, stopped by its PID afterwards."""
-    if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is missing: install Debian's xvfb (.ci/xr-env does)")
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                              pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        server.kill()
-        server.wait()
-        pytest.fail("Xvfb did not start")
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
+def xvfb():
+    """A private Xvfb display (Debian's xvfb, which .ci/xr-env installs); fails without one."""
+    with xvfb_server() as display:
+        yield display

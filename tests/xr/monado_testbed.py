@@ -11,7 +11,6 @@ monado-service fails with what to install; nothing skips.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -65,17 +64,6 @@ class MonadoService:
             return self.log_path.read_bytes()[-chars:].decode(errors="replace")
         except OSError:
             return "(no log)"
-
-    def client_id(self, application: str, timeout_s: float = 10.0) -> int:
-        """The service's id for the client that named itself `application` (from the service's log)."""
-        deadline = time.monotonic() + timeout_s
-        pattern = re.compile(rb"id: (\d+)\s+application_name: '" + re.escape(application.encode()) + rb"'")
-        while time.monotonic() < deadline:
-            found = pattern.findall(self.log_path.read_bytes())
-            if found:
-                return int(found[-1])
-            time.sleep(0.1)
-        raise MonadoError(f"no client {application!r} in the service log: {self.log_tail()}")
 
     def hide_session(self, seconds: float) -> subprocess.Popen:
         """Another OpenXR application takes the headset for `seconds`: the runtime stops showing

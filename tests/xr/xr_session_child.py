@@ -76,7 +76,7 @@ def main() -> int:
     def on_headset(target) -> None:
         headset["target"] = target
 
-    options = RunOptions(target="xr", mirror=args.mirror, xr_capture=False, on_frame=on_frame,
+    options = RunOptions(target="xr", mirror=args.mirror, on_frame=on_frame,
                          on_headset=on_headset, sound_when_headset_off=args.sound_when_off,
                          audio_device=args.audio_device,
                          say=lambda text: print(text, flush=True))
@@ -94,8 +94,6 @@ def main() -> int:
         "engine_cpu_ms_median": statistics.median(cpu_ms) if cpu_ms else None,
         "gl_ms_median": statistics.median(gl_ms) if gl_ms else None,
         "engine_ms_max": max(engine_ms, default=None), "gl_ms_max": max(gl_ms, default=None),
-        "slowest_frames_at": [round(t, 2) for _, t in sorted(zip(
-            [e + g for e, g in zip(target.engine_s, target.gl_s)], target.frame_times), reverse=True)[:5]],
         "lost": target.lost, "mirror_frames": target.mirror.shown if target.mirror is not None else 0,
         "folder": str(result.folder),
     })

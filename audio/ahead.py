@@ -1,82 +1,137 @@
-"""Sound rendered a little ahead of the sound card, so that its callback only copies.
+"""Sound rendered a little ahead of the sound card, in a process of its own, so that the PortAudio
+callback only copies.
 
-A producer thread keeps `lead` frames rendered in a ring; the PortAudio callback takes what it
-needs from the ring. The callback's own work is then a copy of one block (microseconds) instead
-of the synth (a tenth of a millisecond and more), so a thread stalled for a moment by the machine
-rarely lands inside the sound card's deadline. The cost is `lead` frames of extra latency
-(20 ms by default), which the breathing guide, changing over seconds, does not notice.
+The render process (audio/renderer.py) keeps `lead` frames, and at least two of the callback's
+blocks, rendered in a ring in shared memory; the callback in the audio process takes what it
+needs from the ring. Its own work is then a copy of one block (microseconds) instead of the synth
+(a tenth of a millisecond and more). The cost is the lead's latency (20 ms by default, or two of
+the device's blocks), which the breathing guide, changing over seconds, does not notice.
 
-No library fits here: the ring has one writer and one reader, each advancing its own counter, and
-neither ever waits for the other or takes a lock (a queue.Queue would take one in the callback).
-Under the GIL the counters are read and written whole.
+Why a process and not a thread: the callback is Python and needs the GIL. A render thread in the
+audio process holds the GIL a few percent of the time, and when the machine stops that thread's
+CPU for tens of milliseconds (a virtual machine's host does), the callback waits as long for the
+GIL and misses its period, while a client written in C beside it plays on. In a process of its
+own the renderer shares nothing with the callback but memory.
+
+No library fits: one writer and one reader, each advancing its own counter; neither waits for the
+other or takes a lock. The counters are aligned 64-bit words, loaded and stored whole; the writer
+stores the samples before the counter that publishes them, and x86-64 (the clinic PCs Tidewell
+runs on) makes stores visible in that order.
 """
 from __future__ import annotations
 
-import threading
+import mmap
+import os
 import time
 
 import numpy as np
 
 from tidewell.audio import controls as c
 
-POLL_S = 0.002  # how often the producer looks for room in the ring
+POLL_S = 0.002  # how often the renderer looks for room in the ring
+MAX_BLOCK = 8192  # the largest callback block kept whole (JACK's largest period)
+FIRST_BLOCK_GUESS = 2048  # until the first callback says its size: the first blocks are never short
+WRITTEN, READ, ASKED, FAILED = range(4)  # the ring's counters (int64)
+_HEADER_WORDS = 8
 
 
-class RenderAhead:
-    def __init__(self, block: c.SharedBlock, synth, channels: int, chunk: int, lead: int):
+class RenderRing:
+    """The ring in shared memory: counters, then `capacity` frames of float32 samples.
+
+    The audio process creates it (create()) and passes fileno(), chunk and lead to the render
+    process, which maps the same memory (attach())."""
+
+    def __init__(self, fd: int, chunk: int, lead: int, channels: int):
         if lead < chunk:
             raise ValueError(f"the render lead ({lead} frames) must hold at least one chunk ({chunk} frames)")
-        self.block, self.synth = block, synth
-        self.chunk, self.lead = chunk, lead
-        self.capacity = 4 * (lead + chunk)  # also room for a callback that asks for more than usual
-        self.ring = np.zeros((self.capacity, channels), dtype=np.float32)
-        self.controls = np.zeros(c.SIZE)
-        self.have_controls = False
-        self.written = 0  # frames; only the producer advances it
-        self.read = 0  # frames; only the callback advances it
-        self.renders = int(block.stats[c.RENDERS])
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, name="tidewell-render-ahead", daemon=True)
+        self.chunk, self.lead, self.channels = chunk, lead, channels
+        # Whole chunks, so a chunk never splits at the wrap (the synth's samples do not depend on
+        # where the ring wraps).
+        self.capacity = chunk * (-(-max(lead, 2 * MAX_BLOCK) // chunk) + 2)
+        self._fd = fd
+        self._map = mmap.mmap(fd, self.nbytes(chunk, lead, channels))
+        self.counters = np.frombuffer(self._map, dtype=np.int64, count=_HEADER_WORDS)
+        self.frames = np.frombuffer(self._map, dtype=np.float32, offset=8 * _HEADER_WORDS).reshape(
+            self.capacity, channels)
+        self._read = int(self.counters[READ])  # the callback's own copy of its counter
 
-    def start(self) -> None:
-        self._fill()  # the first callback finds its lead ready
-        self._thread.start()
+    @classmethod
+    def nbytes(cls, chunk: int, lead: int, channels: int) -> int:
+        capacity = chunk * (-(-max(lead, 2 * MAX_BLOCK) // chunk) + 2)
+        return 8 * _HEADER_WORDS + 4 * capacity * channels
 
-    def stop(self) -> None:
-        self._stop.set()
+    @classmethod
+    def create(cls, chunk: int, lead: int, channels: int) -> RenderRing:
+        fd = os.memfd_create("tidewell-render-ring")  # the render process gets it through pass_fds
+        os.ftruncate(fd, cls.nbytes(chunk, lead, channels))
+        ring = cls(fd, chunk, lead, channels)
+        ring.counters[ASKED] = FIRST_BLOCK_GUESS
+        return ring
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def ready(self) -> int:
+        """Frames rendered and not yet taken."""
+        return int(self.counters[WRITTEN] - self.counters[READ])
+
+    def target(self) -> int:
+        """Frames to keep ready: the lead, and at least two of the callback's blocks."""
+        return max(self.lead, 2 * int(self.counters[ASKED]))
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.counters[FAILED])
 
     # -- callback --------------------------------------------------------------------------
     def take_into(self, out: np.ndarray) -> bool:
-        """Copy the next len(out) frames into out. False when the producer has fallen behind:
-        out then holds what there was, then silence."""
+        """Copy the next len(out) frames into out. False when the renderer has fallen behind (or
+        failed): out then holds what there was, then silence."""
         frames = out.shape[0]
-        available = self.written - self.read
-        if self.error is not None:
-            available = 0
+        counters = self.counters
+        counters[ASKED] = min(frames, MAX_BLOCK)
+        available = 0 if counters[FAILED] else int(counters[WRITTEN]) - self._read
         taken = min(frames, available)
-        start = self.read % self.capacity
+        start = self._read % self.capacity
         first = min(taken, self.capacity - start)
-        out[:first] = self.ring[start:start + first]
+        out[:first] = self.frames[start:start + first]
         if taken > first:
-            out[first:taken] = self.ring[:taken - first]
+            out[first:taken] = self.frames[:taken - first]
         if taken < frames:
             out[taken:] = 0.0
-        self.read += taken
+        self._read += taken
+        counters[READ] = self._read
         return taken == frames
 
-    # -- producer --------------------------------------------------------------------------
-    def _produce(self) -> None:
-        while not self._stop.is_set():
-            self._fill()
-            time.sleep(POLL_S)  # releases the GIL to the callback
+    def close(self) -> None:
+        self.counters = self.frames = None
+        try:
+            self._map.close()
+        except BufferError:
+            pass  # a view is still alive somewhere; the mapping goes with the process
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
-    def _fill(self) -> None:
-        while self.written - self.read < self.lead and self.error is None:
+
+class Renderer:
+    """The ring's writer: renders chunks from the newest controls until the target is ready."""
+
+    def __init__(self, block: c.SharedBlock, synth, ring: RenderRing):
+        self.block, self.synth, self.ring = block, synth, ring
+        self.controls = np.zeros(c.SIZE)
+        self.have_controls = False
+        self.written = int(ring.counters[WRITTEN])  # only the renderer advances it
+        self.renders = int(block.stats[c.RENDERS])
+
+    def fill(self) -> None:
+        """Render until the target is ready. A synth error marks the ring failed and is raised."""
+        ring = self.ring
+        while self.written - int(ring.counters[READ]) < ring.target():
             begin = time.perf_counter()
-            start = self.written % self.capacity
-            frames = min(self.chunk, self.capacity - start)
-            target = self.ring[start:start + frames]
+            start = self.written % ring.capacity
+            frames = min(ring.chunk, ring.capacity - start)
+            target = ring.frames[start:start + frames]
             if self.block.read_controls(self.controls):
                 self.have_controls = True
             if not self.have_controls:
@@ -84,10 +139,11 @@ class RenderAhead:
             else:
                 try:
                     self.synth.render_controls_into(self.controls, target)
-                except Exception as error:  # reported by the main thread, which then ends the process
-                    target.fill(0.0)
-                    self.error = error
+                except Exception:
+                    ring.counters[FAILED] = 1  # the callback plays silence from now on
+                    raise
             self.written += frames
+            ring.counters[WRITTEN] = self.written  # after the samples: publishes them
             self.block.render_s[self.renders % c.COMPUTE_RING] = time.perf_counter() - begin
             self.renders += 1
             self.block.stats[c.RENDERS] = self.renders

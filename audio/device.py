@@ -89,7 +89,7 @@ class DeviceOutput:
 
     def stats(self) -> dict:
         """Callback counts, status flags (underflows counted apart), callback compute times, and the
-        render-ahead thread's render times and the callbacks it left short ("starved").
+        render process's render times and the callbacks it left short ("starved").
 
         compute_s / render_s hold the latest min(count, COMPUTE_RING) times in seconds, oldest first.
         """

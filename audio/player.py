@@ -1,4 +1,4 @@
-"""The audio process: one PortAudio output stream and the synth that fills it.
+"""The audio process: one PortAudio output stream, fed by a render process of its own.
 
     python -m tidewell.audio.player --fd FD [--device QUERY] [--seed N] [--retry] ...
 
@@ -8,9 +8,12 @@ for two reasons:
   the process if re-initialised meanwhile. Only a fresh process gets the device back, and the
   session must not be that process.
 - The callback needs the GIL; in the session's process it waits behind rendering and metrics.
+For the same reason the synth runs in a third process (audio/renderer.py, started here) that
+keeps sound rendered ahead in a shared ring (audio/ahead.py); the callback copies from it.
 
-It reads controls from, and writes callback statistics to, the shared block whose file
-descriptor it inherits (audio/controls.py). It reports on stdout, one JSON object per line:
+It writes callback statistics to the shared block whose file descriptor it inherits
+(audio/controls.py; the render process reads the controls from it). It reports on stdout, one
+JSON object per line:
     {"opened": "sound device NAME (48000 Hz, 2 ch)", "scheduling": "real-time scheduling (FIFO 10)"}
     {"unavailable": "why"}            the device cannot be opened (only without --retry)
     {"lost": "why"}                   the stream stopped; the process exits right after
@@ -24,6 +27,7 @@ import gc
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -31,11 +35,12 @@ import time
 import numpy as np
 
 from tidewell.audio import controls as c
-from tidewell.audio.ahead import RenderAhead
+from tidewell.audio.ahead import RenderRing
 
 RETRY_S = 2.0  # how often a missing device is looked for again (--retry)
 WATCH_S = 0.1
 CLOSE_WAIT_S = 1.0
+RENDERER_START_S = 30.0  # imports and the sound beds take ~1.5 s
 DEFAULT_LEAD_S = 0.02  # audio/ahead.py
 SWITCH_INTERVAL_S = 0.0005  # a thread holding the GIL hands it to the callback within this
 REALTIME_PRIORITY = 10  # SCHED_FIFO, low among real-time threads (JACK itself runs at 70+)
@@ -71,24 +76,40 @@ def find_output_device(sd, query: str | int | None) -> int | None:
 class Player:
     def __init__(self, block: c.SharedBlock, sample_rate: int, channels: int, blocksize: int, seed: int,
                  lead_s: float):
-        from tidewell.audio.synth import BreathSynth
-
         self.block = block
-        self.sample_rate, self.channels, self.blocksize = sample_rate, channels, blocksize
+        self.sample_rate, self.channels, self.blocksize, self.seed = sample_rate, channels, blocksize, seed
         chunk = sample_rate // 100  # 10 ms
-        self.ahead = RenderAhead(block, BreathSynth(sample_rate=sample_rate, channels=channels, seed=seed),
-                                 channels, chunk=chunk, lead=max(chunk, chunk * round(lead_s * 100)))
+        self.ring = RenderRing.create(chunk, max(chunk, chunk * round(lead_s * 100)), channels)
+        self.renderer: subprocess.Popen | None = None
         self.finished = False
         self.stream = None
         # Counting continues from an earlier audio process of the same session.
         self.callbacks = int(block.stats[c.CALLBACKS])
+
+    def start_renderer(self) -> None:
+        """The render process (audio/ahead.py), once the ring holds its first lead. Raises
+        RuntimeError saying why when it does not get there."""
+        ring = self.ring
+        self.renderer = subprocess.Popen(
+            [sys.executable, "-m", "tidewell.audio.renderer", "--fd", str(self.block.fileno()),
+             "--ring-fd", str(ring.fileno()), "--chunk", str(ring.chunk), "--lead", str(ring.lead),
+             "--sample-rate", str(self.sample_rate), "--channels", str(self.channels), "--seed", str(self.seed)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, pass_fds=(self.block.fileno(), ring.fileno()))
+        ready = self.renderer.stdout.readline()  # blocks until ready, or the renderer ends
+        if "ready" not in ready:
+            self.stop_renderer()
+            raise RuntimeError(f"the render process ended (exit code {self.renderer.returncode})")
+
+    def stop_renderer(self) -> None:
+        if self.renderer is not None and self.renderer.poll() is None:
+            self.renderer.kill()
+            self.renderer.wait(timeout=5.0)
 
     def open(self, sd, index: int | None) -> str:
         stream = sd.OutputStream(samplerate=self.sample_rate, channels=self.channels, dtype="float32",
                                  device=index, blocksize=self.blocksize, callback=self.callback,
                                  finished_callback=self._finished)
         info = sd.query_devices(stream.device)
-        self.ahead.start()
         stream.start()
         self.stream = stream
         return f"sound device {info['name']} ({self.sample_rate} Hz, {self.channels} ch)"
@@ -100,7 +121,7 @@ class Player:
             stats[c.STATUS_FLAGS] += 1
             if status.output_underflow:
                 stats[c.UNDERFLOWS] += 1
-        if not self.ahead.take_into(outdata):
+        if not self.ring.take_into(outdata):
             stats[c.STARVED] += 1
         self.block.compute_s[self.callbacks % c.COMPUTE_RING] = time.perf_counter() - start
         stats[c.BLOCK_FRAMES] = frames
@@ -111,8 +132,8 @@ class Player:
         self.finished = True
 
     def loss_reason(self) -> str | None:
-        if self.ahead.error is not None:
-            return f"synth error in the audio process: {one_line(self.ahead.error)}"
+        if self.ring.failed or self.renderer.poll() is not None:
+            return f"synth error in the audio process: the render process ended (exit code {self.renderer.poll()})"
         if self.finished or not self.stream.active:
             return "the stream stopped"
         return None
@@ -194,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     if sd is None:
         return 0 if stop.is_set() else 1
     player = Player(block, args.sample_rate, args.channels, args.blocksize, args.seed, args.lead_s)
-    # After the sound beds are built (a second of CPU that must not starve the session), before
-    # the render thread starts (it inherits the scheduling).
+    try:
+        player.start_renderer()
+    except RuntimeError as error:
+        _say(**{"lost" if args.retry else "unavailable": f"sound renderer: {error}"})
+        return 1
     scheduling = request_realtime()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     # The callback creates no reference cycles; a cyclic collection triggered inside it would
@@ -206,12 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         description = player.open(sd, index)
     except Exception as error:  # PortAudioError, or OSError from the driver
+        player.stop_renderer()
         if args.retry:
             _say(lost=f"PortAudio: {one_line(error)}")
         else:
             _say(unavailable=f"PortAudio: {one_line(error)}")
         os._exit(1)
-    _say(opened=description, scheduling=scheduling, lead_s=player.ahead.lead / args.sample_rate)
+    _say(opened=description, scheduling=scheduling, lead_s=player.ring.lead / args.sample_rate)
     while not stop.wait(WATCH_S):
         try:
             reason = player.loss_reason()
@@ -219,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             reason = f"PortAudio: {one_line(error)}"
         if reason is not None:
             _say(lost=reason)
+            player.stop_renderer()
             os._exit(2)  # closing a stream whose server died can hang: leave it to the kernel
     # The session has faded to silence by now. A close that hangs in the driver is not waited for:
     # exiting frees the device all the same.
-    player.ahead.stop()
+    player.stop_renderer()
     closer = threading.Thread(target=_close, args=(player.stream,), daemon=True)
     closer.start()
     closer.join(timeout=CLOSE_WAIT_S)

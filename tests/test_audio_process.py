@@ -90,24 +90,28 @@ def test_a_reader_in_another_process_never_sees_a_half_written_slot():
 
 
 def test_sound_rendered_ahead_reaches_the_callback_whole_and_in_order():
-    """The callback takes blocks of any size from the render-ahead ring: across the ring's wrap the
-    samples are exactly the synth's own, in order; a producer that falls behind leaves silence
-    after what there was, and says so."""
-    from tidewell.audio.ahead import RenderAhead
+    """The callback takes blocks of any size from the render ring (shared memory, written by the
+    render process): across the ring's wrap the samples are exactly the synth's own, in order; two
+    of the callback's blocks are kept ready (a 1024-frame JACK period is longer than the 20 ms
+    lead); a renderer that falls behind leaves silence after what there was, and says so."""
+    from tidewell.audio.ahead import Renderer, RenderRing
     from tidewell.audio.synth import BreathSynth
 
     block = c.SharedBlock.create()
+    ring = RenderRing.create(chunk=480, lead=960, channels=2)
+    reader = RenderRing(os.dup(ring.fileno()), 480, 960, 2)  # the audio process's own mapping
     try:
         block.publish(make_state(breath_level=0.6, audio_layers=(("breath", 1.0), ("ocean", 0.7), ("drone", 0.5))))
         controls = np.zeros(c.SIZE)
         assert block.read_controls(controls)
-        block._accepted = 0.0  # let the ring's reader see the same publication
-        ahead = RenderAhead(block, BreathSynth(seed=3), channels=2, chunk=480, lead=960)
+        block._accepted = 0.0  # let the renderer see the same publication
+        renderer = Renderer(block, BreathSynth(seed=3), ring)
+        assert ring.capacity < 20_000
         taken = []
-        for size in [300, 480, 960, 7, 955] * 12:  # 32 k frames: the 5760-frame ring wraps five times
-            ahead._fill()
+        for size in [300, 480, 960, 7, 955, 1024, 2048, 4096] * 10:  # 99 k frames: the ring wraps five times
+            renderer.fill()
             out = np.full((size, 2), 9.0, dtype=np.float32)
-            assert ahead.take_into(out), f"a {size}-frame callback found its frames ready"
+            assert reader.take_into(out), f"a {size}-frame callback found its frames ready"
             taken.append(out)
         played = np.concatenate(taken)
         reference = BreathSynth(seed=3)
@@ -115,16 +119,31 @@ def test_sound_rendered_ahead_reaches_the_callback_whole_and_in_order():
                                    for chunk in np.zeros((len(played) // 480 + 3, 480, 2), dtype=np.float32)])
         np.testing.assert_array_equal(played, expected[:len(played)])
         assert np.abs(played).max() > 0.01, "the synth was audible"
-        assert block.stats[c.RENDERS] == ahead.renders and block.render_s[: ahead.renders].max() > 0
+        assert block.stats[c.RENDERS] == renderer.renders and block.render_s[: renderer.renders].max() > 0
 
-        ahead._fill()
-        ready = ahead.written - ahead.read
-        assert 960 <= ready < 960 + 480
-        out = np.full((2000, 2), 9.0, dtype=np.float32)
-        assert not ahead.take_into(out), "more than was rendered was asked for"
+        renderer.fill()
+        assert 2 * 4096 <= reader.ready() < 2 * 4096 + 480, "two of the latest callback's blocks are ready"
+        for _ in range(8):  # what was ready for 4096-frame blocks drains, then 2 x 1024 are kept
+            assert reader.take_into(np.zeros((1024, 2), dtype=np.float32))
+            renderer.fill()
+        ready = reader.ready()
+        assert 2 * 1024 <= ready < 2 * 1024 + 480, "the ring follows the callback's block size down"
+        out = np.full((ready + 100, 2), 9.0, dtype=np.float32)
+        assert not reader.take_into(out), "more than was rendered was asked for"
         np.testing.assert_array_equal(out[ready:], 0.0)
         assert np.abs(out[:ready]).max() > 0.01 and (out != 9.0).all()
+
+        renderer.fill()
+        renderer.synth = None  # the next chunk fails: the ring is marked failed, the callback goes silent
+        reader.take_into(np.zeros((2048, 2), dtype=np.float32))
+        with pytest.raises(AttributeError):
+            renderer.fill()
+        assert reader.failed
+        out = np.full((480, 2), 9.0, dtype=np.float32)
+        assert not reader.take_into(out) and (out == 0.0).all()
     finally:
+        reader.close()
+        ring.close()
         block.close()
 
 
@@ -180,6 +199,8 @@ def test_the_audio_process_follows_the_session(how, jack_server_bare):
     try:
         audio_pid = json.loads(session.stdout.readline())["audio_pid"]
         time.sleep(0.5)
+        renderers = Path(f"/proc/{audio_pid}/task/{audio_pid}/children").read_text().split()
+        assert len(renderers) == 1, "the audio process renders in a process of its own (audio/ahead.py)"
         if how == "SIGKILL":
             session.kill()
         else:
@@ -194,6 +215,7 @@ def test_the_audio_process_follows_the_session(how, jack_server_bare):
             assert report["audio_alive"], "Ctrl-C cut the sound off"
             assert report["callbacks_after_ctrl_c"] > 50, report  # ~1 s of 10 ms blocks
         assert _wait_gone(audio_pid, 3.0), "the audio process outlived the session"
+        assert _wait_gone(int(renderers[0]), 3.0), "the render process outlived the session"
     finally:
         if session.poll() is None:
             session.kill()

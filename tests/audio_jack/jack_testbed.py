@@ -8,6 +8,8 @@ Plain helpers (no pytest needed):
         audio, sample_rate = capture.wait()    # float64, shape (frames, channels)
         server.kill(); server.start()          # a crash and a return of the "device"
         server.xruns()                         # jackd's own xrun reports, from its log
+        server.xrun_events()                   # the same grouped by time: driver late, clients unfinished
+        ControlClient(server)                  # a C client beside the one under test: attribute(events, ...)
 
 Pytest fixtures (import them into a test module, or list this module in `pytest_plugins`):
     jack_server          a fresh server for one test
@@ -28,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -75,6 +78,8 @@ class JackServer:
         self.portaudio_here = False  # this process's PortAudio holds a client of this server
         self.starts = 0
         self._logs: list[Path] = []
+        self._xrun_lines: list[tuple[float, str]] = []  # (time.monotonic() on arrival, line)
+        self._log_reader: threading.Thread | None = None
 
     @property
     def period_s(self) -> float:
@@ -95,15 +100,18 @@ class JackServer:
         self.starts += 1
         log = self.log_dir / f"jackd-{self.name}-{self.starts}.log"
         self._logs.append(log)
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen(
-                [self.tools["jackd"], "-n", self.name, "--realtime" if self.realtime else "--no-realtime", "-d", "dummy",
-                 "-r", str(self.sample_rate), "-p", str(self.period_frames)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                start_new_session=True, preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            [self.tools["jackd"], "-n", self.name, "--realtime" if self.realtime else "--no-realtime", "-d", "dummy",
+             "-r", str(self.sample_rate), "-p", str(self.period_frames)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        self._log_reader = threading.Thread(target=self._keep_log, args=(self.process.stdout, log),
+                                            name="jackd-log", daemon=True)
+        self._log_reader.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self._log_reader.join(timeout=2.0)
                 raise JackTestbedError(f"jackd exited with {self.process.returncode}: {log.read_text(errors='replace')[-2000:]}")
             if "system:playback_1" in self.ports():
                 return self
@@ -171,6 +179,8 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=STOP_TIMEOUT_S)
+        if self._log_reader is not None:
+            self._log_reader.join(timeout=STOP_TIMEOUT_S)  # the log is whole once read
         self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
@@ -182,20 +192,98 @@ class JackServer:
             with contextlib.suppress(OSError):
                 path.unlink()
 
+    def _keep_log(self, stream, path: Path) -> None:
+        """jackd's output into its log file, xrun lines also kept with their time of arrival (jackd
+        prints no times; a stalled machine delays the line by as much as it delays the xrun)."""
+        with open(path, "wb") as out, stream:
+            for raw in iter(stream.readline, b""):
+                out.write(raw)
+                out.flush()
+                line = raw.decode(errors="replace").rstrip()
+                if _is_xrun(line):
+                    self._xrun_lines.append((time.monotonic(), line))
+
     def log_text(self) -> str:
         return "".join(log.read_text(errors="replace") for log in self._logs if log.exists())
 
     def xruns(self) -> dict[str, int]:
-        """jackd's own xrun reports. `late_cycles`: the dummy driver woke a few microseconds after
-        its deadline (JackTimedDriver "XRun = N usec"), which no client hears; `client`: a client
-        did not finish its cycle in time, a real dropout."""
+        """jackd's own xrun reports. `late_cycles`: the dummy driver's thread finished a cycle after
+        the next one was due (JackTimedDriver "XRun = N usec", N being that cycle's length from its
+        start): the machine ran jackd itself more than a period late, and every client is told of an
+        xrun; `client`: lines saying a client did not finish its cycle in time."""
         late = client = 0
-        for line in self.log_text().splitlines():
-            if "JackTimedDriver::Process XRun" in line:
+        for line in self.xrun_lines():
+            if _DRIVER_LATE in line:
                 late += 1
-            elif re.search(r"xrun|was not finished|not finished", line, re.IGNORECASE):
+            else:
                 client += 1
         return {"late_cycles": late, "client": client}
+
+    def xrun_lines(self) -> list[str]:
+        return [line for line in self.log_text().splitlines() if _is_xrun(line)]
+
+    def xrun_events(self, within_s: float = 0.1) -> list[dict]:
+        """jackd's xrun lines grouped into events (lines arriving within `within_s` of each other):
+        {"at": monotonic time, "driver_late": the driver itself ran late, "unfinished": client names}."""
+        events: list[dict] = []
+        for at, line in list(self._xrun_lines):
+            if not events or at - events[-1]["last"] > within_s:
+                events.append({"at": at, "last": at, "driver_late": False, "unfinished": []})
+            event = events[-1]
+            event["last"] = at
+            if _DRIVER_LATE in line:
+                event["driver_late"] = True
+            match = re.search(r"client = (\S+) was not finished", line)
+            if match:
+                event["unfinished"].append(match.group(1))
+        return [{key: value for key, value in event.items() if key != "last"} for event in events]
+
+
+_DRIVER_LATE = "JackTimedDriver::Process XRun"
+
+
+def _is_xrun(line: str) -> bool:
+    return _DRIVER_LATE in line or re.search(r"xrun|not finished", line, re.IGNORECASE) is not None
+
+
+class ControlClient:
+    """jack_metro, a JACK client in C (a click every second), on the same server: when it misses a
+    cycle too, the machine stalled, not the client under test."""
+
+    def __init__(self, server: JackServer, name: str = "tidewell-control"):
+        self.name = name
+        tool = shutil.which("jack_metro")
+        if tool is None:
+            raise JackTestbedError("jack_metro not found: install jackd2 (Debian 12) or jack-example-tools (Debian 13)")
+        self.process = subprocess.Popen([tool, "-n", self.name, "-b", "60"], env=server.env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 10.0
+        while not any(port.startswith(self.name + ":") for port in server.ports()):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise JackTestbedError("the control client jack_metro did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=5.0)
+
+
+def attribute(events: list[dict], engine_clients: list[str], control: str) -> dict:
+    """Each xrun event (JackServer.xrun_events) blamed on the machine (jackd's own driver ran late,
+    or the C control client missed its cycle too) or on the engine (only the clients under test
+    missed theirs, all else on time)."""
+    machine = engine = other = 0
+    for event in events:
+        unfinished = set(event["unfinished"])
+        if event["driver_late"] or control in unfinished:
+            machine += 1
+        elif unfinished & set(engine_clients):
+            engine += 1
+        else:
+            other += 1
+    return {"events": len(events), "machine": machine, "engine": engine, "other": other}
 
 
 def _die_with_parent() -> None:
@@ -293,14 +381,14 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 @contextlib.contextmanager
 def jack_testbed(log_dir: Path | None = None, export_env: bool = True, portaudio: bool = True,
-                 realtime: bool = False) -> Iterator[JackServer]:
+                 realtime: bool = False, period_frames: int = PERIOD_FRAMES) -> Iterator[JackServer]:
     """A running private JACK server; this process's environment points at it (export_env) and,
     with `portaudio`, PortAudio is re-initialised to see it. Stopped by PID afterwards, PortAudio
     re-initialised again so it forgets the server. portaudio=False for a server that will be
     killed (see JackServer.kill); clients then run in child processes with server.env."""
     owned = log_dir is None
     log_dir = Path(tempfile.mkdtemp(prefix="tidewell-jack-")) if owned else Path(log_dir)
-    server = JackServer(log_dir, realtime=realtime)
+    server = JackServer(log_dir, realtime=realtime, period_frames=period_frames)
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     if export_env:
         os.environ["JACK_DEFAULT_SERVER"] = server.name

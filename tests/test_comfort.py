@@ -144,3 +144,32 @@ def test_the_guard_tames_a_flickering_scene_but_keeps_slow_breathing(ctx, tmp_pa
     swell = np.sin(2 * np.pi * 0.1 * (10.0 + t))
     kept = np.polyfit(swell[60:], guarded[60:], 1)[0] / np.polyfit(swell[60:], raw[60:], 1)[0]
     assert kept > 0.8  # the 0.1 Hz breathing swell passes almost untouched
+
+
+def test_for_a_headset_the_guard_draws_only_the_scenes_render_size_in_the_corner(ctx):
+    """upscale=False (the headset): the exposure pass writes the render-scale rectangle that the
+    layer's image rect names, the same picture the window gets scaled up, and nothing else."""
+    scenes = available_scenes()
+    renderer = SceneRenderer(ctx, scenes)
+    size = (96, 72)
+    state = frame("ember", 12.0)
+    full, corner = (ctx.framebuffer(color_attachments=[ctx.texture(size, 4)]) for _ in range(2))
+    guards = GuardedFrame(ctx), GuardedFrame(ctx)
+    try:
+        assert guards[0].render(renderer, state, full, size) == size
+        corner.use()
+        corner.clear(1.0, 0.0, 1.0, 1.0)
+        drawn = guards[1].render(renderer, state, corner, size, upscale=False)
+        scale = scenes["ember"].render_scale
+        assert scale < 1.0 and drawn == (round(96 * scale), round(72 * scale))
+        image = np.frombuffer(corner.read(components=3), np.uint8).reshape(72, 96, 3)  # bottom row first
+        inside, outside = image[:drawn[1], :drawn[0]], image.copy()
+        outside[:drawn[1], :drawn[0]] = (255, 0, 255)
+        assert (outside == (255, 0, 255)).all(), "nothing is drawn outside the image rect"
+        assert not (inside == (255, 0, 255)).all(axis=2).any() and inside.max() > 60, "the ember fills it"
+        upscaled = np.frombuffer(full.read(components=3), np.uint8).reshape(72, 96, 3).astype(float)
+        assert abs(inside.mean() - upscaled.mean()) < 3.0, "the same picture, at the scene's own size"
+    finally:
+        renderer.release()
+        for item in (*guards, full, corner):
+            item.release()

@@ -88,7 +88,9 @@ class GuardedFrame:
         self._last_t: float | None = None
 
     def render(self, renderer, state, out: moderngl.Framebuffer, size: tuple[int, int], eye=None,
-               keep_alpha: bool = False) -> None:
+               keep_alpha: bool = False, upscale: bool = True) -> tuple[int, int]:
+        """Returns the size drawn in `out`: all of `size`, or with upscale=False only the scene's own
+        render size at the bottom-left corner (a headset's compositor scales that rectangle itself)."""
         scale = renderer.render_scale(state)
         inner = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
         if self._scene is None or self._scene.size != inner:
@@ -121,8 +123,10 @@ class GuardedFrame:
         self._exposure["u_state"].value = 1
         self._exposure["u_keep_alpha"].value = keep_alpha
         out.use()
-        self.ctx.viewport = (0, 0, *size)
+        drawn = size if upscale else inner
+        self.ctx.viewport = (0, 0, *drawn)
         self._exposure_vao.render(moderngl.TRIANGLES, vertices=3)
+        return drawn
 
     def reset(self) -> None:
         """The next frame starts a new sequence: the filter takes its luminance as it is."""

@@ -23,10 +23,10 @@ pyglet.options["debug_gl"] = False
 
 
 
-def read_rgb(framebuffer: moderngl.Framebuffer) -> np.ndarray:
-    """A framebuffer's colour as HxWx3 uint8, top row first."""
-    width, height = framebuffer.size
-    data = framebuffer.read(components=3, alignment=1)
+def read_rgb(framebuffer: moderngl.Framebuffer, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A framebuffer's colour as HxWx3 uint8, top row first: all of it, or its bottom-left `size`."""
+    width, height = size or framebuffer.size
+    data = framebuffer.read(viewport=(0, 0, width, height), components=3, alignment=1)
     return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
 
 

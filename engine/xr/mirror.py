@@ -31,11 +31,13 @@ _MIRROR_SHADERS = {
         in vec2 v_uv;
         out vec4 frag_color;
         uniform sampler2D u_eye;
+        uniform vec2 u_extent;       // the part of the image the eye was drawn in
         uniform bool u_encode_srgb;  // an sRGB swapchain image is decoded to linear when sampled
         void main() {
             // The one triangle covers the picture and more: outside the picture is the black border.
             if (any(greaterThan(v_uv, vec2(1.0)))) { frag_color = vec4(0.0, 0.0, 0.0, 1.0); return; }
-            vec3 c = clamp(texture(u_eye, v_uv).rgb, 0.0, 1.0);
+            vec2 uv = min(v_uv * u_extent, u_extent - 0.5 / vec2(textureSize(u_eye, 0)));  // not past the rect
+            vec3 c = clamp(texture(u_eye, uv).rgb, 0.0, 1.0);
             if (u_encode_srgb) {
                 c = mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
             }
@@ -91,12 +93,14 @@ class MirrorWindow:
         self._program = ctx.program(**_MIRROR_SHADERS)
         self._vao = ctx.vertex_array(self._program, [])
 
-    def show(self, eye: moderngl.Texture) -> None:
-        """Draw the eye's image (the swapchain texture, still acquired) into the window."""
+    def show(self, eye: moderngl.Texture, drawn: tuple[int, int] | None = None) -> None:
+        """Draw the eye's image (the swapchain texture, still acquired) into the window: all of it,
+        or the `drawn` rectangle at its bottom-left corner (the layer's image rect)."""
         if self.closed or self.ctx is None:
             return
         width, height = self._window.get_framebuffer_size()
-        eye_aspect = eye.size[0] / max(eye.size[1], 1)
+        drawn = drawn or eye.size
+        eye_aspect = drawn[0] / max(drawn[1], 1)
         window_aspect = width / max(height, 1)
         scale = (eye_aspect / window_aspect, 1.0) if eye_aspect < window_aspect else (1.0, window_aspect / eye_aspect)
         screen = self.ctx.screen
@@ -107,6 +111,7 @@ class MirrorWindow:
         eye.use(location=0)
         self._program["u_eye"].value = 0
         self._program["u_scale"].value = scale
+        self._program["u_extent"].value = (drawn[0] / eye.size[0], drawn[1] / eye.size[1])
         self._program["u_encode_srgb"].value = self.srgb_source
         self._vao.render(moderngl.TRIANGLES, vertices=3)
         if self.capture:  # the window's size now, which the screen framebuffer's own size does not follow

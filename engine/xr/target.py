@@ -188,6 +188,7 @@ class XrTarget:
             layer_view.sub_image.image_rect.offset[:] = [0, 0]
             layer_view.sub_image.image_rect.extent[:] = list(swapchain.size)
             layer_view.sub_image.image_array_index = 0
+        self.image_rects = [swapchain.size for swapchain in self._swapchains]  # each layer view's image rect
         # Made once: pyopenxr's structures cost tens of microseconds each to build.
         self._layers = {alpha: xr.CompositionLayerProjection(
             layer_flags=xr.CompositionLayerFlags.BLEND_TEXTURE_SOURCE_ALPHA_BIT if alpha else xr.CompositionLayerFlags.NONE,
@@ -330,21 +331,26 @@ class XrTarget:
                 fov.angle_left, fov.angle_right, fov.angle_up, fov.angle_down))
             framebuffer = swapchain.framebuffers[image]
             before = time.perf_counter()
-            self._guards[index].render(self.renderer, state, framebuffer, swapchain.size, eye=eye,
-                                       keep_alpha=alpha)
+            # The scene's own render size, in the image's corner: the compositor scales it to the
+            # display as it warps the image for the lenses (no full-size pass of ours).
+            drawn = self._guards[index].render(self.renderer, state, framebuffer, swapchain.size, eye=eye,
+                                               keep_alpha=alpha, upscale=False)
             self._gl += time.perf_counter() - before
             if self.capture or (index == 0 and self._contact_wanted):
-                self.last_eyes[index] = read_rgb(framebuffer)
+                self.last_eyes[index] = read_rgb(framebuffer, drawn)
                 if index == 0 and self._contact_wanted:
                     self._contact_image, self._contact_wanted = self.last_eyes[0], False
             if index == 0 and self.mirror is not None:
-                self.mirror.show(swapchain.textures[image])
+                self.mirror.show(swapchain.textures[image], drawn)
             before = time.perf_counter()
             xr.release_swapchain_image(swapchain.handle, self._release_info)
             self._waits += time.perf_counter() - before
             layer_view = self._layer_views[index]
             layer_view.pose = view.pose
             layer_view.fov = view.fov
+            if drawn != self.image_rects[index]:
+                layer_view.sub_image.image_rect.extent[:] = list(drawn)
+                self.image_rects[index] = drawn
         return self._layers[alpha]
 
     def _is_overlay(self, scene_id: str) -> bool:
@@ -361,7 +367,8 @@ class XrTarget:
         try:
             for scene_id in dict.fromkeys(scene_ids):
                 for guard in self._guards:  # each eye's own passes and textures, made now
-                    guard.render(self.renderer, still_state(scene_id), scratch, self._swapchains[0].size)
+                    guard.render(self.renderer, still_state(scene_id), scratch, self._swapchains[0].size,
+                                 upscale=False)
             scratch.read(components=1)
         finally:
             for guard in self._guards:

@@ -112,8 +112,10 @@ def test_each_eye_is_drawn_into_its_swapchain_and_the_eyes_see_in_stereo(child_f
     assert result["status"] == "completed" and result["lost"] is None
     assert result["color_format"] == GL_SRGB8_ALPHA8  # 8-bit sRGB preferred over Monado's first (RGBA16F)
     assert result["eye_size"] == [320, 240]
+    # The ember draws at render scale 0.5: each layer view's image rect is that corner of its image.
+    assert result["image_rects"] == [[160, 120], [160, 120]]
     left, right = _load(captured["files"]["left"]), _load(captured["files"]["right"])
-    assert left.shape == right.shape == (240, 320, 3)
+    assert left.shape == right.shape == (120, 160, 3)
     # The ember: a warm glow in the dark, in both eyes.
     for eye in (left, right):
         assert eye.max() > 60, "the ember is visible"
@@ -125,7 +127,7 @@ def test_each_eye_is_drawn_into_its_swapchain_and_the_eyes_see_in_stereo(child_f
     print(f"eyes differ by {difference:.2f} levels on average; correlation {correlation:.3f}")
     assert difference > 0.2, "the eyes must not be identical"
     assert correlation > 0.9, "the eyes must see the same scene"
-    centre = [np.average(np.arange(320), weights=eye.sum(axis=(0, 2))) for eye in (left, right)]
+    centre = [np.average(np.arange(eye.shape[1]), weights=eye.sum(axis=(0, 2))) for eye in (left, right)]
     assert centre[0] > centre[1], f"a near light sits further right in the left eye (centres {centre})"
 
 
@@ -241,7 +243,8 @@ def test_desktop_mirror_shows_the_left_eye_and_takes_the_session_keys(child_fact
     # The 4:3 eye letterboxed into the 16:9 window: dark bars at the sides, the eye's picture between.
     assert mirror[:, :100].max() < 5 and mirror[:, -100:].max() < 5
     picture = mirror[:, 120:-120]
-    small = np.asarray(Image.fromarray(picture.astype(np.uint8)).resize((320, 240)), dtype=np.float64)
+    small = np.asarray(Image.fromarray(picture.astype(np.uint8)).resize((left.shape[1], left.shape[0])),
+                       dtype=np.float64)
     assert np.abs(small - left).mean() < 12, "the mirror shows the left eye"
     window = subprocess.run(["xdotool", "search", "--name", "headset mirror"], env={"DISPLAY": xvfb},
                             capture_output=True, text=True).stdout.split()

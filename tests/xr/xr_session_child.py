@@ -89,6 +89,7 @@ def main() -> int:
         "session_id": result.session_id, "status": result.status, "session_s": result.simulated_s,
         "frames": target.frames, "missed": target.missed, "missed_at": target.missed_at, "missed_by_engine": target.missed_by_engine, "recenters": target.body.recenters,
         "color_format": target.color_format, "eye_size": list(target._swapchains[0].size),
+        "image_rects": [list(rect) for rect in target.image_rects],
         "engine_ms_median": statistics.median(engine_ms) if engine_ms else None,
         "engine_ms_p99": sorted(engine_ms)[int(0.99 * (len(engine_ms) - 1))] if engine_ms else None,
         "engine_cpu_ms_median": statistics.median(cpu_ms) if cpu_ms else None,

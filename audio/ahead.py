@@ -105,13 +105,8 @@ class RenderRing:
 
     def close(self) -> None:
         self.counters = self.frames = None
-        try:
-            self._map.close()
-        except BufferError:
-            pass  # a view is still alive somewhere; the mapping goes with the process
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        c.release_mapping(self._map, self._fd)
+        self._fd = -1
 
 
 class Renderer:

@@ -148,10 +148,15 @@ class SharedBlock:
 
     def close(self) -> None:
         self.words = self._slots = self.stats = self.compute_s = self.render_s = None
-        try:
-            self._map.close()
-        except BufferError:
-            pass  # a view is still alive somewhere; the mapping goes with the process
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        release_mapping(self._map, self._fd)
+        self._fd = -1
+
+
+def release_mapping(mapping: mmap.mmap, fd: int) -> None:
+    """Unmap a shared block and close its file descriptor (fd < 0: already closed)."""
+    try:
+        mapping.close()
+    except BufferError:
+        pass  # a view is still alive somewhere; the mapping goes with the process
+    if fd >= 0:
+        os.close(fd)

@@ -39,15 +39,13 @@ class RenderRing:
     """The ring in shared memory: counters, then `capacity` frames of float32 samples.
 
     The audio process creates it (create()) and passes fileno(), chunk and lead to the render
-    process, which maps the same memory (attach())."""
+    process, which maps the same memory (RenderRing(fd, chunk, lead, channels))."""
 
     def __init__(self, fd: int, chunk: int, lead: int, channels: int):
         if lead < chunk:
             raise ValueError(f"the render lead ({lead} frames) must hold at least one chunk ({chunk} frames)")
-        self.chunk, self.lead, self.channels = chunk, lead, channels
-        # Whole chunks, so a chunk never splits at the wrap (the synth's samples do not depend on
-        # where the ring wraps).
-        self.capacity = chunk * (-(-max(lead, 2 * MAX_BLOCK) // chunk) + 2)
+        self.chunk, self.lead = chunk, lead
+        self.capacity = _capacity(chunk, lead)
         self._fd = fd
         self._map = mmap.mmap(fd, self.nbytes(chunk, lead, channels))
         self.counters = np.frombuffer(self._map, dtype=np.int64, count=_HEADER_WORDS)
@@ -57,8 +55,7 @@ class RenderRing:
 
     @classmethod
     def nbytes(cls, chunk: int, lead: int, channels: int) -> int:
-        capacity = chunk * (-(-max(lead, 2 * MAX_BLOCK) // chunk) + 2)
-        return 8 * _HEADER_WORDS + 4 * capacity * channels
+        return 8 * _HEADER_WORDS + 4 * _capacity(chunk, lead) * channels
 
     @classmethod
     def create(cls, chunk: int, lead: int, channels: int) -> RenderRing:
@@ -107,6 +104,12 @@ class RenderRing:
         self.counters = self.frames = None
         c.release_mapping(self._map, self._fd)
         self._fd = -1
+
+
+def _capacity(chunk: int, lead: int) -> int:
+    """Frames in the ring: the target at its largest, and two chunks more. Whole chunks, so a chunk
+    never splits at the wrap (the synth's samples do not depend on where the ring wraps)."""
+    return chunk * (-(-max(lead, 2 * MAX_BLOCK) // chunk) + 2)
 
 
 class Renderer:

@@ -40,7 +40,6 @@ from tidewell.audio.ahead import RenderRing
 RETRY_S = 2.0  # how often a missing device is looked for again (--retry)
 WATCH_S = 0.1
 CLOSE_WAIT_S = 1.0
-RENDERER_START_S = 30.0  # imports and the sound beds take ~1.5 s
 DEFAULT_LEAD_S = 0.02  # audio/ahead.py
 SWITCH_INTERVAL_S = 0.0005  # a thread holding the GIL hands it to the callback within this
 REALTIME_PRIORITY = 10  # SCHED_FIFO, low among real-time threads (JACK itself runs at 70+)

@@ -153,14 +153,13 @@ def live(minutes: float, realtime_jack: bool, period_frames: int) -> dict:
         blame = attribute(server.xrun_events(), engine_clients, control.name)
     compute = np.concatenate(collected) if collected else np.zeros(1)
     render = np.concatenate(rendered) if rendered else np.zeros(1)
-    period_s = period_frames / RATE
     return {"session_s": last_t, "wall_s": wall_s, "frames": frames, "callbacks": stats["callbacks"],
             "expected_callbacks": wall_s / server.period_s, "period_frames": server.period_frames, "machine": baseline, "block_frames": stats["block_frames"],
             "scheduling": stats["scheduling"], "status_flags": stats["status_flags"], "underruns": stats["underruns"], "losses": stats["losses"],
             "starved": stats["starved"], "renders": stats["renders"], "lead_ms": 1e3 * stats["lead_s"], "render": summarise(render),
             "jack_xruns_client": xruns["client"], "jack_late_cycles": xruns["late_cycles"], "jack_xrun_lines": xrun_lines,
             "xrun_events": blame, "engine_clients": engine_clients,
-            "slowest_advance_ms": 1e3 * slowest_advance, "events": events, "compute": summarise(compute, period_s)}
+            "slowest_advance_ms": 1e3 * slowest_advance, "events": events, "compute": summarise(compute, server.period_s)}
 
 
 class MachineWakeups:

@@ -220,7 +220,7 @@ class JackServer:
         return {"late_cycles": late, "client": client}
 
     def xrun_lines(self) -> list[str]:
-        return [line for line in self.log_text().splitlines() if _is_xrun(line)]
+        return [line for _, line in list(self._xrun_lines)]
 
     def xrun_events(self, within_s: float = 0.1) -> list[dict]:
         """jackd's xrun lines grouped into events (lines arriving within `within_s` of each other):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program, resolve_program
+from tidewell.sessions.words import plural, status_words
 
 DEFAULT_PROGRAM = "taster"
 
@@ -226,7 +227,7 @@ def _run(args) -> int:
         if args.pain is not None or args.stress is not None or args.note else None
     result = run_session(program, options, store)
     print()
-    print(f"session {result.session_id} {result.status}: {result.simulated_s / 60:.1f} min of session time")
+    print(f"session {result.session_id} {status_words(result.status)}: {result.simulated_s / 60:.1f} min of session time")
     print(format_table(result.summaries))
     print()
     print(f"session folder:  {result.folder}")
@@ -277,7 +278,7 @@ def _programs_list(args) -> int:
     for program_id, path in builtin_programs().items():
         try:
             program = load_program(path)
-            print(f"{program_id:<26} {program.minutes:>5.0f} min  {len(program.phases)} phases  {program.title}")
+            print(f"{program_id:<26} {program.minutes:>5.0f} min  {plural(len(program.phases), 'phase'):<9} {program.title}")
         except ProgramError as exc:
             print(f"{program_id:<26} INVALID: {exc}")
     return 0
@@ -304,7 +305,7 @@ def _programs_validate(args) -> int:
     for file in args.file:
         try:
             program = load_program(Path(file))
-            print(f"{file}: ok ({program.title}, {len(program.phases)} phases, {program.minutes:g} min)")
+            print(f"{file}: ok ({program.title}, {plural(len(program.phases), 'phase')}, {program.minutes:g} min)")
         except ProgramError as exc:
             print(f"{exc}", file=sys.stderr)
             failed += 1
@@ -452,7 +453,7 @@ def _clients(args) -> int:
     for row in rows:
         sessions = store.sessions_of_client(row["pseudonym"])
         resonance = f"resonance {row['resonance_bpm']:.1f}/min" if row["resonance_bpm"] else "resonance not assessed"
-        print(f"{row['pseudonym']:<20} {len(sessions):>3} sessions  {resonance}")
+        print(f"{row['pseudonym']:<20} {plural(len(sessions), 'session'):>12}  {resonance}")
     return 0
 
 
@@ -465,7 +466,7 @@ def _sessions_list(args) -> int:
         print(f"no sessions yet in {store.path}")
     for row in rows:
         mode = "virtual" if row["virtual_time"] else "live"
-        print(f"{row['id']:>5}  {row['started_at']}  {row['status']:<11} {row['program_id']:<24}"
+        print(f"{row['id']:>5}  {row['started_at']}  {status_words(row['status']):<11} {row['program_id']:<24}"
               f" {row['client']:<16} {mode}")
     return 0
 
@@ -480,9 +481,9 @@ def _sessions_show(args) -> int:
         print(f"tidewell: no session {args.session_id} in {store.path}", file=sys.stderr)
         return 2
     print(f"session {row['id']}: {row['program_title']} for {row['client']!r}")
-    print(f"  started {row['started_at']}, ended {row['ended_at'] or '—'}, status {row['status']}")
+    print(f"  started {row['started_at']}, ended {row['ended_at'] or '—'}, status {status_words(row['status'])}")
     print(f"  sensor {row['sensor']}, {'virtual' if row['virtual_time'] else 'real'} time, folder {row['folder']}")
-    print(f"  {len(store.beats(row['id']))} beats, {len(store.samples(row['id']))} frame samples\n")
+    print(f"  {plural(len(store.beats(row['id'])), 'beat')}, {plural(len(store.samples(row['id'])), 'frame sample')}\n")
     print(format_table(summarize(store, row["id"])))
     print("\nevents:")
     for event in store.events(row["id"]):

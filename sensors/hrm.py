@@ -21,6 +21,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from tidewell.sessions.words import plural
+
 CONTACT_NAMES = {0: "not_supported", 1: "not_supported", 2: "not_detected", 3: "detected"}
 _CONTACT_BITS = {"not_supported": 0, "not_detected": 2, "detected": 3}
 
@@ -56,7 +58,7 @@ def parse_hrm(data: bytes) -> HeartRateMeasurement:
     if len(data) < offset + hr_size:
         what = "uint16" if hr_size == 2 else "uint8"
         return HeartRateMeasurement(None, (), None, contact, False,
-                                    f"truncated: flags announce a {what} heart rate, {len(data) - 1} byte(s) follow")
+                                    f"truncated: flags announce a {what} heart rate, {plural(len(data) - 1, 'byte')} after the flags")
     hr = data[offset] if hr_size == 1 else struct.unpack_from("<H", data, offset)[0]
     offset += hr_size
     errors: list[str] = []
@@ -80,9 +82,9 @@ def parse_hrm(data: bytes) -> HeartRateMeasurement:
             else:
                 rr.append(raw * 1000.0 / 1024.0)
         if len(rest) % 2:
-            errors.append(f"dangling byte after {complete // 2} RR value(s)")
+            errors.append(f"dangling byte after {plural(complete // 2, 'RR value')}")
     elif rest:
-        errors.append(f"{len(rest)} unexpected trailing byte(s) with the RR flag clear")
+        errors.append(f"{plural(len(rest), 'unexpected trailing byte')} with the RR flag clear")
     return HeartRateMeasurement(hr, tuple(rr), energy, contact, not errors, "; ".join(errors) or None)
 
 

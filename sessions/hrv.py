@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from tidewell.sensors.correction import correct_series
-from tidewell.sensors.replay import ReplayError, load_rr_csv
+from tidewell.sensors.replay import ReplayError, load_rr_file
 from tidewell.sessions import spectrum
 from tidewell.sessions.metrics import mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.words import plural
 
 MIN_NN_BEATS = 10
 MIN_NN_PAIRS = 10
@@ -232,22 +233,23 @@ def _change(value: float | None, base: float | None) -> float | None:
 # -- tidewell hrv FILE.csv [--json] -------------------------------------------------------------
 
 def hrv_command(path: str, as_json: bool) -> int:
-    """Offline HRV of an RR file (header t_s,rr_ms). Bad rows go to stderr as 'FILE:LINE: problem'
-    and the good rows are used. Prints a table with the method, or one JSON object. Returns the exit
-    status: 0, or 1 when the file cannot be read at all."""
+    """Offline HRV of an RR file: columns t_s,rr_ms, or a beats CSV or session JSON of `tidewell report`,
+    whose corrected series is used as the session's own report uses it (the same numbers). Bad rows go
+    to stderr as 'FILE:LINE: problem' and the good rows are used. Prints a table with the method, or
+    one JSON object. Returns the exit status: 0, or 1 when the file cannot be read at all."""
     try:
-        replay, problems = load_rr_csv(path)
+        recorded, problems = load_rr_file(path)
     except ReplayError as e:
         print(f"tidewell hrv: {e}", file=sys.stderr)
         return 1
     for problem in problems:
         print(f"tidewell hrv: skipped {problem}", file=sys.stderr)
-    beats = replay.poll(math.inf)
-    result = analyze([b.t_s for b in beats], [b.rr_ms for b in beats])
+    result = analyze(recorded.t_s, recorded.rr_ms, quality=recorded.quality,
+                     corrected_rr_ms=recorded.corrected_rr_ms, inserted=recorded.inserted)
     if as_json:
         print(json.dumps(result.as_json()))
     else:
-        print(format_result(result, title=f"HRV of {path} ({len(beats)} beats read)"))
+        print(format_result(result, title=f"HRV of {path} ({plural(len(recorded), 'beat')} read)"))
     return 0
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,12 +26,13 @@ from tidewell.sessions.export import (
     utc_now_text,
 )
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.words import plural, status_words
 
 NOT_ENOUGH = "not enough data"
 STATUS_NOTES = {
     "interrupted": "Interrupted: the session stopped unexpectedly (the program did not finish). "
                    "Everything logged up to {end} is reported.",
-    "ended_early": "Ended early by the therapist at {end}.",
+    "ended_early": "Ended early: a gentle end at {end}, before the program's last phase.",
     "running": "Still marked running: the log may be incomplete. Everything logged up to {end} is reported.",
 }
 SENSOR_NOTES = {
@@ -39,7 +41,7 @@ SENSOR_NOTES = {
 }
 # event kinds listed under "Markers, alerts and interruptions"
 LISTED_EVENTS = {
-    "marker": "marker", "alert": "alert", "pause": "paused", "resume": "resumed", "gentle_end": "ended early",
+    "marker": "marker", "alert": "alert", "pause": "paused", "resume": "resumed", "gentle_end": "gentle end",
     "therapist_next": "next phase (therapist)", "sensor_lost": "sensor silent", "sensor_back": "sensor back",
     "sensor_contact_lost": "no skin contact", "sensor_contact_back": "skin contact back",
     "sensor_disconnected": "sensor disconnected", "sensor_connected": "sensor connected",
@@ -58,6 +60,13 @@ CALM_COLOUR = "#6c3483"
 MARKER_COLOUR = "#1f3a93"
 ALERT_COLOUR = "#c0392b"
 BANDS = ("#eef2f7", "#ffffff")
+# Names, titles and notes are text: "$x^2$" in a phase name is drawn as typed, never as math or TeX.
+# Text objects read these when they are made and when they are drawn, so both happen inside literal_text.
+LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
+
+
+def literal_text():
+    return matplotlib.rc_context(LITERAL_TEXT)
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -108,7 +117,8 @@ def esc(text: Any) -> str:
 def _png_data_uri(fig: Figure, dpi: int = 150) -> str:
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    with literal_text():
+        fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -128,6 +138,7 @@ def _gaps(record: SessionRecord) -> list[tuple[float, float, str]]:
     return gaps
 
 
+@literal_text()
 def session_figure(record: SessionRecord) -> Figure:
     """HR, RMSSD, breathing pace and calm against session time, phases shaded and numbered,
     markers (M1, M2, ...) and alerts (A1, ...) as vertical lines through every panel."""
@@ -284,7 +295,7 @@ def session_html(record: SessionRecord, plot_uri: str | None) -> str:
         ("Date", "removed (anonymized)" if record.anonymized else local_time(s["started_at"])),
         ("Program", f"{s['program_title']} ({s['program_id']})"),
         ("Duration", f"{clock(record.duration_s)} of {s['program_minutes']:.0f} min planned"),
-        ("Status", s["status"].replace("_", " ")),
+        ("Status", status_words(s["status"])),
         ("Heart sensor", s["sensor"]),
         ("Resonance pace", f"{resonance:.1f} breaths/min" if resonance else "not assessed"),
         ("Beats recorded", str(len(record.beats))),
@@ -335,7 +346,8 @@ def _phase_table(record: SessionRecord) -> str:
     baseline = m.get("baseline_phase")
     out = ["<h2>Per phase</h2>"]
     if whole["mean_hr_bpm"] is None:
-        out.append(f'<p class="notice">Not enough data for heart-rate variability: {len(record.beats)} beats were '
+        recorded = f"{plural(len(record.beats), 'beat')} {'was' if len(record.beats) == 1 else 'were'}"
+        out.append(f'<p class="notice">Not enough data for heart-rate variability: {recorded} '
                    f'recorded in this session.</p>')
     out.append(f'<table><thead><tr><th>#</th><th class="l">Phase</th><th>Time</th><th>NN<br>beats</th>{heads}'
                f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
@@ -433,7 +445,7 @@ def _write(path: Path, text: str) -> None:
 def session_text(record: SessionRecord) -> str:
     """The per-phase table and self-report for the terminal."""
     s = record.session
-    lines = [f"session {s['id']}: {s['program_title']} for {s['client']!r}, {s['status'].replace('_', ' ')},"
+    lines = [f"session {s['id']}: {s['program_title']} for {s['client']!r}, {status_words(s['status'])},"
              f" {clock(record.duration_s)}"]
     if s["status"] in STATUS_NOTES:
         lines.append(STATUS_NOTES[s["status"]].format(end=clock(record.duration_s)))
@@ -533,6 +545,7 @@ def _before_after(pair: tuple[int | None, int | None]) -> str:
     return f"{'—' if b is None else b} → {'—' if a is None else a}"
 
 
+@literal_text()
 def client_figure(overview: ClientOverview) -> Figure:
     sessions = overview.sessions
     x = np.arange(len(sessions))
@@ -592,7 +605,7 @@ def client_html(overview: ClientOverview, plot_uri: str | None) -> str:
     for s in overview.sessions:
         rows.append(
             f'<tr><td>{s.session_id}</td><td class="l" style="white-space:nowrap">{esc(local_date(s.started_at))}</td>'
-            f'<td class="l">{esc(s.program_title)}</td><td class="l">{esc(s.status.replace("_", " "))}</td>'
+            f'<td class="l">{esc(s.program_title)}</td><td class="l">{esc(status_words(s.status))}</td>'
             f'<td>{clock(s.duration_s)}</td><td>{s.n_beats}</td><td>{num(s.mean_hr_bpm, ".1f")}</td>'
             f'<td>{num(s.rmssd_ms, ".1f")}</td><td>{num(s.hr_change_bpm, "+.1f")}</td>'
             f'<td>{num(s.rmssd_change_ms, "+.1f")}</td><td>{_before_after(s.pain)}</td>'
@@ -629,7 +642,7 @@ def write_overview_html(overview: ClientOverview, path: str | Path) -> Path:
 
 
 def client_text(overview: ClientOverview) -> str:
-    lines = [f"client {overview.client}: {len(overview.sessions)} session(s)"]
+    lines = [f"client {overview.client}: {plural(len(overview.sessions), 'session')}"]
     if overview.resonance_bpm:
         lines.append(f"resonance pace {overview.resonance_bpm:.1f} breaths/min (session {overview.resonance_session_id})")
     head = (f"{'#':>4}  {'date':<10} {'program':<22} {'status':<11} {'HR':>6} {'RMSSD':>6} {'ΔHR':>6} {'ΔRMSSD':>7}"
@@ -638,7 +651,7 @@ def client_text(overview: ClientOverview) -> str:
     for s in overview.sessions:
         lines.append(
             f"{s.session_id:>4}  {local_date(s.started_at)[:10]:<10} {s.program_title[:22]:<22} "
-            f"{s.status.replace('_', ' ')[:11]:<11} {num(s.mean_hr_bpm, '6.1f'):>6} {num(s.rmssd_ms, '6.1f'):>6} "
+            f"{status_words(s.status)[:11]:<11} {num(s.mean_hr_bpm, '6.1f'):>6} {num(s.rmssd_ms, '6.1f'):>6} "
             f"{num(s.hr_change_bpm, '+6.1f'):>6} {num(s.rmssd_change_ms, '+7.1f'):>7}  "
             f"{_before_after(s.pain):<7} {_before_after(s.stress):<7}")
     lines.append("ΔHR, ΔRMSSD: mean change of the phases after the baseline phase; — = not enough data")
@@ -682,8 +695,8 @@ def report_command(store: SessionStore, session_id: int | None, client: str | No
             print(f"wrote HTML report: {write_record_html(record, html, progress)}")
         if csv:
             samples_path, beats_path = export_csv(record, csv, progress)
-            print(f"wrote samples CSV: {samples_path} ({len(record.samples)} rows)")
-            print(f"wrote beats CSV: {beats_path} ({len(record.beats)} rows)")
+            print(f"wrote samples CSV: {samples_path} ({plural(len(record.samples), 'row')})")
+            print(f"wrote beats CSV: {beats_path} ({plural(len(record.beats), 'row')})")
         if json_path:
             print(f"wrote JSON: {export_json(record, json_path, progress)}")
     except ExportError as exc:

@@ -42,7 +42,7 @@ class SessionRunner:
         self.phase_elapsed_s = 0.0
         self.paused = False
         self.finished = False
-        self.reached_end = False  # the last phase ran its course (not ended early by the therapist)
+        self.reached_end = False  # the last phase ran its course or was ended gently (not ended early)
         self.pacer = BreathPacer(program.phases[0].breathing)
         self.corrector = RRCorrector()
         self.metrics = RollingMetrics()
@@ -86,6 +86,8 @@ class SessionRunner:
     def request_end(self, now: float, reason: str = "therapist") -> None:
         if self.end_requested_s is None and not self.finished:
             self.end_requested_s = now
+            if self.phase_index == len(self.program.phases) - 1:
+                self.reached_end = True  # a gentle end in the last phase completes the program
             self._log(now, "gentle_end", reason)
 
     # -- the frame step -------------------------------------------------------------------

@@ -42,12 +42,12 @@ def test_nine_rr_values_fill_the_default_mtu_and_are_valid():
 
 @pytest.mark.parametrize("hex_, hr, rr, energy, words", [
     ("", None, (), None, "empty packet"),
-    ("16", None, (), None, "uint8 heart rate, 0 byte(s)"),         # flags only
-    ("0148", None, (), None, "uint16 heart rate, 1 byte(s)"),      # truncated uint16 HR
+    ("16", None, (), None, "uint8 heart rate, 0 bytes after the flags"),         # flags only
+    ("0148", None, (), None, "uint16 heart rate, 1 byte after the flags"),      # truncated uint16 HR
     ("0848" + "12", 72, (), None, "energy expended needs 2 bytes"),  # truncated energy expended
     ("1048" + "0004" + "05", 72, (ms(1024),), None, "dangling byte after 1 RR"),
     ("1048", 72, (), None, "no RR values"),
-    ("0048" + "0004", 72, (), None, "2 unexpected trailing byte(s)"),
+    ("0048" + "0004", 72, (), None, "2 unexpected trailing bytes"),
     ("1048" + "0000" + "0004", 72, (ms(1024),), None, "RR value of 0"),
 ])
 def test_malformed_packets_keep_what_the_format_allows_and_say_why(hex_, hr, rr, energy, words):

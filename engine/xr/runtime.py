@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from tidewell.sessions.words import plural
+
 INSTALL_HINT = (
     "Install and start an OpenXR runtime, then make it the active one:\n"
     "  - SteamVR (Valve Index, Vive and others): install Steam and SteamVR, start SteamVR, and in its\n"
@@ -51,7 +53,7 @@ class RuntimeInfo:
         ]
         for index, view in enumerate(self.views):
             lines.append(f"  view {index}:    recommended {view['recommended'][0]}x{view['recommended'][1]}, "
-                         f"max {view['max'][0]}x{view['max'][1]}, {view['samples']} sample(s)")
+                         f"max {view['max'][0]}x{view['max'][1]}, {plural(view['samples'], 'sample')}")
         overlay = choose_blend_mode(self.blend_modes, overlay=True)
         lines.append(f"blend modes: {', '.join(self.blend_modes)}"
                      + ("" if overlay != "OPAQUE" else " (no AR: overlay scenes show on black)"))

@@ -170,7 +170,7 @@ function renderPrograms() {
     title.textContent = program.title;
     const meta = document.createElement("div");
     meta.className = "meta";
-    meta.textContent = `${Math.round(program.minutes)} min · ${program.phases.length} phases`;
+    meta.textContent = `${Math.round(program.minutes)} min · ${program.phases.length} phase${program.phases.length === 1 ? "" : "s"}`;
     text.append(title, meta, timeline(program.phases, null, null));
     button.append(image, text);
     button.addEventListener("click", () => { state.programId = program.id; renderPrograms(); updateStart(); });

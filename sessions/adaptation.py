@@ -15,31 +15,14 @@ class Baseline:
 class CalmEstimator:
     """calm = 0.5 + HR drop below baseline (2 per unit of relative drop) + RMSSD rise (0.25 per
     doubling), clipped to 0..1 and smoothed with a `smoothing_s` time constant, so visuals and
-    sound drift instead of jumping. Before a baseline exists calm rests at `neutral`."""
+    sound drift instead of jumping. Before a baseline exists calm rests at `neutral`. The baseline is
+    the baseline phase's HR and RMSSD as every per-phase table shows them (sessions/hrv.span_hrv)."""
 
     def __init__(self, neutral: float = 0.4, smoothing_s: float = 20.0):
         self.neutral = neutral
         self.smoothing_s = smoothing_s
         self.calm = neutral
-        self.baseline: Baseline | None = None
-        self._hr_sum = 0.0
-        self._rmssd_sum = 0.0
-        self._hr_n = 0
-        self._rmssd_n = 0
-
-    def collect_baseline(self, hr_bpm: float | None, rmssd_ms: float | None) -> None:
-        if hr_bpm is not None:
-            self._hr_sum += hr_bpm
-            self._hr_n += 1
-        if rmssd_ms is not None:
-            self._rmssd_sum += rmssd_ms
-            self._rmssd_n += 1
-
-    def close_baseline(self) -> Baseline | None:
-        if self.baseline is None and self._hr_n:
-            rmssd = self._rmssd_sum / self._rmssd_n if self._rmssd_n else None
-            self.baseline = Baseline(self._hr_sum / self._hr_n, rmssd)
-        return self.baseline
+        self.baseline: Baseline | None = None  # set by the runner when the baseline phase is measured
 
     def target(self, hr_bpm: float | None, rmssd_ms: float | None) -> float:
         if self.baseline is None or hr_bpm is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tidewell.sensors.correction import correct_series
+from tidewell.sensors.correction import CorrectedBeat, correct_series
 from tidewell.sensors.replay import ReplayError, load_rr_file
 from tidewell.sessions import spectrum
 from tidewell.sessions.metrics import mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
@@ -183,18 +183,29 @@ def _beat_columns(rows) -> dict[str, list]:
     }
 
 
+def logged_beats(rows) -> list[CorrectedBeat]:
+    """The session log's beat rows as the corrector handed them to the log."""
+    return [CorrectedBeat(r["t_s"], r["rr_ms"], r["corrected_rr_ms"], r["quality"], bool(r["inserted"]))
+            for r in rows]
+
+
+def span_hrv(beats: Sequence[CorrectedBeat], start_s: float, end_s: float) -> HrvResult:
+    """HRV of the beats ending in (start_s, end_s]: every per-phase row (report, export, terminal table)
+    and the baseline the running session announces and adapts to, so they are one number."""
+    inside = [b for b in beats if start_s < b.t_s <= end_s]
+    return analyze([b.t_s for b in inside], [b.rr_ms for b in inside], quality=[b.quality for b in inside],
+                   corrected_rr_ms=[b.corrected_rr_ms for b in inside], inserted=[b.inserted for b in inside])
+
+
 def analyze_phases(store: SessionStore, session_id: int) -> list[PhaseHrv]:
     """HRV per phase (beats ending in (start_s, end_s]) with HR and RMSSD change against the
     baseline: the first "settle" phase, else the first phase."""
-    rows = store.beats(session_id)
-    t = np.array([r["t_s"] for r in rows], dtype=float)
+    beats = logged_beats(store.beats(session_id))
     measured = []
     for phase in store.phases(session_id):
         start = float(phase["started_s"])
-        end = phase["ended_s"] if phase["ended_s"] is not None else (t[-1] if t.size else start)
-        inside = np.flatnonzero((t > start) & (t <= end))
-        picked = [rows[i] for i in inside]
-        measured.append((phase, start, float(end), analyze(**_beat_columns(picked))))
+        end = phase["ended_s"] if phase["ended_s"] is not None else (beats[-1].t_s if beats else start)
+        measured.append((phase, start, float(end), span_hrv(beats, start, end)))
     position = _baseline_position([m[0]["kind"] for m in measured])
     base = measured[position][3] if position is not None else None
     phases = []

@@ -12,9 +12,11 @@ from tidewell.engine.breathing import BreathPacer
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.source import BeatSource
-from tidewell.sessions.adaptation import AdaptivePace, CalmEstimator, HeartRateTrend
+from tidewell.sessions.adaptation import AdaptivePace, Baseline, CalmEstimator, HeartRateTrend
+from tidewell.sessions.hrv import span_hrv
 from tidewell.sessions.metrics import RollingMetrics
 from tidewell.sessions.program import Advance, Pace, PhaseKind, Program
+from tidewell.sessions.words import plural
 
 FADE_IN_S = 10.0
 GENTLE_END_S = 5.0
@@ -64,6 +66,12 @@ class SessionRunner:
         self._breath_level = 0.0
         self._events: list[Event] = [Event(0.0, "phase_start", program.phases[0].name, 0)]
         self._beats: list[CorrectedBeat] = []
+        # The baseline phase's span and beats: its HR is the settle row of every table (span_hrv), known
+        # once the corrector has released every beat of the phase.
+        self._baseline_start_s: float | None = 0.0 if program.baseline_phase_index == 0 else None
+        self._baseline_end_s: float | None = None
+        self._baseline_beats: list[CorrectedBeat] = []
+        self._baseline_told = False
 
     @property
     def phase(self):
@@ -97,11 +105,10 @@ class SessionRunner:
         if not self.paused:
             self.phase_elapsed_s += dt
         self._read_heart(now)
+        self._close_baseline(now)
         live = self.metrics.snapshot(now, self.pacer.pattern.rate_bpm)
         hr = live.hr_bpm if live.hr_valid else None
         rmssd = live.rmssd_ms if live.rmssd_valid else None
-        if self.phase_index == self.program.baseline_phase_index:
-            self.calm.collect_baseline(hr, rmssd)
         calm = self.calm.update(dt, hr, rmssd, hold=self.sensor != "ok")
         hr_rising = self.hr_trend.update(now, hr)
         self._check_alert(now, hr)
@@ -153,6 +160,7 @@ class SessionRunner:
     def flush_beats(self) -> None:
         """Release the beats the corrector still holds for look-ahead (at the end, or on a stop)."""
         self._take_beats(self.corrector.flush())
+        self._close_baseline(self._last_now or 0.0, final=True)
 
     def drain_events(self) -> list[Event]:
         events, self._events = self._events, []
@@ -213,6 +221,27 @@ class SessionRunner:
         for beat in beats:
             self.metrics.add(beat)
             self._beats.append(beat)
+            if self._baseline_start_s is not None and not self._baseline_told:
+                self._baseline_beats.append(beat)
+
+    def _close_baseline(self, now: float, final: bool = False) -> None:
+        """Once the baseline phase has ended and its last beat is out of the corrector: the client's
+        baseline, for calm and alerts, said and logged as the phase's row of the tables will show it."""
+        end = self._baseline_end_s
+        if end is None or self._baseline_told:
+            return
+        if not final and not (self._baseline_beats and self._baseline_beats[-1].t_s > end):
+            return
+        self._baseline_told = True
+        phase = self.program.phases[self.program.baseline_phase_index]
+        result = span_hrv(self._baseline_beats, self._baseline_start_s, end)
+        self._baseline_beats = []
+        if result.mean_hr_bpm is None:
+            detail = f"not enough heart data in {phase.name!r} ({plural(result.n_beats, 'NN beat')})"
+        else:
+            self.calm.baseline = Baseline(result.mean_hr_bpm, result.rmssd_ms)
+            detail = f"HR {result.mean_hr_bpm:.1f} bpm"
+        self._events.append(Event(now, "baseline", detail, self.program.baseline_phase_index))
 
     @property
     def sensor(self) -> str:
@@ -241,9 +270,7 @@ class SessionRunner:
         self._log(boundary, "phase_end", old.name)
         if self.phase_index == self.program.baseline_phase_index:
             self.pace.rate = self.pacer.pattern.rate_bpm  # go on from where the guide actually is
-            baseline = self.calm.close_baseline()
-            if baseline is not None:
-                self._log(now, "baseline", f"HR {baseline.hr_bpm:.1f} bpm")
+            self._baseline_end_s = boundary
         if self.phase_index + 1 >= len(self.program.phases):
             self.reached_end = True
             if self._fade(now) <= 0.0:
@@ -254,6 +281,8 @@ class SessionRunner:
         self.phase_index += 1
         self.phase_elapsed_s = carry_s
         self.phase_started_s = now - carry_s
+        if self.phase_index == self.program.baseline_phase_index:
+            self._baseline_start_s = boundary
         new = self.phase
         if new.scene != old.scene:
             self.previous_scene = old.scene

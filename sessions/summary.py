@@ -1,11 +1,10 @@
-"""Per-phase summary of a logged session: mean HR, RMSSD and HR change from the baseline phase."""
+"""Per-phase summary of a logged session for the terminal: mean HR, RMSSD and their change from the
+baseline phase, as sessions/hrv.py computes them for the report."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from tidewell.sessions.metrics import mean_hr_bpm, rmssd_ms
+from tidewell.sessions.hrv import analyze_phases
 from tidewell.sessions.store import SessionStore
 
 
@@ -16,7 +15,7 @@ class PhaseSummary:
     kind: str
     scene: str
     minutes: float
-    beats: int
+    beats: int  # NN intervals analysed, as in the report's table
     mean_hr_bpm: float | None
     rmssd_ms: float | None
     hr_change_bpm: float | None  # against the settle (baseline) phase
@@ -24,60 +23,21 @@ class PhaseSummary:
 
 
 def summarize(store: SessionStore, session_id: int) -> list[PhaseSummary]:
-    beats = store.beats(session_id)
-    t = np.array([b["t_s"] for b in beats], dtype=float)
-    # the corrected series, as for live metrics; NULL (no beat) breaks successive differences
-    rr = np.array([b["corrected_rr_ms"] if b["corrected_rr_ms"] is not None else np.nan for b in beats], dtype=float)
-    ok = ~np.isnan(rr)
-    rows = []
-    for phase in store.phases(session_id):
-        end = phase["ended_s"] if phase["ended_s"] is not None else (t[-1] if len(t) else phase["started_s"])
-        inside = (t > phase["started_s"]) & (t <= end)
-        nn = _nn_runs(rr, ok, inside)
-        flat = np.concatenate(nn) if nn else np.array([])
-        rows.append((phase, int(inside.sum()), mean_hr_bpm(flat), _rmssd_of_runs(nn), (end - phase["started_s"]) / 60))
-    baseline = next((r for r in rows if r[0]["kind"] == "settle"), rows[0] if rows else None)
+    """The per-phase rows of sessions/hrv.py (the report's numbers), for the terminal."""
     summaries = []
-    for phase, count, hr, rmssd, minutes in rows:
-        base_hr = baseline[2] if baseline else None
-        base_rmssd = baseline[3] if baseline else None
+    for phase, measured in zip(store.phases(session_id), analyze_phases(store, session_id)):
         summaries.append(PhaseSummary(
-            index=phase["idx"], name=phase["name"], kind=phase["kind"], scene=phase["scene"], minutes=minutes,
-            beats=count, mean_hr_bpm=hr, rmssd_ms=rmssd,
-            hr_change_bpm=None if hr is None or base_hr is None else hr - base_hr,
-            rmssd_change_ms=None if rmssd is None or base_rmssd is None else rmssd - base_rmssd,
+            index=measured.index, name=measured.name, kind=measured.kind, scene=phase["scene"],
+            minutes=(measured.end_s - measured.start_s) / 60, beats=measured.hrv.n_beats,
+            mean_hr_bpm=measured.hrv.mean_hr_bpm, rmssd_ms=measured.hrv.rmssd_ms,
+            hr_change_bpm=measured.hr_change_bpm, rmssd_change_ms=measured.rmssd_change_ms,
         ))
     return summaries
 
 
-def _nn_runs(rr: np.ndarray, ok: np.ndarray, inside: np.ndarray) -> list[np.ndarray]:
-    """Runs of consecutive usable beats: a removed beat breaks the chain of successive differences."""
-    mask = ok & inside
-    runs, current = [], []
-    for value, good in zip(rr, mask):
-        if good:
-            current.append(value)
-        elif current:
-            runs.append(np.array(current))
-            current = []
-    if current:
-        runs.append(np.array(current))
-    return runs
-
-
-def _rmssd_of_runs(runs: list[np.ndarray]) -> float | None:
-    diffs = [np.diff(r) for r in runs if len(r) > 1]
-    if not diffs:
-        return None
-    d = np.concatenate(diffs)
-    if len(d) < 2:
-        return None
-    return float(np.sqrt(np.mean(d * d)))
-
-
 def format_table(summaries: list[PhaseSummary]) -> str:
-    def num(value, fmt):
-        return "—" if value is None else format(value, fmt)
+    def num(value, fmt):  # fmt starts with its width: "—" takes the same room
+        return format(value, fmt) if value is not None else "—".rjust(int(fmt.lstrip("+").split(".")[0]))
 
     header = f"{'#':>2}  {'phase':<16} {'scene':<12} {'min':>5} {'beats':>5} {'HR bpm':>7} {'ΔHR':>6} {'RMSSD ms':>9} {'ΔRMSSD':>7}"
     lines = [header, "-" * len(header)]

@@ -227,7 +227,7 @@ def test_client_report_shows_trends_across_sessions(logged, tmp_path, capsys):
     store = logged["store"]
     assert report_command(store, None, CLIENT, str(tmp_path / "client.html"), None, None, False, progress=False) == 0
     printed = capsys.readouterr().out
-    assert f"client {CLIENT}: 2 session(s)" in printed and "6 → 3" in printed and "5 → 4" in printed
+    assert f"client {CLIENT}: 2 sessions" in printed and "6 → 3" in printed and "5 → 4" in printed
     page = (tmp_path / "client.html").read_text()
     for sid in (logged["main"], logged["second"]):
         assert f"<tr><td>{sid}</td>" in page

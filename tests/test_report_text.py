@@ -284,3 +284,16 @@ def test_an_exported_file_with_bad_rows_names_them_and_uses_the_rest(tmp_path):
     assert re.findall(r"beats\.csv:(\d+): ", done.stderr) == ["6", "10"]
     assert "quality 'great'" in done.stderr and "inserted 'maybe'" in done.stderr
     assert json.loads(done.stdout)["n_beats"] == 27
+
+
+def test_the_console_serves_the_report_of_such_a_session_as_text(names_session):
+    from console_testbed import running_console
+
+    with running_console(names_session["folder"] / "data") as console:
+        answer = console.paired_client().get(f"/sessions/{names_session['sid']}/report")
+    assert answer.status_code == 200, answer.text
+    for text in (MATH_NAME, BROKEN_MATH_NAME, HTML_NAME, TITLE, MARKER, NOTE):
+        assert html.escape(text) in answer.text, text
+    assert "<script>" not in answer.text
+    (plot,) = png_images(answer.text)
+    assert not_blank(plot)

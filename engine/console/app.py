@@ -8,6 +8,7 @@ addressed by number.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from contextlib import closing as _closing
@@ -244,7 +245,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
                 try:
                     write_html_report(s, session_id, path, progress=False)
                 except ExportError as error:
-                    return f"<p>{error}</p>"
+                    return f"<p>{html.escape(str(error))}</p>"
                 return path.read_text(encoding="utf-8")
         page = await asyncio.to_thread(make)
         if page is None:

@@ -154,7 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     rate.add_argument("--note", default="", help="free text")
     rate.set_defaults(handler=_rate)
 
-    hrv = commands.add_parser("hrv", help="offline HRV metrics of an RR file (columns t_s,rr_ms)")
+    hrv = commands.add_parser("hrv", help="offline HRV metrics of an RR file (columns t_s,rr_ms), or of the beats "
+                                          "CSV or JSON that `tidewell report --csv/--json` wrote")
     hrv.add_argument("file")
     hrv.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     hrv.set_defaults(handler=_hrv)

@@ -24,6 +24,7 @@ from tidewell.sessions.resonance import assess, format_results, is_assessment
 from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.summary import PhaseSummary, summarize
+from tidewell.sessions.words import plural
 
 SAMPLE_INTERVAL_S = 0.25  # frame-state samples in the log: 4 Hz
 CONTACT_FRAME_SIZE = (480, 270)
@@ -120,7 +121,7 @@ def make_source(sensor: tuple[str, ...], seed: int, say: Callable[[str], None], 
     for problem in problems[:10]:
         say(f"skipped bad row: {problem}")
     if len(problems) > 10:
-        say(f"... and {len(problems) - 10} more bad rows")
+        say(f"... and {plural(len(problems) - 10, 'more bad row')}")
     return source
 
 
@@ -135,12 +136,12 @@ def _session_replay(session_id: int, store: SessionStore):
     packets = store.packets(session_id)
     if packets:
         disconnects = [e["t_s"] for e in store.events(session_id) if e["kind"] == "sensor_disconnected"]
-        return PacketReplay(packets, f"replay of session {session_id} ({len(packets)} Bluetooth packets)",
+        return PacketReplay(packets, f"replay of session {session_id} ({plural(len(packets), 'Bluetooth packet')})",
                             disconnects)
     beats = [RawRR(b["t_s"], b["rr_ms"]) for b in store.beats(session_id) if not b["inserted"]]
     if not beats:
         raise ValueError(f"session {session_id} has no recorded heart data to replay")
-    return RRReplay(beats, name="replay", description=f"replay of session {session_id} ({len(beats)} beats)")
+    return RRReplay(beats, name="replay", description=f"replay of session {session_id} ({plural(len(beats), 'beat')})")
 
 
 def run_session(program: Program, options: RunOptions, store: SessionStore | None = None,

@@ -94,7 +94,7 @@ def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, ti
     out = "".join(lines) + out
     assert proc.returncode == 0, err
     assert out.startswith("window 1280x720 on") and "phase 2/7" in out and "gentle end" in out
-    assert "ended_early" in out
+    assert "session 1 ended early" in out
     db = Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db"
     with sqlite3.connect(db) as conn:
         status, folder, virtual = conn.execute("SELECT status, folder, virtual_time FROM sessions").fetchone()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
+from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat
 
@@ -242,6 +243,7 @@ class SessionStore:
 
     def add_event(self, session_id: int, t_s: float, kind: str, detail: str, phase_index: int | None = None) -> None:
         """An event written after the session's own writer closed (e.g. an analysis result)."""
+        event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
         with self.conn:
             self.conn.execute("INSERT INTO events VALUES (?,?,?,?,?)", (session_id, t_s, kind, detail, phase_index))
 
@@ -332,6 +334,7 @@ class SessionWriter:
             ))
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
+        event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
         self._queue.put(("INSERT INTO events VALUES (?,?,?,?,?)", (self.session_id, t_s, kind, detail, phase_index)))
 
     def phase_start(self, index: int, phase, t_s: float) -> None:

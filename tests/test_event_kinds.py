@@ -225,3 +225,70 @@ class _Phase:
 
     class posture:
         value = "prone"
+
+
+def test_a_real_strap_dropout_reaches_the_console_of_a_running_session(hr_peripheral, store, monkeypatch):
+    """A console-style run (the hub's on_event and controls) on unmodified bleak against BlueZoo: the strap
+    slips off the skin and back, then the link drops and the engine reconnects. The console shows all of it."""
+    import threading
+    import time
+
+    from tidewell.engine.session import RunOptions, run_session
+    from tidewell.sessions.program import builtin_programs, load_program
+
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", hr_peripheral.testbed.bus_address)
+    hub = ConsoleHub()
+    hub.request_start(StartRequest("C-1", 1, "taster", None, {}), None)
+    said: list[str] = []
+    script_failure: list[BaseException] = []
+
+    def shown() -> list[str]:
+        return [e["kind"] for e in hub.snapshot()["events"]]
+
+    def until(condition, what: str, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; the console shows {shown()}")
+            time.sleep(0.05)
+
+    def strap() -> None:
+        try:
+            hr_peripheral.command_ok("wait-subscribed 20", timeout_s=25)
+            hr_peripheral.command_ok("beat 60 1000 contact")
+            hr_peripheral.command_ok("beat 0 300 nocontact")  # the strap slips off the skin
+            until(lambda: "sensor_contact_lost" in shown(), "contact lost")
+            hr_peripheral.command_ok("beat 61 980 contact")
+            until(lambda: "sensor_contact_back" in shown(), "contact back")
+            hr_peripheral.disconnect_central()  # the link drops, as when the client turns over on the strap
+            until(lambda: shown().count("sensor_connected") == 2, "the reconnect")
+        except BaseException as error:  # reported by the test thread below
+            script_failure.append(error)
+        finally:
+            hub.command("end", "the strap script is over", None)
+
+    program = load_program(builtin_programs()["taster"]).scaled_to(1.0)  # an upper bound; the script ends it
+    options = RunOptions(client="C-1", sensor=(f"ble:{hr_peripheral.address}",), adapter="hci0", headless=True,
+                         say=said.append, controls=hub.controls, on_event=hub.event, on_frame=hub.frame,
+                         on_begin=lambda sid: hub.session_began(sid, 1, {"id": "taster", "phases": []}),
+                         attended=True, client_label="client #1")
+    script = threading.Thread(target=strap, name="strap-script", daemon=True)
+    script.start()
+    result = run_session(program, options, store)
+    script.join(timeout=30)
+    assert not script_failure, script_failure[0]
+    assert result.status == "ended_early"
+
+    events = hub.snapshot()["events"]
+    kinds = [e["kind"] for e in events]
+    for kind in ("sensor_connected", "sensor_contact_lost", "sensor_contact_back", "sensor_disconnected"):
+        assert kind in kinds, f"{kind} never reached the console: {kinds}"
+    order = [kinds.index("sensor_contact_lost"), kinds.index("sensor_contact_back"),
+             kinds.index("sensor_disconnected"), len(kinds) - 1 - kinds[::-1].index("sensor_connected")]
+    assert order == sorted(order), kinds
+    labels = {e["kind"]: e["label"] for e in events}
+    assert labels["sensor_contact_lost"] == "no skin contact" and labels["sensor_connected"] == "sensor connected"
+    logged = {(row["kind"], row["detail"]) for row in store.events(result.session_id)}
+    assert {(e["kind"], e["detail"]) for e in events} <= logged  # the console shows what the log keeps
+    assert any("no skin contact: the sensor reports no skin contact" in line for line in said)
+    assert any("sensor disconnected:" in line for line in said)

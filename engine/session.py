@@ -230,6 +230,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     next_sample = 0.0
     last_t = 0.0
     state: FrameState | None = None
+    replaced_scenes: set[int] = set()  # phases whose scene could not be drawn (the safe scene was)
     say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
         f" sensor {source.description}")
     try:
@@ -251,19 +252,26 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                 writer.beats(runner.drain_beats())
                 if hasattr(source, "drain_packets"):
                     writer.packets(source.drain_packets())
-                if now >= next_sample:
-                    writer.sample(state)
-                    next_sample += SAMPLE_INTERVAL_S
-                audio.advance(state if presence is None else presence.for_sound(state), now - last_t)
+                heard = state if presence is None else presence.for_sound(state)
+                audio.advance(heard, now - last_t)
                 last_t = now
                 for kind, detail in audio.drain_events():
                     events.emit(now, kind, detail, state.phase_index)
+                lit = state if presence is None else presence.for_light(state)
                 if headset is not None:
-                    headset.render(presence.for_light(state))
+                    headset.render(lit)
                     _log_scene_problems(headset.renderer, events, now, state.phase_index)
                 if window is not None:
                     window.render(state)
                     _log_scene_problems(window.renderer, events, now, state.phase_index)
+                seen = _as_seen(lit, headset, window)
+                if seen.scene != state.scene and state.phase_index not in replaced_scenes:
+                    replaced_scenes.add(state.phase_index)
+                    writer.phase_scene(state.phase_index, seen.scene)
+                if now >= next_sample:  # after drawing: the log keeps what the client saw and heard
+                    writer.sample(seen, 0.0 if getattr(audio, "lost", False) else heard.fade)
+                    next_sample += SAMPLE_INTERVAL_S
+                if window is not None:
                     window.dispatch_events()
                     if window.closed:
                         runner.request_end(now, "window closed")
@@ -343,6 +351,18 @@ class _EventFanOut:
                 self.say(f"  {_clock(t_s)}  {entry.label} #{count}: {detail}")
         elif entry.terminal == event_kinds.LINE:
             self.say(f"  {_clock(t_s)}  {entry.label}: {detail}{terminal_note}")
+
+
+def _as_seen(lit: FrameState, headset, window) -> FrameState:
+    """The frame as it reached the client's eyes: the scenes the renderer drew (the safe scene for a
+    broken one) and the light's fade, 0 when nothing was shown (a closed window, a headset that showed
+    no layer). With neither, nothing is drawn live: the state as planned."""
+    target = headset if headset is not None else window
+    if target is None:
+        return lit
+    seen = target.renderer.as_drawn(lit)
+    dark = window.closed if headset is None else not headset.drew_layer
+    return replace(seen, fade=0.0) if dark and seen.fade != 0.0 else seen
 
 
 def _headset_events(headset, presence, runner: SessionRunner, events: _EventFanOut, now: float,

@@ -119,6 +119,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE samples ADD COLUMN adherence REAL;
     ALTER TABLE samples ADD COLUMN target_pace_bpm REAL;
     """,
+    # 4: the fade as the client heard it, beside `fade` as the client saw it (they differ while the
+    # headset is off and the sound plays on, or the sound device is lost); NULL in older rows: as `fade`
+    """
+    ALTER TABLE samples ADD COLUMN sound_fade REAL;
+    """,
 )
 
 
@@ -310,15 +315,16 @@ class SessionWriter:
                       ("paused", "paused"), ("sdnn_ms", "sdnn_ms"), ("hf_ms2", "hf_ms2"), ("coherence", "coherence"),
                       ("breath_rate_bpm", "breath_rate_bpm"), ("adherence", "adherence"),
                       ("target_pace_bpm", "target_pace_bpm"))
-    _SAMPLE_SQL = (f"INSERT INTO samples (session_id, {', '.join(c for c, _ in SAMPLE_COLUMNS)})"
-                   f" VALUES ({', '.join('?' * (len(SAMPLE_COLUMNS) + 1))})")
+    _SAMPLE_SQL = (f"INSERT INTO samples (session_id, {', '.join(c for c, _ in SAMPLE_COLUMNS)}, sound_fade)"
+                   f" VALUES ({', '.join('?' * (len(SAMPLE_COLUMNS) + 2))})")
 
-    def sample(self, s: FrameState) -> None:
+    def sample(self, s: FrameState, sound_fade: float | None = None) -> None:
+        """`s` as the client saw it (its `fade`: the light), `sound_fade` as they heard it (None: s.fade)."""
         values = []
         for _, field in self.SAMPLE_COLUMNS:
             value = getattr(s, field)
             values.append(value.value if isinstance(value, Enum) else int(value) if isinstance(value, bool) else value)
-        self._queue.put((self._SAMPLE_SQL, (self.session_id, *values)))
+        self._queue.put((self._SAMPLE_SQL, (self.session_id, *values, s.fade if sound_fade is None else sound_fade)))
 
     def beats(self, beats: list[CorrectedBeat]) -> None:
         if beats:
@@ -342,6 +348,12 @@ class SessionWriter:
             "INSERT OR REPLACE INTO phases VALUES (?,?,?,?,?,?,?,?,NULL)",
             (self.session_id, index, phase.name, phase.kind.value, phase.scene, phase.posture.value,
              phase.duration_s, t_s),
+        ))
+
+    def phase_scene(self, index: int, scene: str) -> None:
+        """The scene the client saw in a phase, where it is not the program's (that one could not be drawn)."""
+        self._queue.put((
+            "UPDATE phases SET scene = ? WHERE session_id = ? AND idx = ?", (scene, self.session_id, index)
         ))
 
     def phase_end(self, index: int, t_s: float) -> None:

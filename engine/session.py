@@ -223,6 +223,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
 
     writer = store.writer(session_id)
     events = _EventFanOut(writer, say, options.on_event)
+    capture.on_scene_problem = lambda t_s, problem, phase: events.emit(t_s, "scene_problem", problem, phase)
     therapist_at_hand = window is not None or (headset is not None and headset.mirror is not None)
     runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended)
     status = "interrupted"
@@ -449,6 +450,7 @@ class _ContactFrames:
         self._window = window
         self._target = None
         self._failed = False
+        self.on_scene_problem = lambda t_s, problem, phase: say(f"  scene problem: {problem}")
 
     def offer(self, state: FrameState) -> None:
         index = state.phase_index
@@ -479,7 +481,7 @@ class _ContactFrames:
                 return
             target.render(shown)
             for problem in target.renderer.drain_problems():
-                self.say(f"  scene problem: {problem}")
+                self.on_scene_problem(state.t_s, problem, state.phase_index)
             pixels = target.read_rgb()
         if pixels is not None:
             label = f"{state.phase_index + 1}. {state.phase_name} ({state.posture.value})"

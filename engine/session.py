@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from tidewell.audio.output import open_audio_output
+from tidewell.engine import event_kinds
 from tidewell.engine.clock import RealClock, VirtualClock
 from tidewell.engine.frame_state import FrameState
 from tidewell.engine.keymap import load_keymap
@@ -222,6 +223,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     capture = _ContactFrames(program, say, window if headset is None else headset)
 
     writer = store.writer(session_id)
+    events = _EventFanOut(writer, say, options.on_event)
+    capture.on_scene_problem = lambda t_s, problem, phase: events.emit(t_s, "scene_problem", problem, phase)
     therapist_at_hand = window is not None or (headset is not None and headset.mirror is not None)
     runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended)
     status = "interrupted"
@@ -229,7 +232,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     next_sample = 0.0
     last_t = 0.0
     state: FrameState | None = None
-    counts: dict[str, int] = {}
+    replaced_scenes: set[int] = set()  # phases whose scene could not be drawn (the safe scene was)
     say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
         f" sensor {source.description}")
     try:
@@ -242,31 +245,35 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     headset.wait_frame()  # the runtime paces the loop
                 now = clock.now()
                 if headset is not None:
-                    _headset_events(headset, presence, runner, writer, say, options.on_event, now)
+                    _headset_events(headset, presence, runner, events, now)
                 _apply_controls(options.controls, runner, now)
                 state = runner.step(now)
                 if options.on_frame is not None:
                     options.on_frame(state)
-                _log_events(runner, writer, program, say, counts, options.on_event)
+                _log_events(runner, writer, program, events)
                 writer.beats(runner.drain_beats())
                 if hasattr(source, "drain_packets"):
                     writer.packets(source.drain_packets())
-                if now >= next_sample:
-                    writer.sample(state)
-                    next_sample += SAMPLE_INTERVAL_S
-                audio.advance(state if presence is None else presence.for_sound(state), now - last_t)
+                heard = state if presence is None else presence.for_sound(state)
+                audio.advance(heard, now - last_t)
                 last_t = now
                 for kind, detail in audio.drain_events():
-                    writer.event(now, kind, detail, state.phase_index)
-                    if options.on_event is not None:
-                        options.on_event(now, kind, detail, state.phase_index)
-                    say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
+                    events.emit(now, kind, detail, state.phase_index)
+                lit = state if presence is None else presence.for_light(state)
                 if headset is not None:
-                    headset.render(presence.for_light(state))
-                    _log_scene_problems(headset.renderer, writer, say, now, state.phase_index)
+                    headset.render(lit)
+                    _log_scene_problems(headset.renderer, events, now, state.phase_index)
                 if window is not None:
                     window.render(state)
-                    _log_scene_problems(window.renderer, writer, say, now, state.phase_index)
+                    _log_scene_problems(window.renderer, events, now, state.phase_index)
+                seen = _as_seen(lit, headset, window)
+                if seen.scene != state.scene and state.phase_index not in replaced_scenes:
+                    replaced_scenes.add(state.phase_index)
+                    writer.phase_scene(state.phase_index, seen.scene)
+                if now >= next_sample:  # after drawing: the log keeps what the client saw and heard
+                    writer.sample(seen, 0.0 if getattr(audio, "lost", False) else heard.fade)
+                    next_sample += SAMPLE_INTERVAL_S
+                if window is not None:
                     window.dispatch_events()
                     if window.closed:
                         runner.request_end(now, "window closed")
@@ -282,10 +289,10 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             capture.finish(state)
         runner.flush_beats()
         writer.beats(runner.drain_beats())
-        _log_events(runner, writer, program, say, counts, options.on_event)
+        _log_events(runner, writer, program, events)
         if headset is not None:
             headset.end()  # STOPPING and EXITING, logged below
-            _headset_events(headset, presence, runner, writer, say, options.on_event, last_t, closing=True)
+            _headset_events(headset, presence, runner, events, last_t, closing=True)
         writer.close(status)
         if window is not None:
             window.close()
@@ -325,18 +332,49 @@ def _open_headset(options: RunOptions, say):
     return headset, presence
 
 
-def _headset_events(headset, presence, runner: SessionRunner, writer, say, on_event, now: float,
+class _EventFanOut:
+    """Every session event goes through here: to the log, to the console (on_event), and to the
+    terminal as engine/event_kinds.py says."""
+
+    def __init__(self, writer, say, on_event=None):
+        self.writer = writer
+        self.say = say
+        self.on_event = on_event
+        self.counts: dict[str, int] = {}
+
+    def emit(self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "") -> None:
+        entry = event_kinds.kind(kind)
+        self.writer.event(t_s, kind, detail, phase)
+        if self.on_event is not None:
+            self.on_event(t_s, kind, detail, phase)
+        if entry.terminal == event_kinds.SAMPLED:
+            self.counts[kind] = count = self.counts.get(kind, 0) + 1
+            if count <= 3 or count % 100 == 0:  # every one is in the log; the terminal gets a sample
+                self.say(f"  {_clock(t_s)}  {entry.label} #{count}: {detail}")
+        elif entry.terminal == event_kinds.LINE:
+            self.say(f"  {_clock(t_s)}  {entry.label}: {detail}{terminal_note}")
+
+
+def _as_seen(lit: FrameState, headset, window) -> FrameState:
+    """The frame as it reached the client's eyes: the scenes the renderer drew (the safe scene for a
+    broken one) and the light's fade, 0 when nothing was shown (a closed window, a headset that showed
+    no layer). With neither, nothing is drawn live: the state as planned."""
+    target = headset if headset is not None else window
+    if target is None:
+        return lit
+    seen = target.renderer.as_drawn(lit)
+    dark = window.closed if headset is None else not headset.drew_layer
+    return replace(seen, fade=0.0) if dark and seen.fade != 0.0 else seen
+
+
+def _headset_events(headset, presence, runner: SessionRunner, events: _EventFanOut, now: float,
                     closing: bool = False) -> None:
     """Log what happened to the headset since the last frame, and pause or resume for it."""
     phase = runner.phase_index
     for kind, detail in headset.drain_events():
-        writer.event(now, kind, detail, phase)
-        if on_event is not None:
-            on_event(now, kind, detail, phase)
-        if kind == "xr_lost":
-            detail += ("; the session goes on with sound only, and every record so far is kept"
-                       " (end it with Ctrl-C or from the console)")
-        say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}")
+        note = ("; the session goes on with sound only, and every record so far is kept"
+                " (end it with Ctrl-C or from the console)") if kind == "xr_lost" else ""
+        events.emit(now, kind, detail, phase, note)
         if closing:
             continue
         if kind == "headset_off":
@@ -350,11 +388,10 @@ def _headset_events(headset, presence, runner: SessionRunner, writer, say, on_ev
     presence.step(now)
 
 
-def _log_scene_problems(renderer, writer, say, now: float, phase: int) -> None:
+def _log_scene_problems(renderer, events: _EventFanOut, now: float, phase: int) -> None:
     """Scenes the renderer could not draw (it fell back to the last good one, never to black)."""
     for problem in renderer.drain_problems():
-        writer.event(now, "scene_problem", problem, phase)
-        say(f"  {_clock(now)}  scene problem: {problem}")
+        events.emit(now, "scene_problem", problem, phase)
 
 
 def _label(options: RunOptions) -> str:
@@ -387,25 +424,16 @@ def _apply_controls(controls: list, runner: SessionRunner, now: float) -> None:
             runner.add_marker(now, str(argument) if argument else "marker (key)")
 
 
-def _log_events(runner: SessionRunner, writer, program: Program, say, counts: dict, on_event=None) -> None:
+def _log_events(runner: SessionRunner, writer, program: Program, events: _EventFanOut) -> None:
     for event in runner.drain_events():
-        writer.event(event.t_s, event.kind, event.detail, event.phase_index)
-        if on_event is not None:
-            on_event(event.t_s, event.kind, event.detail, event.phase_index)
+        events.emit(event.t_s, event.kind, event.detail, event.phase_index)
         if event.kind == "phase_start":
             phase = program.phases[event.phase_index]
             writer.phase_start(event.phase_index, phase, event.t_s)
-            say(f"  {_clock(event.t_s)}  phase {event.phase_index + 1}/{len(program.phases)}: {phase.name}"
-                f" ({phase.scene}, {phase.posture.value}, {phase.breathing.rate_bpm:.1f} breaths/min)")
+            events.say(f"  {_clock(event.t_s)}  phase {event.phase_index + 1}/{len(program.phases)}: {phase.name}"
+                       f" ({phase.scene}, {phase.posture.value}, {phase.breathing.rate_bpm:.1f} breaths/min)")
         elif event.kind == "phase_end":
             writer.phase_end(event.phase_index, event.t_s)
-        elif event.kind == "sensor_malformed":
-            counts["malformed"] = count = counts.get("malformed", 0) + 1
-            if count <= 3 or count % 100 == 0:  # every packet is in the log; the terminal gets a sample
-                say(f"  {_clock(event.t_s)}  malformed packet #{count}: {event.detail}")
-        elif event.kind.startswith("sensor_") or event.kind in ("auto_advance", "gentle_end", "baseline", "alert",
-                                                                "marker"):
-            say(f"  {_clock(event.t_s)}  {event.kind.replace('_', ' ')}: {event.detail}")
 
 
 def _clock(t_s: float) -> str:
@@ -423,6 +451,7 @@ class _ContactFrames:
         self._window = window
         self._target = None
         self._failed = False
+        self.on_scene_problem = lambda t_s, problem, phase: say(f"  scene problem: {problem}")
 
     def offer(self, state: FrameState) -> None:
         index = state.phase_index
@@ -453,7 +482,7 @@ class _ContactFrames:
                 return
             target.render(shown)
             for problem in target.renderer.drain_problems():
-                self.say(f"  scene problem: {problem}")
+                self.on_scene_problem(state.t_s, problem, state.phase_index)
             pixels = target.read_rgb()
         if pixels is not None:
             label = f"{state.phase_index + 1}. {state.phase_name} ({state.posture.value})"

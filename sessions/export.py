@@ -15,7 +15,8 @@ Anonymization (anonymize=True) removes exactly this, and records the list in the
       times, the resonance-assessment date, the report's own creation time. Times relative to the
       session start (t_s, in seconds) stay;
     - free text: self-report notes, marker texts, alert texts, and the detail of every event whose kind
-      is not in PROGRAM_EVENT_KINDS (sensor details, which can hold a device address, among them).
+      is not marked program_detail in engine/event_kinds.py (sensor details, which can hold a device
+      address, among them).
       The events themselves, with their time and phase, stay: a marker is still shown as a marker;
     - the sensor description beyond its kind ("ble:AA:BB:..." becomes "ble", a replayed file's path
       is dropped), the session folder and the process id.
@@ -38,13 +39,12 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
+from tidewell.engine import event_kinds
 from tidewell.sessions.store import SessionStore
 
 FORMAT_VERSION = 1
 # event kinds whose detail is program content or a number, never free text or a device identity
-PROGRAM_EVENT_KINDS = frozenset({
-    "phase_start", "phase_end", "program_end", "therapist_next", "auto_advance", "pause", "resume", "baseline",
-})
+PROGRAM_EVENT_KINDS = frozenset(k.name for k in event_kinds.KINDS.values() if k.program_detail)
 ANONYMIZED_REMOVALS = (
     "client pseudonym (replaced by a stable code)",
     "calendar dates and clock times (times relative to the session start are kept)",
@@ -139,7 +139,8 @@ def load_session(store: SessionStore, session_id: int, *, anonymize: bool = Fals
         phases = [_row(p, drop=("session_id",)) for p in store.phases(session_id)]
         beats = [_row(b, drop=("session_id",)) for b in store.beats(session_id)]
         samples = [_row(s, drop=("session_id",)) for s in store.samples(session_id)]
-        events = [_row(e, drop=("session_id",)) for e in store.events(session_id)]
+        events = [{**_row(e, drop=("session_id",)), "label": event_kinds.label(e["kind"])}
+                  for e in store.events(session_id)]
         reports = {moment: _row(r, drop=("session_id", "moment")) for moment, r in store.self_reports(session_id).items()}
         client_row = store.client(row["client"])
         bar.update()

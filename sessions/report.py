@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from tidewell.engine import event_kinds
 from tidewell.sessions.export import (
     ExportError, SessionRecord, analyze, anonymous_code, export_csv, export_json, load_session, progress_bar,
     utc_now_text,
@@ -39,17 +40,8 @@ SENSOR_NOTES = {
     "sim": "Heart data from the simulated heart (demonstration or test), not from a client.",
     "replay": "Heart data replayed from an earlier recording.",
 }
-# event kinds listed under "Markers, alerts and interruptions"
-LISTED_EVENTS = {
-    "marker": "marker", "alert": "alert", "pause": "paused", "resume": "resumed", "gentle_end": "gentle end",
-    "therapist_next": "next phase (therapist)", "sensor_lost": "sensor silent", "sensor_back": "sensor back",
-    "sensor_contact_lost": "no skin contact", "sensor_contact_back": "skin contact back",
-    "sensor_disconnected": "sensor disconnected", "sensor_connected": "sensor connected",
-}
-GAP_EVENTS = {  # start kind -> end kinds: shaded on the plots
-    "pause": ("resume",), "sensor_lost": ("sensor_back",), "sensor_contact_lost": ("sensor_contact_back",),
-    "sensor_disconnected": ("sensor_connected",),
-}
+# Which events are listed under "Markers, alerts and interruptions", their labels, and the gaps hatched
+# on the plots: engine/event_kinds.py (a kind missing there, e.g. from a newer version, is listed).
 
 INK = "#1a1a1a"
 MUTED = "#5a5a5a"
@@ -127,14 +119,15 @@ def _column(rows: list[dict], key: str) -> np.ndarray:
 
 
 def _gaps(record: SessionRecord) -> list[tuple[float, float, str]]:
+    gap_ends = {k.name: k.ends for k in event_kinds.KINDS.values() if k.ends}
     gaps, open_since = [], {}
     for e in record.events:
-        if e["kind"] in GAP_EVENTS:
+        if e["kind"] in gap_ends:
             open_since.setdefault(e["kind"], e["t_s"])
-        for start_kind, end_kinds in GAP_EVENTS.items():
+        for start_kind, end_kinds in gap_ends.items():
             if e["kind"] in end_kinds and start_kind in open_since:
-                gaps.append((open_since.pop(start_kind), e["t_s"], LISTED_EVENTS[start_kind]))
-    gaps += [(t, record.duration_s, LISTED_EVENTS[kind]) for kind, t in open_since.items()]
+                gaps.append((open_since.pop(start_kind), e["t_s"], event_kinds.label(start_kind)))
+    gaps += [(t, record.duration_s, event_kinds.label(kind)) for kind, t in open_since.items()]
     return gaps
 
 
@@ -387,7 +380,8 @@ def _events_section(record: SessionRecord) -> str:
     rows = []
     for e in record.events:
         kind = e["kind"]
-        if kind not in LISTED_EVENTS:
+        known = event_kinds.KINDS.get(kind)
+        if known is not None and not known.report:
             continue
         tag = ""
         if kind in counts:
@@ -397,7 +391,7 @@ def _events_section(record: SessionRecord) -> str:
         if text == record.phase_name(e["phase_idx"]):
             text = ""
         rows.append(f'<tr><td>{clock(e["t_s"])}</td><td class="l">{tag}</td>'
-                    f'<td class="l">{esc(LISTED_EVENTS[kind])}</td><td class="l">{esc(record.phase_name(e["phase_idx"]))}</td>'
+                    f'<td class="l">{esc(event_kinds.label(kind))}</td><td class="l">{esc(record.phase_name(e["phase_idx"]))}</td>'
                     f'<td class="l">{esc(text)}</td></tr>')
     out = ["<h2>Markers, alerts and interruptions</h2>"]
     if not rows:

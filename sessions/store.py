@@ -12,6 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
+from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat
 
@@ -117,6 +118,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE samples ADD COLUMN breath_rate_bpm REAL;
     ALTER TABLE samples ADD COLUMN adherence REAL;
     ALTER TABLE samples ADD COLUMN target_pace_bpm REAL;
+    """,
+    # 4: the fade as the client heard it, beside `fade` as the client saw it (they differ while the
+    # headset is off and the sound plays on, or the sound device is lost); NULL in older rows: as `fade`
+    """
+    ALTER TABLE samples ADD COLUMN sound_fade REAL;
     """,
 )
 
@@ -242,6 +248,7 @@ class SessionStore:
 
     def add_event(self, session_id: int, t_s: float, kind: str, detail: str, phase_index: int | None = None) -> None:
         """An event written after the session's own writer closed (e.g. an analysis result)."""
+        event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
         with self.conn:
             self.conn.execute("INSERT INTO events VALUES (?,?,?,?,?)", (session_id, t_s, kind, detail, phase_index))
 
@@ -308,15 +315,16 @@ class SessionWriter:
                       ("paused", "paused"), ("sdnn_ms", "sdnn_ms"), ("hf_ms2", "hf_ms2"), ("coherence", "coherence"),
                       ("breath_rate_bpm", "breath_rate_bpm"), ("adherence", "adherence"),
                       ("target_pace_bpm", "target_pace_bpm"))
-    _SAMPLE_SQL = (f"INSERT INTO samples (session_id, {', '.join(c for c, _ in SAMPLE_COLUMNS)})"
-                   f" VALUES ({', '.join('?' * (len(SAMPLE_COLUMNS) + 1))})")
+    _SAMPLE_SQL = (f"INSERT INTO samples (session_id, {', '.join(c for c, _ in SAMPLE_COLUMNS)}, sound_fade)"
+                   f" VALUES ({', '.join('?' * (len(SAMPLE_COLUMNS) + 2))})")
 
-    def sample(self, s: FrameState) -> None:
+    def sample(self, s: FrameState, sound_fade: float | None = None) -> None:
+        """`s` as the client saw it (its `fade`: the light), `sound_fade` as they heard it (None: s.fade)."""
         values = []
         for _, field in self.SAMPLE_COLUMNS:
             value = getattr(s, field)
             values.append(value.value if isinstance(value, Enum) else int(value) if isinstance(value, bool) else value)
-        self._queue.put((self._SAMPLE_SQL, (self.session_id, *values)))
+        self._queue.put((self._SAMPLE_SQL, (self.session_id, *values, s.fade if sound_fade is None else sound_fade)))
 
     def beats(self, beats: list[CorrectedBeat]) -> None:
         if beats:
@@ -332,6 +340,7 @@ class SessionWriter:
             ))
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
+        event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
         self._queue.put(("INSERT INTO events VALUES (?,?,?,?,?)", (self.session_id, t_s, kind, detail, phase_index)))
 
     def phase_start(self, index: int, phase, t_s: float) -> None:
@@ -339,6 +348,12 @@ class SessionWriter:
             "INSERT OR REPLACE INTO phases VALUES (?,?,?,?,?,?,?,?,NULL)",
             (self.session_id, index, phase.name, phase.kind.value, phase.scene, phase.posture.value,
              phase.duration_s, t_s),
+        ))
+
+    def phase_scene(self, index: int, scene: str) -> None:
+        """The scene the client saw in a phase, where it is not the program's (that one could not be drawn)."""
+        self._queue.put((
+            "UPDATE phases SET scene = ? WHERE session_id = ? AND idx = ?", (scene, self.session_id, index)
         ))
 
     def phase_end(self, index: int, t_s: float) -> None:

@@ -36,7 +36,7 @@ def test_an_alert_reaches_the_console_as_it_happens(served):
         first = ws.receive_json()
         assert first["status"] == "running" and first["latest"]["hr"] == 71.0
         hub.event(95.0, "alert", "HR 92 bpm, +17 over baseline 75 in 'deep work'; last marker: left trapezius", 2)
-        hub.event(95.1, "breath_sample", "not shown", 2)  # internal events stay in the log only
+        hub.event(95.1, "phase_end", "deep work", 2)  # internal events stay in the log only
         update = ws.receive_json()
     assert [e["kind"] for e in update["events"]] == ["alert"]
     assert "last marker: left trapezius" in update["events"][0]["detail"]

@@ -227,6 +227,37 @@ def test_broken_scene_falls_back_to_the_safe_scene_and_is_reported_once(gl, tmp_
     renderer.release()
 
 
+def test_the_renderer_says_which_scene_it_drew_so_the_log_names_what_the_client_saw(gl, tmp_path):
+    from dataclasses import replace
+
+    from tidewell.engine.render.scene_renderer import NOTHING_DRAWN, SceneRenderer
+
+    frag = "#version 330 core\nout vec4 c;\nuniform float u_fade;\nvoid main() { c = vec4(u_fade) * nope; }\n"
+    broken = write_scene(tmp_path, "broken", frag=frag)
+    glow = write_scene(tmp_path, "glow", GLOW_TOML.format(id="glow"), GLOW_FRAG)
+    renderer = SceneRenderer(gl[0], {"broken": load_scene(broken), "glow": load_scene(glow)})
+    asked = scene_state("broken", Posture.PRONE)
+    assert renderer.as_drawn(asked) is asked  # nothing drawn yet: nothing to say
+    pixels = draw(gl, renderer, asked)
+    assert np.array_equal(pixels, reference(gl, "ember"))
+    shown = renderer.as_drawn(asked)
+    assert (shown.scene, shown.previous_scene) == ("ember", None)
+    assert replace(shown, scene="broken") == asked  # only the scene differs
+    good = scene_state("glow", Posture.PRONE)
+    draw(gl, renderer, good)
+    assert renderer.as_drawn(good) is good
+    crossing = replace(good, previous_scene="broken", crossfade=0.5)  # a crossfade out of the broken scene
+    draw(gl, renderer, crossing)
+    assert (renderer.as_drawn(crossing).scene, renderer.as_drawn(crossing).previous_scene) == ("glow", "ember")
+    renderer.release()
+
+    safe_missing = SceneRenderer(gl[0], {"broken": load_scene(broken)})
+    safe_missing._fallback = load_scene(write_scene(tmp_path / "safe", "ember", frag=frag))  # not even it compiles
+    draw(gl, safe_missing, asked)
+    assert safe_missing.as_drawn(asked).scene == NOTHING_DRAWN
+    safe_missing.release()
+
+
 def test_failed_reload_keeps_the_last_good_program(gl, tmp_path):
     from tidewell.engine.render.scene_renderer import SceneRenderer
 

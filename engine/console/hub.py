@@ -12,13 +12,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
 
 SAMPLE_EVERY_S = 1.0  # plot points: one per second of session time
 HISTORY_POINTS = 3 * 3600  # a whole long session
-SHOWN_EVENTS = ("phase_start", "therapist_next", "pause", "resume", "marker", "alert", "gentle_end", "auto_advance",
-                "sensor_lost", "sensor_back", "sensor_no_contact", "sensor_contact", "sensor_disconnected",
-                "sensor_reconnected", "audio_lost", "audio_back", "scene_problem")
 REMEMBERED_REQUESTS = 512
 
 
@@ -45,7 +43,7 @@ class SessionView:
     result: str | None = None  # completed, ended_early, interrupted (once ended)
     latest: dict = field(default_factory=dict)
     points: list = field(default_factory=list)  # [t_s, hr, rmssd, pace, calm]
-    events: list = field(default_factory=list)  # {seq, t_s, kind, detail, phase}
+    events: list = field(default_factory=list)  # {seq, t_s, kind, label, detail, phase}
 
 
 class ConsoleHub:
@@ -92,12 +90,13 @@ class ConsoleHub:
             self._seq += 1
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
-        if kind not in SHOWN_EVENTS:
+        entry = event_kinds.kind(kind)  # which kinds the console shows: engine/event_kinds.py
+        if not entry.console:
             return
         with self._lock:
             self._event_seq += 1
             self._view.events.append({"seq": self._event_seq, "t_s": round(t_s, 1), "kind": kind,
-                                      "detail": detail, "phase": phase_index})
+                                      "label": entry.label, "detail": detail, "phase": phase_index})
             self._seq += 1
 
     def session_ended(self, result: str) -> None:
@@ -112,7 +111,8 @@ class ConsoleHub:
             self._view.status = "idle"
             self._view.result = None
             self._view.events.append({"seq": self._event_seq + 1, "t_s": 0.0, "kind": "start_failed",
-                                      "detail": message, "phase": None})
+                                      "label": event_kinds.kind("start_failed").label, "detail": message,
+                                      "phase": None})
             self._event_seq += 1
             self._seq += 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import moderngl
@@ -33,6 +33,7 @@ REQUIRED_UNIFORMS = ("u_fade",)
 _LOG_LINE = re.compile(r"^\s*(?:ERROR:\s*)?\d+(?::(\d+)(?:\(\d+\))?|\((\d+)\))\s*:?")
 _CROSSFADE = "<crossfade>"
 _FALLBACK = "<fallback>"
+NOTHING_DRAWN = "(none)"  # the scene logged when not even the safe scene could be drawn (dark)
 
 @dataclass
 class _Compiled:
@@ -55,6 +56,7 @@ class SceneRenderer:
         self._compiled: dict[str, _Compiled] = {}  # the last good program of each scene
         self._errors: dict[str, str] = {}  # why the latest version of a scene could not be used
         self._stale: set[str] = set()  # scenes whose files may have changed: recompile on next use
+        self._drawn: dict[str, str] = {}  # scene asked for -> the scene last drawn for it
         if scenes is None:
             scenes, errors = scan_scenes()
             for message in errors:
@@ -132,6 +134,16 @@ class SceneRenderer:
         compiled = self._compiled.get(scene_id)
         return None if compiled is None else compiled.program
 
+    def as_drawn(self, state: FrameState) -> FrameState:
+        """`state` with the scenes this renderer last drew for it: the safe scene where a scene could not
+        be drawn, so the log names what the client saw."""
+        scene = self._drawn.get(state.scene, state.scene)
+        previous = None if state.previous_scene is None else self._drawn.get(state.previous_scene,
+                                                                              state.previous_scene)
+        if scene == state.scene and previous == state.previous_scene:
+            return state
+        return replace(state, scene=scene, previous_scene=previous)
+
     def drain_problems(self) -> list[str]:
         problems, self.problems = self.problems, []
         return problems
@@ -150,6 +162,7 @@ class SceneRenderer:
         size: tuple[int, int], eye_offset_m: float, eye=None,
     ) -> None:
         compiled = self._scene_program(scene_id)
+        self._drawn[scene_id] = NOTHING_DRAWN if compiled is None else compiled.info.id
         width, height = size
         fbo.use()
         self.ctx.viewport = (0, 0, width, height)

@@ -97,6 +97,7 @@ class XrTarget:
         self.closed = False
         self.lost: str | None = None
         self.exiting = False
+        self.drew_layer = False  # the last render() put the scene before the eyes (else they saw black)
         self.state = "IDLE"
         self.shown = False
         self._ever_shown = False
@@ -287,6 +288,7 @@ class XrTarget:
 
     def render(self, state: FrameState) -> None:
         frame, self._frame = self._frame, None
+        self.drew_layer = False
         if frame is None:
             return
         xr = self._xr
@@ -306,6 +308,7 @@ class XrTarget:
         except xr.exception.XrException as error:
             self._lose(error)
             return
+        self.drew_layer = bool(layers)
         self._measure_pending = True
         self.frames += 1
         if self.mirror is not None:

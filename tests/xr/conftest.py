@@ -1,6 +1,10 @@
+import os
+
 import pytest
 from monado_testbed import monado_service
 from xvfb_testbed import xvfb_server
+
+os.environ["TIDEWELL_STRICT_EVENT_KINDS"] = "1"  # as tests/conftest.py: an unregistered event kind raises
 
 
 @pytest.fixture

@@ -176,6 +176,22 @@ def test_lifecycle_hidden_and_shown_again_pauses_and_resumes(child_factory, mona
     assert 2.0 <= t_on - t_off <= 8.0
     assert hidden["t_s"] >= t_off - 0.1 and shown["t_s"] >= t_on - 0.1
 
+    # The log keeps the fade the client saw and heard (engine/xr/presence.py), not the session's plan:
+    # dark while hidden, the sound fading out ("--sound-when-off fade"), light ramping back once shown.
+    from tidewell.engine.xr.presence import RAMP_S
+
+    with sqlite3.connect(child.data / "tidewell.db") as db:
+        samples = db.execute("SELECT t_s, fade, sound_fade FROM samples WHERE session_id = ? ORDER BY t_s",
+                             (result["session_id"],)).fetchall()
+    hidden_rows = [row for row in samples if t_off < row[0] < t_on]
+    assert hidden_rows and all(light == 0.0 for _, light, _ in hidden_rows), hidden_rows
+    assert max(sound for _, _, sound in hidden_rows) > 0.0, "the sound fades out, it is not cut"
+    assert all(sound == 0.0 for t, _, sound in hidden_rows if t >= t_off + RAMP_S + 0.1), hidden_rows
+    back = [row for row in samples if t_on < row[0] < t_on + RAMP_S]
+    # (the ramp's first step is taken in the frame the headset came back: a frame period or two of margin)
+    assert back and all(light <= (t - t_on + 0.25) / RAMP_S for t, light, _ in back), back
+    assert any(light > 0.0 for _, light, _ in back), "shown again: the light comes back"
+
 
 def test_the_runtime_going_away_mid_session_keeps_every_record(child_factory, monado):
     child = child_factory("--program", "taster", "--minutes", "3")

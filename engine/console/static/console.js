@@ -358,7 +358,7 @@ function renderEvents() {
     const t = document.createElement("span");
     t.className = "t";
     t.textContent = clock(event.t_s);
-    item.append(t, document.createTextNode(`${event.kind.replace(/_/g, " ")}: ${event.detail}`));
+    item.append(t, document.createTextNode(`${event.label || event.kind.replace(/_/g, " ")}: ${event.detail}`));
     list.append(item);
   }
 }

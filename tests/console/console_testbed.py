@@ -160,7 +160,7 @@ def running_console(data_dir: Path, *extra: str, env: dict | None = None, config
                                start_new_session=True)
     console = Console(process, data_dir)
     try:
-        console.wait_for(f"{URL_LINE.pattern}|{FINGERPRINT_LINE.pattern}", START_TIMEOUT_S)
+        console.wait_for("waiting for the console to start a session", START_TIMEOUT_S)  # after the URL and codes
         yield console
     finally:
         console.stop()

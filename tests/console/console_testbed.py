@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -200,4 +201,5 @@ def wait_running(http_url: str, token: str, timeout_s: float = 60.0, ssl_context
                 if view["status"] == "running" and view["latest"]:
                     return view
         raise AssertionError("the session did not start")
-    return asyncio.run(watch())
+    with ThreadPoolExecutor(1) as worker:  # a loop of its own, also beside Playwright's
+        return worker.submit(asyncio.run, watch()).result()

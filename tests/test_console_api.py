@@ -49,8 +49,19 @@ def test_the_page_itself_carries_no_data(console):
     page = httpx2.get(console.url, timeout=30)
     assert page.status_code == 200 and "Tidewell console" in page.text
     assert PSEUDONYM not in page.text
-    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
+    assert f"connect-src 'self' ws://127.0.0.1:{console.port};" in policy, "the live socket of this host, no other"
+    assert page.headers["cache-control"] == "no-store"
     assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "no-referrer"
+
+
+def test_no_answer_that_carries_data_is_cached(console):
+    http = console.paired_client()
+    for path in ("/api/clients", "/api/clients/1", "/api/me", "/api/programs", "/sessions/1/report"):
+        answer = http.get(path)
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store", path
+        assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_websocket_refuses_an_unauthenticated_client(console):

@@ -7,6 +7,7 @@ send Origin on every POST and every WebSocket handshake.
 """
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -15,6 +16,7 @@ MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
 
 
 def origin_refusal(scope, hosts: tuple[str, ...], origin: str | None) -> str | None:
@@ -43,8 +45,9 @@ class SecurityHeaders:
     """Pages of this app only, never framed, sniffed or cached (they carry health data); the console
     page loads nothing from elsewhere."""
 
-    PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; connect-src 'self'; style-src 'self' 'unsafe-inline'; "
-                   "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; connect-src 'self' {socket}; "
+                   "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                   "frame-ancestors 'none'")
 
     def __init__(self, app):
         self.app = app
@@ -52,6 +55,10 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        # The live socket by name too: older Safari does not count ws:/wss: of its own host as 'self'.
+        host = Headers(scope=scope).get("host", "")
+        socket = f"{'wss' if scope.get('scheme') == 'https' else 'ws'}://{host}" if HOST.fullmatch(host) else ""
+        policy = self.PAGE_POLICY.format(socket=socket)
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -60,7 +67,7 @@ class SecurityHeaders:
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Cross-Origin-Resource-Policy"] = "same-origin"
-                headers.setdefault("Content-Security-Policy", self.PAGE_POLICY)
+                headers.setdefault("Content-Security-Policy", policy)
                 headers.setdefault("Cache-Control", "no-store")
             await send(message)
         await self.app(scope, receive, send_with_headers)

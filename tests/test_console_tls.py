@@ -121,6 +121,12 @@ def test_a_mode_the_user_set_is_left_alone(tmp_path):
     assert any("can be read by others" in line and "0640" in line for line in said)
 
 
+def test_a_folder_that_cannot_hold_the_certificate_is_named(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(OSError, match="cannot keep the console's TLS certificate in .*a-file/config"):
+        console_certificate(NAMES, tmp_path / "a-file" / "config", say=lambda text: None)
+
+
 def test_without_lan_the_console_stays_on_plain_http_and_makes_no_certificate(tmp_path):
     config = tmp_path / "config"
     with running_console(tmp_path / "data", config_dir=config) as console:

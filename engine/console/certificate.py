@@ -52,12 +52,16 @@ def console_certificate(names: list[str], folder: Path | None = None,
     cert = _reusable(cert_path, key_path, names)
     made = cert is None
     if made:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _self_signed(key, names)
-        _write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()))
-        _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        except OSError as error:
+            raise OSError(f"cannot keep the console's TLS certificate in {folder}: {error.strerror or error} "
+                          "(TIDEWELL_CONFIG_DIR chooses another folder)") from None
     else:
         mode = stat.S_IMODE(key_path.stat().st_mode)
         if mode & 0o077:

@@ -53,6 +53,7 @@ def test_the_page_itself_carries_no_data(console):
     assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
     assert f"connect-src 'self' ws://127.0.0.1:{console.port};" in policy, "the live socket of this host, no other"
     assert page.headers["cache-control"] == "no-store"
+    assert "server" not in page.headers, "the server does not name its software"
     assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "no-referrer"
 
 

@@ -120,6 +120,14 @@ def test_ratings_are_whole_numbers_from_0_to_10(console, http, score):
     assert stored in ([], [(None,)]), "a refused rating is not stored"
 
 
+def test_free_text_carries_no_control_characters(console, http):
+    """Notes and markers reach the log, the report and the engine's terminal."""
+    error = _refused(http.post("/api/sessions/1/rating", json={"moment": "after", "note": "ok\x1b[2J"}), "note")
+    assert "control characters" in error and "Value error" not in error
+    _refused(http.post("/api/session/control", json={"action": "marker", "text": "\x1b]0;hi\x07"}), "text")
+    _refused(http.post("/api/session/control", json={"action": "end", "request_id": "a\nb"}), "request_id")
+
+
 def test_pause_takes_a_json_boolean(console, http):
     error = _refused(http.post("/api/session/control", json={"action": "pause", "paused": "false"}), "paused")
     assert "boolean" in error

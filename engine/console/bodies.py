@@ -6,9 +6,10 @@ naming the field.
 """
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal, Optional, TypeVar, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tidewell.sessions.pseudonyms import checked_pseudonym
 
@@ -16,9 +17,16 @@ SQLITE_MAX_INT = 2 ** 63 - 1
 NOTE_MAX = 500
 MARKER_MAX = 200
 
+def _printable(text: str) -> str:
+    """Free text from the tablet, with no control characters (they would reach terminals and logs)."""
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise ValueError("control characters are not allowed")
+    return text
+
+
 RowId = Annotated[int, Field(ge=1, le=SQLITE_MAX_INT)]
 Score = Optional[Annotated[int, Field(ge=0, le=10)]]
-RequestId = Optional[Annotated[str, Field(min_length=1, max_length=100)]]
+RequestId = Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]]
 
 
 class Body(BaseModel):
@@ -36,7 +44,7 @@ class NewClient(Body):
 class Rating(Body):
     pain: Score = None
     stress: Score = None
-    note: Annotated[str, Field(max_length=NOTE_MAX)] = ""
+    note: Annotated[str, Field(max_length=NOTE_MAX), AfterValidator(_printable)] = ""
 
 
 class RatingBody(Rating):
@@ -65,7 +73,7 @@ class PauseControl(Body):
 
 class MarkerControl(Body):
     action: Literal["marker"]
-    text: Optional[Annotated[str, Field(max_length=MARKER_MAX)]] = None
+    text: Optional[Annotated[str, Field(max_length=MARKER_MAX), AfterValidator(_printable)]] = None
     request_id: RequestId = None
 
 
@@ -83,7 +91,7 @@ class BadBody(ValueError):
     """A body that does not fit its schema; str() names each field and what is wrong with it."""
 
     def __init__(self, error: ValidationError):
-        self.problems = [{"field": _field(e), "problem": e["msg"]}
+        self.problems = [{"field": _field(e), "problem": e["msg"].removeprefix("Value error, ")}
                          for e in error.errors(include_url=False, include_input=False, include_context=False)]
         super().__init__("; ".join(f"{p['field']}: {p['problem']}" for p in self.problems))
 

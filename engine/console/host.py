@@ -75,7 +75,7 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
     app = build_app(config)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=options.port, log_level="warning",
                                            access_log=False, lifespan="off", ws="websockets-sansio",
-                                           ws_max_size=MAX_BODY_BYTES, **tls))
+                                           ws_max_size=MAX_BODY_BYTES, server_header=False, **tls))
     failure: list[BaseException] = []
     thread = threading.Thread(target=_serve, args=(server, failure), name="tidewell-console-web", daemon=True)
     thread.start()

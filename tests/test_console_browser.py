@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
+import re
 import shutil
-import socket
 import sqlite3
 import ssl
 import threading
@@ -231,7 +231,8 @@ def test_the_tablet_pairs_and_watches_over_https(tmp_path):
         page.goto(console.url)
         assert page.url.startswith("https://127.0.0.1:")
         expect(page.locator("#pair-view")).to_be_visible()
-        expect(page.locator("#pair-fingerprint")).to_have_text(console.fingerprint)
+        expect(page.locator("#pair-url")).to_have_text(re.compile(rf"^https://\S+:{console.port}/$"))
+        expect(page.locator("#pair-certificate")).to_contain_text("fingerprint")
         expect(page.locator("#pair-qr")).to_have_js_property("complete", True)
         assert page.locator("#pair-qr").evaluate("img => img.naturalWidth") > 100
         page.fill("#pair-code", console.code)

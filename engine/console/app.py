@@ -48,7 +48,6 @@ class ConsoleConfig:
     thumbnails: Callable[[str], bytes]
     hosts: tuple[str, ...] = LOOPBACK_HOSTS  # the names this console is reached by (Host and Origin)
     public_url: str | None = None  # set once the server listens on the clinic network
-    fingerprint: str | None = None  # of the TLS certificate, when there is one
     _qr: str | None = None
 
 
@@ -148,14 +147,15 @@ def _cookie_flags(request: Request) -> dict:
 
 async def pairing_help(request: Request):
     """What the pair view shows: the console's address on the clinic network, as text and as a QR
-    code, and its certificate's fingerprint. Nothing here is secret: a device that can ask already
-    has the address, and the TLS handshake hands everyone the certificate."""
+    code; nothing else, so it needs no token (a device that can ask already has the address). Not
+    the certificate's fingerprint: a page shows what the server sends, so under a man in the middle
+    it would still match the engine's screen; the fingerprint to compare is the browser's own."""
     config = _config(request)
     if config.public_url and config._qr is None:
         import segno
 
         config._qr = segno.make(config.public_url, error="m").png_data_uri(scale=6, border=2)
-    return JSONResponse({"url": config.public_url, "fingerprint": config.fingerprint, "qr": config._qr})
+    return JSONResponse({"url": config.public_url, "qr": config._qr})
 
 
 async def whoami(request: Request):

@@ -70,7 +70,6 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
         lan_address, names = _lan_names()
         certificate = console_certificate(names, say=say)
         config.hosts = tuple(dict.fromkeys((*LOOPBACK_HOSTS, *names)))
-        config.fingerprint = certificate.fingerprint
         tls = {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
     app = build_app(config)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=options.port, log_level="warning",

@@ -44,7 +44,6 @@ function showPairView() {
     if (!help.url) return;  // only this computer can connect: nothing to scan
     $("pair-url").textContent = help.url;
     $("pair-qr").src = help.qr;
-    $("pair-fingerprint").textContent = help.fingerprint || "";
     $("pair-help").hidden = false;
   }).catch(() => { /* the help is a convenience */ });
 }

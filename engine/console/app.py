@@ -154,7 +154,7 @@ async def pairing_help(request: Request):
     if config.public_url and config._qr is None:
         import segno
 
-        config._qr = segno.make(config.public_url, error="m").png_data_uri(scale=6, border=2)
+        config._qr = segno.make(config.public_url, error="m").png_data_uri(scale=6, border=2, dark="#101418", light="#c9ced6")
     return JSONResponse({"url": config.public_url, "qr": config._qr})
 
 

@@ -87,6 +87,20 @@ def test_the_live_feed_refuses_another_origin_by_the_same_rule(console, http):
         assert refused.value.response.status_code == 403
 
 
+@pytest.mark.parametrize("path", ["/sessions/1/report", "/api/clients", "/api/clients/1", "/api/programs", "/api/me"])
+def test_reads_asked_for_by_another_sites_page_are_refused(console, http, path):
+    """An <img> or no-cors fetch on a page at another port carries the cookie too."""
+    for site in ("same-site", "cross-site"):
+        answer = http.get(path, headers={"Sec-Fetch-Site": site})
+        assert answer.status_code == 403, (site, answer.status_code)
+        assert PSEUDONYM not in answer.text
+    for site in ("same-origin", "none"):
+        assert http.get(path, headers={"Sec-Fetch-Site": site}).status_code == 200, site
+    assert http.get(path).status_code == 200, "clients that send no fetch metadata (scripts, older browsers)"
+    assert console.client().get("/", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200, \
+        "a link from anywhere may open the page itself"
+
+
 def test_another_host_name_is_refused(console):
     """A name this console does not go by (DNS rebinding) reaches nothing."""
     with console.client() as http:

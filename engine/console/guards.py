@@ -15,6 +15,7 @@ from starlette.datastructures import Headers, MutableHeaders
 MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+OPEN_PATHS = ("/", "/favicon.ico")  # a link from anywhere may open the page itself
 DEFAULT_PORTS = {"http": 80, "https": 443}
 HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
 
@@ -75,13 +76,20 @@ class SecurityHeaders:
 
 class SameOriginJson:
     """Every state-changing request comes from this console's own page (Origin) and is JSON
-    (Content-Type), so no form or no-cors fetch from another page can make one."""
+    (Content-Type), so no form or no-cors fetch from another page can make one. Reads are refused
+    too when the browser says another site's page asked (Sec-Fetch-Site): an <img> pointing at a
+    report would otherwise have the engine draw it again and again during a session."""
 
     def __init__(self, app, hosts: tuple[str, ...]):
         self.app = app
         self.hosts = hosts
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not scope["path"].startswith("/static/"):
+            site = Headers(scope=scope).get("sec-fetch-site")
+            if site is not None and site not in ("same-origin", "none"):
+                return await _refuse(403, f"asked for by another site's page (Sec-Fetch-Site: {site[:20]})")(
+                    scope, receive, send)
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             headers = Headers(scope=scope)
             refusal = origin_refusal(scope, self.hosts, headers.get("origin"))

@@ -117,11 +117,11 @@ def _launch(playwright, *args: str):
 
 
 @contextmanager
-def _page_on_another_port(html: str):
-    """Another site on this host: http://127.0.0.1:<another port>/ serving `html`."""
+def _pages_on_another_port(pages: dict[str, str]):
+    """Another site on this host: http://127.0.0.1:<another port>/NAME serving pages[NAME]."""
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body = html.encode()
+            body = pages[self.path.lstrip("/")].encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -169,12 +169,17 @@ fetch("{console.url}api/clients", {{method: "POST", mode: "no-cors", credentials
   headers: {{"Content-Type": "text/plain"}}, body: JSON.stringify({{pseudonym: "csrf-made"}})}})
   .finally(() => document.getElementById("f").submit());
 </script></body></html>"""
-        with _page_on_another_port(attack) as attacker:
-            assert attacker != console.url
+        peek = f"""<!doctype html><a id="a" href="{console.url}api/clients">clients</a>
+<script>document.getElementById("a").click();</script>"""
+        with _pages_on_another_port({"attack": attack, "peek": peek}) as attacker:
+            assert not attacker.startswith(console.url)
             other = context.new_page()
             with other.expect_navigation(url=target):
-                other.goto(attacker)
+                other.goto(attacker + "attack")
             assert "foreign Origin" in other.content(), "the form reached the console and was refused"
+            with other.expect_navigation(url=console.url + "api/clients"):
+                other.goto(attacker + "peek")
+            assert "another site's page" in other.content() and "wren-2" not in other.content()
         time.sleep(1.0)
         still = wait_running(console.url, token)
         assert still["session_id"] == running["session_id"] and still["latest"]["t_s"] > running["latest"]["t_s"]

@@ -85,12 +85,15 @@ class SameOriginJson:
         self.hosts = hosts
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not scope["path"].startswith("/static/"):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["method"] in SAFE_METHODS:
             site = Headers(scope=scope).get("sec-fetch-site")
-            if site is not None and site not in ("same-origin", "none"):
+            if site not in (None, "same-origin", "none") and scope["path"] not in OPEN_PATHS \
+                    and not scope["path"].startswith("/static/"):
                 return await _refuse(403, f"asked for by another site's page (Sec-Fetch-Site: {site[:20]})")(
                     scope, receive, send)
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+        else:
             headers = Headers(scope=scope)
             refusal = origin_refusal(scope, self.hosts, headers.get("origin"))
             if refusal:

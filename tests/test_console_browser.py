@@ -2,11 +2,20 @@
 against a running `tidewell console` with the simulated heart."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import http.server
+import re
 import shutil
 import sqlite3
+import ssl
+import threading
+import time
+from contextlib import contextmanager
 
 import pytest
-from console_testbed import run_short_session, running_console
+from console_testbed import (certificate_fingerprint, run_short_session, running_console, start_session,
+                             wait_running)
 
 CLIENT = "kestrel-7"
 MARKER = "deep work: left trapezius"
@@ -101,3 +110,150 @@ def test_a_whole_session_from_the_tablet(tmp_path):
     assert kinds.count("therapist_next") == 1 and kinds.count("pause") == 1 and kinds.count("resume") == 1
     assert markers == [MARKER]
     assert reports == [("after", 3, 2, ""), ("before", 6, 7, "stiff neck")]
+
+
+def _launch(playwright, *args: str):
+    return playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", *args])
+
+
+@contextmanager
+def _pages_on_another_port(pages: dict[str, str]):
+    """Another site on this host: http://127.0.0.1:<another port>/NAME serving pages[NAME]."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages[self.path.lstrip("/")].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_on_another_port_cannot_end_the_session_or_add_a_client(tmp_path):
+    """The attack that worked: the therapist's browser holds the console's cookie (SameSite does not
+    look at ports), and a page on another port of the same host auto-submits a text/plain form
+    that reads as JSON, and makes a no-cors fetch."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with running_console(tmp_path / "data") as console, sync_playwright() as playwright:
+        browser = _launch(playwright)
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{console.url}#pair={console.code}")
+        expect(page.locator("#setup-view")).to_be_visible()
+        assert any(c["name"] == "tidewell_token" for c in context.cookies())
+        api = console.paired_client()
+        token = api.headers["Authorization"].split()[1]
+        start_session(api, minutes=2.0, request_id="csrf-start")
+        running = wait_running(console.url, token)
+
+        target = console.url + "api/session/control"
+        attack = f"""<!doctype html><html><body>
+<form id="f" method="POST" action="{target}" enctype="text/plain">
+<input name='{{"action": "end", "request_id": "csrf", "x": "' value='"}}'>
+</form>
+<script>
+fetch("{console.url}api/clients", {{method: "POST", mode: "no-cors", credentials: "include",
+  headers: {{"Content-Type": "text/plain"}}, body: JSON.stringify({{pseudonym: "csrf-made"}})}})
+  .finally(() => document.getElementById("f").submit());
+</script></body></html>"""
+        peek = f"""<!doctype html><a id="a" href="{console.url}api/clients">clients</a>
+<script>document.getElementById("a").click();</script>"""
+        with _pages_on_another_port({"attack": attack, "peek": peek}) as attacker:
+            assert not attacker.startswith(console.url)
+            other = context.new_page()
+            with other.expect_navigation(url=target):
+                other.goto(attacker + "attack")
+            assert "foreign Origin" in other.content(), "the form reached the console and was refused"
+            with other.expect_navigation(url=console.url + "api/clients"):
+                other.goto(attacker + "peek")
+            assert "another site's page" in other.content() and "wren-2" not in other.content()
+        time.sleep(1.0)
+        still = wait_running(console.url, token)
+        assert still["session_id"] == running["session_id"] and still["latest"]["t_s"] > running["latest"]["t_s"]
+        assert [e for e in still["events"] if e["kind"] == "gentle_end"] == []
+        names = [c["pseudonym"] for c in api.get("/api/clients").json()["clients"]]
+        assert "csrf-made" not in names
+        browser.close()
+        api.post("/api/session/control", json={"action": "end", "request_id": "csrf-test-end"})
+        console.wait_for("session over", 90)
+
+
+def test_after_an_engine_restart_the_page_asks_to_pair_again(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    data = tmp_path / "data"
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        with running_console(data) as first:
+            port = first.port
+            page.goto(f"{first.url}#pair={first.code}")
+            expect(page.locator("#setup-view")).to_be_visible()
+            expect(page.locator("#connection")).to_have_text("live")
+        expect(page.locator("#connection")).to_have_text("reconnecting")
+        with running_console(data, port=port) as second:
+            # the new engine knows no token: its handshake refusal must lead to the pair view
+            expect(page.locator("#pair-view")).to_be_visible(timeout=60_000)
+            page.fill("#pair-code", second.code)
+            page.click("#pair-form button")
+            expect(page.locator("#setup-view")).to_be_visible()
+            expect(page.locator("#connection")).to_have_text("live")
+        browser.close()
+
+
+def test_the_tablet_pairs_and_watches_over_https(tmp_path):
+    """Chromium trusts exactly the console's key (by its SPKI hash, as a tablet's user accepts the
+    certificate once after comparing fingerprints), pairs over HTTPS and sees live data over WSS."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from playwright.sync_api import expect, sync_playwright
+
+    run_short_session(tmp_path / "data", CLIENT)
+    with running_console(tmp_path / "data", "--lan", config_dir=tmp_path / "config") as console, \
+            sync_playwright() as playwright:
+        pem = ssl.get_server_certificate(("127.0.0.1", console.port))
+        assert certificate_fingerprint(ssl.PEM_cert_to_DER_cert(pem)) == console.fingerprint
+        spki = x509.load_pem_x509_certificate(pem.encode()).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki_hash = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+        browser = _launch(playwright, f"--ignore-certificate-errors-spki-list={spki_hash}")
+        page = browser.new_page(viewport={"width": 1180, "height": 820})
+        page.set_default_timeout(30_000)
+        page.goto(console.url)
+        assert page.url.startswith("https://127.0.0.1:")
+        expect(page.locator("#pair-view")).to_be_visible()
+        expect(page.locator("#pair-url")).to_have_text(re.compile(rf"^https://\S+:{console.port}/$"))
+        expect(page.locator("#pair-certificate")).to_contain_text("fingerprint")
+        expect(page.locator("#pair-qr")).to_have_js_property("complete", True)
+        assert page.locator("#pair-qr").evaluate("img => img.naturalWidth") > 100
+        page.fill("#pair-code", console.code)
+        page.click("#pair-form button")
+        expect(page.locator("#setup-view")).to_be_visible()
+        cookie = [c for c in page.context.cookies() if c["name"] == "tidewell_token"]
+        assert cookie and cookie[0]["secure"] and cookie[0]["httpOnly"]
+        page.locator("#client-list button", has_text=CLIENT).click()
+        page.locator('#program-list button[data-program-id="taster"]').click()
+        page.fill("#program-minutes", "1")
+        page.click("#start")
+        expect(page.locator("#live-view")).to_be_visible(timeout=60_000)
+        expect(page.locator("#live-phase")).to_contain_text("Phase 1 of")
+        expect(page.locator("#connection")).to_have_text("live")
+        expect(page.locator("#live-status")).to_contain_text("session")
+        page.click("#end")
+        page.click("#end")
+        expect(page.locator("#ended-view")).to_be_visible(timeout=60_000)
+        browser.close()

@@ -18,8 +18,8 @@ def served(tmp_path):
     hub = ConsoleHub()
     pairing = Pairing(codes.append)
     app = build_app(ConsoleConfig(tmp_path / "tidewell.db", hub, pairing, lambda scene: b""))
-    client = TestClient(app)
-    token = client.post("/api/pair", json={"code": codes[-1]}).json()["token"]
+    client = TestClient(app, base_url="http://127.0.0.1")
+    token = client.post("/api/pair", json={"code": codes[-1]}, headers={"Origin": "http://127.0.0.1"}).json()["token"]
     return hub, client, token
 
 
@@ -32,7 +32,7 @@ def _running(hub: ConsoleHub) -> None:
 def test_an_alert_reaches_the_console_as_it_happens(served):
     hub, client, token = served
     _running(hub)
-    with client.websocket_connect("/ws/live", headers={"Authorization": f"Bearer {token}"}) as ws:
+    with client.websocket_connect("ws://127.0.0.1/ws/live", headers={"Authorization": f"Bearer {token}"}) as ws:
         first = ws.receive_json()
         assert first["status"] == "running" and first["latest"]["hr"] == 71.0
         hub.event(95.0, "alert", "HR 92 bpm, +17 over baseline 75 in 'deep work'; last marker: left trapezius", 2)
@@ -46,7 +46,7 @@ def test_an_alert_reaches_the_console_as_it_happens(served):
 def test_a_page_from_another_site_cannot_open_the_live_feed(served):
     hub, client, token = served
     with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect("/ws/live", headers={"Cookie": f"tidewell_token={token}",
+        with client.websocket_connect("ws://127.0.0.1/ws/live", headers={"Cookie": f"tidewell_token={token}",
                                                            "Origin": "http://evil.example"}) as ws:
             ws.receive_json()
     assert refused.value.code == 4403

@@ -6,6 +6,7 @@ A console that disconnects, reconnects or doubles up changes nothing in the sess
 """
 from __future__ import annotations
 
+import io
 import queue
 import socket
 import threading
@@ -41,6 +42,8 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
     import uvicorn
 
     from tidewell.engine.console.app import ConsoleConfig, build_app
+    from tidewell.engine.console.certificate import console_certificate
+    from tidewell.engine.console.guards import LOOPBACK_HOSTS, MAX_BODY_BYTES
     from tidewell.engine.console.thumbnails import scene_thumbnails
 
     say = options.say
@@ -61,9 +64,17 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
     def thumbnail(scene: str) -> bytes:
         return thumbnails[scene]
 
-    app = build_app(ConsoleConfig(store.path, hub, pairing, thumbnail))
+    config = ConsoleConfig(store.path, hub, pairing, thumbnail)
+    tls = {}
+    if options.lan:
+        lan_address, names = _lan_names()
+        certificate = console_certificate(names, say=say)
+        config.hosts = tuple(dict.fromkeys((*LOOPBACK_HOSTS, *names)))
+        tls = {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
+    app = build_app(config)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=options.port, log_level="warning",
-                                           access_log=False, lifespan="off", ws="websockets-sansio"))
+                                           access_log=False, lifespan="off", ws="websockets-sansio",
+                                           ws_max_size=MAX_BODY_BYTES, server_header=False, **tls))
     failure: list[BaseException] = []
     thread = threading.Thread(target=_serve, args=(server, failure), name="tidewell-console-web", daemon=True)
     thread.start()
@@ -76,10 +87,16 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
         raise OSError(f"the console could not listen on {host}:{options.port}{why} "
                       f"(is another console running? choose another --port)")
     port = server.servers[0].sockets[0].getsockname()[1]
-    address["url"] = f"http://{_lan_address() if options.lan else '127.0.0.1'}:{port}/"
     if options.lan:
+        address["url"] = config.public_url = f"https://{_url_host(lan_address)}:{port}/"
         say(f"console on the clinic network: {address['url']}  pairing code: {spaced(pairing.code)}")
+        say(f"  certificate SHA-256: {certificate.fingerprint}")
+        say("  (self-signed for this computer: the tablet's browser shows this fingerprint once; accept it only if"
+            " it matches)" + ("; certificate made now" if certificate.made else ""))
+        for line in _terminal_qr(address["url"]):
+            say(line)
     else:
+        address["url"] = f"http://127.0.0.1:{port}/"
         say(f"console: {address['url']}#pair={pairing.code}  (pairing code {spaced(pairing.code)}; "
             "only this computer can connect, --lan for a tablet)")
     say("waiting for the console to start a session; Ctrl-C closes the console")
@@ -137,6 +154,27 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
         hub.start_failed(str(error))
         return
     hub.session_ended(result.status)
+
+
+def _lan_names() -> tuple[str, list[str]]:
+    """This machine's LAN address and every name a tablet may reach it by (the certificate's SANs)."""
+    lan_address = _lan_address()
+    hostname = socket.gethostname()
+    names = [lan_address, hostname, f"{hostname}.local", "localhost", "127.0.0.1"]
+    return lan_address, [n.lower() for n in dict.fromkeys(names) if n]
+
+
+def _url_host(name: str) -> str:
+    return f"[{name}]" if ":" in name else name
+
+
+def _terminal_qr(url: str) -> list[str]:
+    """The URL as a QR code drawn with block characters, for the tablet's camera."""
+    import segno
+
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True, border=2)
+    return out.getvalue().rstrip("\n").split("\n")
 
 
 def _lan_address() -> str:

@@ -31,12 +31,23 @@ async function api(path, options = {}) {
   });
   let data = {};
   try { data = await response.json(); } catch (e) { /* not JSON */ }
-  if (response.status === 401) { state.paired = false; closeSocket(); show("pair-view"); }
+  if (response.status === 401) { state.paired = false; closeSocket(); showPairView(); }
   if (!response.ok) throw Object.assign(new Error(data.error || `HTTP ${response.status}`), { status: response.status });
   return data;
 }
 
 // -- pairing ----------------------------------------------------------------------------
+function showPairView() {
+  setConnection("offline");
+  show("pair-view");
+  fetch("/api/pairing-help", { credentials: "same-origin" }).then((r) => r.json()).then((help) => {
+    if (!help.url) return;  // only this computer can connect: nothing to scan
+    $("pair-url").textContent = help.url;
+    $("pair-qr").src = help.qr;
+    $("pair-help").hidden = false;
+  }).catch(() => { /* the help is a convenience */ });
+}
+
 async function pair(code) {
   $("pair-message").textContent = "";
   try {
@@ -272,11 +283,25 @@ function connect() {
   socket.onclose = (event) => {
     if (state.socket !== socket) return;
     state.socket = null;
-    if (event.code === 4401) { state.paired = false; setConnection("offline"); show("pair-view"); return; }
+    if (event.code === 4401) { state.paired = false; showPairView(); return; }
     setConnection("reconnecting");
-    setTimeout(() => { if (state.paired && !state.socket) connect(); }, state.retryMs);
-    state.retryMs = Math.min(state.retryMs * 2, 5000);
+    // A refused handshake (e.g. a restarted engine that no longer knows this device's token) reaches
+    // the page only as a closed socket: ask the API, whose 401 leads back to the pair view.
+    stillPaired().then((paired) => {
+      if (paired === false) return;
+      setTimeout(() => { if (state.paired && !state.socket) connect(); }, state.retryMs);
+      state.retryMs = Math.min(state.retryMs * 2, 5000);
+    });
   };
+}
+
+async function stillPaired() {
+  try {
+    await api("/api/me");
+    return true;
+  } catch (error) {
+    return error.status === 401 ? false : null;  // null: the engine is not answering yet
+  }
 }
 
 function closeSocket() {
@@ -537,7 +562,7 @@ async function boot() {
     state.paired = true;
     await enter();
   } catch (error) {
-    show("pair-view");
+    showPairView();
     if (match) await pair(match[1]);
   }
 }

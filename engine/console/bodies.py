@@ -1,0 +1,114 @@
+"""The JSON bodies the console's API accepts, validated strictly from the raw bytes (pydantic).
+
+Strict: no string is read as a number or a boolean, no float as an integer; unknown keys are
+refused, so a misspelt field is reported rather than silently ignored. Wrong input becomes a 422
+naming the field.
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Literal, Optional, TypeVar, Union
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tidewell.sessions.pseudonyms import checked_pseudonym
+
+SQLITE_MAX_INT = 2 ** 63 - 1
+NOTE_MAX = 500
+MARKER_MAX = 200
+
+def _printable(text: str) -> str:
+    """Free text from the tablet, with no control characters (they would reach terminals and logs)."""
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise ValueError("control characters are not allowed")
+    return text
+
+
+RowId = Annotated[int, Field(ge=1, le=SQLITE_MAX_INT)]
+Score = Optional[Annotated[int, Field(ge=0, le=10)]]
+RequestId = Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class PairBody(Body):
+    code: Annotated[str, Field(max_length=20)]
+
+
+class NewClient(Body):
+    pseudonym: Annotated[str, BeforeValidator(checked_pseudonym)]
+
+
+class Rating(Body):
+    pain: Score = None
+    stress: Score = None
+    note: Annotated[str, Field(max_length=NOTE_MAX), AfterValidator(_printable)] = ""
+
+
+class RatingBody(Rating):
+    moment: Literal["before", "after"] = "after"
+
+
+class StartBody(Body):
+    client_id: RowId
+    program: Annotated[str, Field(max_length=100)]
+    minutes: Optional[Annotated[float, Field(ge=0.1, le=240)]] = None
+    before: Rating = Rating()
+    request_id: RequestId = None
+
+
+class NextControl(Body):
+    action: Literal["next"]
+    from_phase: Annotated[int, Field(ge=0, le=10_000)]
+    request_id: RequestId = None
+
+
+class PauseControl(Body):
+    action: Literal["pause"]
+    paused: bool
+    request_id: RequestId = None
+
+
+class MarkerControl(Body):
+    action: Literal["marker"]
+    text: Optional[Annotated[str, Field(max_length=MARKER_MAX), AfterValidator(_printable)]] = None
+    request_id: RequestId = None
+
+
+class EndControl(Body):
+    action: Literal["end"]
+    request_id: RequestId = None
+
+
+Control = TypeAdapter(Annotated[Union[NextControl, PauseControl, MarkerControl, EndControl],
+                                Field(discriminator="action")])
+Parsed = TypeVar("Parsed")
+
+
+class BadBody(ValueError):
+    """A body that does not fit its schema; str() names each field and what is wrong with it."""
+
+    def __init__(self, error: ValidationError):
+        self.problems = [{"field": _field(e), "problem": e["msg"].removeprefix("Value error, ")}
+                         for e in error.errors(include_url=False, include_input=False, include_context=False)]
+        super().__init__("; ".join(f"{p['field']}: {p['problem']}" for p in self.problems))
+
+
+def parse(schema: type[Parsed] | TypeAdapter, raw: bytes) -> Parsed:
+    try:
+        if isinstance(schema, TypeAdapter):
+            return schema.validate_json(raw)
+        return schema.model_validate_json(raw)
+    except ValidationError as error:
+        raise BadBody(error) from None
+
+
+def _field(error: dict) -> str:
+    if error["type"].startswith("union_tag"):
+        return "action"
+    loc = [str(part) for part in error["loc"]]
+    if loc and loc[0] in ("next", "pause", "marker", "end"):
+        loc = loc[1:]  # the union's tag, already implied by the action
+    return ".".join(loc) or "body"

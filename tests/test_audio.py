@@ -339,7 +339,7 @@ def test_device_output_plays_the_swell_through_portaudio(tmp_path, jack_dummy_se
         recorder = subprocess.Popen(["jack_rec", "-f", {str(capture)!r}, "-d", "2", "-b", "16", *ports],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         start = time.monotonic()
-        while recorder.poll() is None and time.monotonic() - start < 15:
+        while recorder.poll() is None and time.monotonic() - start < 60:
             t = time.monotonic() - start
             output.advance(make_state(t=t, breath_level=min(1.0, t / 2.0)), 1 / 30)
             time.sleep(1 / 30)

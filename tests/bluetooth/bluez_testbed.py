@@ -45,7 +45,7 @@ PERIPHERAL_SCRIPT = Path(__file__).with_name("hr_peripheral.py")
 BLUEZOO_LAUNCHER = Path(__file__).with_name("bluezoo_patched.py")
 CENTRAL_ADAPTER = "hci0"
 DEFAULT_ADAPTER_COUNT = 2
-STARTUP_TIMEOUT_S = 15.0
+STARTUP_TIMEOUT_S = 30.0  # deadlines for what must happen, generous for a busy machine
 STOP_TIMEOUT_S = 5.0
 
 HR_SERVICE_UUID = "0000180d-0000-1000-8000-00805f9b34fb"

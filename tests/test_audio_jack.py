@@ -109,7 +109,10 @@ def _series(run: LiveRun, name: str) -> np.ndarray:
 def test_the_session_played_through_jack(live_run):
     stats = live_run.stats
     assert live_run.states[-1].phase_index == 1 and live_run.session_s > 50.0
-    assert stats["callbacks"] >= 0.9 * (live_run.session_s / 0.01)  # ~100 callbacks a second
+    # Called back in every JACK cycle that jack_rec recorded (it ran inside the stream's lifetime),
+    # less one per client xrun: counted in the server's cycles, not the wall clock's seconds.
+    cycles = len(live_run.capture) // live_run.period_frames
+    assert stats["callbacks"] >= cycles - live_run.capture_xruns - 2, (stats["callbacks"], cycles)
     assert stats["block_frames"] == live_run.period_frames
     assert stats["losses"] == 0 and not [e for e in live_run.events if e[1] == "audio_lost"]
     assert_advance_only_hands_over(live_run.advance_probe, len(live_run.states), live_run.period_frames)

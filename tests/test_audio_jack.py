@@ -106,8 +106,10 @@ def _series(run: LiveRun, name: str) -> np.ndarray:
     return np.asarray([getattr(s, name) for s in run.states], dtype=np.float64)
 
 
-def test_the_session_played_through_jack(live_run):
+def test_the_session_played_through_jack(live_run, jack_server_module):
     stats = live_run.stats
+    print(f"jackd {'real-time' if jack_server_module.realtime else 'not real-time'}; {live_run.capture_xruns} client "
+          f"xruns during the capture; audio process: {stats['scheduling']}")
     assert live_run.states[-1].phase_index == 1 and live_run.session_s > 50.0
     # Called back in every JACK cycle that jack_rec recorded (it ran inside the stream's lifetime),
     # less one per client xrun: counted in the server's cycles, not the wall clock's seconds.

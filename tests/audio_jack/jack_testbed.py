@@ -452,7 +452,18 @@ def jack_server_bare(tmp_path) -> Iterator[JackServer]:
         yield server
 
 
+def realtime_allowed() -> bool:
+    """Whether jackd may schedule itself real-time here: as root, or with an rtprio limit (Debian's
+    `audio` group)."""
+    import resource
+
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+
+
 @pytest.fixture(scope="module")
 def jack_server_module(tmp_path_factory) -> Iterator[JackServer]:
-    with jack_testbed(tmp_path_factory.mktemp("jack")) as server:
+    """The server for the live capture (tests/test_audio_jack.py): real-time where allowed, as an
+    installed JACK runs, so that other processes' load does not make its clients miss cycles (each
+    miss costs the capture a period of its timeline)."""
+    with jack_testbed(tmp_path_factory.mktemp("jack"), realtime=realtime_allowed()) as server:
         yield server

@@ -129,6 +129,7 @@ def test_a_sensor_that_drops_out_reconnects_by_itself_and_data_flows_again(make_
     wait_for(source, lambda b, e: "disconnected" in kinds(e))
     sensor.stop()  # and the strap is gone for a while: the source looks, fails and says so
     while_gone = wait_for(source, lambda b, e: "error" in kinds(e))[1]
+    time.sleep(6.0)  # room for more attempts (a 4 s search, then at most 1 s of backoff), each to stay unsaid
     back = testbed.start_peripheral("hci1", name="HRM-Test")
     back.command_ok("stream 60 250")
     beats, events = wait_for(source, lambda b, e: "connected" in kinds(e) and len(b) >= 1)

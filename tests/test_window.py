@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tidewell.sessions.runner import GENTLE_END_S
+
 WINDOW_CHECK = textwrap.dedent("""
     import json
     import numpy as np
@@ -83,10 +85,12 @@ def _start_windowed_run(tidewell_cmd: list[str], env: dict) -> tuple[subprocess.
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed (bash .ci/install --dev)")
-def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, tidewell_cmd, cli_env):
+def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, tidewell_cmd, cli_env,
+                                                               wait_for_logged):
     cli_env["DISPLAY"] = xvfb_display
     proc, lines = _start_windowed_run(tidewell_cmd, cli_env)
-    time.sleep(8)  # past the middle of the 30-s settle phase: its contact frame is taken
+    # 8 s of session logged (4 Hz samples): past the middle of the settle phase, its contact frame is taken.
+    wait_for_logged(Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db", samples=32)
     _send_key(xvfb_display, "space")
     time.sleep(2)
     _send_key(xvfb_display, "Escape")
@@ -99,10 +103,11 @@ def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, ti
     with sqlite3.connect(db) as conn:
         status, folder, virtual = conn.execute("SELECT status, folder, virtual_time FROM sessions").fetchone()
         kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY t_s, rowid")]
+        gentle_end = conn.execute("SELECT t_s FROM events WHERE kind = 'gentle_end'").fetchone()[0]
         ended = conn.execute("SELECT MAX(t_s) FROM samples").fetchone()[0]
     assert status == "ended_early" and virtual == 0
     assert kinds.index("therapist_next") < kinds.index("gentle_end") and kinds[-1] == "program_end"
-    assert 10 < ended < 40  # real time: about 12 s of session, plus the 5-s fade
+    assert ended - gentle_end == pytest.approx(GENTLE_END_S, abs=0.5)  # the session's own clock: the whole fade
     sheet = Image.open(Path(folder) / "contact_sheet.png")
     assert sheet.width >= 480
 

@@ -42,7 +42,7 @@ import pytest
 
 SAMPLE_RATE = 48000
 PERIOD_FRAMES = 480  # 10 ms JACK periods
-STARTUP_TIMEOUT_S = 10.0
+STARTUP_TIMEOUT_S = 30.0  # deadlines for what must happen, generous for a busy machine
 STOP_TIMEOUT_S = 5.0
 _names = itertools.count()
 
@@ -146,7 +146,7 @@ class JackServer:
                  if p.startswith(client_prefix) and ":out_" in p and any(q.startswith("system:playback") for q in peers)]
         return sorted(ports, key=lambda p: (p.split(":")[0], int(p.rsplit("_", 1)[1])))
 
-    def wait_for_playback_ports(self, count: int = 2, timeout_s: float = 10.0) -> list[str]:
+    def wait_for_playback_ports(self, count: int = 2, timeout_s: float = 30.0) -> list[str]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             ports = self.playback_ports()
@@ -257,7 +257,7 @@ class ControlClient:
             raise JackTestbedError("jack_metro not found: install jackd2 (Debian 12) or jack-example-tools (Debian 13)")
         self.process = subprocess.Popen([tool, "-n", self.name, "-b", "60"], env=server.env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not any(port.startswith(self.name + ":") for port in server.ports()):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.stop()
@@ -452,7 +452,18 @@ def jack_server_bare(tmp_path) -> Iterator[JackServer]:
         yield server
 
 
+def realtime_allowed() -> bool:
+    """Whether jackd may schedule itself real-time here: as root, or with an rtprio limit (Debian's
+    `audio` group)."""
+    import resource
+
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+
+
 @pytest.fixture(scope="module")
 def jack_server_module(tmp_path_factory) -> Iterator[JackServer]:
-    with jack_testbed(tmp_path_factory.mktemp("jack")) as server:
+    """The server for the live capture (tests/test_audio_jack.py): real-time where allowed, as an
+    installed JACK runs, so that other processes' load does not make its clients miss cycles (each
+    miss costs the capture a period of its timeline)."""
+    with jack_testbed(tmp_path_factory.mktemp("jack"), realtime=realtime_allowed()) as server:
         yield server

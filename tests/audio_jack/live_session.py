@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from audio_analysis import first_sound_index
+from frame_thread import FrameThreadProbe
 from jack_testbed import JackServer, JackTestbedError, portaudio_jack_device, read_wav, start_capture
 from tidewell.audio.output import WavOutput
 from tidewell.engine.clock import RealClock
@@ -47,7 +48,7 @@ class LiveRun:
     frame_wall_s: np.ndarray  # time.monotonic() of every runner.step
     clock_start_s: float  # time.monotonic() at session time 0
     marker_s: float  # time.monotonic() just before the marker went to advance()
-    advance_s: np.ndarray  # how long each advance() took
+    advance_probe: dict  # with watch_advance: what the session's advance() calls did (frame_thread.FrameThreadProbe.summary)
     loop_gaps_s: np.ndarray  # time between successive frames
     events: list[tuple[float, str, str]]  # (session time, kind, detail) from drain_events()
     stats: dict
@@ -81,16 +82,19 @@ class LiveRun:
 def run_live_session(server: JackServer, program: Program, seconds: float, capture_path: Path, *,
                      fps: float = 60.0, seed: int = 0, heart_seed: int = 0,
                      controls: dict[float, Callable[[SessionRunner, float], None]] | None = None,
-                     mono_capture: bool = False) -> LiveRun:
+                     mono_capture: bool = False, watch_advance: bool = False) -> LiveRun:
     """Run `program` for `seconds` of session time through DeviceOutput on the JACK device,
     the way engine/session.py does (clock -> runner.step -> advance -> drain_events -> sleep).
-    The capture is 32-bit so that the marker's first, tiny block is not rounded to silence."""
+    The capture is 32-bit so that the marker's first, tiny block is not rounded to silence.
+    With `watch_advance`, every advance() goes through a FrameThreadProbe (run.advance_probe)."""
     from tidewell.audio.device import DeviceOutput
     import sounddevice
 
     device = portaudio_jack_device()
     latency = float(sounddevice.query_devices(device)["default_low_output_latency"])
     output = DeviceOutput(device=device, seed=seed)
+    probe = FrameThreadProbe() if watch_advance else None
+    advance = probe.call if probe is not None else (lambda function, *args: function(*args))
     try:
         ports = server.wait_for_playback_ports()
         xruns_before = server.xruns()["client"]
@@ -108,7 +112,7 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
         pending = sorted((controls or {}).items())
         clock = RealClock()
         clock_start = time.monotonic() - clock.now()
-        states, walls, advances, events, runner_events = [], [], [], [], []
+        states, walls, events, runner_events = [], [], [], []
         last_t = 0.0
         frame_dt = 1.0 / fps
         while not runner.finished:
@@ -120,9 +124,7 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
             state = runner.step(now)
             runner_events += runner.drain_events()
             walls.append(clock_start + now)
-            before = time.perf_counter()
-            output.advance(state, now - last_t)
-            advances.append(time.perf_counter() - before)
+            advance(output.advance, state, now - last_t)
             last_t = now
             events += [(now, kind, detail) for kind, detail in output.drain_events()]
             states.append(state)
@@ -131,13 +133,15 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
         events += [(clock.now(), kind, detail) for kind, detail in output.drain_events()]
         stats = output.stats()
     finally:
+        if probe is not None:
+            probe.close()
         output.close()
     first = first_sound_index(audio, threshold=0.0)  # the synth fades in: its first block is tiny but not zero
     if first is None:
         raise JackTestbedError(f"the capture {capture_path} is silent: the marker never arrived")
     walls = np.asarray(walls)
     return LiveRun(states=states, frame_wall_s=walls, clock_start_s=clock_start, marker_s=marker_s,
-                   advance_s=np.asarray(advances), loop_gaps_s=np.diff(walls), events=events, stats=stats,
+                   advance_probe=probe.summary() if probe is not None else {}, loop_gaps_s=np.diff(walls), events=events, stats=stats,
                    capture=audio, sample_rate=rate, marker_index=(first // server.period_frames) * server.period_frames,
                    period_frames=server.period_frames, fps=fps, device_latency_s=latency, lead_s=output.lead_s,
                    capture_xruns=server.xruns()["client"] - xruns_before,

@@ -45,7 +45,7 @@ PERIPHERAL_SCRIPT = Path(__file__).with_name("hr_peripheral.py")
 BLUEZOO_LAUNCHER = Path(__file__).with_name("bluezoo_patched.py")
 CENTRAL_ADAPTER = "hci0"
 DEFAULT_ADAPTER_COUNT = 2
-STARTUP_TIMEOUT_S = 15.0
+STARTUP_TIMEOUT_S = 30.0  # deadlines for what must happen, generous for a busy machine
 STOP_TIMEOUT_S = 5.0
 
 HR_SERVICE_UUID = "0000180d-0000-1000-8000-00805f9b34fb"
@@ -257,7 +257,7 @@ class Peripheral:
             )
         return line
 
-    def command(self, line: str, timeout_s: float = 10.0) -> str:
+    def command(self, line: str, timeout_s: float = 30.0) -> str:
         """Send one command and return its answer line ("ok ..." or "error ...")."""
         with self._command_lock:
             if self.process.poll() is not None or self.process.stdin is None:
@@ -266,7 +266,7 @@ class Peripheral:
             self.process.stdin.flush()
             return self._next_line(timeout_s)
 
-    async def command_async(self, line: str, timeout_s: float = 10.0) -> str:
+    async def command_async(self, line: str, timeout_s: float = 30.0) -> str:
         """command() from a worker thread, so bleak's callbacks keep running on the caller's loop."""
         return await asyncio.to_thread(self.command, line, timeout_s)
 

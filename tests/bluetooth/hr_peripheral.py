@@ -14,7 +14,7 @@ command per line from stdin and answers one line per command on stdout ("ok ..."
                                           notify a spec-correct measurement (RR may be "-" for none)
     stream BPM PERIOD_MS                  notify a measurement every PERIOD_MS (RR = 60000/BPM,
                                           contact detected) while a central is subscribed
-    stop                                  end the stream
+    stop                                  end the stream; answers "ok sent=N", the stream's notifications
     battery N                             set the Battery Level read value (0..100)
     wait-subscribed [TIMEOUT_S]           answer once a central has started notifications
     quit                                  unregister and exit
@@ -202,6 +202,7 @@ class Peripheral:
         self.body_location = ReadCharacteristic(BODY_LOCATION_UUID, HR_SERVICE_PATH, bytes([location]))
         self.battery = ReadCharacteristic(BATTERY_LEVEL_UUID, BATTERY_SERVICE_PATH, bytes([battery]))
         self.stream_task: asyncio.Task[None] | None = None
+        self.streamed = 0  # notifications sent by the current (or last) stream
         self.bus: MessageBus | None = None
 
     async def register(self) -> None:
@@ -233,9 +234,11 @@ class Peripheral:
 
     async def stream(self, bpm: int, period_s: float) -> None:
         rr_ms = [60000 / bpm]
+        self.streamed = 0
         while True:
             if self.measurement.notifying:
                 self.measurement.notify(encode_measurement(bpm, rr_ms))
+                self.streamed += 1
             await asyncio.sleep(period_s)
 
     def stop_stream(self) -> None:
@@ -279,7 +282,7 @@ class Peripheral:
             return "ok"
         if verb == "stop" and not args:
             self.stop_stream()
-            return "ok"
+            return f"ok sent={self.streamed}"
         if verb == "battery" and len(args) == 1:
             if not args[0].isdigit() or int(args[0]) > 100:
                 return f"error battery: expected 0..100, got {args[0]!r}"

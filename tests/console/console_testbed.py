@@ -81,12 +81,12 @@ class Console:
     @property
     def code(self) -> str:
         """The pairing code the engine shows now."""
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + 30.0  # only a deadline: the code comes as soon as the engine prints it
         while not self._codes and time.monotonic() < deadline:
             time.sleep(0.05)
         return self._codes[-1]
 
-    def code_after(self, count: int, timeout_s: float = 5.0) -> str:
+    def code_after(self, count: int, timeout_s: float = 30.0) -> str:
         deadline = time.monotonic() + timeout_s
         while len(self._codes) <= count and time.monotonic() < deadline:
             time.sleep(0.05)

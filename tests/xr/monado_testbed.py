@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 RUNTIME_JSON = "/usr/share/openxr/1/openxr_monado.json"
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0  # a deadline for the service to come up, generous for a busy machine
 RIVAL = Path(__file__).with_name("rival_client.py")
 
 

@@ -16,9 +16,9 @@ import platformdirs
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat
 from tidewell.sessions.private_files import create_private, private_folder
-from tidewell.sessions.store_checks import (ENVIRONMENT_CODES, SQLITE_CANTOPEN, StoreError, StoreReadOnly, damaged,
-                                            describe, header_problem, read_only, read_only_reason, store_error,
-                                            wal_has_records)
+from tidewell.sessions.store_checks import (ENVIRONMENT_CODES, SQLITE_CANTOPEN, StoreDamaged, StoreError,
+                                            StoreReadOnly, damaged, describe, header_problem, read_only,
+                                            read_only_reason, store_error, wal_has_records)
 
 COMMIT_INTERVAL_S = 0.5
 WRITE_TRIES = 3  # a failing commit of the session's rows is tried this often ...
@@ -223,7 +223,7 @@ class SessionStore:
         self.read_only = bool(reason)
         self._verified = False
         try:
-            self.conn = connect_read_only(self.path, reason) if reason else connect(self.path)
+            self.conn = connect_read_only(self.path, reason) if reason else self._connect(access)
             if verify:
                 self._verify()
             if not self.read_only:
@@ -233,6 +233,18 @@ class SessionStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def _connect(self, access: str) -> sqlite3.Connection:
+        """Read-write; for reading, read-only where SQLite cannot open the log for writing (a full disk
+        has no room for its -shm file), so what is there can still be read."""
+        try:
+            return connect(self.path)
+        except sqlite3.Error as error:
+            problem = store_error(error, self.path)
+            if access == "write" or problem is None or isinstance(problem, StoreDamaged):
+                raise
+        self.read_only = True
+        return connect_read_only(self.path, str(problem))
 
     def _verify(self) -> None:
         findings = [" ".join(row[0].split()) for row in self.conn.execute("PRAGMA quick_check(1)").fetchall()]

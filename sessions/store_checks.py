@@ -137,6 +137,22 @@ def describe(error: sqlite3.Error) -> str:
     return text[:1].lower() + text[1:] if text else type(error).__name__
 
 
+FULL_BELOW_BYTES = 2**20  # a disk with less room than this counts as full for SQLite's -shm and -wal files
+
+
+def disk_full(db_path: Path) -> str | None:
+    """'its disk (MOUNT) is full (N kB left)' when it is; None otherwise."""
+    folder = db_path.parent if db_path.parent.exists() else Path("/")
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    room = st.f_bavail * st.f_frsize
+    if room >= FULL_BELOW_BYTES:
+        return None
+    return f"its disk ({mount_point(folder)}) is full ({room // 1024} kB left)"
+
+
 def store_error(error: sqlite3.Error, db_path: Path) -> StoreError | None:
     """The one-line StoreError for what SQLite said about the disk or the file; None when what it said is
     a mistake in Tidewell itself (a bug keeps its traceback)."""
@@ -148,9 +164,10 @@ def store_error(error: sqlite3.Error, db_path: Path) -> StoreError | None:
         return damaged(db_path, describe(error))
     if code == SQLITE_READONLY:
         return read_only(db_path, read_only_reason(db_path) or f"SQLite says {describe(error)}")
-    if code == SQLITE_FULL:
-        return StoreError(f"cannot write the session log {db_path}: the disk is full ({describe(error)}); "
-                          f"free some space on {mount_point(db_path.parent)} and try again")
+    full = disk_full(db_path)
+    if code in (SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN) and (full or code == SQLITE_FULL):
+        return StoreError(f"cannot write the session log {db_path}: {full or 'its disk is full'} "
+                          f"(SQLite: {describe(error)}); free some space there and try again")
     if code == SQLITE_CANTOPEN:
         why = read_only_reason(db_path) or describe(error)
         return StoreError(f"cannot open the session log {db_path}: {why}")

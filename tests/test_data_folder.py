@@ -444,3 +444,23 @@ def test_a_report_on_a_full_disk_says_so_and_keeps_the_earlier_file_whole(data, 
         assert result.returncode == 1 and "No space left on device" in _one_line(result)
         assert earlier.read_text() == "the earlier report"
         assert sorted(p.name for p in mount.iterdir()) == ["filler", "report.html"]  # no partial files
+
+
+@needs_root
+def test_on_a_full_disk_the_log_is_still_read_and_a_new_session_is_refused_in_one_line(data, tmp_path):
+    with tmpfs(tmp_path / "mnt", "8m") as mount:
+        shutil.copytree(data, mount / "data")
+        fill(mount)  # SQLite cannot even make its -shm file now
+        db = mount / "data" / "tidewell.db"
+        before = digest(db)
+        listed = tidewell(mount / "data", "sessions", "list")
+        assert listed.returncode == 0 and "completed" in listed.stdout, listed.stderr
+        shown = tidewell(mount / "data", "sessions", "show", "1")
+        assert shown.returncode == 0 and "phase_start" in shown.stdout, shown.stderr
+        for args in WRITE_COMMANDS.values():
+            refused = tidewell(mount / "data", *args, timeout=60)
+            line = _one_line(refused)
+            assert refused.returncode == 2 and f"cannot write the session log {db}: its disk ({mount}) is full" \
+                in line, line
+        assert digest(db) == before
+        assert not (mount / "data" / "sessions" / "00002").exists()

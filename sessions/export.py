@@ -38,8 +38,8 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from tidewell.sessions.private_files import create_private, replacing, write_private
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.private_files import create_private, replacing, write_private  # noqa: I001 (merge)
 
 FORMAT_VERSION = 1
 # event kinds whose detail is program content or a number, never free text or a device identity

@@ -346,7 +346,7 @@ class SessionStore:
 
     def add_event(self, session_id: int, t_s: float, kind: str, detail: str, phase_index: int | None = None) -> None:
         """An event written after the session's own writer closed (e.g. an analysis result)."""
-        with self._writing():
+        with self.conn:
             self.conn.execute("INSERT INTO events VALUES (?,?,?,?,?)", (session_id, t_s, kind, detail, phase_index))
 
     def set_folder(self, session_id: int, folder: Path) -> None:

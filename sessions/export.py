@@ -39,7 +39,7 @@ from typing import Any, Iterable
 from tqdm import tqdm
 
 from tidewell.sessions.store import SessionStore
-from tidewell.sessions.private_files import create_private, replacing, write_private  # noqa: I001 (merge)
+from tidewell.sessions.private_files import create_private, replacing, write_private
 
 FORMAT_VERSION = 1
 # event kinds whose detail is program content or a number, never free text or a device identity

@@ -382,7 +382,7 @@ def test_the_wav_leaves_room_for_the_log_and_the_session_completes(tmp_path):
         fill(mount, leave_bytes=LOG_ROOM_BYTES + (3 << 20))  # the log holds 1 MB of spare room
         result = tidewell(data, "run", "--minutes", "0.5", "--client", CLIENT)
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr + result.stdout
-        stops = [line for line in result.stdout.splitlines() if "audio lost: breath.wav stops at" in line]
+        stops = [line for line in result.stdout.splitlines() if ": breath.wav stops at 00:" in line]
         assert len(stops) == 1 and "kept for the session log; the session and its log go on" in stops[0]
         with sqlite3.connect(data / "tidewell.db") as conn:
             assert conn.execute("SELECT status FROM sessions").fetchone()[0] == "completed"

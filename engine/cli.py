@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -28,6 +29,15 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except (ValueError, OSError) as exc:
         print(f"tidewell: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:  # what the disk or the session log's file did; a bug keeps its traceback
+        from tidewell.sessions.store import data_dir
+        from tidewell.sessions.store_checks import store_error
+
+        problem = store_error(exc, data_dir() / "tidewell.db")
+        if problem is None:
+            raise
+        print(f"tidewell: {problem}", file=sys.stderr)
         return 2
 
 
@@ -222,7 +232,7 @@ def _run(args) -> int:
                          sound_when_headset_off=args.sound_when_headset_off)
     from tidewell.sessions.store import SessionStore
 
-    store = SessionStore()
+    store = SessionStore(verify=True)  # a damaged log is refused before the session writes into it
     before = {"pain": args.pain, "stress": args.stress, "note": args.note}
     options.on_begin = (lambda sid: store.set_self_report(sid, "before", **before)) \
         if args.pain is not None or args.stress is not None or args.note else None
@@ -255,10 +265,14 @@ def _console(args) -> int:
 
     if args.sensor[0] == "replay":
         raise ValueError("the console runs live sessions: --sensor sim, ble or ble:ADDRESS")
+    from tidewell.sessions.store import SessionStore
+
+    store = SessionStore(verify=True)
     return serve_console(ConsoleOptions(port=args.port, lan=args.lan, headless=args.headless,
                                         sensor=tuple(args.sensor), adapter=args.adapter,
                                         audio_device=args.audio_device, seed=args.seed, target=args.target,
-                                        sound_when_headset_off=args.sound_when_headset_off, say=_say_flushed))
+                                        sound_when_headset_off=args.sound_when_headset_off, say=_say_flushed),
+                         store)
 
 
 def _say_flushed(text: str) -> None:
@@ -404,7 +418,7 @@ def _audio_render(args) -> int:
     program = load_program(resolve_program(args.program))
     if args.minutes:
         program = program.scaled_to(args.minutes)
-    store = SessionStore() if len(args.sensor) == 2 and args.sensor[1].isdigit() else None
+    store = SessionStore(access="read") if len(args.sensor) == 2 and args.sensor[1].isdigit() else None
     source = make_source(tuple(args.sensor), args.seed, print, store=store)
     seconds = render_program_audio(program, Path(args.out), source, args.seed, args.rate)
     print(f"wrote {args.out}: {seconds / 60:.1f} min at {args.rate} Hz ({program.title}, {source.description})")
@@ -417,7 +431,7 @@ def _rate(args) -> int:
     if args.pain is None and args.stress is None and not args.note:
         print("tidewell: give --pain, --stress or --note", file=sys.stderr)
         return 2
-    SessionStore().set_self_report(args.session_id, args.moment, args.pain, args.stress, args.note)
+    SessionStore(verify=True).set_self_report(args.session_id, args.moment, args.pain, args.stress, args.note)
     print(f"session {args.session_id}, {args.moment}: pain {_or_dash(args.pain)}, stress {_or_dash(args.stress)}"
           + (f", note: {args.note}" if args.note else ""))
     return 0
@@ -440,14 +454,14 @@ def _report(args) -> int:
     if args.session_id is None and not args.client:
         print("tidewell: name a session id or --client NAME", file=sys.stderr)
         return 2
-    return report_command(SessionStore(), args.session_id, args.client, args.html, args.csv, args.json_path,
-                          args.anonymize)
+    return report_command(SessionStore(access="read"), args.session_id, args.client, args.html, args.csv,
+                          args.json_path, args.anonymize)
 
 
 def _clients(args) -> int:
     from tidewell.sessions.store import SessionStore
 
-    store = SessionStore()
+    store = SessionStore(access="read")
     rows = store.clients()
     if not rows:
         print(f"no clients yet in {store.path}")
@@ -461,7 +475,7 @@ def _clients(args) -> int:
 def _sessions_list(args) -> int:
     from tidewell.sessions.store import SessionStore
 
-    store = SessionStore()
+    store = SessionStore(access="read")
     rows = store.sessions(args.limit)
     if not rows:
         print(f"no sessions yet in {store.path}")
@@ -476,7 +490,7 @@ def _sessions_show(args) -> int:
     from tidewell.sessions.store import SessionStore
     from tidewell.sessions.summary import format_table, summarize
 
-    store = SessionStore()
+    store = SessionStore(access="read")
     row = store.session(args.session_id)
     if row is None:
         print(f"tidewell: no session {args.session_id} in {store.path}", file=sys.stderr)

@@ -18,13 +18,16 @@ def render_program_audio(program: Program, out: Path, source, seed: int = 0, sam
     The same program, source and seed give the same samples."""
     clock = VirtualClock()
     runner = SessionRunner(program, source, unattended=True)
-    output = WavOutput(out, sample_rate=sample_rate, seed=seed)
+    output = WavOutput(out, sample_rate=sample_rate, seed=seed, keep_free_bytes=0)
     last = 0.0
     next_report = 600.0
     try:
         while not runner.finished:
             now = clock.now()
             output.advance(runner.step(now), now - last)
+            if output.failure is not None:  # here the WAV is all there is: stop with it
+                raise OSError(f"{out}: {output.failure}; the first {output.frames_written / sample_rate:.0f} s"
+                              f" are in it")
             last = now
             if now >= next_report:
                 say(f"  {now / 60:.0f} of {program.minutes:.0f} min rendered")

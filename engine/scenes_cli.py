@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.sessions.private_files import private_folder, replacing
 from tidewell.scenes.catalog import (
     BUILT_IN,
     FLOAT_FIELDS,
@@ -234,8 +235,9 @@ def scenes_render(scene: str, out: str | Path, state: str | None = None, posture
         offscreen.close()
     out = Path(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image, "RGB").save(out, format="PNG")
+        private_folder(out.parent)
+        with replacing(out, binary=True) as file:
+            Image.fromarray(image, "RGB").save(file, format="PNG")
     except (OSError, ValueError) as error:
         print(f"{out}: cannot write the PNG: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ from tidewell.engine.frame_state import FrameState
 from tidewell.engine.keymap import load_keymap
 from tidewell.sensors.replay import load_rr_csv
 from tidewell.sensors.simulated import SimulatedHeart
+from tidewell.sessions.private_files import new_private_folder
 from tidewell.sessions.program import Program
 from tidewell.sessions.resonance import assess, format_results, is_assessment
 from tidewell.sessions.runner import SessionRunner
@@ -199,8 +200,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         raise
     if options.on_begin is not None:
         options.on_begin(session_id)
-    folder = store.path.parent / "sessions" / f"{session_id:05d}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = new_private_folder(store.path.parent / "sessions" / f"{session_id:05d}")
     store.set_folder(session_id, folder)
 
     wants_live_audio = options.virtual_time is not True
@@ -213,8 +213,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         if virtual:
             say("nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)")
     if virtual:
-        store.conn.execute("UPDATE sessions SET virtual_time = 1 WHERE id = ?", (session_id,))
-        store.conn.commit()
+        store.set_virtual_time(session_id)
     clock = headset.clock if headset is not None else VirtualClock() if virtual else RealClock()
     if headset is not None:
         headset.clock.restart()
@@ -252,6 +251,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     options.on_frame(state)
                 _log_events(runner, writer, program, events)
                 writer.beats(runner.drain_beats())
+                _log_write_problems(writer, runner, say, options.on_event, now)
                 if hasattr(source, "drain_packets"):
                     writer.packets(source.drain_packets())
                 heard = state if presence is None else presence.for_sound(state)
@@ -294,6 +294,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             headset.end()  # STOPPING and EXITING, logged below
             _headset_events(headset, presence, runner, events, last_t, closing=True)
         writer.close(status)
+        _log_write_problems(writer, runner, say, options.on_event, last_t)
         if window is not None:
             window.close()
         if headset is not None:
@@ -392,6 +393,17 @@ def _log_scene_problems(renderer, events: _EventFanOut, now: float, phase: int) 
     """Scenes the renderer could not draw (it fell back to the last good one, never to black)."""
     for problem in renderer.drain_problems():
         events.emit(now, "scene_problem", problem, phase)
+
+
+def _log_write_problems(writer, runner: SessionRunner, say, on_event, now: float) -> None:
+    """The log refused rows even after retries: the therapist is told, and the session ends gently
+    with everything written so far kept."""
+    for kind, detail in writer.drain_problems():
+        writer.event(now, kind, detail, runner.phase_index)  # lands if the disk recovers
+        if on_event is not None:
+            on_event(now, kind, detail, runner.phase_index)
+        say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}; what was logged before is kept")
+        runner.request_end(now, "the session log cannot be written")
 
 
 def _label(options: RunOptions) -> str:
@@ -504,7 +516,11 @@ class _ContactFrames:
             return None
         from tidewell.engine.render.contact_sheet import write_contact_sheet
 
-        write_contact_sheet([self.frames[i] for i in sorted(self.frames)], path)
+        try:
+            write_contact_sheet([self.frames[i] for i in sorted(self.frames)], path)
+        except OSError as error:
+            self.say(f"no contact sheet: cannot write {path} ({error.strerror or error})")
+            return None
         return path
 
     def close(self) -> None:

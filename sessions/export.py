@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from tidewell.engine import event_kinds
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.private_files import create_private, replacing, write_private
 
 FORMAT_VERSION = 1
 # event kinds whose detail is program content or a number, never free text or a device identity
@@ -88,12 +89,30 @@ def anonymous_code(store: SessionStore, pseudonym: str) -> str:
 def _anonymization_key(store: SessionStore) -> bytes:
     path = store.path.parent / KEY_FILE_NAME
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = create_private(path)
     except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+        return _read_key(path)
+    except OSError as exc:
+        raise ExportError(f"--anonymize needs its key {path}, which cannot be made: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    except OSError as exc:
+        os.unlink(path)  # never leave an empty key: codes under it could be reversed
+        raise ExportError(f"--anonymize needs its key {path}, which cannot be written: {exc.strerror or exc}") from None
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ExportError(f"the anonymization key {path} is damaged (not 64 hex digits): move it aside and a new one"
+                          f" is made, or put back a copy from your backup (codes change with the key)")
+    return key
 
 
 # -- the record ------------------------------------------------------------------------------
@@ -250,7 +269,7 @@ def export_csv(record: SessionRecord, path: str | Path, progress: bool | None = 
 
 def _write_csv(path: Path, columns, rows) -> None:
     try:
-        with open(path, "w", newline="", encoding="utf-8") as f:
+        with replacing(path) as f:  # owner-only: it holds client data
             writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
             writer.writeheader()
             for row in rows:
@@ -261,7 +280,7 @@ def _write_csv(path: Path, columns, rows) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     try:
-        path.write_text(text, encoding="utf-8")
+        write_private(path, text)  # owner-only: it holds client data
     except OSError as exc:
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -26,6 +26,7 @@ from tidewell.sessions.export import (
     ExportError, SessionRecord, analyze, anonymous_code, export_csv, export_json, load_session, progress_bar,
     utc_now_text,
 )
+from tidewell.sessions.private_files import write_private
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.words import plural, status_words
 
@@ -431,7 +432,7 @@ def write_record_html(record: SessionRecord, path: str | Path, progress: bool | 
 
 def _write(path: Path, text: str) -> None:
     try:
-        path.write_text(text, encoding="utf-8")
+        write_private(path, text)  # owner-only: it holds client data
     except OSError as exc:
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
 

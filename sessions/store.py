@@ -1,6 +1,7 @@
 """The session log: SQLite (WAL) in the user's data folder, written off the frame thread."""
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sqlite3
@@ -15,8 +16,15 @@ import platformdirs
 from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat
+from tidewell.sessions.private_files import create_private, private_folder
+from tidewell.sessions.store_checks import (ENVIRONMENT_CODES, SQLITE_CANTOPEN, StoreDamaged, StoreError,
+                                            StoreReadOnly, damaged, describe, header_problem, read_only,
+                                            read_only_reason, store_error, wal_has_records)
 
 COMMIT_INTERVAL_S = 0.5
+WRITE_TRIES = 3  # a failing commit of the session's rows is tried this often ...
+RETRY_PAUSE_S = 1.0  # ... this far apart, before the session is told its log cannot be written
+SPARE_ROOM_BYTES = 2**20  # held on the log's disk during a session, let go when the disk is full
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -138,18 +146,49 @@ def _utc_now() -> str:
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = not db_path.exists()
-    if fresh:
-        # Create it owner-only before SQLite writes a byte of client data into it.
-        os.close(os.open(db_path, os.O_CREAT | os.O_WRONLY, 0o600))
-    os.chmod(db_path, 0o600)
+    private_folder(db_path.parent)
+    try:
+        # Create it owner-only before SQLite writes a byte of client data into it; a file that
+        # exists keeps the mode its owner gave it.
+        os.close(create_private(db_path))
+    except FileExistsError:
+        pass
     conn = sqlite3.connect(db_path, timeout=10.0, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     _migrate(conn)
+    return conn
+
+
+def connect_read_only(db_path: Path, reason: str) -> sqlite3.Connection:
+    """Read a log that cannot be written (`reason` says why) without writing a byte: no migration, no
+    -wal or -shm file made. No log yet reads as an empty one."""
+    if not db_path.is_file() or db_path.stat().st_size == 0:
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        _migrate(conn)
+        return conn
+    uri = f"{db_path.absolute().as_uri()}?mode=ro"
+    if not wal_has_records(db_path):
+        # The file alone is the whole log, and nothing can change it: SQLite need not make its -shm file.
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False)
+    else:
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=10.0, check_same_thread=False)
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # SQLite opens the file on first use
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF != SQLITE_CANTOPEN:
+                raise
+            raise StoreReadOnly(f"{db_path}-wal holds records not yet merged into {db_path}, and they can only be "
+                                f"read where SQLite may make its -shm file beside them: {reason}") from None
+    conn.row_factory = sqlite3.Row
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version < len(MIGRATIONS):
+        conn.close()
+        raise StoreReadOnly(f"{db_path} was written by an older Tidewell and must be upgraded, which writes to it;"
+                            f" it cannot be written: {reason}")
     return conn
 
 
@@ -172,29 +211,94 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 class SessionStore:
-    def __init__(self, db_path: Path | str | None = None):
+    """The session log. `access="write"` (the default) refuses a log that cannot be written, with a
+    StoreReadOnly saying why; `access="read"` opens such a log read-only instead. `verify` reads the
+    whole file first (PRAGMA quick_check), so a damaged log is refused before anything is written
+    into it. A damaged file is never written: StoreDamaged says which file and what to do."""
+
+    def __init__(self, db_path: Path | str | None = None, *, access: str = "write", verify: bool = False):
+        if access not in ("read", "write"):
+            raise ValueError(f"access must be 'read' or 'write', got {access!r}")
         self.path = Path(db_path) if db_path else data_dir() / "tidewell.db"
-        self.conn = connect(self.path)
-        self._mark_orphans_interrupted()
+        problem = header_problem(self.path)
+        if problem:
+            raise damaged(self.path, problem)
+        reason = read_only_reason(self.path)
+        if reason and access == "write":
+            raise read_only(self.path, reason)
+        self.read_only = bool(reason)
+        self._verified = False
+        try:
+            self.conn = connect_read_only(self.path, reason) if reason else self._connect(access)
+            if verify:
+                self._verify()
+            if not self.read_only:
+                self._mark_orphans_interrupted(access)
+        except sqlite3.Error as error:
+            raise store_error(error, self.path) or error
 
     def close(self) -> None:
         self.conn.close()
 
-    def _mark_orphans_interrupted(self) -> None:
-        """A session still 'running' whose process is gone was killed: keep it, readable, as interrupted."""
-        rows = self.conn.execute("SELECT id, pid FROM sessions WHERE status = 'running'").fetchall()
-        with self.conn:
-            for row in rows:
-                if not _pid_alive(row["pid"]):
+    def _connect(self, access: str) -> sqlite3.Connection:
+        """Read-write; for reading, read-only where SQLite cannot open the log for writing (a full disk
+        has no room for its -shm file), so what is there can still be read."""
+        try:
+            return connect(self.path)
+        except sqlite3.Error as error:
+            problem = store_error(error, self.path)
+            if access == "write" or problem is None or isinstance(problem, StoreDamaged):
+                raise
+        self.read_only = True
+        return connect_read_only(self.path, str(problem))
+
+    def _verify(self) -> None:
+        findings = [" ".join(row[0].split()) for row in self.conn.execute("PRAGMA quick_check(1)").fetchall()]
+        if findings != ["ok"]:
+            self.conn.close()
+            raise damaged(self.path, f"SQLite's check found: {findings[0].removeprefix('*** in database main *** ')}")
+        self._verified = True
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """One transaction; what the disk or the file refuses becomes a one-line StoreError."""
+        try:
+            with self.conn:
+                yield
+        except sqlite3.Error as error:
+            raise store_error(error, self.path) or error
+
+    def _mark_orphans_interrupted(self, access: str) -> None:
+        """A session still 'running' whose process is gone was killed: keep it, readable, as interrupted.
+        Only into a file that passed SQLite's check (a crash can leave both); left for the next start
+        when the log cannot take the write now (a full disk)."""
+        rows = [row for row in self.conn.execute("SELECT id, pid FROM sessions WHERE status = 'running'").fetchall()
+                if not _pid_alive(row["pid"])]
+        if not rows:
+            return
+        if not self._verified:
+            try:
+                self._verify()
+            except StoreError:
+                if access == "write":
+                    raise
+                self.conn = connect_read_only(self.path, "it is damaged")  # read what can be read; write nothing
+                self.read_only = True
+                return
+        try:
+            with self._writing():
+                for row in rows:
                     self.conn.execute(
                         "UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, ?) WHERE id = ?",
                         (_utc_now(), row["id"]),
                     )
+        except StoreError:
+            pass
 
     def begin(self, *, program_id: str, program_title: str, program_minutes: float, client: str,
               sensor: str, virtual_time: bool, seed: int | None) -> int:
         self.ensure_client(client)
-        with self.conn:
+        with self._writing():
             cursor = self.conn.execute(
                 "INSERT INTO sessions (started_at, status, program_id, program_title, program_minutes, client,"
                 " sensor, virtual_time, seed, pid) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -205,7 +309,7 @@ class SessionStore:
 
     # -- clients and self-reports ---------------------------------------------------------
     def ensure_client(self, pseudonym: str) -> sqlite3.Row:
-        with self.conn:
+        with self._writing():
             self.conn.execute("INSERT OR IGNORE INTO clients (pseudonym, created_at) VALUES (?, ?)",
                               (pseudonym, _utc_now()))
         return self.client(pseudonym)
@@ -218,7 +322,7 @@ class SessionStore:
 
     def set_resonance(self, pseudonym: str, rate_bpm: float, session_id: int) -> None:
         self.ensure_client(pseudonym)
-        with self.conn:
+        with self._writing():
             self.conn.execute(
                 "UPDATE clients SET resonance_bpm = ?, resonance_session_id = ?, resonance_at = ? WHERE pseudonym = ?",
                 (rate_bpm, session_id, _utc_now(), pseudonym),
@@ -236,7 +340,7 @@ class SessionStore:
                 raise ValueError(f"{label} must be a whole number from 0 to 10, got {value!r}")
         if self.session(session_id) is None:
             raise ValueError(f"no session {session_id}")
-        with self.conn:
+        with self._writing():
             self.conn.execute(
                 "INSERT OR REPLACE INTO self_reports VALUES (?, ?, ?, ?, ?, ?)",
                 (session_id, moment, pain, stress, note, _utc_now()),
@@ -253,11 +357,18 @@ class SessionStore:
             self.conn.execute("INSERT INTO events VALUES (?,?,?,?,?)", (session_id, t_s, kind, detail, phase_index))
 
     def set_folder(self, session_id: int, folder: Path) -> None:
-        with self.conn:
+        with self._writing():
             self.conn.execute("UPDATE sessions SET folder = ? WHERE id = ?", (str(folder), session_id))
 
+    def set_virtual_time(self, session_id: int) -> None:
+        with self._writing():
+            self.conn.execute("UPDATE sessions SET virtual_time = 1 WHERE id = ?", (session_id,))
+
     def writer(self, session_id: int) -> "SessionWriter":
-        return SessionWriter(self.path, session_id)
+        try:
+            return SessionWriter(self.path, session_id)
+        except sqlite3.Error as error:
+            raise store_error(error, self.path) or error
 
     # -- reading --------------------------------------------------------------------------
     def sessions(self, limit: int = 50) -> list[sqlite3.Row]:
@@ -294,13 +405,28 @@ _STOP = object()
 
 class SessionWriter:
     """Takes rows from the frame thread through a queue and commits them from its own thread
-    at least every COMMIT_INTERVAL_S, so the frame loop never waits on the disk."""
+    at least every COMMIT_INTERVAL_S, so the frame loop never waits on the disk.
 
-    def __init__(self, db_path: Path, session_id: int):
+    A commit the disk or the file refuses (a full disk, an I/O error) is tried again, `tries` times
+    `retry_pause_s` apart, with every row it held. When it still fails, drain_problems() hands the
+    frame thread one ("log_write_failed", why) and the writer lets go of the spare room it holds
+    beside the log (SPARE_ROOM_BYTES), so that on a full disk the rows until the session's gentle end
+    and its final status still fit. Rows go on being kept and tried once per commit; close() tries
+    the final status by itself last. What was written stays whole."""
+
+    def __init__(self, db_path: Path, session_id: int, tries: int = WRITE_TRIES,
+                 retry_pause_s: float = RETRY_PAUSE_S):
         self.session_id = session_id
+        self.path = Path(db_path)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._conn = connect(db_path)
-        self._error: BaseException | None = None
+        self._conn = connect(self.path)
+        self._tries = max(1, tries)
+        self._retry_pause_s = retry_pause_s
+        self._pending: list = []  # rows not yet committed, in order
+        self._problems: queue.SimpleQueue = queue.SimpleQueue()
+        self.failure: str | None = None  # why the log stopped taking rows, once it gave up
+        self._bug: BaseException | None = None
+        self._spare = self._hold_spare_room()
         self._thread = threading.Thread(target=self._run, name="tidewell-log", daemon=True)
         self._thread.start()
         self._closed = False
@@ -361,8 +487,18 @@ class SessionWriter:
             "UPDATE phases SET ended_s = ? WHERE session_id = ? AND idx = ?", (t_s, self.session_id, index)
         ))
 
+    def drain_problems(self) -> list[tuple[str, str]]:
+        """(kind, detail) of what went wrong with the log since the last call (from the frame thread)."""
+        problems = []
+        while True:
+            try:
+                problems.append(self._problems.get_nowait())
+            except queue.Empty:
+                return problems
+
     def close(self, status: str) -> None:
-        """Flush everything, then mark the session with its final status. Safe to call twice."""
+        """Flush everything, then mark the session with its final status. Safe to call twice.
+        A log the disk refused is not an error here (the session was told); a bug in a row is."""
         if self._closed:
             return
         self._closed = True
@@ -373,8 +509,9 @@ class SessionWriter:
         self._queue.put(_STOP)
         self._thread.join()
         self._conn.close()
-        if self._error is not None:
-            raise RuntimeError(f"session log write failed: {self._error}") from self._error
+        self._let_go_of_spare_room()
+        if self._bug is not None:
+            raise RuntimeError(f"session log write failed: {self._bug}") from self._bug
 
     # -- the writer thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -385,26 +522,82 @@ class SessionWriter:
             except queue.Empty:
                 item = None
             if item is _STOP:
-                self._commit()
+                self._flush(closing=True)
                 return
             if item is not None:
-                self._execute(item)
+                self._pending.append(item)
             if time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
-                self._commit()
+                self._flush()
                 last_commit = time.monotonic()
 
-    def _execute(self, item) -> None:
-        sql, params = item
-        try:
-            if isinstance(params, list):
-                self._conn.executemany(sql, params)
-            else:
-                self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            self._error = exc
+    def _flush(self, closing: bool = False) -> None:
+        if not self._pending:
+            return
+        tries = self._tries if closing or self.failure is None else 1
+        error = None
+        for attempt in range(tries):
+            if attempt:
+                time.sleep(self._retry_pause_s)
+            error = self._commit(self._pending)
+            if error is None:
+                self._pending.clear()
+                return
+        if self.failure is None:
+            self.failure = (f"cannot write the session log {self.path}: {describe(error)} "
+                            f"(tried {tries} times, {self._retry_pause_s:g} s apart)")
+            self._problems.put(("log_write_failed", self.failure))
+            if self._let_go_of_spare_room() and self._commit(self._pending) is None:
+                self._pending.clear()
+                return
+        if closing and len(self._pending) > 1:
+            # The final status alone may still fit, the more so once the -wal file's pages are merged
+            # into the log and the -wal file emptied.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            self._commit(self._pending[-1:])
 
-    def _commit(self) -> None:
+    def _hold_spare_room(self) -> Path | None:
+        spare = self.path.with_name(f".{self.path.name}-spare")
+        with contextlib.suppress(FileNotFoundError):
+            spare.unlink()  # left by a session that was killed
         try:
+            fd = create_private(spare)
+        except OSError:
+            return None
+        try:
+            os.write(fd, bytes(SPARE_ROOM_BYTES))
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            spare.unlink()
+            return None
+        os.close(fd)
+        return spare
+
+    def _let_go_of_spare_room(self) -> bool:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            spare.unlink()
+        return True
+
+    def _commit(self, items: list) -> sqlite3.Error | None:
+        """Every item in one transaction; the error that stopped it (rolled back), or None."""
+        try:
+            for sql, params in items:
+                try:
+                    if isinstance(params, list):
+                        self._conn.executemany(sql, params)
+                    else:
+                        self._conn.execute(sql, params)
+                except sqlite3.Error as error:
+                    if getattr(error, "sqlite_errorcode", 0) & 0xFF in ENVIRONMENT_CODES:
+                        raise
+                    self._bug = self._bug or error  # a mistake in the row, not the disk: raised at close
             self._conn.commit()
-        except sqlite3.Error as exc:
-            self._error = exc
+            return None
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()
+            return error

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from tidewell.sessions.private_files import private_folder, replacing
+
 PADDING_PX = 8
 CAPTION_PX = 22
 BACKGROUND = (14, 14, 18)
@@ -46,6 +48,7 @@ def write_contact_sheet(frames: list[tuple[str, np.ndarray]], path: Path, column
         draw.text((x + tile[0] // 2, y + tile[1] + CAPTION_PX // 2), caption,
                   fill=CAPTION_COLOR, font=font, anchor="mm")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, format="PNG")
+    private_folder(path.parent)
+    with replacing(path, binary=True) as file:  # owner-only; a full disk leaves no half-written PNG
+        sheet.save(file, format="PNG")
     return path

@@ -43,7 +43,7 @@ class WavOutput:
     (holding everything up to the last frame) even if the process is interrupted before close().
     A file that cannot be written on (a full disk), or a disk with less than `keep_free_bytes` left,
     stops the WAV, never the session: the file is cut back to the last whole frame, `failure` says
-    why, and drain_events() hands out one ("audio_lost", ...). `path` is None when no file could be made.
+    why, and drain_events() hands out one ("sound_file_stopped", ...). `path` is None when no file could be made.
     """
 
     def __init__(self, path: Path | str, sample_rate: int = 24000, channels: int = 2, seed: int = 0,
@@ -116,7 +116,7 @@ class WavOutput:
         self.failure = reason
         seconds = self.frames_written / self.sample_rate
         name = self.path.name if self.path is not None else "the WAV"
-        self._events.append(("audio_lost", f"{name} stops at {int(seconds // 60):02d}:{int(seconds % 60):02d}: "
+        self._events.append(("sound_file_stopped", f"{name} stops at {int(seconds // 60):02d}:{int(seconds % 60):02d}: "
                                            f"{reason}; the session and its log go on"))
         for closing in (self._wav, self._file):
             if closing is not None:

@@ -69,6 +69,8 @@ KINDS: dict[str, EventKind] = {k.name: k for k in (
     # sound (audio/device.py)
     EventKind("audio_lost", "sound device lost", console=True, terminal=LINE, report=True),
     EventKind("audio_back", "sound device back", console=True, terminal=LINE, report=True),
+    # the WAV file (audio/output.py): stopped on a full disk, the session goes on
+    EventKind("sound_file_stopped", "sound file stopped", console=True, terminal=LINE, report=True),
     # the headset (engine/xr/target.py)
     EventKind("headset_off", "headset off", console=True, terminal=LINE, report=True),
     EventKind("headset_on", "headset on", console=True, terminal=LINE, report=True),

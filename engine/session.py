@@ -251,7 +251,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                     options.on_frame(state)
                 _log_events(runner, writer, program, events)
                 writer.beats(runner.drain_beats())
-                _log_write_problems(writer, runner, say, options.on_event, now)
+                _log_write_problems(writer, runner, events, now)
                 if hasattr(source, "drain_packets"):
                     writer.packets(source.drain_packets())
                 heard = state if presence is None else presence.for_sound(state)
@@ -294,7 +294,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             headset.end()  # STOPPING and EXITING, logged below
             _headset_events(headset, presence, runner, events, last_t, closing=True)
         writer.close(status)
-        _log_write_problems(writer, runner, say, options.on_event, last_t)
+        _log_write_problems(writer, runner, events, last_t)
         if window is not None:
             window.close()
         if headset is not None:
@@ -395,14 +395,12 @@ def _log_scene_problems(renderer, events: _EventFanOut, now: float, phase: int) 
         events.emit(now, "scene_problem", problem, phase)
 
 
-def _log_write_problems(writer, runner: SessionRunner, say, on_event, now: float) -> None:
-    """The log refused rows even after retries: the therapist is told, and the session ends gently
-    with everything written so far kept."""
+def _log_write_problems(writer, runner: SessionRunner, events: "_EventFanOut", now: float) -> None:
+    """The log refused rows even after retries: the therapist is told (terminal and console), and the
+    session ends gently with everything written so far kept."""
     for kind, detail in writer.drain_problems():
-        writer.event(now, kind, detail, runner.phase_index)  # lands if the disk recovers
-        if on_event is not None:
-            on_event(now, kind, detail, runner.phase_index)
-        say(f"  {_clock(now)}  {kind.replace('_', ' ')}: {detail}; what was logged before is kept")
+        events.emit(now, kind, detail, runner.phase_index,  # the row lands if the disk recovers
+                    terminal_note="; what was logged before is kept")
         runner.request_end(now, "the session log cannot be written")
 
 

@@ -366,7 +366,7 @@ def test_a_wav_that_hits_a_full_disk_stops_and_leaves_a_whole_file(tmp_path):
         events = output.drain_events()
         output.close()
         assert output.failure is not None and "No space left on device" in output.failure
-        assert [kind for kind, _ in events] == ["audio_lost"] and "the session and its log go on" in events[0][1]
+        assert [kind for kind, _ in events] == ["sound_file_stopped"] and "the session and its log go on" in events[0][1]
         with wave.open(str(mount / "breath.wav")) as wav:
             assert wav.getnframes() == output.frames_written > 24000  # every whole frame written is kept
             assert len(wav.readframes(wav.getnframes())) == output.frames_written * 4

@@ -125,6 +125,24 @@ def test_everything_in_the_data_folder_is_owner_only_whatever_the_umask(tmp_path
         assert mode(path) == (0o700 if path.is_dir() else 0o600), f"{path}: {mode(path):04o}"
 
 
+def test_the_consoles_thumbnails_and_certificate_are_owner_only_whatever_the_umask(tmp_path):
+    from tidewell.engine.console.certificate import console_certificate
+    from tidewell.engine.console.thumbnails import scene_thumbnails
+
+    previous = os.umask(0o022)
+    try:
+        thumbnails = scene_thumbnails(lambda line: None, cache=tmp_path / "data" / "thumbnails")
+        console_certificate(["127.0.0.1", "localhost"], folder=tmp_path / "config" / "tidewell", say=lambda line: None)
+    finally:
+        os.umask(previous)
+    cached = sorted((tmp_path / "data" / "thumbnails").iterdir())
+    assert thumbnails and cached, "the thumbnails should have been drawn and cached"
+    made = [tmp_path / "data", tmp_path / "data" / "thumbnails", *cached,
+            tmp_path / "config", tmp_path / "config" / "tidewell", *(tmp_path / "config" / "tidewell").iterdir()]
+    for path in made:
+        assert mode(path) == (0o700 if path.is_dir() else 0o600), f"{path}: {mode(path):04o}"
+
+
 def test_the_log_and_its_wal_and_shm_are_owner_only_while_a_session_writes(tmp_path):
     previous = os.umask(0o002)
     try:

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tidewell.sessions.private_files import private_folder, write_private
+
 CERT_FILE = "console-cert.pem"
 KEY_FILE = "console-key.pem"
 VALID_DAYS = 825  # the longest a TLS server certificate may last on Apple tablets
@@ -55,10 +57,10 @@ def console_certificate(names: list[str], folder: Path | None = None,
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _self_signed(key, names)
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+            private_folder(folder)
+            write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
                                                        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-            _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+            write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         except OSError as error:
             raise OSError(f"cannot keep the console's TLS certificate in {folder}: {error.strerror or error} "
                           "(TIDEWELL_CONFIG_DIR chooses another folder)") from None
@@ -122,16 +124,3 @@ def _self_signed(key: ec.EllipticCurvePrivateKey, names: list[str]) -> x509.Cert
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
             .sign(key, hashes.SHA256()))
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Owner-only from the first byte (whatever the umask), and in place only once complete."""
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.fchmod(descriptor, 0o600)  # our own new file: the umask has no say
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, path)

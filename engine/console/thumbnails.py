@@ -16,6 +16,7 @@ from PIL import Image
 
 from tidewell.engine.scenes_cli import scene_state
 from tidewell.scenes.catalog import SceneInfo, available_scenes
+from tidewell.sessions.private_files import private_folder, write_private
 from tidewell.sessions.store import data_dir
 
 SIZE = (320, 180)
@@ -53,8 +54,8 @@ def scene_thumbnails(say: Callable[[str], None], cache: Path | None = None) -> d
                 continue
             thumbnails[info.id] = png = _png(pixels)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(png)
+                private_folder(path.parent)
+                write_private(path, png)
             except OSError as error:
                 say(f"thumbnail of {info.id} not cached: {error.strerror or error}")
     finally:

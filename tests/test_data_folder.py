@@ -482,3 +482,20 @@ def test_on_a_full_disk_the_log_is_still_read_and_a_new_session_is_refused_in_on
                 in line, line
         assert digest(db) == before
         assert not (mount / "data" / "sessions" / "00002").exists()
+
+
+def test_a_log_damaged_while_the_console_serves_is_named_not_a_500(tmp_path):
+    from console_testbed import run_short_session, running_console
+
+    data = tmp_path / "data"
+    run_short_session(data, CLIENT)
+    with running_console(data) as console:
+        http = console.paired_client()
+        assert http.get("/api/clients").status_code == 200
+        _random_bytes(data / "tidewell.db")
+        for answer in (http.get("/api/clients"), http.get("/api/clients/1"),
+                       http.post("/api/clients", json={"pseudonym": "wren-2"})):
+            assert answer.status_code == 503, answer.text
+            assert "damaged" in answer.json()["error"] and str(data / "tidewell.db") in answer.json()["error"]
+        assert http.get("/").status_code == 200  # the console keeps serving
+    assert not [line for line in console.lines if "Traceback" in line]

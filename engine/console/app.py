@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import sqlite3
 from contextlib import closing as _closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from tidewell.engine.keymap import default_keymap, load_keymap
 from tidewell.sessions.export import json_safe
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.store_checks import StoreError, store_error
 
 STATIC = Path(__file__).with_name("static")
 LIVE_PERIOD_S = 0.25
@@ -75,7 +77,8 @@ def build_app(config: ConsoleConfig) -> Starlette:
     middleware = [Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=list(config.hosts)),
                   Middleware(SameOriginJson, hosts=config.hosts), Middleware(BodyLimit)]
     app = Starlette(routes=routes, middleware=middleware,
-                    exception_handlers={BadBody: _bad_body})
+                    exception_handlers={BadBody: _bad_body, StoreError: _store_problem,
+                                        sqlite3.Error: _store_problem})
     app.state.console = config
     return app
 
@@ -107,6 +110,14 @@ async def _body(request: Request, schema):
 
 async def _bad_body(request: Request, error: BadBody) -> JSONResponse:
     return JSONResponse({"error": f"bad request body: {error}", "problems": error.problems}, 422)
+
+
+async def _store_problem(request: Request, error: Exception) -> JSONResponse:
+    """The session log is damaged, read-only or on a full disk: one line for the therapist, not a 500."""
+    problem = error if isinstance(error, StoreError) else store_error(error, _config(request).db_path)
+    if problem is None:
+        raise error  # a mistake in Tidewell itself keeps its traceback
+    return JSONResponse({"error": str(problem)}, 503)
 
 
 def authenticated(handler):

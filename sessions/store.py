@@ -14,6 +14,7 @@ import platformdirs
 
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat
+from tidewell.sessions.pseudonyms import checked_pseudonym
 
 COMMIT_INTERVAL_S = 0.5
 
@@ -187,6 +188,7 @@ class SessionStore:
 
     def begin(self, *, program_id: str, program_title: str, program_minutes: float, client: str,
               sensor: str, virtual_time: bool, seed: int | None) -> int:
+        client = checked_pseudonym(client)
         self.ensure_client(client)
         with self.conn:
             cursor = self.conn.execute(
@@ -199,6 +201,7 @@ class SessionStore:
 
     # -- clients and self-reports ---------------------------------------------------------
     def ensure_client(self, pseudonym: str) -> sqlite3.Row:
+        pseudonym = checked_pseudonym(pseudonym)  # PseudonymError (a ValueError) naming the rule
         with self.conn:
             self.conn.execute("INSERT OR IGNORE INTO clients (pseudonym, created_at) VALUES (?, ?)",
                               (pseudonym, _utc_now()))

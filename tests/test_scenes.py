@@ -263,7 +263,7 @@ def test_strict_renderer_raises_with_file_and_line(gl, tmp_path):
 def test_parse_state():
     assert parse_state("calm=0.8, breath=0.3,t=4") == {"calm": 0.8, "breath_level": 0.3, "t_s": 4.0}
     for bad, message in (("calm", "name=value"), ("mood=1", "unknown field 'mood'"), ("calm=hi", "expected a number"),
-                         ("calm=nan", "calm expected a number from -1e+06 to 1e+06, got 'nan'"),
+                         ("calm=nan", "calm expected a number from -1e"), ("calm=nan", "got .nan."),
                          ("t=inf", "t_s expected a number"), ("breath=1e300", "got '1e300'")):
         with pytest.raises(ValueError, match=message):
             parse_state(bad)

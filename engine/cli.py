@@ -2,43 +2,63 @@
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sqlite3
 import sys
 from pathlib import Path
 
+from tidewell.engine.terminal import say, terminal_output
 from tidewell.engine.xr.runtime import XrUnavailable
-from tidewell.sessions.program import ProgramError, builtin_programs, load_program, resolve_program
+from tidewell.sensors.ble import BluetoothUnavailable
+from tidewell.sensors.spec import MAX_SESSION_ID, parse_sensor
+from tidewell.sessions.program import (
+    MAX_PROGRAM_MINUTES,
+    MIN_SCALED_MINUTES,
+    SCALED_MINUTES_RULE,
+    ProgramError,
+    builtin_programs,
+    load_program,
+    resolve_program,
+)
+from tidewell.sessions.pseudonyms import PseudonymError, checked_pseudonym
 from tidewell.sessions.words import plural, status_words
 
 DEFAULT_PROGRAM = "taster"
+MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_NOTE_CHARS = 2000
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 0
-    try:
-        return args.handler(args) or 0
-    except ProgramError as exc:
-        print(f"tidewell: {exc}", file=sys.stderr)
-        return 2
-    except XrUnavailable as exc:
-        print(f"tidewell: {exc}", file=sys.stderr)
-        return 3
-    except (ValueError, OSError) as exc:
-        print(f"tidewell: {exc}", file=sys.stderr)
-        return 2
-    except sqlite3.Error as exc:  # what the disk or the session log's file did; a bug keeps its traceback
-        from tidewell.sessions.store import data_dir
-        from tidewell.sessions.store_checks import store_error
+    with terminal_output():  # no control characters reach the terminal; a closed pipe stops only the printing
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help()
+            return 0
+        try:
+            return args.handler(args) or 0
+        except ProgramError as exc:
+            print(f"tidewell: {exc}", file=sys.stderr)
+            return 2
+        except XrUnavailable as exc:
+            print(f"tidewell: {exc}", file=sys.stderr)
+            return 3
+        except BluetoothUnavailable as exc:
+            print(f"tidewell: Bluetooth unavailable: {exc}", file=sys.stderr)
+            return 2
+        except (ValueError, OSError) as exc:
+            print(f"tidewell: {exc}", file=sys.stderr)
+            return 2
+        except sqlite3.Error as exc:  # what the disk or the session log's file did; a bug keeps its traceback
+            from tidewell.sessions.store import data_dir
+            from tidewell.sessions.store_checks import store_error
 
-        problem = store_error(exc, data_dir() / "tidewell.db")
-        if problem is None:
-            raise
-        print(f"tidewell: {problem}", file=sys.stderr)
-        return 2
+            problem = store_error(exc, data_dir() / "tidewell.db")
+            if problem is None:
+                raise
+            print(f"tidewell: {problem}", file=sys.stderr)
+            return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,22 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a session (default: the 3-minute taster, simulated heart)")
     run.add_argument("program", nargs="?", default=DEFAULT_PROGRAM,
                      help="a built-in program id (see `tidewell programs list`) or a .toml file")
-    run.add_argument("--client", default="anonymous", help="the client's pseudonym (never a real name)")
-    run.add_argument("--sensor", nargs="+", default=["sim"], metavar="KIND",
+    run.add_argument("--client", type=_pseudonym, default="anonymous",
+                     help="the client's pseudonym (never a real name)")
+    run.add_argument("--sensor", type=_sensor, default="sim", metavar="KIND",
                      help="'sim' (simulated heart), 'ble' or 'ble:ADDRESS' (Bluetooth LE strap or watch; "
-                          "a name works too), 'replay FILE.csv' (columns t_s,rr_ms) or 'replay SESSION_ID'")
+                          "a name works too), 'replay:FILE.csv' (columns t_s,rr_ms) or 'replay:SESSION_ID'")
     run.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1 (default: the system's)")
     run.add_argument("--pain", type=_rating, help="pain before the session, 0-10")
     run.add_argument("--stress", type=_rating, help="stress before the session, 0-10")
-    run.add_argument("--note", default="", help="a note with the before rating")
+    run.add_argument("--note", type=_note, default="", help="a note with the before rating")
     timing = run.add_mutually_exclusive_group()
     timing.add_argument("--virtual-time", dest="virtual_time", action="store_const", const=True,
                         help="simulate as fast as possible (no window, audio to WAV)")
     timing.add_argument("--real-time", dest="virtual_time", action="store_const", const=False,
                         help="play at the wall clock even with no window or sound device")
-    run.add_argument("--minutes", type=_positive_float, help="shorten or stretch the program to this length")
+    run.add_argument("--minutes", type=_program_minutes, help="shorten or stretch the program to this length")
     run.add_argument("--headless", action="store_true", help="no window even when a display exists")
-    run.add_argument("--seed", type=int, default=0, help="seed of the simulated heart and the sound")
+    run.add_argument("--seed", type=_seed, default=0, help="seed of the simulated heart and the sound")
     run.add_argument("--audio-device", help="sound device name or index (default: the system's)")
     run.add_argument("--target", choices=("auto", "xr"), default="auto",
                      help="where the client sees the session: 'auto' (a window where there is a display, else "
@@ -87,11 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0 picks a free one)")
     console.add_argument("--lan", action="store_true",
                          help="listen on the clinic network for a tablet (default: this computer only)")
-    console.add_argument("--sensor", nargs="+", default=["sim"], metavar="KIND",
+    console.add_argument("--sensor", type=_sensor, default="sim", metavar="KIND",
                          help="heart-rate source for the sessions: 'sim', 'ble' or 'ble:ADDRESS'")
     console.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1 (default: the system's)")
     console.add_argument("--headless", action="store_true", help="no session window even when a display exists")
-    console.add_argument("--seed", type=int, default=0, help="seed of the simulated heart and the sound")
+    console.add_argument("--seed", type=_seed, default=0, help="seed of the simulated heart and the sound")
     console.add_argument("--audio-device", help="sound device name or index (default: the system's)")
     console.add_argument("--target", choices=("auto", "xr"), default="auto",
                          help="where clients see the sessions: 'auto' (a window or offscreen) or 'xr' (the headset)")
@@ -113,12 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     sensors = commands.add_parser("sensors", help="Bluetooth LE heart-rate sensors")
     sensors_cmd = sensors.add_subparsers(title="sensors commands", required=True)
     b = sensors_cmd.add_parser("scan", help="list nearby devices with the Heart Rate Service")
-    b.add_argument("--seconds", type=_positive_float, default=5.0)
+    b.add_argument("--seconds", type=_scan_seconds, default=5.0, help="how long to listen (default 5, at most 300)")
     b.add_argument("--adapter", help="Bluetooth adapter, e.g. hci0")
     b.set_defaults(handler=_sensors_scan)
     b = sensors_cmd.add_parser("watch", help="live HR, RR, contact and battery of one sensor")
     b.add_argument("target", nargs="?", help="address or name (default: the first sensor found)")
-    b.add_argument("--seconds", type=_positive_float, help="stop after this long (default: until Ctrl-C)")
+    b.add_argument("--seconds", type=_watch_seconds,
+                   help="stop after this long, at most 86400 (default: until Ctrl-C)")
     b.add_argument("--adapter", help="Bluetooth adapter, e.g. hci0")
     b.set_defaults(handler=_sensors_watch)
     b = sensors_cmd.add_parser("decode", help="decode 0x2A37 packets given in hex: one JSON object per packet")
@@ -150,18 +172,19 @@ def _parser() -> argparse.ArgumentParser:
     a = audio_cmd.add_parser("render", help="the program's sound in virtual time, to WAV (no session is logged)")
     a.add_argument("program")
     a.add_argument("--out", required=True, metavar="FILE.wav")
-    a.add_argument("--minutes", type=_positive_float, help="shorten or stretch the program to this length")
-    a.add_argument("--sensor", nargs="+", default=["sim"], metavar="KIND", help="'sim' or 'replay FILE|SESSION_ID'")
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--rate", type=int, default=48000, help="sample rate in Hz")
+    a.add_argument("--minutes", type=_program_minutes, help="shorten or stretch the program to this length")
+    a.add_argument("--sensor", type=_sensor, default="sim", metavar="KIND",
+                   help="'sim', 'replay:FILE.csv' or 'replay:SESSION_ID'")
+    a.add_argument("--seed", type=_seed, default=0)
+    a.add_argument("--rate", type=_sample_rate, default=48000, help="sample rate in Hz (8000-192000)")
     a.set_defaults(handler=_audio_render)
 
     rate = commands.add_parser("rate", help="record the client's pain and stress before or after a session")
-    rate.add_argument("session_id", type=int)
+    rate.add_argument("session_id", type=_session_id)
     rate.add_argument("moment", choices=("before", "after"))
     rate.add_argument("--pain", type=_rating, help="0 (none) to 10 (worst imaginable)")
     rate.add_argument("--stress", type=_rating, help="0 (none) to 10 (extreme)")
-    rate.add_argument("--note", default="", help="free text")
+    rate.add_argument("--note", type=_note, default="", help="free text")
     rate.set_defaults(handler=_rate)
 
     hrv = commands.add_parser("hrv", help="offline HRV metrics of an RR file (columns t_s,rr_ms), or of the beats "
@@ -171,8 +194,8 @@ def _parser() -> argparse.ArgumentParser:
     hrv.set_defaults(handler=_hrv)
 
     report = commands.add_parser("report", help="a session's report page, exports, or a client's trends")
-    report.add_argument("session_id", type=int, nargs="?")
-    report.add_argument("--client", help="trends across this client's sessions")
+    report.add_argument("session_id", type=_session_id, nargs="?")
+    report.add_argument("--client", type=_pseudonym, help="trends across this client's sessions")
     report.add_argument("--html", metavar="FILE", help="write the report page")
     report.add_argument("--csv", metavar="FILE", help="export the time series as CSV")
     report.add_argument("--json", metavar="FILE", dest="json_path", help="export everything as JSON")
@@ -185,10 +208,10 @@ def _parser() -> argparse.ArgumentParser:
     sessions = commands.add_parser("sessions", help="logged sessions")
     sessions_cmd = sessions.add_subparsers(title="sessions commands", required=True)
     s = sessions_cmd.add_parser("list", help="the most recent sessions")
-    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--limit", type=_limit, default=20, help="how many (default 20)")
     s.set_defaults(handler=_sessions_list)
     s = sessions_cmd.add_parser("show", help="one session: phases, per-phase summary and events")
-    s.add_argument("session_id", type=int)
+    s.add_argument("session_id", type=_session_id)
     s.set_defaults(handler=_sessions_show)
     return parser
 
@@ -202,21 +225,79 @@ def _version() -> str:
         return "unknown"
 
 
-def _rating(text: str) -> int:
+# argparse types: each names what it expects in its message ("argument --minutes: expected ...").
+
+def _whole_number(text: str, low: int, high: int, what: str) -> int:
     try:
-        value = int(text)
+        value = int(text.strip())
     except ValueError:
-        value = -1
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 10, got {text}")
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+def _number(text: str, low: float, high: float, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def _rating(text: str) -> int:
+    return _whole_number(text, 0, 10, "a whole number from 0 to 10")
+
+
+def _program_minutes(text: str) -> float:
+    return _number(text, MIN_SCALED_MINUTES, MAX_PROGRAM_MINUTES, SCALED_MINUTES_RULE.removeprefix("expected "))
+
+
+def _seed(text: str) -> int:
+    return _whole_number(text, 0, MAX_SEED, f"a whole number from 0 to {MAX_SEED}")
+
+
+def _session_id(text: str) -> int:
+    return _whole_number(text, 1, MAX_SESSION_ID, "a session id (a whole number from 1; tidewell sessions list)")
+
+
+def _limit(text: str) -> int:
+    return _whole_number(text, 1, 100_000, "a whole number from 1 to 100000")
+
+
+def _sample_rate(text: str) -> int:
+    return _whole_number(text, 8000, 192_000, "a sample rate in Hz from 8000 to 192000")
+
+
+def _scan_seconds(text: str) -> float:
+    return _number(text, 0.5, 300, "seconds from 0.5 to 300")
+
+
+def _watch_seconds(text: str) -> float:
+    return _number(text, 0.5, 86_400, "seconds from 0.5 to 86400 (a day)")
+
+
+def _pseudonym(text: str) -> str:
+    try:
+        return checked_pseudonym(text)
+    except PseudonymError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _note(text: str) -> str:
+    if len(text) > MAX_NOTE_CHARS:
+        raise argparse.ArgumentTypeError(f"expected a note of at most {MAX_NOTE_CHARS} characters, got {len(text)}")
+    return text
+
+
+def _sensor(text: str) -> str:
+    try:
+        parse_sensor(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text.strip()
 
 
 def _run(args) -> int:
@@ -226,7 +307,7 @@ def _run(args) -> int:
     program = load_program(resolve_program(args.program))
     if args.minutes:
         program = program.scaled_to(args.minutes)
-    options = RunOptions(client=args.client, sensor=tuple(args.sensor), virtual_time=args.virtual_time,
+    options = RunOptions(client=args.client, sensor=args.sensor, virtual_time=args.virtual_time,
                          headless=args.headless, seed=args.seed, audio_device=args.audio_device,
                          adapter=args.adapter, target=args.target, xr_space=args.xr_space, mirror=args.mirror,
                          sound_when_headset_off=args.sound_when_headset_off)
@@ -249,7 +330,9 @@ def _run(args) -> int:
     print(f"session log:     {store.path} (tidewell sessions show {result.session_id})")
     print(f"after the session: tidewell rate {result.session_id} after --pain N --stress N; "
           f"tidewell report {result.session_id} --html report.html")
-    return 0 if result.status != "interrupted" else 130
+    if result.status != "interrupted":
+        return 0
+    return 128 + (result.stopped_by or signal.SIGINT)
 
 
 def _xr_info(args) -> int:
@@ -263,30 +346,20 @@ def _xr_info(args) -> int:
 def _console(args) -> int:
     from tidewell.engine.console.host import ConsoleOptions, serve_console
 
-    if args.sensor[0] == "replay":
+    if args.sensor.startswith("replay"):
         raise ValueError("the console runs live sessions: --sensor sim, ble or ble:ADDRESS")
     from tidewell.sessions.store import SessionStore
 
     store = SessionStore(verify=True)
     return serve_console(ConsoleOptions(port=args.port, lan=args.lan, headless=args.headless,
-                                        sensor=tuple(args.sensor), adapter=args.adapter,
+                                        sensor=args.sensor, adapter=args.adapter,
                                         audio_device=args.audio_device, seed=args.seed, target=args.target,
-                                        sound_when_headset_off=args.sound_when_headset_off, say=_say_flushed),
+                                        sound_when_headset_off=args.sound_when_headset_off, say=say),
                          store)
 
 
-def _say_flushed(text: str) -> None:
-    print(text, flush=True)
-
-
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, got {text!r}")
-    return port
+    return _whole_number(text, 0, 65535, "a TCP port 0-65535")
 
 
 def _programs_list(args) -> int:
@@ -330,13 +403,10 @@ def _programs_validate(args) -> int:
 def _sensors_scan(args) -> int:
     import asyncio
 
-    from tidewell.sensors.ble import BluetoothUnavailable, scan_heart_rate_sensors
+    from tidewell.sensors.ble import check_bluetooth, scan_heart_rate_sensors
 
-    try:
-        found = asyncio.run(scan_heart_rate_sensors(args.seconds, args.adapter))
-    except BluetoothUnavailable as error:
-        print(f"tidewell: Bluetooth unavailable: {error}", file=sys.stderr)
-        return 2
+    check_bluetooth(args.adapter)  # BluetoothUnavailable: main() says why, exit 2
+    found = asyncio.run(scan_heart_rate_sensors(args.seconds, args.adapter))
     if not found:
         print(f"no heart-rate sensor found in {args.seconds:g} s (is it worn, awake and not paired elsewhere?)")
         return 1
@@ -350,8 +420,9 @@ def _sensors_watch(args) -> int:
     import time
 
     from tidewell.engine.clock import RealClock
-    from tidewell.sensors.ble import BleHeartRateSource
+    from tidewell.sensors.ble import BleHeartRateSource, check_bluetooth
 
+    check_bluetooth(args.adapter)  # as scan: exit 2 with the reason when there is no Bluetooth to watch with
     clock = RealClock()
     source = BleHeartRateSource(args.target, clock.now, args.adapter).start()
     print(f"watching {source.description}; Ctrl-C to stop")
@@ -383,15 +454,19 @@ def _sensors_decode(args) -> int:
 
     from tidewell.sensors.hrm import parse_hrm
 
+    invalid = 0
     for text in args.packets:
         try:
-            data = bytes.fromhex(text)
+            decoded = parse_hrm(bytes.fromhex(text)).as_json()
         except ValueError:
-            print(json.dumps({"hr_bpm": None, "rr_ms": [], "energy_expended_kj": None,
-                              "sensor_contact": "not_supported", "valid": False,
-                              "error": f"not hex: {text!r}"}))
-            continue
-        print(json.dumps(parse_hrm(data).as_json()))
+            decoded = {"hr_bpm": None, "rr_ms": [], "energy_expended_kj": None, "sensor_contact": "not_supported",
+                       "valid": False, "error": f"not hex: {text!r}"}
+        invalid += not decoded["valid"]
+        print(json.dumps(decoded))
+    if invalid:
+        print(f"tidewell: {invalid} of {len(args.packets)} packets are not valid Heart Rate Measurements",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -412,14 +487,16 @@ def _audio_render(args) -> int:
     from tidewell.engine.session import make_source
     from tidewell.sessions.store import SessionStore
 
-    if args.sensor[0].startswith("ble"):
-        print("tidewell: audio render runs in virtual time: use --sensor sim or replay", file=sys.stderr)
+    if args.sensor.startswith("ble"):
+        print("tidewell: audio render runs in virtual time: use --sensor sim or replay:FILE|SESSION_ID",
+              file=sys.stderr)
         return 2
     program = load_program(resolve_program(args.program))
     if args.minutes:
         program = program.scaled_to(args.minutes)
-    store = SessionStore(access="read") if len(args.sensor) == 2 and args.sensor[1].isdigit() else None
-    source = make_source(tuple(args.sensor), args.seed, print, store=store)
+    replayed = args.sensor.partition(":")[2]
+    store = SessionStore(access="read") if args.sensor.startswith("replay:") and replayed.isdigit() else None
+    source = make_source(args.sensor, args.seed, print, store=store)
     seconds = render_program_audio(program, Path(args.out), source, args.seed, args.rate)
     print(f"wrote {args.out}: {seconds / 60:.1f} min at {args.rate} Hz ({program.title}, {source.description})")
     return 0

@@ -47,7 +47,8 @@ class FrameState:
     brightness: float = 1.0  # the program's calm -> brightness curve, multiplies fade for light
     volume: float = 1.0  # the program's calm -> volume curve, multiplies fade for sound
     paused: bool = False
-    sensor: str = "ok"  # ok, no_contact (strap reports no skin contact), lost (disconnected or silent)
+    sensor: str = "ok"  # ok, no_contact (strap reports no skin contact), lost (disconnected or silent), no_data
+    # (no beat since the session began)
     ending: bool = False
     audio_layers: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     breath_swell: str = "gentle"  # shape of the breathing sound's swell: gentle, even or full

@@ -3,6 +3,7 @@ engine/render/preview.py). Each returns an exit status and prints its problems a
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ EYE_OFFSET_M = 0.032  # half a typical interpupillary distance
 EYE_OFFSETS = {"center": (0.0,), "left": (-EYE_OFFSET_M,), "right": (EYE_OFFSET_M,),
                "both": (-EYE_OFFSET_M, EYE_OFFSET_M)}
 STATE_ALIASES = {"breath": "breath_level", "t": "t_s", "time": "t_s"}
+STATE_LIMIT = 1e6  # --state values: finite, and small enough for a shader's float arithmetic
 VALIDATE_SIZE = (64, 36)
 # Validation: a scene at fade 1 has some pixel above this (0..255); at fade 0 none is above the second.
 VISIBLE_MIN = 3
@@ -58,9 +60,13 @@ def parse_state(text: str | None) -> dict[str, float]:
                 f"--state: unknown field {name!r}: expected one of breath, t, {', '.join(FLOAT_FIELDS)}"
             )
         try:
-            values[name] = float(number)
+            value = float(number)
         except ValueError:
-            raise ValueError(f"--state: {name} expected a number, got {number.strip()!r}") from None
+            value = math.nan
+        if not math.isfinite(value) or abs(value) > STATE_LIMIT:
+            raise ValueError(f"--state: {name} expected a number from -{STATE_LIMIT:g} to {STATE_LIMIT:g}, "
+                             f"got {number.strip()!r}")
+        values[name] = value
     return values
 
 

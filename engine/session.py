@@ -18,10 +18,13 @@ from tidewell.engine import event_kinds
 from tidewell.engine.clock import RealClock, VirtualClock
 from tidewell.engine.frame_state import FrameState
 from tidewell.engine.keymap import load_keymap
+from tidewell.engine.terminal import say as terminal_say
 from tidewell.sensors.replay import load_rr_csv
+from tidewell.sensors.spec import parse_sensor, sensor_text
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.private_files import new_private_folder
 from tidewell.sessions.program import Program
+from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
 from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
@@ -35,7 +38,7 @@ CONTACT_FRAME_SIZE = (480, 270)
 @dataclass
 class RunOptions:
     client: str = "anonymous"
-    sensor: tuple[str, ...] = ("sim",)
+    sensor: str = "sim"  # see parse_sensor
     virtual_time: bool | None = None  # None: virtual when nothing is there to see or hear live
     headless: bool = False
     seed: int = 0
@@ -43,7 +46,7 @@ class RunOptions:
     adapter: str | None = None  # Bluetooth adapter for --sensor ble
     frame_rate: float = 30.0
     window_size: tuple[int, int] = (1280, 720)
-    say: Callable[[str], None] = print
+    say: Callable[[str], None] = terminal_say  # every line may hold typed text: control characters removed
     # Keys from the window ("next", "pause", "end", "marker") and console commands, which carry what
     # they expect so a repeated one changes nothing: ("next", from_phase_index), ("pause", paused),
     # ("marker", text), ("end", reason).
@@ -69,6 +72,7 @@ class SessionResult:
     contact_sheet: Path | None
     summaries: list[PhaseSummary]
     simulated_s: float
+    stopped_by: signal.Signals | None = None  # SIGINT or SIGTERM for a session a signal interrupted
 
 
 class StopRequest:
@@ -76,6 +80,7 @@ class StopRequest:
 
     def __init__(self):
         self.requested = False
+        self.signal: signal.Signals | None = None  # the signal that asked for the stop
         self._previous = {}
 
     def __enter__(self):
@@ -86,40 +91,30 @@ class StopRequest:
 
     def _handle(self, signum, frame):
         self.requested = True
+        self.signal = signal.Signals(signum)
+
+    @property
+    def reason(self) -> str:
+        """What stopped it, as the terminal names it: Ctrl-C or SIGTERM."""
+        return "Ctrl-C" if self.signal in (None, signal.SIGINT) else self.signal.name
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
 
-def check_sensor(sensor: tuple[str, ...]) -> None:
-    """Reject a malformed --sensor before anything starts."""
-    kind = sensor[0] if sensor else "sim"
-    if kind == "sim" and len(sensor) == 1:
-        return
-    if kind == "replay":
-        if len(sensor) != 2:
-            raise ValueError("--sensor replay needs a file or a session id: --sensor replay FILE.csv | SESSION_ID")
-        return
-    if (kind == "ble" or kind.startswith("ble:")) and len(sensor) == 1:
-        return
-    raise ValueError(f"unknown sensor {' '.join(sensor)!r}: expected 'sim', 'ble[:ADDRESS]' or 'replay FILE|SESSION_ID'")
-
-
-def make_source(sensor: tuple[str, ...], seed: int, say: Callable[[str], None], clock=None,
+def make_source(sensor: str | tuple[str, ...], seed: int, say: Callable[[str], None], clock=None,
                 store: SessionStore | None = None, adapter: str | None = None):
-    check_sensor(sensor)
-    kind = sensor[0] if sensor else "sim"
+    kind, argument = parse_sensor(sensor)
     if kind == "sim":
         return SimulatedHeart(seed=seed)
-    if kind.startswith("ble"):
+    if kind == "ble":
         from tidewell.sensors.ble import BleHeartRateSource
 
-        target = kind.partition(":")[2] or None
-        return BleHeartRateSource(target, clock.now, adapter).start()
-    if sensor[1].isdigit():
-        return _session_replay(int(sensor[1]), store)
-    source, problems = load_rr_csv(sensor[1])
+        return BleHeartRateSource(argument, clock.now, adapter).start()
+    if argument.isdigit():
+        return _session_replay(int(argument), store or SessionStore())
+    source, problems = load_rr_csv(argument)
     for problem in problems[:10]:
         say(f"skipped bad row: {problem}")
     if len(problems) > 10:
@@ -150,16 +145,21 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
                 source=None) -> SessionResult:
     """`source` overrides options.sensor with a ready BeatSource (tests, benchmarks)."""
     say = options.say
+    options.client = checked_pseudonym(options.client)
+    sensor_kind, _ = parse_sensor(options.sensor)
     store = store or SessionStore()
-    check_sensor(options.sensor)
     client = store.client(options.client)
     if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
         program = program.for_client(client["resonance_bpm"])
         say(f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
             f"(assessed in session {client['resonance_session_id']})")
-    live_sensor = source is None and options.sensor[0].startswith("ble")
+    live_sensor = source is None and sensor_kind == "ble"
     if live_sensor and options.virtual_time:
         raise ValueError("a Bluetooth sensor runs in real time: drop --virtual-time")
+    if live_sensor:
+        from tidewell.sensors.ble import check_bluetooth
+
+        check_bluetooth(options.adapter)  # BluetoothUnavailable before anything is logged: nothing would be measured
     if source is None and not live_sensor:
         source = make_source(options.sensor, options.seed, say, store=store)
 
@@ -192,7 +192,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     try:
         session_id = store.begin(
             program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-            client=options.client, sensor=" ".join(options.sensor), virtual_time=False, seed=options.seed,
+            client=options.client, sensor=sensor_text(options.sensor), virtual_time=False, seed=options.seed,
         )
     except BaseException:
         if headset is not None:
@@ -227,6 +227,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     therapist_at_hand = window is not None or (headset is not None and headset.mirror is not None)
     runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended)
     status = "interrupted"
+    stopped_by: signal.Signals | None = None
     frame_dt = 1.0 / options.frame_rate
     next_sample = 0.0
     last_t = 0.0
@@ -238,7 +239,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         with StopRequest() as stop:
             while not runner.finished:
                 if stop.requested:
-                    say("stopped (Ctrl-C): the session is kept and marked interrupted")
+                    say(f"stopped ({stop.reason}): the session is kept and marked interrupted")
+                    stopped_by = stop.signal
                     break
                 if headset is not None:
                     headset.wait_frame()  # the runtime paces the loop
@@ -303,7 +305,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     capture.close()
     if status != "interrupted" and is_assessment(program):
         _store_resonance(store, session_id, program, options.client, last_t, say, _label(options))
-    return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), last_t)
+    return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), last_t,
+                         stopped_by)
 
 
 def _open_headset(options: RunOptions, say):

@@ -1,6 +1,7 @@
 """Reading the TOML files authors write (programs, scenes), with messages that say file and line."""
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -20,3 +21,15 @@ def read_toml(path: Path, error: type[Exception], missing: str) -> tuple[str, di
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise error(f"{path}:{match.group(1) if match else 1}: TOML syntax error: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise error(f"{path}: too deeply nested (arrays or tables inside each other thousands deep)") from None
+
+
+def is_number(value) -> bool:
+    """A finite int or float: TOML's inf and nan, and integers beyond any float, are no usable number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -24,7 +24,6 @@ by `scan_scenes`; it never hides the others.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 import types
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tidewell.engine.frame_state import FrameState, Posture
+from tidewell.engine.toml_file import is_number as _is_number
 from tidewell.engine.toml_file import read_toml
 
 SCENES_FOLDER = Path(__file__).resolve().parent
@@ -63,6 +63,7 @@ CURVES = {
 }
 TOP_LEVEL_KEYS = ("id", "title", "description", "postures", "palette", "audio", "uniforms", "render_scale", "overlay")
 UNIFORM_KEYS = ("field", "range", "curve", "domain")
+PAIR_LIMIT = 1e6  # a uniform's range and domain: beyond this a shader's float arithmetic turns to inf
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _GLSL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -358,12 +359,10 @@ class _Validator:
         expected = "[lo, hi]: two numbers" + (" with lo < hi" if increasing else "")
         if (
             not isinstance(value, list) or len(value) != 2
-            or not all(_is_number(v) and math.isfinite(v) for v in value)
+            or not all(_is_number(v) for v in value)
             or (increasing and not value[0] < value[1])
         ):
             raise self.fail(key_path, expected, value)
+        if any(abs(v) > PAIR_LIMIT for v in value):
+            raise self.fail(key_path, f"[lo, hi] within -{PAIR_LIMIT:g} to {PAIR_LIMIT:g}", value)
         return float(value[0]), float(value[1])
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -47,6 +47,53 @@ def describe_error(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def check_bluetooth(adapter: str | None = None, timeout_s: float = 5.0) -> str:
+    """The adapter a session would use (e.g. "hci0"); BluetoothUnavailable saying what is missing when
+    BlueZ cannot be reached on the system D-Bus, has no adapter, lacks `adapter`, or it is switched off.
+    Asks BlueZ once, as bleak itself does when it starts, so nothing is left running."""
+    try:
+        adapters = asyncio.run(asyncio.wait_for(_bluez_adapters(), timeout_s))
+    except BluetoothUnavailable:
+        raise
+    except asyncio.TimeoutError:
+        raise BluetoothUnavailable(f"BlueZ did not answer on the system D-Bus within {timeout_s:g} s") from None
+    except Exception as error:  # D-Bus trouble comes as OSError, AuthError, ValueError for a bad address ...
+        raise BluetoothUnavailable(describe_error(error)) from error
+    if not adapters:
+        raise BluetoothUnavailable("BlueZ runs but has no Bluetooth adapter (is one plugged in and not blocked? "
+                                   "rfkill list)")
+    name = adapter or min(adapters)
+    if name not in adapters:
+        raise BluetoothUnavailable(f"no Bluetooth adapter {name!r} (found: {', '.join(sorted(adapters))})")
+    if not adapters[name]:
+        raise BluetoothUnavailable(f"the Bluetooth adapter {name} is switched off (bluetoothctl power on)")
+    return name
+
+
+async def _bluez_adapters() -> dict[str, bool]:
+    """{adapter name: powered} from BlueZ's object manager on the system bus."""
+    from dbus_fast import BusType, Message, MessageType
+    from dbus_fast.aio import MessageBus
+
+    bus = MessageBus(bus_type=BusType.SYSTEM)
+    try:
+        await bus.connect()
+        reply = await bus.call(Message(destination="org.bluez", path="/", member="GetManagedObjects",
+                                       interface="org.freedesktop.DBus.ObjectManager"))
+    finally:
+        bus.disconnect()
+    if reply.message_type == MessageType.ERROR:
+        why = reply.body[0] if reply.body else reply.error_name
+        raise BluetoothUnavailable(f"BlueZ is not running on the system D-Bus ({why}); start bluetoothd")
+    adapters = {}
+    for path, interfaces in reply.body[0].items():
+        adapter = interfaces.get("org.bluez.Adapter1")
+        if adapter is not None:
+            powered = adapter.get("Powered")
+            adapters[path.rsplit("/", 1)[-1]] = bool(powered.value) if powered is not None else True
+    return adapters
+
+
 def _bleak_kwargs(adapter: str | None) -> dict:
     return {"bluez": {"adapter": adapter}} if adapter else {}
 

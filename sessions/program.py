@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tidewell.engine.breathing import BreathPattern
 from tidewell.engine.frame_state import Posture
+from tidewell.engine.toml_file import is_number as _is_number
 from tidewell.engine.toml_file import read_toml
 
 BUILTIN_FOLDER = Path(__file__).parent / "programs"
@@ -58,6 +59,9 @@ DEFAULT_CURVES = {
     "volume": Curve(((0.0, 1.0), (1.0, 0.9))),
 }
 DEFAULT_ALERT_HR_RISE_BPM = 15.0
+MIN_PHASE_MINUTES = 10 / 60  # a phase lasts at least 10 s
+MAX_PROGRAM_MINUTES = 240.0  # a program lasts at most 4 h in all
+MIN_SCALED_MINUTES = 0.05  # --minutes may squeeze a program this short (3 s), for trying it out
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ class Program:
 
     def scaled_to(self, minutes: float) -> "Program":
         """The same program with every phase shortened or stretched to fit `minutes` in all."""
+        if not _is_number(minutes) or not MIN_SCALED_MINUTES <= minutes <= MAX_PROGRAM_MINUTES:
+            raise ProgramError(f"{self.source}: cannot scale the program to {minutes!r} minutes: "
+                               f"{SCALED_MINUTES_RULE}")
         factor = minutes / self.minutes
         return replace(self, phases=tuple(replace(p, minutes=p.minutes * factor) for p in self.phases))
 
@@ -117,6 +124,10 @@ class Program:
 
 class ProgramError(ValueError):
     """A program file that cannot be used; the message says file, line, key and what was expected."""
+
+
+SCALED_MINUTES_RULE = (f"expected a number of minutes from {MIN_SCALED_MINUTES:g} to {MAX_PROGRAM_MINUTES:g} "
+                       f"(a program lasts at most {MAX_PROGRAM_MINUTES / 60:g} h)")
 
 
 _PROGRAM_KEYS = {"id", "title", "description"}
@@ -146,21 +157,26 @@ def resolve_program(name_or_path: str) -> Path:
 
 
 def load_program(path: Path, scene_ids: set[str] | None = None) -> Program:
-    """Load and validate a program. `scene_ids` defaults to the installed scene catalogue."""
+    """Load and validate a program. `scene_ids` defaults to the installed scene catalogue, whose
+    scenes also say which postures each may be shown in."""
     path = Path(path)
     text, data = read_toml(path, ProgramError, "no such program file")
+    postures = None
     if scene_ids is None:
         from tidewell.scenes.catalog import available_scenes
 
-        scene_ids = set(available_scenes())
-    return _Validator(path, text, scene_ids).program(data)
+        scenes = available_scenes()
+        scene_ids = set(scenes)
+        postures = {scene_id: tuple(p.value for p in info.postures) for scene_id, info in scenes.items()}
+    return _Validator(path, text, scene_ids, postures).program(data)
 
 
 class _Validator:
-    def __init__(self, path: Path, text: str, scene_ids: set[str]):
+    def __init__(self, path: Path, text: str, scene_ids: set[str], postures: dict[str, tuple[str, ...]] | None):
         self.path = path
         self.lines = text.splitlines()
         self.scene_ids = scene_ids
+        self.scene_postures = postures  # scene id -> the postures its scene.toml lists
 
     # -- locating keys, so every message carries a line number --------------------------
     def _phase_header_lines(self) -> list[int]:
@@ -206,6 +222,11 @@ class _Validator:
         if not isinstance(phases_data, list) or not phases_data:
             raise ProgramError(f"{self.path}:1: a program needs at least one [[phase]] table")
         phases = tuple(self.phase(i, p) for i, p in enumerate(phases_data))
+        total = sum(p.minutes for p in phases)
+        if total > MAX_PROGRAM_MINUTES:
+            raise ProgramError(f"{self.path}:{self._phase_header_lines()[0] if self._phase_header_lines() else 1}: "
+                               f"the phases add up to {total:g} minutes: a program lasts at most "
+                               f"{MAX_PROGRAM_MINUTES:g} minutes ({MAX_PROGRAM_MINUTES / 60:g} h) in all")
         return Program(program_id, title, description, phases, self.path, self.curves(data.get("curves", {})),
                        self.alerts(data.get("alerts", {})), self.sound(data.get("sound", {})))
 
@@ -249,11 +270,18 @@ class _Validator:
         name = self._string(data, "name", label, index)
         kind = self._enum(data, "kind", PhaseKind, label, index)
         advance = self._enum(data, "advance", Advance, label, index, default=Advance.TIMER)
-        minutes = self._number(data, "minutes", label, index, minimum=0.0, exclusive=True)
+        minutes = data.get("minutes")
+        if not _is_number(minutes) or not MIN_PHASE_MINUTES <= minutes <= MAX_PROGRAM_MINUTES:
+            raise self._fail(label, "minutes", f"a number of minutes from {MIN_PHASE_MINUTES:.4g} (10 s) to "
+                                               f"{MAX_PROGRAM_MINUTES:g} (4 h)", minutes, index)
         scene = self._string(data, "scene", label, index)
         if scene not in self.scene_ids:
             raise self._fail(label, "scene", f"one of the installed scenes ({', '.join(sorted(self.scene_ids))})", scene, index)
         posture = self._enum(data, "posture", Posture, label, index)
+        listed = (self.scene_postures or {}).get(scene)
+        if listed is not None and posture.value not in listed:
+            raise self._fail(label, "posture", f"a posture scene {scene!r} lists in its scene.toml "
+                                               f"({', '.join(listed)})", posture.value, index)
         breathing = self.breathing(data.get("breathing"), label, index)
         audio = self.audio(data.get("audio", {"breath": 1.0}), label, index)
         crossfade = data.get("crossfade_s", DEFAULT_CROSSFADE_S)
@@ -332,7 +360,3 @@ class _Validator:
         if too_low or too_high:
             raise self._fail(label, key, expected, value, index)
         return float(value)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value

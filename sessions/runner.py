@@ -62,6 +62,7 @@ class SessionRunner:
         self.last_beat_s = 0.0
         self.sensor_lost = False  # no beat for SENSOR_SILENCE_S
         self.sensor_state = "ok"  # what the sensor itself says: ok, no_contact, lost
+        self.heard = False  # a beat has arrived since the session began
         self._last_now: float | None = None
         self._breath_level = 0.0
         self._events: list[Event] = [Event(0.0, "phase_start", program.phases[0].name, 0)]
@@ -206,6 +207,7 @@ class SessionRunner:
         for raw in self.source.poll(now, self._breath_level):
             self._take_beats(self.corrector.push(raw.t_s, raw.rr_ms))
             self.last_beat_s = raw.t_s
+            self.heard = True
         for event in self.source.drain_status() if hasattr(self.source, "drain_status") else ():
             self._log(event.t_s, f"sensor_{event.kind}", event.detail)
             if event.kind in ("disconnected", "contact_lost"):
@@ -215,7 +217,8 @@ class SessionRunner:
         silent = now - self.last_beat_s > SENSOR_SILENCE_S
         if silent != self.sensor_lost:
             self.sensor_lost = silent
-            self._log(now, "sensor_lost" if silent else "sensor_back", self.source.name)
+            detail = self.source.name if self.heard else f"no heart data since the session began ({self.source.name})"
+            self._log(now, "sensor_lost" if silent else "sensor_back", detail)
 
     def _take_beats(self, beats: list[CorrectedBeat]) -> None:
         for beat in beats:
@@ -245,9 +248,13 @@ class SessionRunner:
 
     @property
     def sensor(self) -> str:
+        """ok, no_contact, lost (it was heard, then went silent or disconnected), or no_data (nothing
+        heard since the session began: a strap that never connected or never sent a beat)."""
         if self.sensor_state != "ok":
             return self.sensor_state
-        return "lost" if self.sensor_lost else "ok"
+        if self.sensor_lost:
+            return "lost" if self.heard else "no_data"
+        return "ok"
 
     def _check_phase_end(self, now: float) -> None:
         if self.end_requested_s is not None:

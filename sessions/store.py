@@ -17,6 +17,7 @@ from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat
 from tidewell.sessions.private_files import create_private, private_folder
+from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.store_checks import (ENVIRONMENT_CODES, SQLITE_CANTOPEN, StoreDamaged, StoreError,
                                             StoreReadOnly, damaged, describe, header_problem, read_only,
                                             read_only_reason, store_error, wal_has_records)
@@ -297,6 +298,7 @@ class SessionStore:
 
     def begin(self, *, program_id: str, program_title: str, program_minutes: float, client: str,
               sensor: str, virtual_time: bool, seed: int | None) -> int:
+        client = checked_pseudonym(client)
         self.ensure_client(client)
         with self._writing():
             cursor = self.conn.execute(
@@ -309,6 +311,7 @@ class SessionStore:
 
     # -- clients and self-reports ---------------------------------------------------------
     def ensure_client(self, pseudonym: str) -> sqlite3.Row:
+        pseudonym = checked_pseudonym(pseudonym)  # PseudonymError (a ValueError) naming the rule
         with self._writing():
             self.conn.execute("INSERT OR IGNORE INTO clients (pseudonym, created_at) VALUES (?, ?)",
                               (pseudonym, _utc_now()))

@@ -30,7 +30,7 @@ def test_render_from_a_replayed_rr_file_and_bad_input(tidewell_cmd, cli_env, tmp
     csv.write_text("t_s,rr_ms\n" + "\n".join(f"{0.8 * (i + 1):.2f},800" for i in range(100)) + "\nbad,row\n")
     out = tmp_path / "r.wav"
     result = subprocess.run([*tidewell_cmd, "audio", "render", "back_neck_30", "--minutes", "0.5", "--sensor",
-                             "replay", str(csv), "--out", str(out)], env=cli_env, capture_output=True, text=True)
+                             f"replay:{csv}", "--out", str(out)], env=cli_env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"{csv}:102:" in result.stdout and out.exists()
     missing = subprocess.run([*tidewell_cmd, "audio", "render", "nope", "--out", str(out)], env=cli_env,

@@ -96,7 +96,7 @@ def test_replay_with_bad_rows_reports_line_numbers_and_uses_good_rows(tidewell_c
     rows[20] = "1.0,850"  # time going backwards
     csv = tmp_path / "rr.csv"
     csv.write_text("\n".join(rows) + "\n")
-    result = run(tidewell_cmd, cli_env, "run", "--sensor", "replay", str(csv), "--virtual-time", "--minutes", "2")
+    result = run(tidewell_cmd, cli_env, "run", "--sensor", f"replay:{csv}", "--virtual-time", "--minutes", "2")
     assert result.returncode == 0, result.stderr
     for line in (6, 10, 21):
         assert f"{csv}:{line}:" in result.stdout
@@ -148,10 +148,11 @@ def test_programs_list_and_show(tidewell_cmd, cli_env):
 
 
 def test_bad_sensor_arguments_end_with_one_message_and_no_session(tidewell_cmd, cli_env, tmp_path):
-    for args, words in ((["--sensor", "replay", str(tmp_path / "none.csv")], "none.csv"),
+    for args, words in ((["--sensor", f"replay:{tmp_path / 'none.csv'}"], "none.csv"),
                         (["--sensor", "replay"], "needs a file"),
+                        (["--sensor", "replay", str(tmp_path / "rr.csv")], "replay:FILE.csv"),
                         (["--sensor", "thermometer"], "unknown sensor")):
         result = run(tidewell_cmd, cli_env, "run", "--virtual-time", *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert words in result.stderr and result.stderr.startswith("tidewell: ")
+        assert words in result.stderr and "tidewell" in result.stderr.splitlines()[-1], result.stderr
     assert not (Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db").exists() or not session_rows(cli_env)[0]

@@ -227,7 +227,7 @@ READ_COMMANDS = {
     "report --client": (("report", "--client", CLIENT), CLIENT),
     "hrv": (("hrv", "{tmp}/rr.csv"), "RMSSD"),
     "audio render replay": (("audio", "render", "taster", "--minutes", "0.2", "--out", "{tmp}/r.wav",
-                             "--sensor", "replay", "1"), "wrote"),
+                             "--sensor", "replay:1"), "wrote"),
 }
 WRITE_COMMANDS = {
     "run": ("run", "--minutes", "0.2"),
@@ -321,7 +321,7 @@ DAMAGE = {"random bytes": _random_bytes, "damaged pages": _damaged_pages, "trunc
 STORE_COMMANDS = {**{name: args for name, (args, _) in READ_COMMANDS.items() if name != "hrv"},
                   "report --html": ("report", "1", "--html", "{tmp}/r.html"),
                   "report --csv --json": ("report", "1", "--csv", "{tmp}/r.csv", "--json", "{tmp}/r.json"),
-                  "run --sensor replay": ("run", "--minutes", "0.2", "--sensor", "replay", "1"),
+                  "run --sensor replay": ("run", "--minutes", "0.2", "--sensor", "replay:1"),
                   **WRITE_COMMANDS}
 # what reads only the sessions and clients tables, which "damaged pages" leaves whole
 READS_ONLY_SESSIONS_AND_CLIENTS = {"sessions list", "clients"}

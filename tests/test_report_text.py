@@ -237,7 +237,7 @@ def rr_file_with_a_missed_beat(path: Path) -> Path:
 def test_beats_csv_and_json_exports_feed_hrv_and_replay(tmp_path):
     env = cli_env(tmp_path / "data")
     source = rr_file_with_a_missed_beat(tmp_path / "missed.csv")
-    first = tidewell(env, "run", "taster", "--virtual-time", "--headless", "--sensor", "replay", str(source))
+    first = tidewell(env, "run", "taster", "--virtual-time", "--headless", "--sensor", f"replay:{source}")
     assert first.returncode == 0, first.stderr
     out = tmp_path / "export.csv"
     exported = tidewell(env, "report", "1", "--csv", str(out), "--json", str(tmp_path / "export.json"))
@@ -256,7 +256,7 @@ def test_beats_csv_and_json_exports_feed_hrv_and_replay(tmp_path):
     assert "NN = corrected RR" in table
 
     for session_id, replayed in ((2, beats_csv), (3, tmp_path / "export.json")):
-        again = tidewell(env, "run", "taster", "--virtual-time", "--headless", "--sensor", "replay", str(replayed))
+        again = tidewell(env, "run", "taster", "--virtual-time", "--headless", "--sensor", f"replay:{replayed}")
         assert again.returncode == 0 and "skipped" not in again.stdout, again.stderr + again.stdout
         with sqlite3.connect(tmp_path / "data" / "tidewell.db") as db:
             sent = db.execute("SELECT t_s, rr_ms FROM beats WHERE session_id = ? AND inserted = 0 ORDER BY t_s",

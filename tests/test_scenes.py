@@ -293,7 +293,9 @@ def test_strict_renderer_raises_with_file_and_line(gl, tmp_path):
 
 def test_parse_state():
     assert parse_state("calm=0.8, breath=0.3,t=4") == {"calm": 0.8, "breath_level": 0.3, "t_s": 4.0}
-    for bad, message in (("calm", "name=value"), ("mood=1", "unknown field 'mood'"), ("calm=hi", "expected a number")):
+    for bad, message in (("calm", "name=value"), ("mood=1", "unknown field 'mood'"), ("calm=hi", "expected a number"),
+                         ("calm=nan", "calm expected a number from -1e"), ("calm=nan", "got .nan."),
+                         ("t=inf", "t_s expected a number"), ("breath=1e300", "got '1e300'")):
         with pytest.raises(ValueError, match=message):
             parse_state(bad)
 
@@ -448,3 +450,27 @@ def test_preview_runs_frames_and_refuses_bad_input(xvfb_display, tmp_path):
     assert "Keys: C / V sweep calm" in run.stderr
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and "unknown scene" in run.stderr
+
+
+@pytest.mark.parametrize("extra,line,message", [
+    ("render_scale = nan\n", 5, "key 'render_scale': expected a number from 0.25 to 1.0, got nan"),
+    ("render_scale = inf\n", 5, "key 'render_scale': expected a number from 0.25 to 1.0, got inf"),
+    ("audio = { wind = nan }\n", 5, "key 'audio.wind': expected a volume between 0 and 1, got nan"),
+    ('[uniforms.u_glow]\nfield = "calm"\nrange = [0, 1e300]\n', 7,
+     "key 'uniforms.u_glow.range': expected [lo, hi] within -1e+06 to 1e+06, got [0, 1e+300]"),
+    ('[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [nan, 1]\n', 8,
+     "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi, got [nan, 1]"),
+    ('[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [0, ' + "9" * 400 + "]\n", 8,
+     "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi"),
+])
+def test_scene_numbers_must_be_finite_and_bounded(tmp_path, extra, line, message):
+    folder = write_scene(tmp_path, "bad", HEAD.format(id="bad") + extra)
+    error = error_of(folder)
+    assert error.startswith(f"{folder / 'scene.toml'}:{line}: "), error
+    assert message in error
+
+
+def test_scene_toml_nested_thousands_deep_is_one_message(tmp_path):
+    folder = write_scene(tmp_path, "deep", HEAD.format(id="deep") + "x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert error_of(folder) == f"{folder / 'scene.toml'}: too deeply nested (arrays or tables inside each other " \
+                               "thousands deep)"

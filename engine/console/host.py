@@ -16,8 +16,11 @@ from typing import Callable
 
 from tidewell.engine.console.auth import Pairing, spaced
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
-from tidewell.engine.session import RunOptions, StopRequest, check_sensor, run_session
+from tidewell.engine.session import RunOptions, StopRequest, run_session
+from tidewell.engine.terminal import say as terminal_say
 from tidewell.engine.xr.runtime import XrUnavailable
+from tidewell.sensors.ble import BluetoothUnavailable
+from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
 
@@ -29,13 +32,13 @@ class ConsoleOptions:
     port: int = 8765
     lan: bool = False
     headless: bool = False
-    sensor: tuple[str, ...] = ("sim",)
+    sensor: str = "sim"  # engine/session.py parse_sensor: sim, ble or ble:ADDRESS
     adapter: str | None = None
     audio_device: str | None = None
     seed: int = 0
     target: str = "auto"  # or "xr": sessions play in the headset (engine/xr)
     sound_when_headset_off: str = "continue"
-    say: Callable[[str], None] = print
+    say: Callable[[str], None] = terminal_say  # control characters removed (engine/terminal.py)
 
 
 def serve_console(options: ConsoleOptions, store: SessionStore | None = None) -> int:
@@ -47,7 +50,10 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
     from tidewell.engine.console.thumbnails import scene_thumbnails
 
     say = options.say
-    check_sensor(options.sensor)
+    if parse_sensor(options.sensor)[0] == "ble":
+        from tidewell.sensors.ble import check_bluetooth
+
+        check_bluetooth(options.adapter)  # no Bluetooth: say so now, not at each session the console starts
     store = store or SessionStore()
     host = "0.0.0.0" if options.lan else "127.0.0.1"
     hub = ConsoleHub()
@@ -149,7 +155,7 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
                      sound_when_headset_off=options.sound_when_headset_off)
     try:
         result = run_session(program, run, store)
-    except (ValueError, OSError, XrUnavailable) as error:
+    except (ValueError, OSError, XrUnavailable, BluetoothUnavailable) as error:
         say(f"the session could not start: {error}")
         hub.start_failed(str(error))
         return

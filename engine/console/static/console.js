@@ -367,12 +367,18 @@ function renderLive(view) {
     const here = phaseLeft === 0 && phase.waits ? "this phase waits for Next phase"
       : `${clock(phaseLeft)} left in this phase${phase.waits ? " (then it waits for Next phase)" : ""}`;
     $("time-left").textContent = `${here} · ${clock(phaseLeft + after)} left in the session` +
-      (latest.sensor !== "ok" ? ` · sensor: ${latest.sensor.replace("_", " ")}` : "") +
+      (latest.sensor !== "ok" ? ` · ${SENSOR_STATES[latest.sensor] || `sensor: ${latest.sensor}`}` : "") +
       (latest.hr === null ? " · heart rate shows after the first half minute of beats" : "");
   }
   renderEvents();
   drawPlot();
 }
+
+const SENSOR_STATES = {
+  no_data: "no heart data: the sensor has sent nothing since the session began (is the strap worn and on?)",
+  no_contact: "sensor: no skin contact",
+  lost: "sensor: lost",
+};
 
 function renderEvents() {
   const list = $("events");

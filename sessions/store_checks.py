@@ -9,6 +9,7 @@ import os
 import pwd
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -53,6 +54,30 @@ def damaged(db_path: Path, why: str) -> StoreDamaged:
                         f"or put back a copy from your backup")
 
 
+# Closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's own
+# included: a console whose request handler read the header with open() and closed it left its
+# long-lived connection with "disk I/O error". So each log's header is read through one descriptor
+# kept open for the life of the process, replaced only when the path names another file.
+_header_descriptors: dict[str, int] = {}
+_header_lock = threading.Lock()
+
+
+def read_header(db_path: Path) -> bytes:
+    """The file's first 100 bytes, read without ever closing a descriptor of a file SQLite may lock."""
+    key = os.path.abspath(db_path)
+    with _header_lock:
+        fd = _header_descriptors.get(key)
+        now = os.stat(key)
+        if fd is not None:
+            held = os.fstat(fd)
+            if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+                os.close(fd)  # the path names another file now (the old one was moved aside)
+                fd = None
+        if fd is None:
+            fd = _header_descriptors[key] = os.open(key, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        return os.pread(fd, 100, 0)
+
+
 def header_problem(db_path: Path) -> str | None:
     """Why the file cannot be a SQLite database, from its size and 100-byte header alone; None when it
     looks whole (or is missing or empty: a new log)."""
@@ -64,8 +89,7 @@ def header_problem(db_path: Path) -> str | None:
         return None
     if size == 0:
         return None
-    with open(db_path, "rb") as f:
-        head = f.read(100)
+    head = read_header(db_path)
     if len(head) < 100 or not head.startswith(SQLITE_HEADER):
         return "it is not a SQLite database: its first bytes are not SQLite's header"
     page_size = int.from_bytes(head[16:18], "big")

@@ -499,3 +499,25 @@ def test_a_log_damaged_while_the_console_serves_is_named_not_a_500(tmp_path):
             assert "damaged" in answer.json()["error"] and str(data / "tidewell.db") in answer.json()["error"]
         assert http.get("/").status_code == 200  # the console keeps serving
     assert not [line for line in console.lines if "Traceback" in line]
+
+
+def test_opening_the_log_again_in_the_same_process_keeps_the_first_connections_locks(tmp_path):
+    """The console keeps one store open and opens another per request: the second's header check must
+    not drop the first's POSIX locks (closing any descriptor of a file drops them all), or a reader in
+    another process believes it is the log's last user and deletes the -wal and -shm files under it."""
+    db = tmp_path / "data" / "tidewell.db"
+    first = SessionStore(db)
+    sid = first.begin(program_id="taster", program_title="t", program_minutes=3, client=CLIENT, sensor="sim",
+                      virtual_time=True, seed=0)
+    for round_ in range(3):
+        other = SessionStore(db)
+        other.add_event(sid, float(round_), "marker", "from a request", 0)
+        other.close()
+        reader = (f"import sqlite3; c = sqlite3.connect({str(db)!r}); "
+                  "print(c.execute('SELECT COUNT(*) FROM events').fetchone()[0]); c.close()")
+        assert subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True,
+                              check=True).stdout.strip() == str(2 * round_ + 1)
+        assert first.client(CLIENT) is not None
+        first.add_event(sid, round_ + 0.5, "marker", "from the session's own store", 0)
+    assert len(first.events(sid)) == 6
+    first.close()

@@ -82,7 +82,8 @@ def test_encoder_round_trips():
 def test_cli_decode_prints_one_json_object_per_packet():
     result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "sensors", "decode", "16480004", "10",
                              "zz"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, "invalid packets among them: not a success"
+    assert "2 of 3 packets are not valid" in result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
     assert lines[0] == {"hr_bpm": 72, "rr_ms": [1000.0], "energy_expended_kj": None,

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tidewell.engine.terminal import say, terminal_output
+from tidewell.engine.terminal import control_characters, say, terminal_output
 from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sensors.ble import BluetoothUnavailable
 from tidewell.sensors.spec import MAX_SESSION_ID, parse_sensor
@@ -289,6 +289,9 @@ def _pseudonym(text: str) -> str:
 def _note(text: str) -> str:
     if len(text) > MAX_NOTE_CHARS:
         raise argparse.ArgumentTypeError(f"expected a note of at most {MAX_NOTE_CHARS} characters, got {len(text)}")
+    found = control_characters(text)
+    if found:
+        raise argparse.ArgumentTypeError(f"expected a note without control characters, got {''.join(found)!r}")
     return text
 
 

@@ -139,6 +139,11 @@ def test_free_text_carries_no_control_characters(console, http):
     error = _refused(http.post("/api/sessions/1/rating", json={"moment": "after", "note": "ok\x1b[2J"}), "note")
     assert "control characters" in error and "Value error" not in error
     _refused(http.post("/api/session/control", json={"action": "marker", "text": "\x1b]0;hi\x07"}), "text")
+    # the same rule as the terminal's (engine/terminal.py): bidi overrides reorder what is shown
+    error = _refused(http.post("/api/session/control", json={"action": "marker", "text": "left \u202esuipert"}),
+                     "text")
+    assert "control characters" in error
+    _refused(http.post("/api/sessions/1/rating", json={"moment": "after", "note": "a\u2066b"}), "note")
     _refused(http.post("/api/session/control", json={"action": "end", "request_id": "a\nb"}), "request_id")
 
 

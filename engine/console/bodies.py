@@ -6,11 +6,11 @@ naming the field.
 """
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Literal, Optional, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from tidewell.engine.terminal import control_characters
 from tidewell.sessions.pseudonyms import checked_pseudonym
 
 SQLITE_MAX_INT = 2 ** 63 - 1
@@ -19,8 +19,9 @@ MARKER_MAX = 200
 
 def _printable(text: str) -> str:
     """Free text from the tablet, with no control characters (they would reach terminals and logs)."""
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise ValueError("control characters are not allowed")
+    found = control_characters(text)
+    if found:
+        raise ValueError(f"control characters are not allowed, got {''.join(found)!r}")
     return text
 
 

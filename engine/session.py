@@ -28,6 +28,7 @@ from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
 from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.store_checks import StoreError
 from tidewell.sessions.summary import PhaseSummary, summarize
 from tidewell.sessions.words import plural
 
@@ -413,6 +414,15 @@ def _label(options: RunOptions) -> str:
 
 def _store_resonance(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say,
                      label: str) -> None:
+    """The assessment's result; a log that cannot take it loses only it, never the session's result."""
+    try:
+        _assess_and_store(store, session_id, program, client, t_s, say, label)
+    except StoreError as error:
+        say(f"resonance not stored: {error}")
+
+
+def _assess_and_store(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say,
+                      label: str) -> None:
     results, chosen = assess(store, session_id, program)
     say("resonance assessment:\n" + format_results(results, chosen))
     if chosen is not None:

@@ -356,8 +356,14 @@ class SessionStore:
     def add_event(self, session_id: int, t_s: float, kind: str, detail: str, phase_index: int | None = None) -> None:
         """An event written after the session's own writer closed (e.g. an analysis result)."""
         event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
-        with self.conn:
+        with self._writing():
             self.conn.execute("INSERT INTO events VALUES (?,?,?,?,?)", (session_id, t_s, kind, detail, phase_index))
+
+    def mark_interrupted(self, session_id: int) -> None:
+        """A session of this process that stopped on an error before its writer closed it."""
+        with self._writing():
+            self.conn.execute("UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), pid = NULL"
+                              " WHERE id = ? AND status = 'running'", (_utc_now(), session_id))
 
     def set_folder(self, session_id: int, folder: Path) -> None:
         with self._writing():

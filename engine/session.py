@@ -296,8 +296,9 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         if headset is not None:
             headset.end()  # STOPPING and EXITING, logged below
             _headset_events(headset, presence, runner, events, last_t, closing=True)
+        _log_write_problems(writer, runner, events, last_t)  # while the log still takes their rows
         writer.close(status)
-        _log_write_problems(writer, runner, events, last_t)
+        _log_write_problems(writer, runner, events, last_t, closed=True)  # its last commits: told, not logged
         if window is not None:
             window.close()
         if headset is not None:
@@ -347,9 +348,11 @@ class _EventFanOut:
         self.on_event = on_event
         self.counts: dict[str, int] = {}
 
-    def emit(self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "") -> None:
+    def emit(self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "",
+             log: bool = True) -> None:
         entry = event_kinds.kind(kind)
-        self.writer.event(t_s, kind, detail, phase)
+        if log:
+            self.writer.event(t_s, kind, detail, phase)
         if self.on_event is not None:
             self.on_event(t_s, kind, detail, phase)
         if entry.terminal == event_kinds.SAMPLED:
@@ -399,13 +402,16 @@ def _log_scene_problems(renderer, events: _EventFanOut, now: float, phase: int) 
         events.emit(now, "scene_problem", problem, phase)
 
 
-def _log_write_problems(writer, runner: SessionRunner, events: "_EventFanOut", now: float) -> None:
+def _log_write_problems(writer, runner: SessionRunner, events: "_EventFanOut", now: float,
+                        closed: bool = False) -> None:
     """The log refused rows even after retries: the therapist is told (terminal and console), and the
-    session ends gently with everything written so far kept."""
+    session ends gently with everything written so far kept. Once the writer has `closed`, the session
+    is over: only the terminal and the console hear of it."""
     for kind, detail in writer.drain_problems():
         events.emit(now, kind, detail, runner.phase_index,  # the row lands if the disk recovers
-                    terminal_note="; what was logged before is kept")
-        runner.request_end(now, "the session log cannot be written")
+                    terminal_note="; what was logged before is kept", log=not closed)
+        if not closed:
+            runner.request_end(now, "the session log cannot be written")
 
 
 def _label(options: RunOptions) -> str:

@@ -459,27 +459,27 @@ class SessionWriter:
         for _, field in self.SAMPLE_COLUMNS:
             value = getattr(s, field)
             values.append(value.value if isinstance(value, Enum) else int(value) if isinstance(value, bool) else value)
-        self._queue.put((self._SAMPLE_SQL, (self.session_id, *values, s.fade if sound_fade is None else sound_fade)))
+        self._row((self._SAMPLE_SQL, (self.session_id, *values, s.fade if sound_fade is None else sound_fade)))
 
     def beats(self, beats: list[CorrectedBeat]) -> None:
         if beats:
-            self._queue.put((
+            self._row((
                 "INSERT INTO beats (session_id, t_s, rr_ms, quality, corrected_rr_ms, inserted) VALUES (?,?,?,?,?,?)",
                 [(self.session_id, b.t_s, b.rr_ms, b.quality, b.corrected_rr_ms, int(b.inserted)) for b in beats],
             ))
 
     def packets(self, packets: list[tuple[float, bytes]]) -> None:
         if packets:
-            self._queue.put((
+            self._row((
                 "INSERT INTO packets VALUES (?,?,?)", [(self.session_id, t, bytes(data)) for t, data in packets]
             ))
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
         event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
-        self._queue.put(("INSERT INTO events VALUES (?,?,?,?,?)", (self.session_id, t_s, kind, detail, phase_index)))
+        self._row(("INSERT INTO events VALUES (?,?,?,?,?)", (self.session_id, t_s, kind, detail, phase_index)))
 
     def phase_start(self, index: int, phase, t_s: float) -> None:
-        self._queue.put((
+        self._row((
             "INSERT OR REPLACE INTO phases VALUES (?,?,?,?,?,?,?,?,NULL)",
             (self.session_id, index, phase.name, phase.kind.value, phase.scene, phase.posture.value,
              phase.duration_s, t_s),
@@ -487,14 +487,19 @@ class SessionWriter:
 
     def phase_scene(self, index: int, scene: str) -> None:
         """The scene the client saw in a phase, where it is not the program's (that one could not be drawn)."""
-        self._queue.put((
+        self._row((
             "UPDATE phases SET scene = ? WHERE session_id = ? AND idx = ?", (scene, self.session_id, index)
         ))
 
     def phase_end(self, index: int, t_s: float) -> None:
-        self._queue.put((
+        self._row((
             "UPDATE phases SET ended_s = ? WHERE session_id = ? AND idx = ?", (t_s, self.session_id, index)
         ))
+
+    def _row(self, item) -> None:
+        if self._closed:  # the writer thread is gone: the row would be lost without a word
+            raise RuntimeError(f"session {self.session_id}: a row after the session log's writer closed: {item[0]}")
+        self._queue.put(item)
 
     def drain_problems(self) -> list[tuple[str, str]]:
         """(kind, detail) of what went wrong with the log since the last call (from the frame thread)."""

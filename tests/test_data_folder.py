@@ -452,6 +452,22 @@ def test_a_full_disk_under_the_log_is_told_and_the_session_ends_gently_keeping_i
         store.close()
 
 
+def test_a_row_after_the_writer_closed_is_refused_not_silently_lost(tmp_path):
+    """The session's last problems are drained and logged before the writer closes; a row after that
+    would be queued for a thread that is gone."""
+    store = SessionStore(tmp_path / "data" / "tidewell.db")
+    session_id = store.begin(program_id="taster", program_title="Taster", program_minutes=1.0, client=CLIENT,
+                             sensor="sim", virtual_time=True, seed=0)
+    writer = store.writer(session_id)
+    writer.event(1.0, "marker", "before the end", 0)
+    writer.close("completed")
+    with pytest.raises(RuntimeError, match="after the session log's writer closed"):
+        writer.event(2.0, "log_write_failed", "too late", 0)
+    assert [(e["kind"], e["detail"]) for e in store.events(session_id)] == [("marker", "before the end")]
+    assert store.session(session_id)["status"] == "completed"
+    store.close()
+
+
 @needs_root
 def test_a_report_on_a_full_disk_says_so_and_keeps_the_earlier_file_whole(data, tmp_path):
     with tmpfs(tmp_path / "mnt", "2m") as mount:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import queue
 import sqlite3
@@ -571,9 +572,15 @@ class SessionWriter:
             self._commit(self._pending[-1:])
 
     def _hold_spare_room(self) -> Path | None:
-        spare = self.path.with_name(f".{self.path.name}-spare")
-        with contextlib.suppress(FileNotFoundError):
-            spare.unlink()  # left by a session that was killed
+        """A file of SPARE_ROOM_BYTES beside the log, named for this process and session (PID.SESSION):
+        another process's session (a `tidewell run` beside the console's) keeps its own."""
+        prefix = f".{self.path.name}-spare."
+        for left in self.path.parent.glob(glob.escape(prefix) + "*"):
+            pid = left.name.removeprefix(prefix).split(".")[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    left.unlink()  # left by a session that was killed
+        spare = self.path.with_name(f"{prefix}{os.getpid()}.{self.session_id}")
         try:
             fd = create_private(spare)
         except OSError:

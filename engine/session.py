@@ -20,7 +20,7 @@ from tidewell.engine.frame_state import FrameState
 from tidewell.engine.keymap import load_keymap
 from tidewell.engine.terminal import say as terminal_say
 from tidewell.sensors.replay import load_rr_csv
-from tidewell.sensors.spec import parse_sensor, sensor_text
+from tidewell.sensors.spec import parse_sensor
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.private_files import new_private_folder
 from tidewell.sessions.program import Program
@@ -39,7 +39,7 @@ CONTACT_FRAME_SIZE = (480, 270)
 @dataclass
 class RunOptions:
     client: str = "anonymous"
-    sensor: str = "sim"  # see parse_sensor
+    sensor: str = "sim"  # one word: sim, ble, ble:ADDRESS, replay:FILE.csv, replay:SESSION_ID (sensors/spec.py)
     virtual_time: bool | None = None  # None: virtual when nothing is there to see or hear live
     headless: bool = False
     seed: int = 0
@@ -104,7 +104,7 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def make_source(sensor: str | tuple[str, ...], seed: int, say: Callable[[str], None], clock=None,
+def make_source(sensor: str, seed: int, say: Callable[[str], None], clock=None,
                 store: SessionStore | None = None, adapter: str | None = None):
     kind, argument = parse_sensor(sensor)
     if kind == "sim":
@@ -193,7 +193,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     try:
         session_id = store.begin(
             program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-            client=options.client, sensor=sensor_text(options.sensor), virtual_time=False, seed=options.seed,
+            client=options.client, sensor=options.sensor.strip(), virtual_time=False, seed=options.seed,
         )
     except BaseException:
         if headset is not None:

@@ -271,7 +271,7 @@ def test_a_real_strap_dropout_reaches_the_console_of_a_running_session(hr_periph
             hub.command("end", "the strap script is over", None)
 
     program = load_program(builtin_programs()["taster"]).scaled_to(1.0)  # an upper bound; the script ends it
-    options = RunOptions(client="C-1", sensor=(f"ble:{hr_peripheral.address}",), adapter="hci0", headless=True,
+    options = RunOptions(client="C-1", sensor=f"ble:{hr_peripheral.address}", adapter="hci0", headless=True,
                          say=said.append, controls=hub.controls, on_event=hub.event, on_frame=hub.frame,
                          on_begin=lambda sid: hub.session_began(sid, 1, {"id": "taster", "phases": []}),
                          attended=True, client_label="client #1")

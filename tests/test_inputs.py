@@ -202,6 +202,15 @@ def test_a_program_file_with_endless_minutes_is_refused_with_its_line(tidewell_c
     assert not list(Path(cli_env["TIDEWELL_DATA_DIR"]).glob("sessions/*/breath.wav"))
 
 
+def test_the_old_two_word_sensor_form_is_refused_before_anything_is_logged(tmp_path):
+    store = SessionStore(tmp_path / "tidewell.db")
+    with pytest.raises(TypeError, match="a sensor is one string"):
+        run_session(load_program(resolve_program("taster")).scaled_to(0.1),
+                    RunOptions(client="C-1", sensor=("replay", "rr.csv"), virtual_time=True, headless=True,
+                               say=lambda _: None), store)
+    assert store.sessions(10) == []
+
+
 def test_sensor_is_one_value_and_never_swallows_the_program(tidewell_cmd, cli_env):
     result = tidewell(tidewell_cmd, cli_env, "run", "--sensor", "sim", "back_neck_30", "--minutes", "0.2",
                       "--virtual-time")

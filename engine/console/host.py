@@ -35,7 +35,7 @@ class ConsoleOptions:
     port: int = 8765
     lan: bool = False
     headless: bool = False
-    sensor: str = "sim"  # engine/session.py parse_sensor: sim, ble or ble:ADDRESS
+    sensor: str = "sim"  # one word: sim, ble or ble:ADDRESS (sensors/spec.py parse_sensor)
     adapter: str | None = None
     audio_device: str | None = None
     seed: int = 0

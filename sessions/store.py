@@ -17,6 +17,7 @@ import platformdirs
 from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat
+from tidewell.sessions.limits import MAX_NOTE_CHARS
 from tidewell.sessions.private_files import create_private, private_folder
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.store_checks import (ENVIRONMENT_CODES, SQLITE_CANTOPEN, StoreDamaged, StoreError,
@@ -342,6 +343,8 @@ class SessionStore:
         for label, value in (("pain", pain), ("stress", stress)):
             if value is not None and not (isinstance(value, int) and 0 <= value <= 10):
                 raise ValueError(f"{label} must be a whole number from 0 to 10, got {value!r}")
+        if len(note) > MAX_NOTE_CHARS:
+            raise ValueError(f"a note is at most {MAX_NOTE_CHARS} characters, got {len(note)}")
         if self.session(session_id) is None:
             raise ValueError(f"no session {session_id}")
         with self._writing():

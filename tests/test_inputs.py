@@ -257,11 +257,13 @@ def test_a_reader_that_goes_away_stops_the_printing_not_the_session(tidewell_cmd
 def test_sensors_decode_exits_non_zero_when_a_packet_is_invalid(tidewell_cmd, cli_env):
     valid = tidewell(tidewell_cmd, cli_env, "sensors", "decode", "16480004", "0648")
     assert valid.returncode == 0 and valid.stdout.count('"valid": true') == 2
-    for packets in (["zz", "16"], ["16480004", "1648"]):
+    for packets, said in ((["zz", "16"], "2 of 2 packets are not valid Heart Rate Measurements"),
+                          (["16480004", "1648"], "1 of 2 packets is not a valid Heart Rate Measurement"),
+                          (["1648"], "1 of 1 packet is not a valid Heart Rate Measurement")):
         result = tidewell(tidewell_cmd, cli_env, "sensors", "decode", *packets)
         assert result.returncode == 1, result.stdout
-        assert len(result.stdout.splitlines()) == 2  # every packet still gets its line
-        assert "packets are not valid Heart Rate Measurements" in result.stderr
+        assert len(result.stdout.splitlines()) == len(packets)  # every packet still gets its line
+        assert said in result.stderr, result.stderr
 
 
 def test_without_a_bluetooth_stack_scan_watch_run_and_console_say_why_and_exit_2(tidewell_cmd, cli_env, tmp_path):

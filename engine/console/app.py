@@ -27,13 +27,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tidewell.engine.console.auth import COOKIE, Pairing, PairingRefused
-from tidewell.engine.console.bodies import (SQLITE_MAX_INT, BadBody, Control, NewClient, PairBody, RatingBody,
-                                             StartBody, parse)
+from tidewell.engine.console.bodies import BadBody, Control, NewClient, PairBody, RatingBody, StartBody, parse
 from tidewell.engine.console.guards import (LOOPBACK_HOSTS, BodyLimit, SameOriginJson, SecurityHeaders,
                                              origin_refusal)
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
 from tidewell.engine.keymap import default_keymap, load_keymap
 from tidewell.sessions.export import json_safe
+from tidewell.sessions.limits import MAX_ROW_ID
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_checks import StoreError, store_error
@@ -101,7 +101,7 @@ def _token(connection: HTTPConnection) -> str | None:
 def _row_id(request: Request, name: str) -> int | None:
     """A path id that SQLite can hold, or None (no such row)."""
     value = request.path_params[name]
-    return value if 1 <= value <= SQLITE_MAX_INT else None
+    return value if 1 <= value <= MAX_ROW_ID else None
 
 
 async def _body(request: Request, schema):

@@ -258,3 +258,18 @@ def test_an_error_after_the_session_began_ends_it_and_the_console_keeps_serving(
         console.wait_for("session 2 ended on an error", 60)
     with sqlite3.connect(data / "tidewell.db") as db:
         assert db.execute("SELECT id, status FROM sessions").fetchall() == [(1, "interrupted"), (2, "interrupted")]
+
+
+def test_the_report_is_served_when_the_sessions_report_file_is_read_only(tmp_path):
+    """The console makes the report in memory: a report.html its owner made read-only stays as it is."""
+    data = tmp_path / "data"
+    run_short_session(data, "plover-3")
+    kept = data / "sessions" / "00001" / "report.html"
+    kept.write_text("the owner's own copy")
+    kept.chmod(0o400)
+    with running_console(data) as console:
+        http = console.paired_client()
+        page = http.get("/sessions/1/report")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "Tidewell session 1" in page.text and "plover-3" in page.text and "cannot write" not in page.text
+    assert kept.read_text() == "the owner's own copy" and kept.stat().st_mode & 0o777 == 0o400

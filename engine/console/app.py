@@ -301,23 +301,19 @@ async def rating(request: Request):
 
 async def report(request: Request):
     session_id = _row_id(request, "session_id")
-    db_folder = _config(request).db_path.parent
 
-    def make():
+    def make():  # made in memory: nothing is written, so a read-only folder or report.html is no obstacle
         from tidewell.sessions.export import ExportError
-        from tidewell.sessions.report import write_html_report
+        from tidewell.sessions.report import html_report
 
         with _closing(_store(request)) as s:
             row = s.session(session_id)
             if row is None or row["status"] == "running":
                 return None
-            folder = Path(row["folder"]) if row["folder"] else db_folder
-            path = folder / "report.html"
             try:
-                write_html_report(s, session_id, path, progress=False)
+                return html_report(s, session_id)
             except ExportError as error:
                 return f"<p>{html.escape(str(error))}</p>"
-            return path.read_text(encoding="utf-8")
     page = None if session_id is None else await asyncio.to_thread(make)
     if page is None:
         return JSONResponse({"error": f"no finished session {request.path_params['session_id']}"}, 404)

@@ -16,6 +16,7 @@ import platformdirs
 
 from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
+from tidewell.engine.terminal import control_characters
 from tidewell.sensors.correction import CorrectedBeat
 from tidewell.sessions.limits import MAX_NOTE_CHARS
 from tidewell.sessions.private_files import create_private, private_folder
@@ -345,6 +346,8 @@ class SessionStore:
                 raise ValueError(f"{label} must be a whole number from 0 to 10, got {value!r}")
         if len(note) > MAX_NOTE_CHARS:
             raise ValueError(f"a note is at most {MAX_NOTE_CHARS} characters, got {len(note)}")
+        if control_characters(note):
+            raise ValueError(f"a note has no control characters, got {note!r}")
         if self.session(session_id) is None:
             raise ValueError(f"no session {session_id}")
         with self._writing():

@@ -96,6 +96,19 @@ def test_control_characters_in_names_markers_pseudonyms_and_notes_never_reach_th
         assert_clean(result.stdout + result.stderr)
 
 
+def test_the_log_itself_refuses_a_note_outside_the_rules(tmp_path):
+    """The last door: whatever calls the store (the console, the command line, a script)."""
+    store = SessionStore(tmp_path / "tidewell.db")
+    run_session(load_program(resolve_program("taster")).scaled_to(0.1),
+                RunOptions(client="C-1", virtual_time=True, headless=True, say=lambda _: None), store)
+    for note, rule in (("a\x1b[2Jb", "no control characters"), ("x" * 2001, "at most 2000 characters")):
+        with pytest.raises(ValueError, match=rule):
+            store.set_self_report(1, "after", 2, None, note)
+    assert store.self_reports(1) == {}
+    store.set_self_report(1, "after", 2, None, "tab\tand\nnewline are text")
+    assert store.self_reports(1)["after"]["note"] == "tab\tand\nnewline are text"
+
+
 def test_a_program_file_with_control_characters_is_refused_with_its_line(tidewell_cmd, cli_env, tmp_path):
     program = tmp_path / "hostile.toml"
     program.write_text(PROGRAM.replace('name = "settle"', 'name = "\\u001b[2J\\u001b]0;pwned\\u0007settle"'))

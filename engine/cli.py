@@ -8,10 +8,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tidewell.engine.terminal import say, terminal_output
+from tidewell.engine.terminal import control_characters, say, terminal_output
 from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sensors.ble import BluetoothUnavailable
-from tidewell.sensors.spec import MAX_SESSION_ID, parse_sensor
+from tidewell.sensors.spec import parse_sensor
+from tidewell.sessions.limits import MAX_NOTE_CHARS, MAX_ROW_ID
 from tidewell.sessions.program import (
     MAX_PROGRAM_MINUTES,
     MIN_SCALED_MINUTES,
@@ -26,7 +27,6 @@ from tidewell.sessions.words import plural, status_words
 
 DEFAULT_PROGRAM = "taster"
 MAX_SEED = 2**32 - 1  # numpy's seeds
-MAX_NOTE_CHARS = 2000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,7 +260,7 @@ def _seed(text: str) -> int:
 
 
 def _session_id(text: str) -> int:
-    return _whole_number(text, 1, MAX_SESSION_ID, "a session id (a whole number from 1; tidewell sessions list)")
+    return _whole_number(text, 1, MAX_ROW_ID, "a session id (a whole number from 1; tidewell sessions list)")
 
 
 def _limit(text: str) -> int:
@@ -289,6 +289,9 @@ def _pseudonym(text: str) -> str:
 def _note(text: str) -> str:
     if len(text) > MAX_NOTE_CHARS:
         raise argparse.ArgumentTypeError(f"expected a note of at most {MAX_NOTE_CHARS} characters, got {len(text)}")
+    found = control_characters(text)
+    if found:
+        raise argparse.ArgumentTypeError(f"expected a note without control characters, got {''.join(found)!r}")
     return text
 
 
@@ -464,8 +467,8 @@ def _sensors_decode(args) -> int:
         invalid += not decoded["valid"]
         print(json.dumps(decoded))
     if invalid:
-        print(f"tidewell: {invalid} of {len(args.packets)} packets are not valid Heart Rate Measurements",
-              file=sys.stderr)
+        what = "is not a valid Heart Rate Measurement" if invalid == 1 else "are not valid Heart Rate Measurements"
+        print(f"tidewell: {invalid} of {plural(len(args.packets), 'packet')} {what}", file=sys.stderr)
         return 1
     return 0
 

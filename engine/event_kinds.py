@@ -84,6 +84,9 @@ KINDS: dict[str, EventKind] = {k.name: k for k in (
     EventKind("resonance", "resonance pace", console=False, terminal=OWN, report=True, program_detail=True),
     # the console's own (engine/console/hub.py): a start that failed never reaches a session log
     EventKind("start_failed", "could not start", console=True, terminal=OWN, report=False, logged=False),
+    # ... and a session that began but ended on an error (what was logged is kept, with its own status)
+    EventKind("session_failed", "session ended on an error", console=True, terminal=OWN, report=False,
+              logged=False),
 )}
 
 _log = logging.getLogger("tidewell.events")

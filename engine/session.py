@@ -20,7 +20,7 @@ from tidewell.engine.frame_state import FrameState
 from tidewell.engine.keymap import load_keymap
 from tidewell.engine.terminal import say as terminal_say
 from tidewell.sensors.replay import load_rr_csv
-from tidewell.sensors.spec import parse_sensor, sensor_text
+from tidewell.sensors.spec import parse_sensor
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.private_files import new_private_folder
 from tidewell.sessions.program import Program
@@ -28,6 +28,7 @@ from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
 from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.store_checks import StoreError
 from tidewell.sessions.summary import PhaseSummary, summarize
 from tidewell.sessions.words import plural
 
@@ -38,7 +39,7 @@ CONTACT_FRAME_SIZE = (480, 270)
 @dataclass
 class RunOptions:
     client: str = "anonymous"
-    sensor: str = "sim"  # see parse_sensor
+    sensor: str = "sim"  # one word: sim, ble, ble:ADDRESS, replay:FILE.csv, replay:SESSION_ID (sensors/spec.py)
     virtual_time: bool | None = None  # None: virtual when nothing is there to see or hear live
     headless: bool = False
     seed: int = 0
@@ -103,7 +104,7 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def make_source(sensor: str | tuple[str, ...], seed: int, say: Callable[[str], None], clock=None,
+def make_source(sensor: str, seed: int, say: Callable[[str], None], clock=None,
                 store: SessionStore | None = None, adapter: str | None = None):
     kind, argument = parse_sensor(sensor)
     if kind == "sim":
@@ -192,7 +193,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     try:
         session_id = store.begin(
             program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-            client=options.client, sensor=sensor_text(options.sensor), virtual_time=False, seed=options.seed,
+            client=options.client, sensor=options.sensor.strip(), virtual_time=False, seed=options.seed,
         )
     except BaseException:
         if headset is not None:
@@ -295,8 +296,9 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         if headset is not None:
             headset.end()  # STOPPING and EXITING, logged below
             _headset_events(headset, presence, runner, events, last_t, closing=True)
+        _log_write_problems(writer, runner, events, last_t)  # while the log still takes their rows
         writer.close(status)
-        _log_write_problems(writer, runner, events, last_t)
+        _log_write_problems(writer, runner, events, last_t, closed=True)  # its last commits: told, not logged
         if window is not None:
             window.close()
         if headset is not None:
@@ -346,9 +348,11 @@ class _EventFanOut:
         self.on_event = on_event
         self.counts: dict[str, int] = {}
 
-    def emit(self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "") -> None:
+    def emit(self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "",
+             log: bool = True) -> None:
         entry = event_kinds.kind(kind)
-        self.writer.event(t_s, kind, detail, phase)
+        if log:
+            self.writer.event(t_s, kind, detail, phase)
         if self.on_event is not None:
             self.on_event(t_s, kind, detail, phase)
         if entry.terminal == event_kinds.SAMPLED:
@@ -398,13 +402,16 @@ def _log_scene_problems(renderer, events: _EventFanOut, now: float, phase: int) 
         events.emit(now, "scene_problem", problem, phase)
 
 
-def _log_write_problems(writer, runner: SessionRunner, events: "_EventFanOut", now: float) -> None:
+def _log_write_problems(writer, runner: SessionRunner, events: "_EventFanOut", now: float,
+                        closed: bool = False) -> None:
     """The log refused rows even after retries: the therapist is told (terminal and console), and the
-    session ends gently with everything written so far kept."""
+    session ends gently with everything written so far kept. Once the writer has `closed`, the session
+    is over: only the terminal and the console hear of it."""
     for kind, detail in writer.drain_problems():
         events.emit(now, kind, detail, runner.phase_index,  # the row lands if the disk recovers
-                    terminal_note="; what was logged before is kept")
-        runner.request_end(now, "the session log cannot be written")
+                    terminal_note="; what was logged before is kept", log=not closed)
+        if not closed:
+            runner.request_end(now, "the session log cannot be written")
 
 
 def _label(options: RunOptions) -> str:
@@ -413,6 +420,15 @@ def _label(options: RunOptions) -> str:
 
 def _store_resonance(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say,
                      label: str) -> None:
+    """The assessment's result; a log that cannot take it loses only it, never the session's result."""
+    try:
+        _assess_and_store(store, session_id, program, client, t_s, say, label)
+    except StoreError as error:
+        say(f"resonance not stored: {error}")
+
+
+def _assess_and_store(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say,
+                      label: str) -> None:
     results, chosen = assess(store, session_id, program)
     say("resonance assessment:\n" + format_results(results, chosen))
     if chosen is not None:

@@ -5,6 +5,8 @@ Phase names, pseudonyms, markers and notes are typed by people and read back fro
 log; an escape sequence among them could clear the screen, retitle the window or hide a line.
 `printable` removes escape sequences (CSI, OSC, DCS ...), the C0 and C1 control characters but
 newline and tab, and the bidirectional overrides that reorder what is shown.
+`control_characters` finds the same characters, for the doors that refuse such text before storing it
+(program files, --note, the console's bodies).
 `TerminalStream` applies it to everything written to stdout and stderr by the `tidewell` command,
 and when the reader goes away (`tidewell run | head`) it stops writing instead of failing.
 """
@@ -24,6 +26,11 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 but tab and newline, DEL, C1
     "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi marks, embeddings, overrides and isolates
 )
+
+
+def control_characters(text: str) -> list[str]:
+    """The control characters in `text` (C0 but tab and newline, DEL, C1, bidi controls), in order."""
+    return _CONTROL.findall(text)
 
 
 def printable(text: object) -> str:

@@ -1,21 +1,17 @@
 """The --sensor value: one word, with what it needs after a colon, so it never takes the next argument."""
 from __future__ import annotations
 
+from tidewell.sessions.limits import MAX_ROW_ID as MAX_SESSION_ID
+
 SENSOR_SYNTAX = "'sim', 'ble', 'ble:ADDRESS' (or a name), 'replay:FILE.csv' or 'replay:SESSION_ID'"
-MAX_SESSION_ID = 2**63 - 1  # SQLite's largest integer
 
 
-def sensor_text(sensor: str | tuple[str, ...]) -> str:
-    """The --sensor value as one string; a tuple from older callers, ("replay", FILE), is joined with ':'."""
-    if isinstance(sensor, tuple):
-        return ":".join(sensor) if sensor else "sim"
-    return sensor
-
-
-def parse_sensor(sensor: str | tuple[str, ...]) -> tuple[str, str | None]:
+def parse_sensor(sensor: str) -> tuple[str, str | None]:
     """(kind, argument): ("sim", None), ("ble", address, name or None), ("replay", file or session id).
     Raises ValueError saying what is wrong before anything starts."""
-    text = sensor_text(sensor).strip()
+    if not isinstance(sensor, str):
+        raise TypeError(f"a sensor is one string ({SENSOR_SYNTAX}), got {sensor!r}")
+    text = sensor.strip()
     kind, colon, argument = text.partition(":")
     if kind == "sim" and not colon:
         return "sim", None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tidewell.engine.breathing import BreathPattern
 from tidewell.engine.frame_state import Posture
+from tidewell.engine.terminal import control_characters
 from tidewell.engine.toml_file import is_number as _is_number
 from tidewell.engine.toml_file import read_toml
 
@@ -215,9 +216,11 @@ class _Validator:
         description = meta.get("description", "")
         if not isinstance(description, str):
             raise self._fail("[program] ", "description", "a string", description)
+        self._no_control_characters(description, "description", "[program] ")
         program_id = meta.get("id", self.path.stem)
         if not isinstance(program_id, str) or not program_id:
             raise self._fail("[program] ", "id", "a non-empty string", program_id)
+        self._no_control_characters(program_id, "id", "[program] ")
         phases_data = data.get("phase")
         if not isinstance(phases_data, list) or not phases_data:
             raise ProgramError(f"{self.path}:1: a program needs at least one [[phase]] table")
@@ -333,7 +336,12 @@ class _Validator:
         value = data.get(key)
         if not isinstance(value, str) or not value.strip():
             raise self._fail(label, key, "a non-empty string", value, index)
+        self._no_control_characters(value, key, label, index)
         return value
+
+    def _no_control_characters(self, value: str, key: str, label: str, index: int | None = None) -> None:
+        if control_characters(value):
+            raise self._fail(label, key, "text without control characters", value, index)
 
     def _enum(self, data: dict, key: str, enum, label: str, index: int, default=None):
         value = data.get(key, default)

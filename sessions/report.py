@@ -418,14 +418,25 @@ def write_html_report(store: SessionStore, session_id: int, path: str | Path, an
     return write_record_html(record, path, progress)
 
 
+def html_report(store: SessionStore, session_id: int, anonymize: bool = False) -> str:
+    """The one-page report of a session as HTML text, written nowhere (the console serves it);
+    raises ExportError for an unknown session."""
+    return record_html(load_session(store, session_id, anonymize=anonymize, progress=False))
+
+
+def record_html(record: SessionRecord) -> str:
+    plot = _png_data_uri(session_figure(record)) if record.samples else None
+    return session_html(record, plot)
+
+
 def write_record_html(record: SessionRecord, path: str | Path, progress: bool | None = None) -> Path:
     path = Path(path)
     with progress_bar(total=2, desc="HTML report", progress=progress) as bar:
         bar.set_postfix_str("drawing plots")
-        plot = _png_data_uri(session_figure(record)) if record.samples else None
+        page = record_html(record)
         bar.update()
         bar.set_postfix_str("writing")
-        _write(path, session_html(record, plot))
+        _write(path, page)
         bar.update()
     return path
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import queue
 import sqlite3
@@ -15,7 +16,9 @@ import platformdirs
 
 from tidewell.engine import event_kinds
 from tidewell.engine.frame_state import FrameState
+from tidewell.engine.terminal import control_characters
 from tidewell.sensors.correction import CorrectedBeat
+from tidewell.sessions.limits import MAX_NOTE_CHARS
 from tidewell.sessions.private_files import create_private, private_folder
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.store_checks import (ENVIRONMENT_CODES, SQLITE_CANTOPEN, StoreDamaged, StoreError,
@@ -341,6 +344,10 @@ class SessionStore:
         for label, value in (("pain", pain), ("stress", stress)):
             if value is not None and not (isinstance(value, int) and 0 <= value <= 10):
                 raise ValueError(f"{label} must be a whole number from 0 to 10, got {value!r}")
+        if len(note) > MAX_NOTE_CHARS:
+            raise ValueError(f"a note is at most {MAX_NOTE_CHARS} characters, got {len(note)}")
+        if control_characters(note):
+            raise ValueError(f"a note has no control characters, got {note!r}")
         if self.session(session_id) is None:
             raise ValueError(f"no session {session_id}")
         with self._writing():
@@ -356,8 +363,14 @@ class SessionStore:
     def add_event(self, session_id: int, t_s: float, kind: str, detail: str, phase_index: int | None = None) -> None:
         """An event written after the session's own writer closed (e.g. an analysis result)."""
         event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
-        with self.conn:
+        with self._writing():
             self.conn.execute("INSERT INTO events VALUES (?,?,?,?,?)", (session_id, t_s, kind, detail, phase_index))
+
+    def mark_interrupted(self, session_id: int) -> None:
+        """A session of this process that stopped on an error before its writer closed it."""
+        with self._writing():
+            self.conn.execute("UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), pid = NULL"
+                              " WHERE id = ? AND status = 'running'", (_utc_now(), session_id))
 
     def set_folder(self, session_id: int, folder: Path) -> None:
         with self._writing():
@@ -453,27 +466,27 @@ class SessionWriter:
         for _, field in self.SAMPLE_COLUMNS:
             value = getattr(s, field)
             values.append(value.value if isinstance(value, Enum) else int(value) if isinstance(value, bool) else value)
-        self._queue.put((self._SAMPLE_SQL, (self.session_id, *values, s.fade if sound_fade is None else sound_fade)))
+        self._row((self._SAMPLE_SQL, (self.session_id, *values, s.fade if sound_fade is None else sound_fade)))
 
     def beats(self, beats: list[CorrectedBeat]) -> None:
         if beats:
-            self._queue.put((
+            self._row((
                 "INSERT INTO beats (session_id, t_s, rr_ms, quality, corrected_rr_ms, inserted) VALUES (?,?,?,?,?,?)",
                 [(self.session_id, b.t_s, b.rr_ms, b.quality, b.corrected_rr_ms, int(b.inserted)) for b in beats],
             ))
 
     def packets(self, packets: list[tuple[float, bytes]]) -> None:
         if packets:
-            self._queue.put((
+            self._row((
                 "INSERT INTO packets VALUES (?,?,?)", [(self.session_id, t, bytes(data)) for t, data in packets]
             ))
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
         event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
-        self._queue.put(("INSERT INTO events VALUES (?,?,?,?,?)", (self.session_id, t_s, kind, detail, phase_index)))
+        self._row(("INSERT INTO events VALUES (?,?,?,?,?)", (self.session_id, t_s, kind, detail, phase_index)))
 
     def phase_start(self, index: int, phase, t_s: float) -> None:
-        self._queue.put((
+        self._row((
             "INSERT OR REPLACE INTO phases VALUES (?,?,?,?,?,?,?,?,NULL)",
             (self.session_id, index, phase.name, phase.kind.value, phase.scene, phase.posture.value,
              phase.duration_s, t_s),
@@ -481,14 +494,19 @@ class SessionWriter:
 
     def phase_scene(self, index: int, scene: str) -> None:
         """The scene the client saw in a phase, where it is not the program's (that one could not be drawn)."""
-        self._queue.put((
+        self._row((
             "UPDATE phases SET scene = ? WHERE session_id = ? AND idx = ?", (scene, self.session_id, index)
         ))
 
     def phase_end(self, index: int, t_s: float) -> None:
-        self._queue.put((
+        self._row((
             "UPDATE phases SET ended_s = ? WHERE session_id = ? AND idx = ?", (t_s, self.session_id, index)
         ))
+
+    def _row(self, item) -> None:
+        if self._closed:  # the writer thread is gone: the row would be lost without a word
+            raise RuntimeError(f"session {self.session_id}: a row after the session log's writer closed: {item[0]}")
+        self._queue.put(item)
 
     def drain_problems(self) -> list[tuple[str, str]]:
         """(kind, detail) of what went wrong with the log since the last call (from the frame thread)."""
@@ -560,9 +578,15 @@ class SessionWriter:
             self._commit(self._pending[-1:])
 
     def _hold_spare_room(self) -> Path | None:
-        spare = self.path.with_name(f".{self.path.name}-spare")
-        with contextlib.suppress(FileNotFoundError):
-            spare.unlink()  # left by a session that was killed
+        """A file of SPARE_ROOM_BYTES beside the log, named for this process and session (PID.SESSION):
+        another process's session (a `tidewell run` beside the console's) keeps its own."""
+        prefix = f".{self.path.name}-spare."
+        for left in self.path.parent.glob(glob.escape(prefix) + "*"):
+            pid = left.name.removeprefix(prefix).split(".")[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    left.unlink()  # left by a session that was killed
+        spare = self.path.with_name(f"{prefix}{os.getpid()}.{self.session_id}")
         try:
             fd = create_private(spare)
         except OSError:

@@ -11,6 +11,7 @@ from tidewell.engine.session import RunOptions, run_session
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.store_checks import StoreError
 
 
 def test_resonance_assessment_finds_the_clients_pace_and_later_sessions_use_it(tmp_path):
@@ -34,6 +35,36 @@ def test_resonance_assessment_finds_the_clients_pace_and_later_sessions_use_it(t
                         RunOptions(client="C-6", virtual_time=True, headless=True, say=lambda _: None), store)
     deep_other = [s for s in store.samples(other.session_id) if s["phase_idx"] == 2]
     assert deep_other[-1]["target_pace_bpm"] == pytest.approx(6.0)  # no assessment: the default
+
+
+class _LogThatTurnsReadOnly(SessionStore):
+    """The log stops taking writes (SQLite's query_only) as the assessment's result is stored."""
+
+    def set_resonance(self, *args):
+        self.conn.execute("PRAGMA query_only = ON")
+        return super().set_resonance(*args)
+
+
+def test_a_log_that_cannot_take_the_resonance_loses_only_it(tmp_path):
+    store = _LogThatTurnsReadOnly(tmp_path / "tidewell.db")
+    lines = []
+    options = RunOptions(client="C-5", virtual_time=True, headless=True, say=lines.append)
+    heart = SimulatedHeart(seed=3, start_hr=72, relaxed_hr=68, resonance_bpm=5.0)
+    result = run_session(load_program(resolve_program("resonance_assessment")), options, store, source=heart)
+    assert result.status == "completed" and result.summaries
+    said = [line for line in lines if line.startswith("resonance not stored: ")]
+    assert len(said) == 1 and "\n" not in said[0] and "the session log cannot be written" in said[0], lines
+    store.conn.execute("PRAGMA query_only = OFF")
+    assert store.client("C-5")["resonance_bpm"] is None
+    assert store.session(result.session_id)["status"] == "completed"
+    assert store.beats(result.session_id), "what the session logged is kept"
+
+
+def test_an_event_the_log_refuses_is_a_one_line_store_error(tmp_path):
+    store = SessionStore(tmp_path / "tidewell.db")
+    store.conn.execute("PRAGMA query_only = ON")
+    with pytest.raises(StoreError, match="the session log cannot be written"):
+        store.add_event(1, 0.0, "marker", "x")
 
 
 def test_ratings_before_and_after_from_the_cli(tidewell_cmd, cli_env):

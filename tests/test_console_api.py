@@ -220,3 +220,56 @@ def test_a_headset_console_without_a_runtime_says_so_and_keeps_serving(tmp_path)
         assert http.get("/api/me").status_code == 200
     with sqlite3.connect(tmp_path / "data" / "tidewell.db") as db:
         assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+
+
+def _view_once(console, token: str, wanted, timeout_s: float = 60.0) -> dict:
+    """The first live view for which wanted(view) holds."""
+    async def watch():
+        async with connect(console.url.replace("http", "ws", 1) + "ws/live",
+                           additional_headers={"Authorization": token}) as ws:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                view = json.loads(await asyncio.wait_for(ws.recv(), timeout=timeout_s))
+                if wanted(view):
+                    return view
+        raise AssertionError("the console never showed the expected view")
+    return asyncio.run(watch())
+
+
+def test_an_error_after_the_session_began_ends_it_and_the_console_keeps_serving(tmp_path):
+    """The session is in the log when its folder cannot be made (here a file stands where the sessions
+    folder goes): that is a session that ended on an error, not one that could not start."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sessions").write_text("not a folder")
+    with running_console(data) as console:
+        http = console.paired_client()
+        start_session(http, minutes=1.0)
+        line = console.wait_for("ended on an error", 60)
+        assert "session 1 ended on an error (interrupted; what was logged is kept)" in line
+        view = _view_once(console, http.headers["Authorization"], lambda v: v["status"] == "ended")
+        assert view["session_id"] == 1 and view["result"] == "interrupted"
+        assert [e["kind"] for e in view["events"]][-1] == "session_failed"
+        assert "could not start" not in "\n".join(console.lines)
+        assert "Traceback" not in "\n".join(console.lines)
+        assert http.get("/api/clients").status_code == 200
+        assert console.process.poll() is None, "the console keeps serving"
+        start_session(http, minutes=1.0, request_id="start-2")  # and takes the next start
+        console.wait_for("session 2 ended on an error", 60)
+    with sqlite3.connect(data / "tidewell.db") as db:
+        assert db.execute("SELECT id, status FROM sessions").fetchall() == [(1, "interrupted"), (2, "interrupted")]
+
+
+def test_the_report_is_served_when_the_sessions_report_file_is_read_only(tmp_path):
+    """The console makes the report in memory: a report.html its owner made read-only stays as it is."""
+    data = tmp_path / "data"
+    run_short_session(data, "plover-3")
+    kept = data / "sessions" / "00001" / "report.html"
+    kept.write_text("the owner's own copy")
+    kept.chmod(0o400)
+    with running_console(data) as console:
+        http = console.paired_client()
+        page = http.get("/sessions/1/report")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "Tidewell session 1" in page.text and "plover-3" in page.text and "cannot write" not in page.text
+    assert kept.read_text() == "the owner's own copy" and kept.stat().st_mode & 0o777 == 0o400

@@ -139,7 +139,35 @@ def test_free_text_carries_no_control_characters(console, http):
     error = _refused(http.post("/api/sessions/1/rating", json={"moment": "after", "note": "ok\x1b[2J"}), "note")
     assert "control characters" in error and "Value error" not in error
     _refused(http.post("/api/session/control", json={"action": "marker", "text": "\x1b]0;hi\x07"}), "text")
+    # the same rule as the terminal's (engine/terminal.py): bidi overrides reorder what is shown
+    error = _refused(http.post("/api/session/control", json={"action": "marker", "text": "left \u202esuipert"}),
+                     "text")
+    assert "control characters" in error
+    _refused(http.post("/api/sessions/1/rating", json={"moment": "after", "note": "a\u2066b"}), "note")
     _refused(http.post("/api/session/control", json={"action": "end", "request_id": "a\nb"}), "request_id")
+
+
+def test_a_note_has_the_same_limit_as_on_the_command_line(console, http):
+    """2000 characters at every door (sessions/limits.py)."""
+    long_note = "loosened " * 222  # 1998 characters
+    assert http.post("/api/sessions/1/rating", json={"moment": "after", "note": long_note}).status_code == 200
+    with sqlite3.connect(console.data_dir / "tidewell.db") as db:
+        assert db.execute("SELECT note FROM self_reports WHERE session_id = 1 AND moment = 'after'").fetchall() == \
+            [(long_note,)]
+    error = _refused(http.post("/api/sessions/1/rating", json={"moment": "after", "note": "x" * 2001}), "note")
+    assert "2000" in error
+
+
+@pytest.mark.parametrize("minutes", [0.04, 240.5])
+def test_a_start_asks_for_minutes_within_the_programs_bounds(console, http, minutes):
+    error = _refused(http.post("/api/session/start", json={"client_id": 1, "program": "taster", "minutes": minutes}),
+                     "minutes")
+    assert ("0.05" if minutes < 1 else "240") in error
+    # the program module's own bounds (sessions/program.py), a 3 s try-out included
+    from tidewell.engine.console.bodies import StartBody, parse
+    from tidewell.sessions.program import MIN_SCALED_MINUTES
+    assert parse(StartBody, b'{"client_id": 1, "program": "taster", "minutes": %g}' % MIN_SCALED_MINUTES).minutes \
+        == MIN_SCALED_MINUTES
 
 
 def test_pause_takes_a_json_boolean(console, http):

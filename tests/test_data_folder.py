@@ -157,8 +157,28 @@ def test_the_log_and_its_wal_and_shm_are_owner_only_while_a_session_writes(tmp_p
     finally:
         os.umask(previous)
     assert files == {"tidewell.db": 0o600, "tidewell.db-wal": 0o600, "tidewell.db-shm": 0o600,
-                     ".tidewell.db-spare": 0o600}
-    assert mode(tmp_path / "data") == 0o700 and not (tmp_path / "data" / ".tidewell.db-spare").exists()
+                     f".tidewell.db-spare.{os.getpid()}.{sid}": 0o600}
+    assert mode(tmp_path / "data") == 0o700 and not list((tmp_path / "data").glob(".tidewell.db-spare*"))
+
+
+def test_a_second_session_leaves_the_first_ones_spare_room_and_clears_a_killed_ones(tmp_path):
+    """`tidewell run` while the console runs a session: each holds its own room beside the log."""
+    data = tmp_path / "data"
+    store = SessionStore(data / "tidewell.db")
+    sid = store.begin(program_id="taster", program_title="t", program_minutes=3, client=CLIENT, sensor="sim",
+                      virtual_time=True, seed=0)
+    writer = store.writer(sid)  # the console's session, running
+    held = data / f".tidewell.db-spare.{os.getpid()}.{sid}"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = data / f".tidewell.db-spare.{int(dead.stdout)}.7"  # a session whose process is gone
+    killed.write_bytes(b"\0" * 1024)
+    result = tidewell(data, "run", "--minutes", "0.1", "--client", CLIENT, "--virtual-time")
+    assert result.returncode == 0, result.stderr
+    assert held.exists() and held.stat().st_size > 0, "another process's session keeps its spare room"
+    assert not killed.exists()
+    writer.close("completed")
+    store.close()
+    assert not list(data.glob(".tidewell.db-spare*"))
 
 
 @needs_root
@@ -447,9 +467,25 @@ def test_a_full_disk_under_the_log_is_told_and_the_session_ends_gently_keeping_i
         # the writer's spare room, let go of when the disk filled, took the rows until the end and the status
         assert reread.session(result.session_id)["status"] == "ended_early"
         assert "log_write_failed" in [e["kind"] for e in reread.events(result.session_id)]
-        assert not (db.parent / ".tidewell.db-spare").exists()
+        assert not list(db.parent.glob(".tidewell.db-spare*"))
         reread.close()
         store.close()
+
+
+def test_a_row_after_the_writer_closed_is_refused_not_silently_lost(tmp_path):
+    """The session's last problems are drained and logged before the writer closes; a row after that
+    would be queued for a thread that is gone."""
+    store = SessionStore(tmp_path / "data" / "tidewell.db")
+    session_id = store.begin(program_id="taster", program_title="Taster", program_minutes=1.0, client=CLIENT,
+                             sensor="sim", virtual_time=True, seed=0)
+    writer = store.writer(session_id)
+    writer.event(1.0, "marker", "before the end", 0)
+    writer.close("completed")
+    with pytest.raises(RuntimeError, match="after the session log's writer closed"):
+        writer.event(2.0, "log_write_failed", "too late", 0)
+    assert [(e["kind"], e["detail"]) for e in store.events(session_id)] == [("marker", "before the end")]
+    assert store.session(session_id)["status"] == "completed"
+    store.close()
 
 
 @needs_root

@@ -117,7 +117,7 @@ def test_every_kind_the_package_emits_is_registered():
     for kind in ("phase_start", "pause", "resume", "sensor_lost", "sensor_contact_lost", "sensor_contact_back",
                  "sensor_malformed", "sensor_connected", "sensor_disconnected", "sensor_error", "audio_lost", "sound_file_stopped",
                  "audio_back", "headset_off", "headset_on", "xr_state", "xr_lost", "scene_problem", "start_failed",
-                 "resonance"):
+                 "session_failed", "resonance"):
         assert kind in found, f"the scan no longer finds {kind!r}: an emitter changed form"
     never_emitted = set(KINDS) - set(found) - NOT_EMITTED_YET
     assert not never_emitted, f"registered but never emitted (dead entries): {never_emitted}"
@@ -181,6 +181,7 @@ def test_every_registered_kind_reaches_the_log_console_terminal_report_and_expor
     for second, entry in enumerate(logged, start=1):
         fan_out.emit(float(second), entry.name, f"detail of {entry.name}", 0)
     writer.close("completed")
+    hub.session_failed("interrupted", "cannot make the session folder")
     hub.start_failed("no such program")
 
     rows = {row["kind"]: row["detail"] for row in store.events(session_id)}
@@ -270,7 +271,7 @@ def test_a_real_strap_dropout_reaches_the_console_of_a_running_session(hr_periph
             hub.command("end", "the strap script is over", None)
 
     program = load_program(builtin_programs()["taster"]).scaled_to(1.0)  # an upper bound; the script ends it
-    options = RunOptions(client="C-1", sensor=(f"ble:{hr_peripheral.address}",), adapter="hci0", headless=True,
+    options = RunOptions(client="C-1", sensor=f"ble:{hr_peripheral.address}", adapter="hci0", headless=True,
                          say=said.append, controls=hub.controls, on_event=hub.event, on_frame=hub.frame,
                          on_begin=lambda sid: hub.session_began(sid, 1, {"id": "taster", "phases": []}),
                          attended=True, client_label="client #1")

@@ -28,7 +28,7 @@ NOTE_BEFORE = "Lower back stiff after gardening"
 NOTE_AFTER = "Feels looser, light-headed on sitting up"
 
 
-def run(store, program="full_body_60", minutes=8.0, client=CLIENT, sensor=("sim",), seed=0):
+def run(store, program="full_body_60", minutes=8.0, client=CLIENT, sensor="sim", seed=0):
     plan = load_program(resolve_program(program)).scaled_to(minutes)
     options = RunOptions(client=client, sensor=sensor, virtual_time=True, headless=True, seed=seed,
                          say=lambda _: None)
@@ -64,7 +64,7 @@ def logged(tmp_path_factory):
         store.conn.execute("UPDATE sessions SET status = 'interrupted' WHERE id = ?", (interrupted,))
     rr_file = folder / "five_beats.csv"
     rr_file.write_text("t_s,rr_ms\n" + "".join(f"{0.8 * (i + 1):.1f},800\n" for i in range(5)))
-    sparse, _ = run(store, program="taster", minutes=1.0, client="C-099", sensor=("replay", str(rr_file)))
+    sparse, _ = run(store, program="taster", minutes=1.0, client="C-099", sensor=f"replay:{rr_file}")
     yield {"store": store, "folder": folder, "main": main, "plan": plan, "second": second,
            "interrupted": interrupted, "sparse": sparse}
     store.close()

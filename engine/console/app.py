@@ -27,13 +27,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tidewell.engine.console.auth import COOKIE, Pairing, PairingRefused
-from tidewell.engine.console.bodies import (SQLITE_MAX_INT, BadBody, Control, NewClient, PairBody, RatingBody,
-                                             StartBody, parse)
+from tidewell.engine.console.bodies import BadBody, Control, NewClient, PairBody, RatingBody, StartBody, parse
 from tidewell.engine.console.guards import (LOOPBACK_HOSTS, BodyLimit, SameOriginJson, SecurityHeaders,
                                              origin_refusal)
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
 from tidewell.engine.keymap import default_keymap, load_keymap
 from tidewell.sessions.export import json_safe
+from tidewell.sessions.limits import MAX_ROW_ID
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_checks import StoreError, store_error
@@ -101,7 +101,7 @@ def _token(connection: HTTPConnection) -> str | None:
 def _row_id(request: Request, name: str) -> int | None:
     """A path id that SQLite can hold, or None (no such row)."""
     value = request.path_params[name]
-    return value if 1 <= value <= SQLITE_MAX_INT else None
+    return value if 1 <= value <= MAX_ROW_ID else None
 
 
 async def _body(request: Request, schema):
@@ -301,23 +301,19 @@ async def rating(request: Request):
 
 async def report(request: Request):
     session_id = _row_id(request, "session_id")
-    db_folder = _config(request).db_path.parent
 
-    def make():
+    def make():  # made in memory: nothing is written, so a read-only folder or report.html is no obstacle
         from tidewell.sessions.export import ExportError
-        from tidewell.sessions.report import write_html_report
+        from tidewell.sessions.report import html_report
 
         with _closing(_store(request)) as s:
             row = s.session(session_id)
             if row is None or row["status"] == "running":
                 return None
-            folder = Path(row["folder"]) if row["folder"] else db_folder
-            path = folder / "report.html"
             try:
-                write_html_report(s, session_id, path, progress=False)
+                return html_report(s, session_id)
             except ExportError as error:
                 return f"<p>{html.escape(str(error))}</p>"
-            return path.read_text(encoding="utf-8")
     page = None if session_id is None else await asyncio.to_thread(make)
     if page is None:
         return JSONResponse({"error": f"no finished session {request.path_params['session_id']}"}, 404)

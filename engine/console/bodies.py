@@ -6,25 +6,26 @@ naming the field.
 """
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Literal, Optional, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from tidewell.engine.terminal import control_characters
+from tidewell.sessions.limits import MAX_NOTE_CHARS, MAX_ROW_ID
+from tidewell.sessions.program import MAX_PROGRAM_MINUTES, MIN_SCALED_MINUTES
 from tidewell.sessions.pseudonyms import checked_pseudonym
 
-SQLITE_MAX_INT = 2 ** 63 - 1
-NOTE_MAX = 500
 MARKER_MAX = 200
 
 def _printable(text: str) -> str:
     """Free text from the tablet, with no control characters (they would reach terminals and logs)."""
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise ValueError("control characters are not allowed")
+    found = control_characters(text)
+    if found:
+        raise ValueError(f"control characters are not allowed, got {''.join(found)!r}")
     return text
 
 
-RowId = Annotated[int, Field(ge=1, le=SQLITE_MAX_INT)]
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 Score = Optional[Annotated[int, Field(ge=0, le=10)]]
 RequestId = Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]]
 
@@ -44,7 +45,7 @@ class NewClient(Body):
 class Rating(Body):
     pain: Score = None
     stress: Score = None
-    note: Annotated[str, Field(max_length=NOTE_MAX), AfterValidator(_printable)] = ""
+    note: Annotated[str, Field(max_length=MAX_NOTE_CHARS), AfterValidator(_printable)] = ""
 
 
 class RatingBody(Rating):
@@ -54,7 +55,7 @@ class RatingBody(Rating):
 class StartBody(Body):
     client_id: RowId
     program: Annotated[str, Field(max_length=100)]
-    minutes: Optional[Annotated[float, Field(ge=0.1, le=240)]] = None
+    minutes: Optional[Annotated[float, Field(ge=MIN_SCALED_MINUTES, le=MAX_PROGRAM_MINUTES)]] = None
     before: Rating = Rating()
     request_id: RequestId = None
 

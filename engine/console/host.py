@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import queue
 import socket
+import sqlite3
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +25,7 @@ from tidewell.sensors.ble import BluetoothUnavailable
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
+from tidewell.sessions.words import status_words
 
 SERVER_START_TIMEOUT_S = 15.0
 
@@ -32,7 +35,7 @@ class ConsoleOptions:
     port: int = 8765
     lan: bool = False
     headless: bool = False
-    sensor: str = "sim"  # engine/session.py parse_sensor: sim, ble or ble:ADDRESS
+    sensor: str = "sim"  # one word: sim, ble or ble:ADDRESS (sensors/spec.py parse_sensor)
     adapter: str | None = None
     audio_device: str | None = None
     seed: int = 0
@@ -141,7 +144,10 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
         hub.start_failed(f"cannot load program {request.program_id!r}: {error}")
         return
 
+    began_as: list[int] = []  # the session's id once it is in the log: errors after that end it, not its start
+
     def began(session_id: int) -> None:
+        began_as.append(session_id)
         before = request.before
         if before.get("pain") is not None or before.get("stress") is not None or before.get("note"):
             store.set_self_report(session_id, "before", before.get("pain"), before.get("stress"),
@@ -155,11 +161,31 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
                      sound_when_headset_off=options.sound_when_headset_off)
     try:
         result = run_session(program, run, store)
-    except (ValueError, OSError, XrUnavailable, BluetoothUnavailable) as error:
-        say(f"the session could not start: {error}")
-        hub.start_failed(str(error))
+    except (ValueError, OSError, XrUnavailable, BluetoothUnavailable, sqlite3.Error) as error:
+        if not began_as:
+            if isinstance(error, sqlite3.Error):
+                raise
+            say(f"the session could not start: {error}")
+            hub.start_failed(str(error))
+            return
+        if isinstance(error, sqlite3.Error):  # not the disk or the file (those are StoreErrors): a bug, shown whole
+            traceback.print_exc()
+        status = _logged_status(store, began_as[0])
+        say(f"session {began_as[0]} ended on an error ({status_words(status)}; what was logged is kept): {error}")
+        hub.session_failed(status, str(error))
         return
     hub.session_ended(result.status)
+
+
+def _logged_status(store: SessionStore, session_id: int) -> str:
+    """The session's status in the log; one the error left 'running' is marked interrupted (where the log
+    takes the write: otherwise the next start of the engine marks it)."""
+    try:
+        store.mark_interrupted(session_id)
+        row = store.session(session_id)
+    except (OSError, sqlite3.Error):
+        return "interrupted"
+    return row["status"] if row is not None and row["status"] != "running" else "interrupted"
 
 
 def _lan_names() -> tuple[str, list[str]]:

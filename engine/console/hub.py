@@ -106,6 +106,18 @@ class ConsoleHub:
             self.controls.clear()
             self._seq += 1
 
+    def session_failed(self, result: str, message: str) -> None:
+        """The session began, then stopped on an error: it ends with `result` (its status in the log)."""
+        with self._lock:
+            self._view.status = "ended"
+            self._view.result = result
+            self.controls.clear()
+            self._view.events.append({"seq": self._event_seq + 1, "t_s": self._view.latest.get("t_s", 0.0),
+                                      "kind": "session_failed", "label": event_kinds.kind("session_failed").label,
+                                      "detail": message, "phase": self._view.latest.get("phase")})
+            self._event_seq += 1
+            self._seq += 1
+
     def start_failed(self, message: str) -> None:
         with self._lock:
             self._view.status = "idle"

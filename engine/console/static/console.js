@@ -528,7 +528,9 @@ document.addEventListener("keydown", (event) => {
 // -- after the session ------------------------------------------------------------------
 function renderEnded(view) {
   const words = { completed: "completed", ended_early: "ended early", interrupted: "interrupted" };
-  $("ended-summary").textContent = `Session ${view.session_id} ${words[view.result] || view.result} · client #${view.client_id}`;
+  const failed = state.events.filter((e) => e.kind === "session_failed").pop();
+  $("ended-summary").textContent = `Session ${view.session_id} ${words[view.result] || view.result} · client #${view.client_id}` +
+    (failed ? ` · ${failed.label}: ${failed.detail}` : "");
   $("report-link").href = `/sessions/${view.session_id}/report`;
 }
 

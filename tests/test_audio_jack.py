@@ -49,6 +49,7 @@ CENTROID_TOLERANCE = 0.05  # relative
 AUDIO_LOST_DEADLINE_S = 30.0
 AUDIO_BACK_DEADLINE_S = 60.0
 MAX_CAPTURE_XRUNS = 12
+CAPTURE_ATTEMPTS = 3
 SOUND_DBFS = -80.0  # "has sound": a silent stream plays exact zeros (-120 here); the session is still fading in
 
 
@@ -69,10 +70,19 @@ def dropped_s(run: LiveRun) -> float:
 
 @pytest.fixture(scope="module")
 def live_run(jack_server_module, tmp_path_factory) -> LiveRun:
+    """The live session and its capture. A capture during which the machine made JACK drop more than
+    MAX_CAPTURE_XRUNS periods is no timing measurement (each drop shortens its timeline): the session
+    is played and captured again, up to CAPTURE_ATTEMPTS times; the tests judge the last one."""
     program = load_program(PROGRAM)
-    folder = tmp_path_factory.mktemp("live")
-    return run_live_session(jack_server_module, program, SESSION_S, folder / "capture.wav", fps=FPS,
-                            controls={PHASE_CHANGE_S: lambda runner, now: runner.next_phase(now)}, watch_advance=True)
+    for attempt in range(1, CAPTURE_ATTEMPTS + 1):
+        folder = tmp_path_factory.mktemp("live")
+        run = run_live_session(jack_server_module, program, SESSION_S, folder / "capture.wav", fps=FPS,
+                               controls={PHASE_CHANGE_S: lambda runner, now: runner.next_phase(now)},
+                               watch_advance=True)
+        if run.capture_xruns <= MAX_CAPTURE_XRUNS:
+            break
+        print(f"capture {attempt}: the machine made JACK drop {run.capture_xruns} periods; capturing again")
+    return run
 
 
 @pytest.fixture(scope="module")

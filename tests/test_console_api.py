@@ -15,16 +15,14 @@ import httpx2
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
-from console_testbed import run_short_session, running_console, start_session, wait_running
+from console_testbed import console_with_history, run_short_session, running_console, start_session, wait_running
 
 PSEUDONYM = "heron-4"
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    data = tmp_path_factory.mktemp("console-data")
-    run_short_session(data, PSEUDONYM)
-    with running_console(data) as running:
+    with console_with_history(tmp_path_factory.mktemp("console-data"), PSEUDONYM) as running:
         yield running
 
 

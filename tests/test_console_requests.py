@@ -13,7 +13,7 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
-from console_testbed import run_short_session, running_console, start_session, wait_running
+from console_testbed import console_with_history, start_session, wait_running
 
 PSEUDONYM = "plover-3"
 MB = 1024 * 1024
@@ -23,9 +23,7 @@ POST_ROUTES = ["/api/pair", "/api/unpair", "/api/clients", "/api/session/start",
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    data = tmp_path_factory.mktemp("console-data")
-    run_short_session(data, PSEUDONYM)
-    with running_console(data) as running:
+    with console_with_history(tmp_path_factory.mktemp("console-data"), PSEUDONYM) as running:
         yield running
 
 

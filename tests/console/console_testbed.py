@@ -167,6 +167,14 @@ def running_console(data_dir: Path, *extra: str, env: dict | None = None, config
         console.stop()
 
 
+@contextmanager
+def console_with_history(data_dir: Path, client: str) -> Iterator[Console]:
+    """A console over a data folder that already holds one finished session of `client`."""
+    run_short_session(data_dir, client)
+    with running_console(data_dir) as running:
+        yield running
+
+
 def run_short_session(data_dir: Path, client: str) -> None:
     """A finished session for `client` in virtual time, so the console has history to show."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}

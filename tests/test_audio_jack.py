@@ -23,7 +23,7 @@ import pytest
 
 
 from audio_analysis import (breath_peak_times, envelope_breath_periods, envelope_db, lag_at,  # noqa: E402
-                            max_step, max_step_near, rms_dbfs, smooth_db, spectral_centroid_hz)
+                            largest_step_near, max_step, rms_dbfs, smooth_db, spectral_centroid_hz, step_sizes)
 from jack_testbed import jack_server_bare, jack_server_module, start_capture  # noqa: E402,F401  (fixtures)
 from live_session import LiveRun, render_reference, run_live_session  # noqa: E402
 
@@ -42,6 +42,7 @@ GLIDE = (36.0, 53.0)  # phase 2: 10 -> 9 -> 8 -> 7.5 breaths/min, one step per b
 PERIOD_TOLERANCE_S = 0.06  # a breath's captured period vs 60 / pace_bpm (1% of a 6 s breath)
 MEAN_PERIOD_TOLERANCE_S = 0.05  # capture vs WAV, mean breath period of a section (two envelope crossings)
 CLICK_MARGIN = 1.25  # capture's largest step may exceed the smooth reference's by this factor at most
+MAX_EXCUSED_SHARE = 0.2  # of the session's capture, around xruns the machine caused (at most 12 reports * 0.5 s of ~58 s)
 LEVEL_TOLERANCE_DB = 1.0
 CENTROID_TOLERANCE = 0.05  # relative
 # Deadlines for what must happen, generous for a busy machine; how long they take is printed (the
@@ -223,31 +224,53 @@ def smooth_reference_max_step(run: LiveRun, program, seconds: float = 60.0) -> f
 
 
 def test_no_clicks_across_pace_and_phase_changes(live_run):
-    require_measurable_capture(live_run)  # a dropped period is a click the sound never made
+    """The engine's sound has no step larger than the smooth synth's own, anywhere and around every
+    change. A period the machine made JACK drop joins its neighbours with a step the sound never made:
+    the period boundaries just before each of jackd's xrun reports are excused, nothing else."""
+    require_measurable_capture(live_run)
     program = load_program(PROGRAM)
     natural = smooth_reference_max_step(live_run, program)
     bound = CLICK_MARGIN * natural
-    session = live_run.capture_from(0.0)
-    session = session[:round((live_run.session_s + 0.5) * live_run.sample_rate)]
-    rate = live_run.sample_rate
+    rate, period = live_run.sample_rate, live_run.period_frames
+    start = live_run.capture_index(0.0)
+    session = live_run.capture[start:start + round((live_run.session_s + 0.5) * rate)]
+    excused = live_run.machine_dropout_steps() - start
+    excused = excused[(excused >= 0) & (excused < len(session) - 1)]
+
+    def judged(audio: np.ndarray) -> np.ndarray:
+        steps = step_sizes(audio)
+        steps[excused] = 0.0
+        return steps
+
+    steps = judged(session)
     t, pace = _series(live_run, "t_s"), _series(live_run, "pace_bpm")
     pace_changes = t[1:][np.diff(pace) != 0]
-    near = {f"phase change {PHASE_CHANGE_S:.1f} s": max_step_near(session, rate, PHASE_CHANGE_S)}
-    near |= {f"pace change {c:.1f} s": max_step_near(session, rate, c) for c in pace_changes}
+    near = {f"phase change {PHASE_CHANGE_S:.1f} s": largest_step_near(steps, rate, PHASE_CHANGE_S)}
+    near |= {f"pace change {c:.1f} s": largest_step_near(steps, rate, c) for c in pace_changes}
     end_fade = live_run.session_s - 5.0
-    near[f"gentle end {end_fade:.1f} s"] = max_step_near(session, rate, end_fade + 2.5, 2.5)
-    overall = max_step(session)
+    near[f"gentle end {end_fade:.1f} s"] = largest_step_near(steps, rate, end_fade + 2.5, 2.5)
+    overall = float(steps.max())
+    machine = float(step_sizes(session)[excused].max()) if len(excused) else 0.0
     print(f"natural max step {natural:.5f}, bound {bound:.5f}; capture {overall:.5f}; "
-          + ", ".join(f"{k}: {v:.5f}" for k, v in near.items()))
+          + ", ".join(f"{k}: {v:.5f}" for k, v in near.items())
+          + f"; {len(excused)} period joins excused near {len(live_run.xrun_session_s)} xrun reports (largest {machine:.5f})")
     assert len(pace_changes) >= 2
+    assert len(excused) * period <= MAX_EXCUSED_SHARE * len(session)
     assert overall <= bound
     assert all(v <= bound for v in near.values())
 
-    # The measure catches a real click: one 10 ms dropout spliced into the loudest breath.
-    loudest = int(np.argmax(np.abs(session[:, 0])))
+    # The measure catches a real click: one period's dropout spliced into the loudest breath, and a
+    # step of twice the bound off the period grid inside an excused stretch (only period joins are excused).
+    judged_steps = np.flatnonzero(steps)
+    loudest = int(judged_steps[np.argmax(np.abs(session[judged_steps + 1, 0]))]) + 1
     broken = session.copy()
-    broken[loudest:loudest + live_run.period_frames] = 0.0
-    assert max_step(broken) > bound
+    broken[loudest:loudest + period] = 0.0
+    assert judged(broken).max() > bound
+    if len(excused):
+        inside = int(excused[len(excused) // 2]) - period // 2
+        broken = session.copy()
+        broken[inside:inside + period // 4] += 2.0 * bound
+        assert judged(broken).max() > bound
 
 
 def test_capture_statistics_match_the_offline_render(live_run, reference, envelopes):

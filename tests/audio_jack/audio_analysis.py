@@ -130,18 +130,32 @@ def smooth_db(env_db: np.ndarray, hop_s: float = 0.001, smooth_s: float = 0.2) -
     return moving_average(env_db, round(smooth_s / hop_s))
 
 
-def max_step(audio: np.ndarray) -> float:
-    """Largest |sample-to-sample change| in any channel."""
+def step_sizes(audio: np.ndarray) -> np.ndarray:
+    """|sample-to-sample change|, the largest over channels: entry i is the step from sample i to i + 1."""
     audio = np.asarray(audio, dtype=np.float64)
     if len(audio) < 2:
-        return 0.0
-    return float(np.max(np.abs(np.diff(audio, axis=0))))
+        return np.zeros(0)
+    steps = np.abs(np.diff(audio, axis=0))
+    return steps.max(axis=1) if steps.ndim > 1 else steps
+
+
+def max_step(audio: np.ndarray) -> float:
+    """Largest |sample-to-sample change| in any channel."""
+    steps = step_sizes(audio)
+    return float(steps.max()) if len(steps) else 0.0
 
 
 def max_step_near(audio: np.ndarray, sample_rate: int, centre_s: float, half_window_s: float = 1.0) -> float:
     a = max(0, int((centre_s - half_window_s) * sample_rate))
     b = min(len(audio), int((centre_s + half_window_s) * sample_rate))
     return max_step(audio[a:b])
+
+
+def largest_step_near(steps: np.ndarray, sample_rate: int, centre_s: float, half_window_s: float = 1.0) -> float:
+    """max_step_near over step_sizes() already computed (and perhaps with some steps excused)."""
+    a = max(0, int((centre_s - half_window_s) * sample_rate))
+    b = min(len(steps), int((centre_s + half_window_s) * sample_rate))
+    return float(steps[a:b].max()) if b > a else 0.0
 
 
 def rms_dbfs(audio: np.ndarray) -> float:

@@ -32,6 +32,8 @@ from tidewell.sessions.runner import SessionRunner
 LEAD_IN_S = 1.0  # between the marker and the session's first frame
 TAIL_S = 1.0  # captured after the session's last frame
 MARKER_S = 0.05
+# jackd's xrun line reaches the log reader after the xrun: 50-60 ms on an idle 2-core VM; allow for a busy one.
+XRUN_REPORT_DELAY_S = 0.5
 
 
 def _still_state(fade: float, layers: tuple[tuple[str, float], ...]) -> FrameState:
@@ -60,6 +62,7 @@ class LiveRun:
     device_latency_s: float
     lead_s: float  # sound rendered ahead of the device (audio/ahead.py)
     capture_xruns: int  # JACK client xruns while capturing: each can drop one period from the capture
+    xrun_session_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # session time of each xrun event while capturing (jackd's log line arrived)
     runner_events: list = field(default_factory=list)
 
     @property
@@ -69,10 +72,26 @@ class LiveRun:
     def capture_session_times(self) -> np.ndarray:
         return self.marker_session_s + (np.arange(len(self.capture)) - self.marker_index) / self.sample_rate
 
+    def capture_index(self, session_s: float) -> int:
+        """Index in the capture of the sample played at session time `session_s`."""
+        return max(self.marker_index + round((session_s - self.marker_session_s) * self.sample_rate), 0)
+
     def capture_from(self, session_s: float) -> np.ndarray:
         """The capture from the sample played at session time `session_s` on."""
-        start = self.marker_index + round((session_s - self.marker_session_s) * self.sample_rate)
-        return self.capture[max(start, 0):]
+        return self.capture[self.capture_index(session_s):]
+
+    def machine_dropout_steps(self, before_s: float = XRUN_REPORT_DELAY_S) -> np.ndarray:
+        """Capture step indices (step i: sample i to i + 1) where a period the machine dropped may
+        join its neighbours. An xrun drops or repeats whole JACK periods, so its steps fall on period
+        boundaries (jack_rec writes whole periods from the capture's start), in the `before_s` before
+        jackd's report of it arrived, or within one period after."""
+        boundaries = np.arange(self.period_frames, len(self.capture), self.period_frames)
+        times = self.capture_session_times()[boundaries]
+        near = np.zeros(len(boundaries), dtype=bool)
+        period_s = self.period_frames / self.sample_rate
+        for reported in self.xrun_session_s:
+            near |= (times >= reported - before_s) & (times <= reported + period_s)
+        return boundaries[near] - 1
 
     @property
     def session_s(self) -> float:
@@ -98,6 +117,7 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
     try:
         ports = server.wait_for_playback_ports()
         xruns_before = server.xruns()["client"]
+        capture_started = time.monotonic()
         capture = start_capture(server, capture_path, 0.3 + LEAD_IN_S + seconds + TAIL_S,
                                 ports[:1] if mono_capture else ports, bits=32)
         time.sleep(0.3)
@@ -145,6 +165,7 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
                    capture=audio, sample_rate=rate, marker_index=(first // server.period_frames) * server.period_frames,
                    period_frames=server.period_frames, fps=fps, device_latency_s=latency, lead_s=output.lead_s,
                    capture_xruns=server.xruns()["client"] - xruns_before,
+                   xrun_session_s=np.asarray([e["at"] - clock_start for e in server.xrun_events() if e["at"] >= capture_started]),
                    runner_events=runner_events)
 
 

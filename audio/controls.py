@@ -19,11 +19,12 @@ import tempfile
 
 import numpy as np
 
-from tidewell.engine.frame_state import BreathStage, FrameState
+from tidewell.core.constants import AUDIO_LAYERS, SWELLS
+from tidewell.core.frame_state import BreathStage, FrameState
 
-LAYERS = ("breath", "drone", "ocean", "rain", "wind", "chime")
-BREATH_SWELLS = {"gentle": (18.0, 0.5), "even": (24.0, 1.0), "full": (36.0, 1.4)}  # (depth dB, tone share)
-SWELL_NAMES = tuple(BREATH_SWELLS)  # index 0, the default, is "gentle"
+LAYERS = AUDIO_LAYERS
+SWELL_NAMES = SWELLS  # index 0 is the default
+BREATH_SWELLS = dict(zip(SWELL_NAMES, ((18.0, 0.5), (24.0, 1.0), (36.0, 1.4))))  # (depth dB, tone share)
 STAGES = (BreathStage.INHALE, BreathStage.HOLD_IN, BreathStage.EXHALE, BreathStage.HOLD_OUT)
 
 # The control vector.

@@ -15,7 +15,7 @@ import numpy as np
 
 from tidewell.audio import controls as c
 from tidewell.audio.player import DEFAULT_LEAD_S
-from tidewell.engine.frame_state import FrameState
+from tidewell.core.frame_state import FrameState
 
 COMPUTE_RING = c.COMPUTE_RING
 WATCH_S = 0.25  # how often the watcher checks the audio process

@@ -13,8 +13,8 @@ import numpy as np
 from tidewell.audio.device import DeviceOutput, DeviceUnavailable
 from tidewell.audio.player import one_line
 from tidewell.audio.synth import BreathSynth
-from tidewell.engine.frame_state import FrameState
-from tidewell.sessions.private_files import open_private, private_folder
+from tidewell.core.frame_state import FrameState
+from tidewell.core.private_files import open_private, private_folder
 
 # A session's WAV stops while this much room is still left on its disk, kept for the session log
 # (a few MB an hour), which comes first: the WAV takes about 350 MB an hour.

@@ -28,7 +28,7 @@ import numpy as np
 from tidewell.audio import controls as c
 from tidewell.audio.beds import db_to_gain, make_beds
 from tidewell.audio.controls import BREATH_SWELLS, LAYERS, SWELL_NAMES
-from tidewell.engine.frame_state import FrameState
+from tidewell.core.frame_state import FrameState
 
 _INHALE = c.STAGES.index("inhale")
 

@@ -50,7 +50,7 @@ def summarise(compute_s: np.ndarray, block_s: float = BLOCK_S) -> dict:
 def states_for(blocks: int) -> list:
     """One frame state per 60 fps frame over `blocks` 10 ms blocks: a 6 breaths/min guide that
     turns (chimes), calm drifting, every layer on."""
-    from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+    from tidewell.core.frame_state import BreathStage, FrameState, Posture
 
     states = []
     for frame in range(int(blocks * BLOCK_S * 60) + 2):
@@ -106,7 +106,7 @@ def live(minutes: float, realtime_jack: bool, period_frames: int) -> dict:
     from jack_testbed import ControlClient, attribute, jack_testbed, portaudio_jack_device
 
     from tidewell.audio.device import COMPUTE_RING, DeviceOutput
-    from tidewell.engine.clock import RealClock
+    from tidewell.core.clock import RealClock
     from tidewell.sensors.simulated import SimulatedHeart
     from tidewell.sessions.program import load_program, resolve_program
     from tidewell.sessions.runner import SessionRunner

@@ -67,7 +67,7 @@ def _wav_chunks(path: Path, seconds: float = 60.0):
 def offline(minutes: float, rate: int = 24000, fps: float = 60.0) -> dict:
     from tidewell.audio.output import WavOutput
     from tidewell.audio.synth import BreathSynth
-    from tidewell.engine.clock import VirtualClock
+    from tidewell.core.clock import VirtualClock
     from tidewell.sensors.simulated import SimulatedHeart
     from tidewell.sessions.program import load_program, resolve_program
     from tidewell.sessions.runner import SessionRunner

@@ -32,7 +32,7 @@ def _context(backend: str) -> moderngl.Context:
 
 
 def bare_loop(ctx, fbo, size, frames: int) -> list[float]:
-    from tidewell.engine.frame_state import Posture
+    from tidewell.core.frame_state import Posture
     from tidewell.engine.render import camera
     from tidewell.scenes.catalog import FULLSCREEN_VERTEX_PATH, available_scenes
 

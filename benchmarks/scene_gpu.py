@@ -33,7 +33,7 @@ def _context(backend: str) -> moderngl.Context:
 
 
 def _state(scene: str, posture, t: float):
-    from tidewell.engine.frame_state import BreathStage, FrameState
+    from tidewell.core.frame_state import BreathStage, FrameState
 
     return FrameState(t_s=t, phase_index=0, phase_name="bench", phase_elapsed_s=t, phase_progress=0.5,
                       breath_phase=(t / 10) % 1, breath_stage=BreathStage.INHALE,

@@ -8,11 +8,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tidewell.engine.terminal import control_characters, say, terminal_output
+from tidewell.core.terminal import control_characters, say, terminal_output
 from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sensors.ble import BluetoothUnavailable
 from tidewell.sensors.spec import parse_sensor
-from tidewell.sessions.limits import MAX_NOTE_CHARS, MAX_ROW_ID
+from tidewell.core.limits import MAX_NOTE_CHARS, MAX_ROW_ID
 from tidewell.sessions.program import (
     MAX_PROGRAM_MINUTES,
     MIN_SCALED_MINUTES,
@@ -23,7 +23,7 @@ from tidewell.sessions.program import (
     resolve_program,
 )
 from tidewell.sessions.pseudonyms import PseudonymError, checked_pseudonym
-from tidewell.sessions.words import plural, status_words
+from tidewell.core.words import plural, status_words
 
 DEFAULT_PROGRAM = "taster"
 MAX_SEED = 2**32 - 1  # numpy's seeds
@@ -422,7 +422,7 @@ def _sensors_scan(args) -> int:
 def _sensors_watch(args) -> int:
     import time
 
-    from tidewell.engine.clock import RealClock
+    from tidewell.core.clock import RealClock
     from tidewell.sensors.ble import BleHeartRateSource, check_bluetooth
 
     check_bluetooth(args.adapter)  # as scan: exit 2 with the reason when there is no Bluetooth to watch with

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 from tidewell.audio.output import WavOutput
-from tidewell.engine.clock import VirtualClock
+from tidewell.core.clock import VirtualClock
 from tidewell.sessions.program import Program
 from tidewell.sessions.runner import SessionRunner
 

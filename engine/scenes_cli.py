@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
-from tidewell.sessions.private_files import private_folder, replacing
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.private_files import private_folder, replacing
 from tidewell.scenes.catalog import (
     BUILT_IN,
     FLOAT_FIELDS,

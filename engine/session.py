@@ -14,15 +14,15 @@ from typing import Callable
 import numpy as np
 
 from tidewell.audio.output import open_audio_output
-from tidewell.engine import event_kinds
-from tidewell.engine.clock import RealClock, VirtualClock
-from tidewell.engine.frame_state import FrameState
-from tidewell.engine.keymap import load_keymap
-from tidewell.engine.terminal import say as terminal_say
+from tidewell.core import event_kinds
+from tidewell.core.clock import RealClock, VirtualClock
+from tidewell.core.frame_state import FrameState
+from tidewell.core.keymap import load_keymap
+from tidewell.core.terminal import say as terminal_say
 from tidewell.sensors.replay import load_rr_csv
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sensors.simulated import SimulatedHeart
-from tidewell.sessions.private_files import new_private_folder
+from tidewell.core.private_files import new_private_folder
 from tidewell.sessions.program import Program
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
@@ -30,7 +30,7 @@ from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_checks import StoreError
 from tidewell.sessions.summary import PhaseSummary, summarize
-from tidewell.sessions.words import plural
+from tidewell.core.words import plural
 
 SAMPLE_INTERVAL_S = 0.25  # frame-state samples in the log: 4 Hz
 CONTACT_FRAME_SIZE = (480, 270)
@@ -340,7 +340,7 @@ def _open_headset(options: RunOptions, say):
 
 class _EventFanOut:
     """Every session event goes through here: to the log, to the console (on_event), and to the
-    terminal as engine/event_kinds.py says."""
+    terminal as core/event_kinds.py says."""
 
     def __init__(self, writer, say, on_event=None):
         self.writer = writer

@@ -32,9 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tidewell.engine.frame_state import FrameState, Posture
-from tidewell.engine.toml_file import is_number as _is_number
-from tidewell.engine.toml_file import read_toml
+from tidewell.core.constants import AUDIO_LAYERS
+from tidewell.core.frame_state import FrameState, Posture
+from tidewell.core.toml_file import is_number as _is_number
+from tidewell.core.toml_file import read_toml
 
 SCENES_FOLDER = Path(__file__).resolve().parent
 COMMON_FOLDER = SCENES_FOLDER / "common"
@@ -309,8 +310,6 @@ class _Validator:
         return tuple(c.lower() for c in value)
 
     def audio(self, value) -> tuple[tuple[str, float], ...]:
-        from tidewell.sessions.program import AUDIO_LAYERS
-
         if not isinstance(value, dict):
             raise self.fail(("audio",), "a table of layer = volume (0..1)", value)
         layers = []

@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from tidewell.sessions.words import plural
+from tidewell.core.words import plural
 
 CONTACT_NAMES = {0: "not_supported", 1: "not_supported", 2: "not_detected", 3: "detected"}
 _CONTACT_BITS = {"not_supported": 0, "not_detected": 2, "detected": 3}

@@ -18,7 +18,7 @@ from typing import get_args
 
 from tidewell.sensors.correction import Quality
 from tidewell.sensors.source import RawRR
-from tidewell.sessions.words import plural
+from tidewell.core.words import plural
 
 HEADER = ["t_s", "rr_ms"]
 EXPORT_COLUMNS = ("quality", "corrected_rr_ms", "inserted")  # read by name where a file has them

@@ -1,7 +1,7 @@
 """The --sensor value: one word, with what it needs after a colon, so it never takes the next argument."""
 from __future__ import annotations
 
-from tidewell.sessions.limits import MAX_ROW_ID as MAX_SESSION_ID
+from tidewell.core.limits import MAX_ROW_ID as MAX_SESSION_ID
 
 SENSOR_SYNTAX = "'sim', 'ble', 'ble:ADDRESS' (or a name), 'replay:FILE.csv' or 'replay:SESSION_ID'"
 

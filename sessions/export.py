@@ -15,7 +15,7 @@ Anonymization (anonymize=True) removes exactly this, and records the list in the
       times, the resonance-assessment date, the report's own creation time. Times relative to the
       session start (t_s, in seconds) stay;
     - free text: self-report notes, marker texts, alert texts, and the detail of every event whose kind
-      is not marked program_detail in engine/event_kinds.py (sensor details, which can hold a device
+      is not marked program_detail in core/event_kinds.py (sensor details, which can hold a device
       address, among them).
       The events themselves, with their time and phase, stay: a marker is still shown as a marker;
     - the sensor description beyond its kind ("ble:AA:BB:..." becomes "ble", a replayed file's path
@@ -39,9 +39,9 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from tidewell.engine import event_kinds
+from tidewell.core import event_kinds
 from tidewell.sessions.store import SessionStore
-from tidewell.sessions.private_files import create_private, replacing, write_private
+from tidewell.core.private_files import create_private, replacing, write_private
 
 FORMAT_VERSION = 1
 # event kinds whose detail is program content or a number, never free text or a device identity

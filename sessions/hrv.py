@@ -25,7 +25,7 @@ from tidewell.sensors.replay import ReplayError, load_rr_file
 from tidewell.sessions import spectrum
 from tidewell.sessions.metrics import mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
 from tidewell.sessions.store import SessionStore
-from tidewell.sessions.words import plural
+from tidewell.core.words import plural
 
 MIN_NN_BEATS = 10
 MIN_NN_PAIRS = 10

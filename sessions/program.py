@@ -6,15 +6,15 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from tidewell.engine.breathing import BreathPattern
-from tidewell.engine.frame_state import Posture
-from tidewell.engine.terminal import control_characters
-from tidewell.engine.toml_file import is_number as _is_number
-from tidewell.engine.toml_file import read_toml
+from tidewell.core.constants import AUDIO_LAYERS, SWELLS
+from tidewell.core.frame_state import Posture
+from tidewell.core.terminal import control_characters
+from tidewell.core.toml_file import is_number as _is_number
+from tidewell.core.toml_file import read_toml
+from tidewell.scenes.catalog import available_scenes
+from tidewell.sessions.breathing import BreathPattern
 
 BUILTIN_FOLDER = Path(__file__).parent / "programs"
-AUDIO_LAYERS = ("breath", "drone", "ocean", "rain", "wind", "chime")
-SWELLS = ("gentle", "even", "full")
 
 
 class PhaseKind(str, Enum):
@@ -164,8 +164,6 @@ def load_program(path: Path, scene_ids: set[str] | None = None) -> Program:
     text, data = read_toml(path, ProgramError, "no such program file")
     postures = None
     if scene_ids is None:
-        from tidewell.scenes.catalog import available_scenes
-
         scenes = available_scenes()
         scene_ids = set(scenes)
         postures = {scene_id: tuple(p.value for p in info.postures) for scene_id, info in scenes.items()}

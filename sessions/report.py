@@ -21,14 +21,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from tidewell.engine import event_kinds
+from tidewell.core import event_kinds
 from tidewell.sessions.export import (
     ExportError, SessionRecord, analyze, anonymous_code, export_csv, export_json, load_session, progress_bar,
     utc_now_text,
 )
-from tidewell.sessions.private_files import write_private
+from tidewell.core.private_files import write_private
 from tidewell.sessions.store import SessionStore
-from tidewell.sessions.words import plural, status_words
+from tidewell.core.words import plural, status_words
 
 NOT_ENOUGH = "not enough data"
 STATUS_NOTES = {
@@ -42,7 +42,7 @@ SENSOR_NOTES = {
     "replay": "Heart data replayed from an earlier recording.",
 }
 # Which events are listed under "Markers, alerts and interruptions", their labels, and the gaps hatched
-# on the plots: engine/event_kinds.py (a kind missing there, e.g. from a newer version, is listed).
+# on the plots: core/event_kinds.py (a kind missing there, e.g. from a newer version, is listed).
 
 INK = "#1a1a1a"
 MUTED = "#5a5a5a"

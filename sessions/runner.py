@@ -8,15 +8,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tidewell.engine.breathing import BreathPacer
-from tidewell.engine.frame_state import FrameState
+from tidewell.sessions.breathing import BreathPacer
+from tidewell.core.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.source import BeatSource
 from tidewell.sessions.adaptation import AdaptivePace, Baseline, CalmEstimator, HeartRateTrend
 from tidewell.sessions.hrv import span_hrv
 from tidewell.sessions.metrics import RollingMetrics
 from tidewell.sessions.program import Advance, Pace, PhaseKind, Program
-from tidewell.sessions.words import plural
+from tidewell.core.words import plural
 
 FADE_IN_S = 10.0
 GENTLE_END_S = 5.0

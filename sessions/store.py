@@ -14,12 +14,12 @@ from pathlib import Path
 
 import platformdirs
 
-from tidewell.engine import event_kinds
-from tidewell.engine.frame_state import FrameState
-from tidewell.engine.terminal import control_characters
+from tidewell.core import event_kinds
+from tidewell.core.frame_state import FrameState
+from tidewell.core.terminal import control_characters
 from tidewell.sensors.correction import CorrectedBeat
-from tidewell.sessions.limits import MAX_NOTE_CHARS
-from tidewell.sessions.private_files import create_private, private_folder
+from tidewell.core.limits import MAX_NOTE_CHARS
+from tidewell.core.private_files import create_private, private_folder
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.store_checks import (ENVIRONMENT_CODES, SQLITE_CANTOPEN, StoreDamaged, StoreError,
                                             StoreReadOnly, damaged, describe, header_problem, read_only,

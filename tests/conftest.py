@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from xvfb_testbed import xvfb_server  # tests/xvfb
 
-# An event kind missing from engine/event_kinds.py raises in tests (in use it is logged with a generic
+# An event kind missing from core/event_kinds.py raises in tests (in use it is logged with a generic
 # label); set here so the `tidewell` commands the tests start inherit it.
 os.environ["TIDEWELL_STRICT_EVENT_KINDS"] = "1"
 

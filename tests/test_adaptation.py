@@ -1,7 +1,7 @@
 """Adaptation: calm, the adaptive breathing pace, HR-rise hold, curves, alerts and the resonance pace."""
 import pytest
 
-from tidewell.engine.clock import VirtualClock
+from tidewell.core.clock import VirtualClock
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.adaptation import AdaptivePace, HeartRateTrend
 from tidewell.sessions.program import Curve, PhaseKind, ProgramError, load_program, resolve_program

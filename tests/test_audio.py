@@ -18,7 +18,7 @@ from frame_states import CYCLE_S, make_state
 
 from tidewell.audio.output import WavOutput, open_audio_output
 from tidewell.audio.synth import BreathSynth
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
 
 FPS = 30
 SR = 24000
@@ -158,7 +158,7 @@ def test_wav_is_readable_when_the_process_dies_without_close(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from tidewell.audio.output import WavOutput
-        from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+        from tidewell.core.frame_state import BreathStage, FrameState, Posture
         state = FrameState(t_s=0, phase_index=0, phase_name="p", phase_elapsed_s=0, phase_progress=0,
             breath_phase=0, breath_stage=BreathStage.INHALE, breath_level=1, pace_bpm=6, calm=0.5,
             posture=Posture.SUPINE, scene="s", previous_scene=None, crossfade=1, fade=1)

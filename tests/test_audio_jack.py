@@ -28,7 +28,7 @@ from jack_testbed import jack_server_bare, jack_server_module, start_capture  # 
 from live_session import LiveRun, render_reference, run_live_session  # noqa: E402
 
 from tidewell.audio.synth import BreathSynth  # noqa: E402
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture  # noqa: E402
+from tidewell.core.frame_state import BreathStage, FrameState, Posture  # noqa: E402
 from tidewell.sessions.program import load_program  # noqa: E402
 
 PROGRAM = Path(__file__).with_name("audio_jack") / "jack_check.toml"

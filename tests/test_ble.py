@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tidewell.engine.clock import RealClock
+from tidewell.core.clock import RealClock
 from tidewell.sensors.ble import BleHeartRateSource, BluetoothUnavailable, check_bluetooth, scan_heart_rate_sensors
 
 CENTRAL = "hci0"

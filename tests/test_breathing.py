@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from tidewell.engine.breathing import BreathPacer, BreathPattern
-from tidewell.engine.frame_state import BreathStage
+from tidewell.sessions.breathing import BreathPacer, BreathPattern
+from tidewell.core.frame_state import BreathStage
 
 
 def test_rate_and_ratio_give_the_expected_seconds():

@@ -7,7 +7,7 @@ import moderngl
 import numpy as np
 import pytest
 
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer
 from tidewell.scenes.catalog import available_scenes, load_scene

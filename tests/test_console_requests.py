@@ -137,7 +137,7 @@ def test_free_text_carries_no_control_characters(console, http):
     error = _refused(http.post("/api/sessions/1/rating", json={"moment": "after", "note": "ok\x1b[2J"}), "note")
     assert "control characters" in error and "Value error" not in error
     _refused(http.post("/api/session/control", json={"action": "marker", "text": "\x1b]0;hi\x07"}), "text")
-    # the same rule as the terminal's (engine/terminal.py): bidi overrides reorder what is shown
+    # the same rule as the terminal's (core/terminal.py): bidi overrides reorder what is shown
     error = _refused(http.post("/api/session/control", json={"action": "marker", "text": "left \u202esuipert"}),
                      "text")
     assert "control characters" in error
@@ -146,7 +146,7 @@ def test_free_text_carries_no_control_characters(console, http):
 
 
 def test_a_note_has_the_same_limit_as_on_the_command_line(console, http):
-    """2000 characters at every door (sessions/limits.py)."""
+    """2000 characters at every door (core/limits.py)."""
     long_note = "loosened " * 222  # 1998 characters
     assert http.post("/api/sessions/1/rating", json={"moment": "after", "note": long_note}).status_code == 200
     with sqlite3.connect(console.data_dir / "tidewell.db") as db:

@@ -24,7 +24,7 @@ import pytest
 from frame_states import make_state
 from tidewell.audio.output import WavOutput
 from tidewell.engine.session import RunOptions, run_session
-from tidewell.sessions.private_files import ReadOnlyFile, write_private
+from tidewell.core.private_files import ReadOnlyFile, write_private
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.store import SessionStore
 

@@ -1,4 +1,4 @@
-"""One registry of event kinds (engine/event_kinds.py): every kind the package emits is in it, an
+"""One registry of event kinds (core/event_kinds.py): every kind the package emits is in it, an
 unregistered one is caught, and every registered kind reaches each place that shows it: the log, the
 console hub, the terminal, the report and the export."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tidewell.engine import event_kinds
+from tidewell.core import event_kinds
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
-from tidewell.engine.event_kinds import KINDS, UnknownEventKind
+from tidewell.core.event_kinds import KINDS, UnknownEventKind
 from tidewell.engine.session import _EventFanOut
 from tidewell.sessions.export import export_json, load_session
 from tidewell.sessions.report import write_html_report
@@ -111,7 +111,7 @@ def test_every_kind_the_package_emits_is_registered():
     found, used, unexplained = emitted_kinds()
     assert not unexplained, "event kinds that are neither literals nor explained in NON_LITERAL:\n" + "\n".join(unexplained)
     unregistered = {kind: where for kind, where in found.items() if kind not in KINDS}
-    assert not unregistered, f"emitted but not in engine/event_kinds.py: {unregistered}"
+    assert not unregistered, f"emitted but not in core/event_kinds.py: {unregistered}"
     assert used == set(NON_LITERAL), f"stale NON_LITERAL entries: {set(NON_LITERAL) - used}"
     # the scan sees every sort of emitter: runner, sensors, BLE link, audio, headset, scenes, hub, analysis
     for kind in ("phase_start", "pause", "resume", "sensor_lost", "sensor_contact_lost", "sensor_contact_back",

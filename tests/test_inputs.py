@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tidewell.engine.session import RunOptions, run_session
-from tidewell.engine.terminal import printable
+from tidewell.core.terminal import printable
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.pseudonyms import PseudonymError
 from tidewell.sessions.store import SessionStore

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidewell.engine.keymap import DEFAULT_KEYS, KeyMapError, from_pyglet, load_keymap
+from tidewell.core.keymap import DEFAULT_KEYS, KeyMapError, from_pyglet, load_keymap
 
 
 def test_without_a_file_the_defaults_apply(tmp_path):

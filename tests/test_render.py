@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render import camera
 from tidewell.engine.render.contact_sheet import contact_sheet_size, write_contact_sheet
 from tidewell.scenes.catalog import SceneError, available_scenes

@@ -23,7 +23,7 @@ from tidewell.sessions.export import load_session
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.report import session_figure, write_html_report
 from tidewell.sessions.store import SessionStore
-from tidewell.sessions.words import plural
+from tidewell.core.words import plural
 
 
 

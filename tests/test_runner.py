@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from tidewell.engine.clock import VirtualClock
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.clock import VirtualClock
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.sensors.replay import RRReplay
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sensors.source import RawRR

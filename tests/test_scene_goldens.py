@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tidewell.engine.frame_state import Posture
+from tidewell.core.frame_state import Posture
 from tidewell.engine.scenes_cli import scene_state
 from tidewell.scenes.catalog import SCENES_FOLDER, SceneError, load_scene
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tidewell.engine.frame_state import Posture
+from tidewell.core.frame_state import Posture
 from tidewell.engine.scenes_cli import (
     parse_state,
     scene_state,

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tidewell.engine.clock import VirtualClock
+from tidewell.core.clock import VirtualClock
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.runner import SessionRunner

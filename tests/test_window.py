@@ -22,7 +22,7 @@ from tidewell.sessions.runner import GENTLE_END_S
 WINDOW_CHECK = textwrap.dedent("""
     import json
     import numpy as np
-    from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+    from tidewell.core.frame_state import BreathStage, FrameState, Posture
     from tidewell.engine.render.targets import WindowTarget, open_target
     from pyglet.window import key
 

@@ -9,7 +9,7 @@ import moderngl
 import numpy as np
 import pytest
 
-from tidewell.engine.frame_state import Posture
+from tidewell.core.frame_state import Posture
 from tidewell.engine.render import camera
 from tidewell.engine.xr.presence import RAMP_S, HeadsetPresence
 from tidewell.engine.xr.runtime import choose_blend_mode
@@ -102,7 +102,7 @@ def test_overlay_scenes_ask_for_the_real_room_where_the_runtime_offers_it():
 
 
 def test_an_overlay_scene_keeps_its_alpha_so_the_room_shows_around_the_light():
-    from tidewell.engine.frame_state import FrameState
+    from tidewell.core.frame_state import FrameState
     from tidewell.engine.render.comfort import GuardedFrame
     from tidewell.engine.render.scene_renderer import SceneRenderer
     from tidewell.scenes.catalog import scan_scenes

@@ -31,9 +31,9 @@ from tidewell.engine.console.bodies import BadBody, Control, NewClient, PairBody
 from tidewell.engine.console.guards import (LOOPBACK_HOSTS, BodyLimit, SameOriginJson, SecurityHeaders,
                                              origin_refusal)
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
-from tidewell.engine.keymap import default_keymap, load_keymap
+from tidewell.core.keymap import default_keymap, load_keymap
 from tidewell.sessions.export import json_safe
-from tidewell.sessions.limits import MAX_ROW_ID
+from tidewell.core.limits import MAX_ROW_ID
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_checks import StoreError, store_error

@@ -10,8 +10,8 @@ from typing import Annotated, Literal, Optional, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
-from tidewell.engine.terminal import control_characters
-from tidewell.sessions.limits import MAX_NOTE_CHARS, MAX_ROW_ID
+from tidewell.core.terminal import control_characters
+from tidewell.core.limits import MAX_NOTE_CHARS, MAX_ROW_ID
 from tidewell.sessions.program import MAX_PROGRAM_MINUTES, MIN_SCALED_MINUTES
 from tidewell.sessions.pseudonyms import checked_pseudonym
 

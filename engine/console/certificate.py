@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tidewell.sessions.private_files import private_folder, write_private
+from tidewell.core.private_files import private_folder, write_private
 
 CERT_FILE = "console-cert.pem"
 KEY_FILE = "console-key.pem"

@@ -19,13 +19,13 @@ from typing import Callable
 from tidewell.engine.console.auth import Pairing, spaced
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.engine.session import RunOptions, StopRequest, run_session
-from tidewell.engine.terminal import say as terminal_say
+from tidewell.core.terminal import say as terminal_say
 from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sensors.ble import BluetoothUnavailable
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
-from tidewell.sessions.words import status_words
+from tidewell.core.words import status_words
 
 SERVER_START_TIMEOUT_S = 15.0
 
@@ -41,7 +41,7 @@ class ConsoleOptions:
     seed: int = 0
     target: str = "auto"  # or "xr": sessions play in the headset (engine/xr)
     sound_when_headset_off: str = "continue"
-    say: Callable[[str], None] = terminal_say  # control characters removed (engine/terminal.py)
+    say: Callable[[str], None] = terminal_say  # control characters removed (core/terminal.py)
 
 
 def serve_console(options: ConsoleOptions, store: SessionStore | None = None) -> int:

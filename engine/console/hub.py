@@ -12,8 +12,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from tidewell.engine import event_kinds
-from tidewell.engine.frame_state import FrameState
+from tidewell.core import event_kinds
+from tidewell.core.frame_state import FrameState
 
 SAMPLE_EVERY_S = 1.0  # plot points: one per second of session time
 HISTORY_POINTS = 3 * 3600  # a whole long session
@@ -90,7 +90,7 @@ class ConsoleHub:
             self._seq += 1
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
-        entry = event_kinds.kind(kind)  # which kinds the console shows: engine/event_kinds.py
+        entry = event_kinds.kind(kind)  # which kinds the console shows: core/event_kinds.py
         if not entry.console:
             return
         with self._lock:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from tidewell.engine.scenes_cli import scene_state
 from tidewell.scenes.catalog import SceneInfo, available_scenes
-from tidewell.sessions.private_files import private_folder, write_private
+from tidewell.core.private_files import private_folder, write_private
 from tidewell.sessions.store import data_dir
 
 SIZE = (320, 180)

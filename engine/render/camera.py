@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tidewell.engine.frame_state import Posture
+from tidewell.core.frame_state import Posture
 
 EYE_HEIGHT_M = 1.8
 DEFAULT_FOV_Y_DEG = 70.0

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tidewell.sessions.private_files import private_folder, replacing
+from tidewell.core.private_files import private_folder, replacing
 
 PADDING_PX = 8
 CAPTION_PX = 22

@@ -22,7 +22,7 @@ import numpy as np
 import pyglet
 from PIL import Image, ImageDraw, ImageFont
 
-from tidewell.engine.frame_state import Posture
+from tidewell.core.frame_state import Posture
 from tidewell.engine.render.scene_renderer import SceneRenderer
 from tidewell.engine.scenes_cli import parse_size, scene_state
 from tidewell.scenes.catalog import SceneError, available_scenes, load_scene

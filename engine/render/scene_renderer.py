@@ -16,7 +16,7 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render import camera
 from tidewell.scenes.catalog import (
     CROSSFADE_FRAGMENT_PATH,

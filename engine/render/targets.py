@@ -12,8 +12,8 @@ import moderngl
 import numpy as np
 import pyglet
 
-from tidewell.engine.frame_state import FrameState
-from tidewell.engine.keymap import default_keymap, from_pyglet
+from tidewell.core.frame_state import FrameState
+from tidewell.core.keymap import default_keymap, from_pyglet
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer
 

@@ -1,5 +1,5 @@
 """The therapist's desktop mirror of a headset session: the client's left eye in a window, with the
-same keys as the session window (engine/keymap.py).
+same keys as the session window (core/keymap.py).
 
 The window's GL context is the one the headset session draws with (the GLX binding of OpenXR), so
 the mirror costs one textured quad per frame and no read-back.
@@ -12,7 +12,7 @@ import moderngl
 import numpy as np
 import pyglet
 
-from tidewell.engine.keymap import default_keymap, from_pyglet
+from tidewell.core.keymap import default_keymap, from_pyglet
 
 pyglet.options["debug_gl"] = False
 

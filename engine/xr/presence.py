@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tidewell.engine.frame_state import FrameState
+from tidewell.core.frame_state import FrameState
 
 RAMP_S = 3.0
 SOUND_CHOICES = ("continue", "fade")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from tidewell.sessions.words import plural
+from tidewell.core.words import plural
 
 INSTALL_HINT = (
     "Install and start an OpenXR runtime, then make it the active one:\n"

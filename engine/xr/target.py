@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from tidewell.engine.frame_state import FrameState, Posture
+from tidewell.core.frame_state import FrameState, Posture
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer, still_state
 from tidewell.engine.render.targets import draw_snapshot, read_rgb

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tidewell.engine.frame_state import Posture
+from tidewell.core.frame_state import Posture
 from tidewell.engine.render import camera
 
 

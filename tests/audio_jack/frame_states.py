@@ -1,7 +1,7 @@
 """Frame states for audio tests, with everything but the sound's inputs held still."""
 from __future__ import annotations
 
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
 
 CYCLE_S = 10.0
 

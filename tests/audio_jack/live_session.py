@@ -23,8 +23,8 @@ from audio_analysis import first_sound_index
 from frame_thread import FrameThreadProbe
 from jack_testbed import JackServer, JackTestbedError, portaudio_jack_device, read_wav, start_capture
 from tidewell.audio.output import WavOutput
-from tidewell.engine.clock import RealClock
-from tidewell.engine.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.clock import RealClock
+from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions.program import Program
 from tidewell.sessions.runner import SessionRunner

@@ -28,7 +28,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from tidewell.audio.device import DeviceOutput
-    from tidewell.engine.clock import RealClock
+    from tidewell.core.clock import RealClock
     from tidewell.sensors.simulated import SimulatedHeart
     from tidewell.sessions.program import load_program, resolve_program
     from tidewell.sessions.runner import SessionRunner

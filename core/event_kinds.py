@@ -104,10 +104,10 @@ def kind(name: str) -> EventKind:
     if entry is not None:
         return entry
     if strict():
-        raise UnknownEventKind(f"event kind {name!r} is not registered in engine/event_kinds.py")
+        raise UnknownEventKind(f"event kind {name!r} is not registered in core/event_kinds.py")
     if name not in _warned:
         _warned.add(name)
-        _log.warning("event kind %r is not registered in engine/event_kinds.py; logged with a generic label", name)
+        _log.warning("event kind %r is not registered in core/event_kinds.py; logged with a generic label", name)
     return EventKind(str(name), str(name).replace("_", " "), console=True, terminal=LINE, report=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tidewell.engine.frame_state import BreathStage
+from tidewell.core.frame_state import BreathStage
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import platformdirs
 
-from tidewell.engine.toml_file import read_toml
+from tidewell.core.toml_file import read_toml
 
 ACTIONS = ("next", "pause", "marker", "end")
 DEFAULT_KEYS = {

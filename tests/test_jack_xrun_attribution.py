@@ -11,6 +11,7 @@ import time
 from jack_testbed import ControlClient, attribute, jack_server  # noqa: F401  (fixture)
 
 FROZEN_S = 0.12  # a dozen 10 ms periods; far below jackd's client time-out
+FREEZE_ATTEMPTS = 3
 
 
 def _freeze(pid: int) -> None:
@@ -36,11 +37,16 @@ def test_a_frozen_client_is_blamed_and_a_frozen_server_is_the_machine(jack_serve
     tested = ControlClient(jack_server, name="client-under-test")
     try:
         time.sleep(0.5)
-        before = len(jack_server.xrun_events())
-        _freeze(tested.process.pid)
-        events = _settle(jack_server, before)
-        # Judged by the events the freeze caused: a busy machine may add xruns of its own meanwhile.
-        frozen = [event for event in events if tested.name in event["unfinished"]]
+        # Judged by the events the freeze caused: a busy machine may add xruns of its own meanwhile,
+        # and one that stalls jackd during the freeze reports only its own late cycle (jackd then
+        # names no client): that freeze proves nothing and is made again.
+        for _attempt in range(FREEZE_ATTEMPTS):
+            before = len(jack_server.xrun_events())
+            _freeze(tested.process.pid)
+            events = _settle(jack_server, before)
+            frozen = [event for event in events if tested.name in event["unfinished"]]
+            if frozen or not any(event["driver_late"] for event in events):
+                break
         assert frozen, events
         blamed = attribute(frozen, [tested.name], control.name)
         assert blamed["engine"] >= 1, (blamed, events)

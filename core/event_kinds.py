@@ -78,7 +78,7 @@ KINDS: dict[str, EventKind] = {k.name: k for k in (
     EventKind("xr_lost", "xr lost", console=True, terminal=LINE, report=True),
     # scenes (engine/render/scene_renderer.py): a scene that could not be drawn, and what was drawn instead
     EventKind("scene_problem", "scene problem", console=True, terminal=LINE, report=True),
-    # the session log itself (sessions/store.py)
+    # the session log itself (sessions/store_writer.py)
     EventKind("log_write_failed", "log write failed", console=True, terminal=LINE, report=True),
     # after the session (engine/session.py)
     EventKind("resonance", "resonance pace", console=False, terminal=OWN, report=True, program_detail=True),

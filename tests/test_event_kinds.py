@@ -32,7 +32,7 @@ NON_LITERAL = {
     ("engine/session.py", "event.kind"): "forwarded: the runner's events, made in sessions/runner.py",
     ("sessions/runner.py", "f'sensor_{event.kind}'"): "forwarded: SensorEvent kinds, made in sensors/",
     ("sensors/ble.py", "kind"): ("sensor_body_location", "sensor_battery"),  # _read_details and poll()
-    ("engine/session.py", "kind"): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store.py",
+    ("engine/session.py", "kind"): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store_writer.py",
     ("sessions/runner.py", "kind"): "forwarded: SessionRunner._log makes the runner's events from its literals",
 }
 NOT_EMITTED_YET: set[str] = set()

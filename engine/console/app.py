@@ -9,10 +9,10 @@ addressed by number.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import sqlite3
-from contextlib import closing as _closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -35,7 +35,7 @@ from tidewell.core.keymap import default_keymap, load_keymap
 from tidewell.sessions.export import json_safe
 from tidewell.core.limits import MAX_ROW_ID
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
-from tidewell.sessions.store import SessionStore
+from tidewell.engine.console.shared_store import SharedStore
 from tidewell.sessions.store_checks import StoreError, store_error
 
 STATIC = Path(__file__).with_name("static")
@@ -78,17 +78,27 @@ def build_app(config: ConsoleConfig) -> Starlette:
                   Middleware(SameOriginJson, hosts=config.hosts), Middleware(BodyLimit)]
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={BadBody: _bad_body, StoreError: _store_problem,
-                                        sqlite3.Error: _store_problem})
+                                        sqlite3.Error: _store_problem},
+                    lifespan=_lifespan)
     app.state.console = config
+    app.state.store = SharedStore(config.db_path)  # one for the app's life: a log that cannot be used says so now
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette):
+    try:
+        yield
+    finally:
+        app.state.store.close()
 
 
 def _config(connection: HTTPConnection) -> ConsoleConfig:
     return connection.app.state.console
 
 
-def _store(connection: HTTPConnection) -> SessionStore:
-    return SessionStore(_config(connection).db_path)
+def _store(connection: HTTPConnection) -> SharedStore:
+    return connection.app.state.store
 
 
 def _token(connection: HTTPConnection) -> str | None:
@@ -183,30 +193,23 @@ async def keymap(request: Request):
 
 
 async def clients(request: Request):
-    def read():
-        with _closing(_store(request)) as s:
-            rows = s.conn.execute(
-                "SELECT c.rowid AS id, c.pseudonym, c.resonance_bpm, COUNT(s.id) AS sessions, "
-                "MAX(s.started_at) AS last_started FROM clients c LEFT JOIN sessions s ON s.client = c.pseudonym "
-                "GROUP BY c.pseudonym ORDER BY last_started IS NULL, last_started DESC, c.pseudonym").fetchall()
-            return [dict(r) for r in rows]
-    return JSONResponse(json_safe({"clients": await asyncio.to_thread(read)}))
+    listed = await _store(request).run(lambda s: [dict(row) for row in s.clients_overview()])
+    return JSONResponse(json_safe({"clients": listed}))
 
 
 async def client_history(request: Request):
     client_id = _row_id(request, "client_id")
 
-    def read():
+    def read(s):
         from tidewell.sessions.report import client_overview
 
-        with _closing(_store(request)) as s:
-            row = s.conn.execute("SELECT pseudonym FROM clients WHERE rowid = ?", (client_id,)).fetchone()
-            if row is None:
-                return None
-            overview = client_overview(s, row["pseudonym"], progress=False)
-            return {"id": client_id, "pseudonym": row["pseudonym"], "resonance_bpm": overview.resonance_bpm,
-                    "sessions": [asdict(x) for x in overview.sessions]}
-    found = None if client_id is None else await asyncio.to_thread(read)
+        pseudonym = s.client_pseudonym(client_id)
+        if pseudonym is None:
+            return None
+        overview = client_overview(s, pseudonym, progress=False)
+        return {"id": client_id, "pseudonym": pseudonym, "resonance_bpm": overview.resonance_bpm,
+                "sessions": [asdict(x) for x in overview.sessions]}
+    found = None if client_id is None else await _store(request).run(read)
     if found is None:
         return JSONResponse({"error": f"no client {request.path_params['client_id']}"}, 404)
     return JSONResponse(json_safe(found))
@@ -215,11 +218,10 @@ async def client_history(request: Request):
 async def add_client(request: Request):
     pseudonym = (await _body(request, NewClient)).pseudonym
 
-    def write():
-        with _closing(_store(request)) as s:
-            s.ensure_client(pseudonym)
-            return s.conn.execute("SELECT rowid FROM clients WHERE pseudonym = ?", (pseudonym,)).fetchone()[0]
-    return JSONResponse({"id": await asyncio.to_thread(write), "pseudonym": pseudonym})
+    def write(s):
+        s.ensure_client(pseudonym)
+        return s.client_id(pseudonym)
+    return JSONResponse({"id": await _store(request).run(write), "pseudonym": pseudonym})
 
 
 async def programs(request: Request):
@@ -249,11 +251,7 @@ async def start(request: Request):
         return JSONResponse({"error": f"bad request body: program: no program {body.program!r}",
                              "problems": [{"field": "program", "problem": "no such program"}]}, 422)
 
-    def client_name():
-        with _closing(_store(request)) as s:
-            row = s.conn.execute("SELECT pseudonym FROM clients WHERE rowid = ?", (body.client_id,)).fetchone()
-            return row["pseudonym"] if row else None
-    pseudonym = await asyncio.to_thread(client_name)
+    pseudonym = await _store(request).run(lambda s: s.client_pseudonym(body.client_id))
     if pseudonym is None:
         return JSONResponse({"error": f"bad request body: client_id: no client {body.client_id}",
                              "problems": [{"field": "client_id", "problem": "no such client"}]}, 422)
@@ -287,13 +285,11 @@ async def rating(request: Request):
     session_id = _row_id(request, "session_id")
     body = await _body(request, RatingBody)
 
-    def write():
-        with _closing(_store(request)) as s:
-            s.set_self_report(session_id, body.moment, body.pain, body.stress, body.note)
     if session_id is None:
         return JSONResponse({"error": f"no session {request.path_params['session_id']}"}, 404)
     try:
-        await asyncio.to_thread(write)
+        await _store(request).run(lambda s: s.set_self_report(session_id, body.moment, body.pain, body.stress,
+                                                               body.note))
     except ValueError as error:
         return JSONResponse({"error": str(error)}, 404 if str(error).startswith("no session") else 422)
     return JSONResponse({"stored": body.moment})
@@ -302,19 +298,18 @@ async def rating(request: Request):
 async def report(request: Request):
     session_id = _row_id(request, "session_id")
 
-    def make():  # made in memory: nothing is written, so a read-only folder or report.html is no obstacle
+    def make(s):  # made in memory: nothing is written, so a read-only folder or report.html is no obstacle
         from tidewell.sessions.export import ExportError
         from tidewell.sessions.report import html_report
 
-        with _closing(_store(request)) as s:
-            row = s.session(session_id)
-            if row is None or row["status"] == "running":
-                return None
-            try:
-                return html_report(s, session_id)
-            except ExportError as error:
-                return f"<p>{html.escape(str(error))}</p>"
-    page = None if session_id is None else await asyncio.to_thread(make)
+        row = s.session(session_id)
+        if row is None or row["status"] == "running":
+            return None
+        try:
+            return html_report(s, session_id)
+        except ExportError as error:
+            return f"<p>{html.escape(str(error))}</p>"
+    page = None if session_id is None else await _store(request).run(make)
     if page is None:
         return JSONResponse({"error": f"no finished session {request.path_params['session_id']}"}, 404)
     return HTMLResponse(page)

@@ -82,7 +82,7 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
         tls = {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
     app = build_app(config)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=options.port, log_level="warning",
-                                           access_log=False, lifespan="off", ws="websockets-sansio",
+                                           access_log=False, lifespan="on", ws="websockets-sansio",
                                            ws_max_size=MAX_BODY_BYTES, server_header=False, **tls))
     failure: list[BaseException] = []
     thread = threading.Thread(target=_serve, args=(server, failure), name="tidewell-console-web", daemon=True)

@@ -40,7 +40,7 @@ def page_rows(page: str) -> dict[int, tuple[str, str]]:
     """Phase number -> (mean HR, RMSSD) cells of the report page's per-phase table."""
     table = page.split("<h2>Per phase</h2>", 1)[1].split("</table>", 1)[0]
     rows = {}
-    for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1]):
+    for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S):
         cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         rows[int(cells[0])] = (cells[4], cells[6])
     return rows

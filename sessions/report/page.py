@@ -35,17 +35,17 @@ PHASE_CELLS = (
 # -- a session --------------------------------------------------------------------------------
 def session_html(record: SessionRecord, plot_uri: str | None) -> str:
     s = record.session
-    whole = record.metrics["session"]
+    status_note = STATUS_NOTES.get(s["status"])
     recorded = f"{plural(len(record.beats), 'beat')} {'was' if len(record.beats) == 1 else 'were'}"
     return TEMPLATES.get_template("session.html").render(
         title=f"Tidewell session {s['id']} — {s['client']}", session=s, meta_items=_session_meta(record),
-        status_note=STATUS_NOTES[s["status"]].format(end=clock(record.duration_s)) if s["status"] in STATUS_NOTES
-        else None,
+        status_note=status_note.format(end=clock(record.duration_s)) if status_note else None,
         sensor_note=SENSOR_NOTES.get(s["sensor_kind"]), plot_uri=plot_uri,
-        beats_recorded=recorded if whole["mean_hr_bpm"] is None else None, phase_rows=_phase_rows(record),
-        baseline_phase=record.metrics.get("baseline_phase"), method=record.metrics["method"],
-        self_reports=_self_report_rows(record), notes=_notes(record), events=_event_rows(record),
-        anonymized=record.anonymized, removed="; ".join(record.removed), generated_at=local_time(utc_now_text()),
+        beats_recorded=recorded if record.metrics["session"]["mean_hr_bpm"] is None else None,
+        phase_rows=_phase_rows(record), baseline_phase=record.metrics.get("baseline_phase"),
+        method=record.metrics["method"], self_reports=_self_report_rows(record), notes=_notes(record),
+        events=_event_rows(record), anonymized=record.anonymized, removed="; ".join(record.removed),
+        generated_at=local_time(utc_now_text()),
     )
 
 

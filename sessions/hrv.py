@@ -24,6 +24,7 @@ from tidewell.sensors.correction import CorrectedBeat, correct_series
 from tidewell.sensors.replay import ReplayError, load_rr_file
 from tidewell.sessions import spectrum
 from tidewell.sessions.metrics import mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
+from tidewell.sessions.program import baseline_phase_index
 from tidewell.sessions.store import SessionStore
 from tidewell.core.words import plural
 
@@ -81,7 +82,7 @@ class SessionHrv:
     session_id: int
     whole: HrvResult
     phases: list[PhaseHrv]
-    baseline_index: int | None  # the first "settle" phase, else the first phase; None without phases
+    baseline_index: int | None  # program.baseline_phase_index of the logged phases
 
 
 def analyze(
@@ -105,38 +106,14 @@ def analyze(
     for label, values in (("quality", quality), ("corrected_rr_ms", corrected_rr_ms), ("inserted", inserted)):
         if values is not None and len(values) != t.size:
             raise ValueError(f"analyze: {label} has {len(values)} entries for {t.size} beats")
-
-    if corrected_rr_ms is not None:
-        source = "corrected"
-        nn = np.array([np.nan if v is None else v for v in corrected_rr_ms], dtype=float)
-    elif quality is not None:
-        source = "quality"
-        nn = np.where(np.asarray(quality, dtype=object) == "ok", rr, np.nan)
-    else:
-        source = "raw"
-        beats = correct_series(t, rr)
-        t = np.array([b.t_s for b in beats], dtype=float)
-        nn = np.array([np.nan if b.corrected_rr_ms is None else b.corrected_rr_ms for b in beats], dtype=float)
-        quality = [b.quality for b in beats]
-        inserted = [b.inserted for b in beats]
-
-    received = np.ones(t.size, bool) if inserted is None else ~np.asarray(inserted, dtype=bool)
-    artifact_pct = None
-    if quality is not None and received.any():
-        artifacts = np.asarray(quality, dtype=object)[received] != "ok"
-        artifact_pct = float(100.0 * np.count_nonzero(artifacts) / artifacts.size)
+    source, t, nn, quality, inserted = _nn_series(t, rr, quality, corrected_rr_ms, inserted)
 
     usable = np.isfinite(nn)
     runs = _runs(nn, usable)
     flat = nn[usable]
     pairs = sum(r.size - 1 for r in runs)
     enough_beats, enough_pairs = flat.size >= MIN_NN_BEATS, pairs >= MIN_NN_PAIRS
-    lf = hf = coherence = None
-    if flat.size >= 4 and t[usable][-1] - t[usable][0] >= MIN_SPECTRUM_S:
-        _, even = spectrum.resample_rr(t[usable], flat)
-        freqs, psd = spectrum.welch_psd(even)
-        lf, hf = spectrum.band_power(freqs, psd, *spectrum.LF), spectrum.band_power(freqs, psd, *spectrum.HF)
-        coherence = spectrum.coherence_ratio(freqs, psd)
+    lf, hf, coherence = _frequency_domain(t[usable], flat)
     return HrvResult(
         n_beats=int(flat.size),
         mean_hr_bpm=mean_hr_bpm(flat) if enough_beats else None,
@@ -147,10 +124,42 @@ def analyze(
         hf_ms2=hf,
         lf_hf=lf / hf if lf is not None and hf else None,
         coherence=coherence,
-        artifact_pct=artifact_pct,
+        artifact_pct=_artifact_pct(quality, inserted, t.size),
         method=f"{NN_SOURCES[source]}. Time domain: {TIME_METHOD}. Frequency domain: {FREQUENCY_METHOD}. "
                f"{COHERENCE_METHOD}.",
     )
+
+
+def _nn_series(t: np.ndarray, rr: np.ndarray, quality, corrected_rr_ms, inserted):
+    """(source, t, NN with NaN for an unusable beat, quality, inserted) as analyze describes them."""
+    if corrected_rr_ms is not None:
+        nn = np.array([np.nan if v is None else v for v in corrected_rr_ms], dtype=float)
+        return "corrected", t, nn, quality, inserted
+    if quality is not None:
+        return "quality", t, np.where(np.asarray(quality, dtype=object) == "ok", rr, np.nan), quality, inserted
+    beats = correct_series(t, rr)
+    t = np.array([b.t_s for b in beats], dtype=float)
+    nn = np.array([np.nan if b.corrected_rr_ms is None else b.corrected_rr_ms for b in beats], dtype=float)
+    return "raw", t, nn, [b.quality for b in beats], [b.inserted for b in beats]
+
+
+def _artifact_pct(quality, inserted, size: int) -> float | None:
+    """% of received beats (inserted ones not counted) whose quality is not "ok"."""
+    received = np.ones(size, bool) if inserted is None else ~np.asarray(inserted, dtype=bool)
+    if quality is None or not received.any():
+        return None
+    artifacts = np.asarray(quality, dtype=object)[received] != "ok"
+    return float(100.0 * np.count_nonzero(artifacts) / artifacts.size)
+
+
+def _frequency_domain(t: np.ndarray, nn: np.ndarray) -> tuple[float | None, float | None, float | None]:
+    """LF, HF and coherence of the usable beats, when they span one Welch window."""
+    if nn.size < 4 or t[-1] - t[0] < MIN_SPECTRUM_S:
+        return None, None, None
+    _, even = spectrum.resample_rr(t, nn)
+    freqs, psd = spectrum.welch_psd(even)
+    lf, hf = spectrum.band_power(freqs, psd, *spectrum.LF), spectrum.band_power(freqs, psd, *spectrum.HF)
+    return lf, hf, spectrum.coherence_ratio(freqs, psd)
 
 
 def _runs(nn: np.ndarray, usable: np.ndarray) -> list[np.ndarray]:
@@ -199,14 +208,15 @@ def span_hrv(beats: Sequence[CorrectedBeat], start_s: float, end_s: float) -> Hr
 
 def analyze_phases(store: SessionStore, session_id: int) -> list[PhaseHrv]:
     """HRV per phase (beats ending in (start_s, end_s]) with HR and RMSSD change against the
-    baseline: the first "settle" phase, else the first phase."""
+    baseline phase (program.baseline_phase_index). Every per-phase table reads these rows: the one
+    printed after a run and by `tidewell sessions show` (sessions/summary.py), the report and the export."""
     beats = logged_beats(store.beats(session_id))
     measured = []
     for phase in store.phases(session_id):
         start = float(phase["started_s"])
         end = phase["ended_s"] if phase["ended_s"] is not None else (beats[-1].t_s if beats else start)
         measured.append((phase, start, float(end), span_hrv(beats, start, end)))
-    position = _baseline_position([m[0]["kind"] for m in measured])
+    position = baseline_phase_index([m[0]["kind"] for m in measured])
     base = measured[position][3] if position is not None else None
     phases = []
     for phase, start, end, result in measured:
@@ -223,18 +233,13 @@ def analyze_session(store: SessionStore, session_id: int) -> SessionHrv:
     if store.session(session_id) is None:
         raise ValueError(f"no session {session_id} in the log")
     phases = analyze_phases(store, session_id)
-    position = _baseline_position([p.kind for p in phases])
+    position = baseline_phase_index([p.kind for p in phases])
     return SessionHrv(
         session_id=session_id,
         whole=analyze(**_beat_columns(store.beats(session_id))),
         phases=phases,
         baseline_index=phases[position].index if position is not None else None,
     )
-
-
-def _baseline_position(kinds: list[str]) -> int | None:
-    """The first "settle" phase, else the first phase; None without phases."""
-    return next((i for i, kind in enumerate(kinds) if kind == "settle"), 0 if kinds else None)
 
 
 def _change(value: float | None, base: float | None) -> float | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -117,10 +118,13 @@ class Program:
 
     @property
     def baseline_phase_index(self) -> int:
-        for i, phase in enumerate(self.phases):
-            if phase.kind is PhaseKind.SETTLE:
-                return i
-        return 0
+        return baseline_phase_index([phase.kind for phase in self.phases])
+
+
+def baseline_phase_index(kinds: Sequence[str]) -> int | None:
+    """The client's baseline phase (for calm, alerts and every per-phase change): the first settle phase,
+    else the first phase; None without phases. Kinds as PhaseKind or as the log's text."""
+    return next((i for i, kind in enumerate(kinds) if kind == PhaseKind.SETTLE), 0 if kinds else None)
 
 
 class ProgramError(ValueError):

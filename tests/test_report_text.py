@@ -21,7 +21,7 @@ from PIL import Image
 from tidewell.engine.session import RunOptions, run_session
 from tidewell.sessions.export import load_session
 from tidewell.sessions.program import load_program, resolve_program
-from tidewell.sessions.report import session_figure, write_html_report
+from tidewell.sessions.report import session_figure, write_client_report, write_html_report
 from tidewell.sessions.store import SessionStore
 from tidewell.core.words import plural
 
@@ -127,6 +127,13 @@ def test_math_text_and_html_in_names_are_drawn_and_written_literally(names_sessi
     assert text_summary.returncode == 0 and MATH_NAME[:22] in text_summary.stdout
 
 
+def test_the_client_page_writes_program_titles_as_text(names_session, tmp_path):
+    page = write_client_report(names_session["store"], "C-5", tmp_path / "client.html", progress=False)
+    page = page.read_text(encoding="utf-8")
+    assert f'<td class="l">{html.escape(TITLE)}</td>' in page
+    assert "<i>tags</i>" not in page and "&amp;" in page
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -179,7 +186,7 @@ def test_a_gentle_end_in_the_last_phase_completes_the_session(tmp_path):
     assert "<dt>Status</dt><dd>completed</dd>" in page
     assert "ended early" not in page.lower() and "gentle end" in page
     page = write_html_report(store, early.session_id, tmp_path / "early.html", progress=False).read_text()
-    assert "<dt>Status</dt><dd>ended early</dd>" in page and "before the program&#x27;s last phase" in page
+    assert "<dt>Status</dt><dd>ended early</dd>" in page and "before the program's last phase" in html.unescape(page)
     store.close()
 
 

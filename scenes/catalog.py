@@ -35,6 +35,7 @@ from pathlib import Path
 from tidewell.core.constants import AUDIO_LAYERS
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.toml_file import is_number as _is_number
+from tidewell.core import toml_file
 from tidewell.core.toml_file import read_toml
 
 SCENES_FOLDER = Path(__file__).resolve().parent
@@ -225,32 +226,18 @@ class _Validator:
         *tables, key = key_path
         start, end = 0, len(self.lines)
         if tables:
-            header = self._header_line(tables)
+            header = toml_file.table_header(self.lines, ".".join(tables))
             if header is not None:
-                start = header + 1
-                end = next((i for i in range(start, len(self.lines)) if self._is_header(self.lines[i])), end)
-        key_pattern = re.compile(rf'(^|[{{,])\s*"?{re.escape(key)}"?\s*=')
-        for index in range(start, end):
-            if key_pattern.search(self.lines[index]):
-                return index + 1
-        header = self._header_line([*tables, key])
+                start, end = header + 1, toml_file.section_end(self.lines, header + 1)
+        line = toml_file.key_line(self.lines, key, start, end)
+        if line is not None:
+            return line
+        header = toml_file.table_header(self.lines, ".".join([*tables, key]))
         if header is not None:
             return header + 1
         if tables:  # e.g. audio = { wind = 2 } on one line: point at the table's own key
             return self.line_of(tuple(tables))
-        return start + 1 if start else 1
-
-    def _header_line(self, tables: list[str]) -> int | None:
-        wanted = ".".join(tables)
-        for index, line in enumerate(self.lines):
-            match = re.match(r"^\s*\[([^\[\]]+)\]", line)
-            if match and re.sub(r'["\s]', "", match.group(1)) == wanted:
-                return index
-        return None
-
-    @staticmethod
-    def _is_header(line: str) -> bool:
-        return re.match(r"^\s*\[", line) is not None
+        return 1
 
     def scene(self, data: dict) -> SceneInfo:
         for key in data:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import platformdirs
 
+from tidewell.core.errors import TidewellError
 from tidewell.core.toml_file import key_line, read_toml
 
 ACTIONS = ("next", "pause", "marker", "end")
@@ -34,7 +35,7 @@ NAMED_KEYS = ("SPACE", "ENTER", "ESCAPE", "TAB", "BACKSPACE", "PAGEUP", "PAGEDOW
 _PYGLET_NAMES = {"RETURN": "ENTER", "NUM_ENTER": "ENTER"}  # pyglet's name -> ours
 
 
-class KeyMapError(ValueError):
+class KeyMapError(TidewellError, ValueError):
     pass
 
 

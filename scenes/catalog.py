@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tidewell.core.constants import AUDIO_LAYERS
+from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.toml_file import is_number as _is_number
 from tidewell.core import toml_file
@@ -69,7 +70,7 @@ PAIR_LIMIT = 1e6  # a uniform's range and domain: beyond this a shader's float a
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _GLSL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-class SceneError(Exception):
+class SceneError(TidewellError):
     """A scene folder that cannot be used; the message starts with "file:line:" where known."""
 
 

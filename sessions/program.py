@@ -6,6 +6,7 @@ from enum import Enum
 from pathlib import Path
 
 from tidewell.core.constants import AUDIO_LAYERS, SWELLS
+from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import Posture
 from tidewell.core.terminal import control_characters
 from tidewell.core.toml_file import is_number as _is_number
@@ -122,7 +123,7 @@ class Program:
         return 0
 
 
-class ProgramError(ValueError):
+class ProgramError(TidewellError, ValueError):
     """A program file that cannot be used; the message says file, line, key and what was expected."""
 
 

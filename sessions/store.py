@@ -15,6 +15,7 @@ from pathlib import Path
 import platformdirs
 
 from tidewell.core import event_kinds
+from tidewell.core.errors import UsageError
 from tidewell.core.frame_state import FrameState
 from tidewell.core.terminal import control_characters
 from tidewell.sensors.correction import CorrectedBeat
@@ -349,7 +350,7 @@ class SessionStore:
         if control_characters(note):
             raise ValueError(f"a note has no control characters, got {note!r}")
         if self.session(session_id) is None:
-            raise ValueError(f"no session {session_id}")
+            raise UsageError(f"no session {session_id}")
         with self._writing():
             self.conn.execute(
                 "INSERT OR REPLACE INTO self_reports VALUES (?, ?, ?, ?, ?, ?)",

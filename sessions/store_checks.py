@@ -12,6 +12,8 @@ import stat
 import threading
 from pathlib import Path
 
+from tidewell.core.errors import TidewellError
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 # primary SQLite result codes (https://sqlite.org/rescode.html)
@@ -22,7 +24,7 @@ ENVIRONMENT_CODES = frozenset({SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_R
                                SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB})
 
 
-class StoreError(OSError):
+class StoreError(TidewellError, OSError):
     """The session log cannot be used as asked; the message says which file, why, and what to do."""
 
 
@@ -87,6 +89,8 @@ def header_problem(db_path: Path) -> str | None:
         size = db_path.stat().st_size
     except FileNotFoundError:
         return None
+    except NotADirectoryError as error:  # the data folder, or a folder above it, is a file
+        raise StoreError(str(error)) from None
     if size == 0:
         return None
     head = read_header(db_path)

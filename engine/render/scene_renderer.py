@@ -98,16 +98,14 @@ class SceneRenderer:
     def prepare(self, scene_ids, size: tuple[int, int] = (64, 64)) -> None:
         """Compile and draw each scene once, off screen, so that no shader is compiled mid-session:
         a compile takes long enough to miss a headset's frames (and drivers compile on first draw)."""
-        texture = self.ctx.texture(size, 4)
-        framebuffer = self.ctx.framebuffer(color_attachments=[texture])
+        framebuffer = sized_framebuffer(self.ctx, None, size)
         try:
             for scene_id in dict.fromkeys(scene_ids):
                 for previous in (None, scene_id):  # alone, and in a crossfade
                     self.render(still_state(scene_id, previous), framebuffer, size)
             framebuffer.read(components=1)  # wait until the driver has really drawn them
         finally:
-            framebuffer.release()
-            texture.release()
+            release_framebuffer(framebuffer)
 
     def set_scene(self, info: SceneInfo) -> None:
         """Add or replace a scene's description (e.g. its scene.toml was edited); its program is

@@ -15,6 +15,7 @@ import numpy as np
 
 from tidewell.audio import controls as c
 from tidewell.audio.player import DEFAULT_LEAD_S
+from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState
 
 COMPUTE_RING = c.COMPUTE_RING
@@ -25,7 +26,7 @@ REOPEN_TIMEOUT_S = 60.0  # a waiting audio process that says nothing for this lo
 STOP_TIMEOUT_S = 3.0
 
 
-class DeviceUnavailable(RuntimeError):
+class DeviceUnavailable(TidewellError, RuntimeError):
     """The sound device cannot be opened; the message says why."""
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import platformdirs
 
-from tidewell.core.toml_file import read_toml
+from tidewell.core.errors import TidewellError
+from tidewell.core.toml_file import key_line, read_toml
 
 ACTIONS = ("next", "pause", "marker", "end")
 DEFAULT_KEYS = {
@@ -34,7 +35,7 @@ NAMED_KEYS = ("SPACE", "ENTER", "ESCAPE", "TAB", "BACKSPACE", "PAGEUP", "PAGEDOW
 _PYGLET_NAMES = {"RETURN": "ENTER", "NUM_ENTER": "ENTER"}  # pyglet's name -> ours
 
 
-class KeyMapError(ValueError):
+class KeyMapError(TidewellError, ValueError):
     pass
 
 
@@ -59,8 +60,9 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     actions = {action: list(keys) for action, keys in DEFAULT_KEYS.items()}
     if path.exists():
         text, data = read_toml(path, KeyMapError, "no such file")
+        lines = text.splitlines()
         for action, keys in data.items():
-            line = _line_of(text, action)
+            line = key_line(lines, action) or 1
             if action not in ACTIONS:
                 raise KeyMapError(f"{path}:{line}: unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
             if isinstance(keys, str):
@@ -89,9 +91,3 @@ def from_pyglet(symbol_string: str) -> str:
         return name[1:]
     return name
 
-
-def _line_of(text: str, key: str) -> int:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
-            return number
-    return 1

@@ -12,12 +12,22 @@ import stat
 from pathlib import Path
 from typing import IO, Iterator
 
+from tidewell.core.errors import TidewellError
+
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 
 
-class ReadOnlyFile(PermissionError):
+class ReadOnlyFile(TidewellError, PermissionError):
     """An existing file whose owner took away the write bit: Tidewell leaves it as it is."""
+
+
+class NotAFolder(TidewellError, NotADirectoryError):
+    """A path Tidewell keeps files in is something other than a folder."""
+
+
+class NoFreeFolder(TidewellError, FileExistsError):
+    """A new folder's name and all its numbered alternatives are taken."""
 
 
 def mode_text(path: Path | str) -> str:
@@ -39,7 +49,7 @@ def private_folder(path: Path | str) -> Path:
             continue
         os.chmod(folder, FOLDER_MODE)  # the umask may have taken bits from mkdir's mode
     if not path.is_dir():
-        raise NotADirectoryError(f"{path} is not a folder")
+        raise NotAFolder(f"{path} is not a folder")
     return path
 
 
@@ -56,7 +66,7 @@ def new_private_folder(path: Path | str) -> Path:
             continue
         os.chmod(candidate, FOLDER_MODE)
         return candidate
-    raise FileExistsError(f"{path} and 998 numbered folders beside it exist already")
+    raise NoFreeFolder(f"{path} and 998 numbered folders beside it exist already")
 
 
 def create_private(path: Path | str) -> int:

@@ -6,6 +6,7 @@ from typing import Callable
 
 from tidewell.audio.output import WavOutput
 from tidewell.core.clock import VirtualClock
+from tidewell.core.errors import OutputFileError
 from tidewell.sessions.program import Program
 from tidewell.sessions.runner import SessionRunner
 
@@ -26,7 +27,7 @@ def render_program_audio(program: Program, out: Path, source, seed: int = 0, sam
             now = clock.now()
             output.advance(runner.step(now), now - last)
             if output.failure is not None:  # here the WAV is all there is: stop with it
-                raise OSError(f"{out}: {output.failure}; the first {output.frames_written / sample_rate:.0f} s"
+                raise OutputFileError(f"{out}: {output.failure}; the first {output.frames_written / sample_rate:.0f} s"
                               f" are in it")
             last = now
             if now >= next_report:

@@ -3,18 +3,18 @@ engine/render/preview.py). Each returns an exit status and prints its problems a
 """
 from __future__ import annotations
 
-import math
 import sys
-from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tidewell.core.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.errors import UsageError
+from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.private_files import private_folder, replacing
+from tidewell.engine.render.scene_states import parse_size, parse_state, scene_state, state_keywords
 from tidewell.scenes.catalog import (
     BUILT_IN,
-    FLOAT_FIELDS,
     SceneError,
     SceneInfo,
     find_scene,
@@ -23,103 +23,32 @@ from tidewell.scenes.catalog import (
     scan_scenes,
 )
 
+if TYPE_CHECKING:
+    from tidewell.engine.render.targets import OffscreenTarget
+
 EYE_OFFSET_M = 0.032  # half a typical interpupillary distance
 EYE_OFFSETS = {"center": (0.0,), "left": (-EYE_OFFSET_M,), "right": (EYE_OFFSET_M,),
                "both": (-EYE_OFFSET_M, EYE_OFFSET_M)}
-STATE_ALIASES = {"breath": "breath_level", "t": "t_s", "time": "t_s"}
-STATE_LIMIT = 1e6  # --state values: finite, and small enough for a shader's float arithmetic
 VALIDATE_SIZE = (64, 36)
 # Validation: a scene at fade 1 has some pixel above this (0..255); at fade 0 none is above the second.
 VISIBLE_MIN = 3
 FADED_MAX = 1
 
 
-def scene_state(scene: str, posture: Posture | str = Posture.SEATED, *, t_s: float = 10.0,
-                breath: float = 0.5, calm: float = 0.5, fade: float = 1.0, **fields) -> FrameState:
-    """A still frame state for previews, renders and golden images."""
-    state = FrameState(
-        t_s=t_s, phase_index=0, phase_name="preview", phase_elapsed_s=t_s, phase_progress=0.5,
-        breath_phase=0.25, breath_stage=BreathStage.INHALE, breath_level=breath, pace_bpm=6.0,
-        calm=calm, posture=Posture(posture), scene=scene, previous_scene=None, crossfade=1.0, fade=fade,
-    )
-    return replace(state, **fields) if fields else state
+def _open_offscreen(scenes: dict[str, SceneInfo]) -> OffscreenTarget | None:
+    """A strict offscreen target for still frames of `scenes` (snapshots, which the comfort guard does
+    not touch); None, said on stderr, when there is no EGL context."""
+    from tidewell.engine.render.targets import OffscreenTarget
 
-
-def parse_state(text: str | None) -> dict[str, float]:
-    """"calm=0.8,breath=0.3" -> {"calm": 0.8, "breath_level": 0.3}; raises ValueError with the reason."""
-    values: dict[str, float] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        name, equals, number = item.partition("=")
-        name = STATE_ALIASES.get(name.strip(), name.strip())
-        if not equals:
-            raise ValueError(f"--state: expected name=value pairs like calm=0.8,breath=0.3, got {item.strip()!r}")
-        if name not in FLOAT_FIELDS:
-            raise ValueError(
-                f"--state: unknown field {name!r}: expected one of breath, t, {', '.join(FLOAT_FIELDS)}"
-            )
-        try:
-            value = float(number)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or abs(value) > STATE_LIMIT:
-            raise ValueError(f"--state: {name} expected a number from -{STATE_LIMIT:g} to {STATE_LIMIT:g}, "
-                             f"got {number.strip()!r}")
-        values[name] = value
-    return values
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, x, height = text.lower().partition("x")
     try:
-        size = (int(width), int(height)) if x else None
-    except ValueError:
-        size = None
-    if size is None or not all(0 < v <= 8192 for v in size):
-        raise ValueError(f"--size: expected WIDTHxHEIGHT like 960x540 (1..8192 each), got {text!r}")
-    return size
-
-
-class _OffscreenRenderer:
-    """An EGL context, a framebuffer and a strict renderer for still frames."""
-
-    def __init__(self, scenes: dict[str, SceneInfo]):
-        import moderngl
-
-        from tidewell.engine.render.scene_renderer import SceneRenderer
-
-        self.ctx = moderngl.create_context(standalone=True, backend="egl")
-        self.renderer = SceneRenderer(self.ctx, scenes, strict=True)
-        self._fbo = None
-
-    def draw(self, state: FrameState, size: tuple[int, int], eye_offset_m: float = 0.0) -> np.ndarray:
-        """HxWx3 uint8, top row first."""
-        if self._fbo is None or self._fbo.size != tuple(size):
-            if self._fbo is not None:
-                self._fbo.release()
-            self._fbo = self.ctx.simple_framebuffer(tuple(size))
-        self.renderer.render(state, self._fbo, tuple(size), eye_offset_m=eye_offset_m)
-        data = self._fbo.read(components=3, alignment=1)
-        return np.flipud(np.frombuffer(data, np.uint8).reshape(size[1], size[0], 3)).copy()
-
-    def close(self) -> None:
-        self.renderer.release()
-        if self._fbo is not None:
-            self._fbo.release()
-        self.ctx.release()
-
-
-def _open_offscreen(scenes: dict[str, SceneInfo]) -> _OffscreenRenderer | None:
-    try:
-        return _OffscreenRenderer(scenes)
+        return OffscreenTarget(comfort=False, scenes=scenes, strict=True)
     except Exception as error:  # any EGL/driver failure: say so instead of a traceback
         print(f"cannot render offscreen: no EGL OpenGL 3.3 context ({' '.join(str(error).split())})", file=sys.stderr)
         return None
 
 
-def render_stereo(offscreen: _OffscreenRenderer, state: FrameState, size: tuple[int, int], eye: str) -> np.ndarray:
-    frames = [offscreen.draw(state, size, offset) for offset in EYE_OFFSETS[eye]]
+def render_stereo(offscreen: OffscreenTarget, state: FrameState, size: tuple[int, int], eye: str) -> np.ndarray:
+    frames = [offscreen.snapshot(state, size, offset) for offset in EYE_OFFSETS[eye]]
     return np.concatenate(frames, axis=1)
 
 
@@ -181,12 +110,12 @@ def scenes_validate(path: str | Path) -> int:
     return 1 if errors else 0
 
 
-def _check_rendering(offscreen: _OffscreenRenderer, info: SceneInfo) -> list[str]:
+def _check_rendering(offscreen: OffscreenTarget, info: SceneInfo) -> list[str]:
     problems = []
     for posture in info.postures:
         try:
-            lit = offscreen.draw(scene_state(info.id, posture), VALIDATE_SIZE)
-            dark = offscreen.draw(scene_state(info.id, posture, fade=0.0), VALIDATE_SIZE)
+            lit = offscreen.snapshot(scene_state(info.id, posture), VALIDATE_SIZE)
+            dark = offscreen.snapshot(scene_state(info.id, posture, fade=0.0), VALIDATE_SIZE)
         except SceneError as error:
             return [str(error)]
         if lit.max() < VISIBLE_MIN:
@@ -219,9 +148,9 @@ def scenes_render(scene: str, out: str | Path, state: str | None = None, posture
         fields = parse_state(state)
         width_height = parse_size(size)
         if eye not in EYE_OFFSETS:
-            raise ValueError(f"--eye: expected one of {', '.join(EYE_OFFSETS)}, got {eye!r}")
+            raise UsageError(f"--eye: expected one of {', '.join(EYE_OFFSETS)}, got {eye!r}")
         if posture is not None and posture not in [p.value for p in Posture]:
-            raise ValueError(f"--posture: expected one of {', '.join(p.value for p in Posture)}, got {posture!r}")
+            raise UsageError(f"--posture: expected one of {', '.join(p.value for p in Posture)}, got {posture!r}")
     except (SceneError, ValueError) as error:
         print(error, file=sys.stderr)
         return 1
@@ -233,7 +162,7 @@ def scenes_render(scene: str, out: str | Path, state: str | None = None, posture
     if offscreen is None:
         return 1
     try:
-        image = render_stereo(offscreen, scene_state(info.id, chosen, **_state_kwargs(fields)), width_height, eye)
+        image = render_stereo(offscreen, scene_state(info.id, chosen, **state_keywords(fields)), width_height, eye)
     except SceneError as error:
         print(error, file=sys.stderr)
         return 1
@@ -250,11 +179,3 @@ def scenes_render(scene: str, out: str | Path, state: str | None = None, posture
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {info.id}, {chosen.value}, eye {eye})")
     return 0
 
-
-def _state_kwargs(fields: dict[str, float]) -> dict:
-    """parse_state's FrameState fields as scene_state's keywords."""
-    renamed = {"t_s": "t_s", "breath_level": "breath", "calm": "calm", "fade": "fade"}
-    kwargs = {renamed.get(name, name): value for name, value in fields.items()}
-    if "t_s" in fields:
-        kwargs.setdefault("phase_elapsed_s", fields["t_s"])
-    return kwargs

@@ -16,6 +16,7 @@ import numpy as np
 from tidewell.audio.output import open_audio_output
 from tidewell.core import event_kinds
 from tidewell.core.clock import RealClock, VirtualClock
+from tidewell.core.errors import UsageError
 from tidewell.core.frame_state import FrameState
 from tidewell.core.keymap import load_keymap
 from tidewell.core.terminal import say as terminal_say
@@ -130,7 +131,7 @@ def _session_replay(session_id: int, store: SessionStore):
     from tidewell.sensors.source import RawRR
 
     if store.session(session_id) is None:
-        raise ValueError(f"no session {session_id} in {store.path} to replay")
+        raise UsageError(f"no session {session_id} in {store.path} to replay")
     packets = store.packets(session_id)
     if packets:
         disconnects = [e["t_s"] for e in store.events(session_id) if e["kind"] == "sensor_disconnected"]
@@ -138,7 +139,7 @@ def _session_replay(session_id: int, store: SessionStore):
                             disconnects)
     beats = [RawRR(b["t_s"], b["rr_ms"]) for b in store.beats(session_id) if not b["inserted"]]
     if not beats:
-        raise ValueError(f"session {session_id} has no recorded heart data to replay")
+        raise UsageError(f"session {session_id} has no recorded heart data to replay")
     return RRReplay(beats, name="replay", description=f"replay of session {session_id} ({plural(len(beats), 'beat')})")
 
 
@@ -156,7 +157,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             f"(assessed in session {client['resonance_session_id']})")
     live_sensor = source is None and sensor_kind == "ble"
     if live_sensor and options.virtual_time:
-        raise ValueError("a Bluetooth sensor runs in real time: drop --virtual-time")
+        raise UsageError("a Bluetooth sensor runs in real time: drop --virtual-time")
     if live_sensor:
         from tidewell.sensors.ble import check_bluetooth
 
@@ -168,7 +169,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     headset = presence = None
     if options.target == "xr":
         if options.virtual_time:
-            raise ValueError("a headset session runs in real time: drop --virtual-time")
+            raise UsageError("a headset session runs in real time: drop --virtual-time")
         headset, presence = _open_headset(options, say)
         headset.prepare([phase.scene for phase in program.phases])
         # A full collection walks every object of the process (tens of milliseconds with numpy and

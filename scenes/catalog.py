@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tidewell.core.constants import AUDIO_LAYERS
+from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.toml_file import is_number as _is_number
+from tidewell.core import toml_file
 from tidewell.core.toml_file import read_toml
 
 SCENES_FOLDER = Path(__file__).resolve().parent
@@ -68,7 +70,7 @@ PAIR_LIMIT = 1e6  # a uniform's range and domain: beyond this a shader's float a
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _GLSL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-class SceneError(Exception):
+class SceneError(TidewellError):
     """A scene folder that cannot be used; the message starts with "file:line:" where known."""
 
 
@@ -225,32 +227,18 @@ class _Validator:
         *tables, key = key_path
         start, end = 0, len(self.lines)
         if tables:
-            header = self._header_line(tables)
+            header = toml_file.table_header(self.lines, ".".join(tables))
             if header is not None:
-                start = header + 1
-                end = next((i for i in range(start, len(self.lines)) if self._is_header(self.lines[i])), end)
-        key_pattern = re.compile(rf'(^|[{{,])\s*"?{re.escape(key)}"?\s*=')
-        for index in range(start, end):
-            if key_pattern.search(self.lines[index]):
-                return index + 1
-        header = self._header_line([*tables, key])
+                start, end = header + 1, toml_file.section_end(self.lines, header + 1)
+        line = toml_file.key_line(self.lines, key, start, end)
+        if line is not None:
+            return line
+        header = toml_file.table_header(self.lines, ".".join([*tables, key]))
         if header is not None:
             return header + 1
         if tables:  # e.g. audio = { wind = 2 } on one line: point at the table's own key
             return self.line_of(tuple(tables))
-        return start + 1 if start else 1
-
-    def _header_line(self, tables: list[str]) -> int | None:
-        wanted = ".".join(tables)
-        for index, line in enumerate(self.lines):
-            match = re.match(r"^\s*\[([^\[\]]+)\]", line)
-            if match and re.sub(r'["\s]', "", match.group(1)) == wanted:
-                return index
-        return None
-
-    @staticmethod
-    def _is_header(line: str) -> bool:
-        return re.match(r"^\s*\[", line) is not None
+        return 1
 
     def scene(self, data: dict) -> SceneInfo:
         for key in data:

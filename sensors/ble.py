@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from tidewell.core.errors import TidewellError
 from tidewell.sensors.packets import PacketDecoder, SensorEvent
 from tidewell.sensors.source import RawRR
 
@@ -36,7 +37,7 @@ class FoundSensor:
     rssi: int | None
 
 
-class BluetoothUnavailable(RuntimeError):
+class BluetoothUnavailable(TidewellError, RuntimeError):
     """No usable Bluetooth stack: BlueZ not reachable, or no adapter."""
 
 

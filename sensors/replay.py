@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
+from tidewell.core.errors import TidewellError
 from tidewell.sensors.correction import Quality
 from tidewell.sensors.source import RawRR
 from tidewell.core.words import plural
@@ -27,7 +28,7 @@ JSON_FORMAT = "tidewell-session"  # sessions/export.py SessionRecord.as_json
 TRUE_WORDS, FALSE_WORDS = frozenset(("1", "true", "yes")), frozenset(("0", "false", "no", ""))
 
 
-class ReplayError(ValueError):
+class ReplayError(TidewellError, ValueError):
     """The file cannot be replayed at all (missing, unreadable, wrong header, no beats)."""
 
 

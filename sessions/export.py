@@ -40,6 +40,7 @@ from typing import Any, Iterable
 from tqdm import tqdm
 
 from tidewell.core import event_kinds
+from tidewell.core.errors import TidewellError
 from tidewell.sessions.store import SessionStore
 from tidewell.core.private_files import create_private, replacing, write_private
 
@@ -59,7 +60,7 @@ KEY_FILE_NAME = "anonymize.key"
 BEATS_CSV_SUFFIX = "_beats"
 
 
-class ExportError(ValueError):
+class ExportError(TidewellError, ValueError):
     """Something the user asked for does not exist or cannot be written; the message says what."""
 
 

@@ -1,17 +1,17 @@
 """Programs: TOML files listing the phases of a session, loaded and validated."""
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from tidewell.core.constants import AUDIO_LAYERS, SWELLS
+from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import Posture
 from tidewell.core.terminal import control_characters
 from tidewell.core.toml_file import is_number as _is_number
-from tidewell.core.toml_file import read_toml
+from tidewell.core.toml_file import array_headers, key_line, read_toml
 from tidewell.scenes.catalog import available_scenes
 from tidewell.sessions.breathing import BreathPattern
 
@@ -127,7 +127,7 @@ def baseline_phase_index(kinds: Sequence[str]) -> int | None:
     return next((i for i, kind in enumerate(kinds) if kind == PhaseKind.SETTLE), 0 if kinds else None)
 
 
-class ProgramError(ValueError):
+class ProgramError(TidewellError, ValueError):
     """A program file that cannot be used; the message says file, line, key and what was expected."""
 
 
@@ -183,21 +183,17 @@ class _Validator:
 
     # -- locating keys, so every message carries a line number --------------------------
     def _phase_header_lines(self) -> list[int]:
-        return [i + 1 for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*phase\s*\]\]", line)]
+        return [index + 1 for index in array_headers(self.lines, "phase")]
 
     def _line_of(self, key: str, phase_index: int | None = None) -> int:
-        start, end = 1, len(self.lines)
-        if phase_index is not None:
-            headers = self._phase_header_lines()
-            if phase_index < len(headers):
-                start = headers[phase_index]
-                end = headers[phase_index + 1] - 1 if phase_index + 1 < len(headers) else len(self.lines)
-        pattern = re.compile(rf"\s*{re.escape(key)}\s*=")
-        for number in range(start, end + 1):
-            line = self.lines[number - 1]
-            if pattern.match(line) or re.search(rf"[{{,]\s*{re.escape(key)}\s*=", line):
-                return number
-        return start
+        """The key's line, within its [[phase]] table when phase_index is given (else that table's header)."""
+        start, end = 0, len(self.lines)
+        headers = array_headers(self.lines, "phase") if phase_index is not None else []
+        if phase_index is not None and phase_index < len(headers):
+            start = headers[phase_index]
+            end = headers[phase_index + 1] if phase_index + 1 < len(headers) else len(self.lines)
+        line = key_line(self.lines, key, start, end)
+        return start + 1 if line is None else line
 
     def _fail(self, where: str, key: str, expected: str, got=None, phase_index=None) -> ProgramError:
         line = self._line_of(key, phase_index)

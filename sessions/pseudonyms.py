@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 
+from tidewell.core.errors import TidewellError
+
 PSEUDONYM = re.compile(r"[\w.\- ]{1,40}")
 RULE = "a pseudonym is 1-40 letters, digits, spaces, dots, dashes or underscores (never a real name)"
 
 
-class PseudonymError(ValueError):
+class PseudonymError(TidewellError, ValueError):
     pass
 
 

@@ -89,6 +89,8 @@ def header_problem(db_path: Path) -> str | None:
         size = db_path.stat().st_size
     except FileNotFoundError:
         return None
+    except NotADirectoryError as error:  # the data folder, or a folder above it, is a file
+        raise StoreError(str(error)) from None
     if size == 0:
         return None
     head = read_header(db_path)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from tidewell.core.errors import UsageError
 from tidewell.core.limits import MAX_NOTE_CHARS
 from tidewell.core.terminal import control_characters
 from tidewell.sessions.pseudonyms import checked_pseudonym
@@ -68,7 +69,7 @@ class ClientRecords:
         if control_characters(note):
             raise ValueError(f"a note has no control characters, got {note!r}")
         if self.session(session_id) is None:
-            raise ValueError(f"no session {session_id}")
+            raise UsageError(f"no session {session_id}")
         with self._writing():
             self.conn.execute(
                 "INSERT OR REPLACE INTO self_reports VALUES (?, ?, ?, ?, ?, ?)",

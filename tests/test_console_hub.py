@@ -9,7 +9,7 @@ from starlette.websockets import WebSocketDisconnect
 from tidewell.engine.console.app import ConsoleConfig, build_app
 from tidewell.engine.console.auth import Pairing
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
-from tidewell.engine.scenes_cli import scene_state
+from tidewell.engine.render.scene_states import scene_state
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tidewell.core.frame_state import Posture
-from tidewell.engine.scenes_cli import scene_state
+from tidewell.engine.render.scene_states import scene_state
 from tidewell.scenes.catalog import SCENES_FOLDER, SceneError, load_scene
 
 GOLDENS = Path(__file__).parent / "goldens"
@@ -45,7 +45,7 @@ CASES = shipped_cases()
 
 @pytest.fixture(scope="module")
 def offscreen():
-    from tidewell.engine.scenes_cli import _OffscreenRenderer
+    from tidewell.engine.render.targets import OffscreenTarget
 
     scenes = {}
     for scene_id in dict.fromkeys(scene_id for scene_id, _ in CASES):
@@ -54,11 +54,11 @@ def offscreen():
         except SceneError:
             pass
     try:
-        renderer = _OffscreenRenderer(scenes)
+        target = OffscreenTarget(comfort=False, scenes=scenes, strict=True)
     except Exception as error:
         pytest.skip(f"no EGL context: {error}")
-    yield renderer
-    renderer.close()
+    yield target
+    target.close()
 
 
 def compare(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float, bool]:
@@ -80,7 +80,7 @@ def write_diff(name: str, expected: np.ndarray, actual: np.ndarray) -> Path:
 @pytest.mark.parametrize("scene_id, posture", CASES, ids=[f"{s}-{p}" for s, p in CASES])
 def test_scene_matches_its_golden_image(offscreen, scene_id, posture):
     load_scene(SCENES_FOLDER / scene_id)  # a broken scene.toml fails here with its file:line message
-    actual = offscreen.draw(scene_state(scene_id, posture, t_s=10.0, breath=0.5, calm=0.5), SIZE)
+    actual = offscreen.snapshot(scene_state(scene_id, posture, t_s=10.0, breath=0.5, calm=0.5), SIZE)
     name = f"{scene_id}_{posture}"
     golden = GOLDENS / f"{name}.png"
     if UPDATE:
@@ -113,7 +113,7 @@ def test_tolerances_and_diff_image(offscreen, tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setattr(sys.modules[__name__], "FAILED", tmp_path)
-    actual = offscreen.draw(scene_state("dusk_ocean", Posture.SEATED), SIZE)
+    actual = offscreen.snapshot(scene_state("dusk_ocean", Posture.SEATED), SIZE)
     noise = np.random.default_rng(1).integers(-1, 2, actual.shape)
     assert compare(np.clip(actual + noise, 0, 255).astype(np.uint8), actual)[2]
     dimmed = (actual * 0.8).astype(np.uint8)

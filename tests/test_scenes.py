@@ -8,13 +8,8 @@ import pytest
 from PIL import Image
 
 from tidewell.core.frame_state import Posture
-from tidewell.engine.scenes_cli import (
-    parse_state,
-    scene_state,
-    scenes_list,
-    scenes_render,
-    scenes_validate,
-)
+from tidewell.engine.render.scene_states import parse_state, scene_state
+from tidewell.engine.scenes_cli import scenes_list, scenes_render, scenes_validate
 from tidewell.scenes.catalog import (
     SCENES_FOLDER,
     SceneError,

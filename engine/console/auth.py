@@ -16,6 +16,8 @@ import time
 from collections import deque
 from typing import Callable
 
+from tidewell.core.errors import TidewellError
+
 CODE_DIGITS = 6
 TOKEN_TTL_S = 12 * 3600  # a clinic day
 MAX_FAILURES = 5
@@ -24,7 +26,7 @@ ROTATE_AFTER = 10
 COOKIE = "tidewell_token"
 
 
-class PairingRefused(Exception):
+class PairingRefused(TidewellError):
     def __init__(self, message: str, retry_after_s: float | None = None):
         super().__init__(message)
         self.retry_after_s = retry_after_s

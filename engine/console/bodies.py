@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Optional, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from tidewell.core.errors import TidewellError
 from tidewell.core.terminal import control_characters
 from tidewell.core.limits import MAX_NOTE_CHARS, MAX_ROW_ID
 from tidewell.sessions.program import MAX_PROGRAM_MINUTES, MIN_SCALED_MINUTES
@@ -88,7 +89,7 @@ Control = TypeAdapter(Annotated[Union[NextControl, PauseControl, MarkerControl, 
 Parsed = TypeVar("Parsed")
 
 
-class BadBody(ValueError):
+class BadBody(TidewellError, ValueError):
     """A body that does not fit its schema; str() names each field and what is wrong with it."""
 
     def __init__(self, error: ValidationError):

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tidewell.core.errors import OutputFileError
 from tidewell.core.private_files import private_folder, write_private
 
 CERT_FILE = "console-cert.pem"
@@ -62,7 +63,7 @@ def console_certificate(names: list[str], folder: Path | None = None,
                                                        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
             write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         except OSError as error:
-            raise OSError(f"cannot keep the console's TLS certificate in {folder}: {error.strerror or error} "
+            raise OutputFileError(f"cannot keep the console's TLS certificate in {folder}: {error.strerror or error} "
                           "(TIDEWELL_CONFIG_DIR chooses another folder)") from None
     else:
         mode = stat.S_IMODE(key_path.stat().st_mode)

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 
+from tidewell.core.errors import TidewellError
+
 MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -106,7 +108,7 @@ class SameOriginJson:
         await self.app(scope, receive, send)
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(TidewellError):
     pass
 
 

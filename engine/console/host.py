@@ -16,6 +16,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
+from tidewell.core.errors import ResourceUnavailable
 from tidewell.engine.console.auth import Pairing, spaced
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.engine.session import RunOptions, StopRequest, run_session
@@ -93,7 +94,7 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
     if not server.started:
         server.should_exit = True
         why = f": {failure[0]}" if failure else ""
-        raise OSError(f"the console could not listen on {host}:{options.port}{why} "
+        raise ResourceUnavailable(f"the console could not listen on {host}:{options.port}{why} "
                       f"(is another console running? choose another --port)")
     port = server.servers[0].sockets[0].getsockname()[1]
     if options.lan:

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from tidewell.core import event_kinds
+from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState
 
 SAMPLE_EVERY_S = 1.0  # plot points: one per second of session time
@@ -20,7 +21,7 @@ HISTORY_POINTS = 3 * 3600  # a whole long session
 REMEMBERED_REQUESTS = 512
 
 
-class ConsoleBusy(RuntimeError):
+class ConsoleBusy(TidewellError, RuntimeError):
     """A command that does not fit the console's state (e.g. a start while a session runs)."""
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from tidewell.engine.scenes_cli import scene_state
+from tidewell.engine.render.scene_states import scene_state
 from tidewell.scenes.catalog import SceneInfo, available_scenes
 from tidewell.core.private_files import private_folder, write_private
 from tidewell.sessions.store import data_dir

@@ -18,6 +18,8 @@ import math
 
 import moderngl
 
+from tidewell.engine.render.framebuffers import release_framebuffer, sized_framebuffer
+
 TAU_S = 0.5  # cut-off ~0.3 Hz: 0.1 Hz breathing passes at 95%, 3 Hz flicker at ~10%
 MIN_GAIN, MAX_GAIN = 0.25, 2.0
 MEASURABLE = 0.01  # below this engine fade x brightness, the frame is too dark to measure
@@ -93,11 +95,7 @@ class GuardedFrame:
         render size at the bottom-left corner (a headset's compositor scales that rectangle itself)."""
         scale = renderer.render_scale(state)
         inner = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
-        if self._scene is None or self._scene.size != inner:
-            self._release_scene()
-            texture = self.ctx.texture(inner, 4)
-            texture.repeat_x = texture.repeat_y = False
-            self._scene = self.ctx.framebuffer(color_attachments=[texture])
+        self._scene = sized_framebuffer(self.ctx, self._scene, inner, repeat=False)
         renderer.render(state, self._scene, inner, eye=eye)
         texture = self._scene.color_attachments[0]
         texture.build_mipmaps()
@@ -132,16 +130,10 @@ class GuardedFrame:
         """The next frame starts a new sequence: the filter takes its luminance as it is."""
         self._last_t = None
 
-    def _release_scene(self) -> None:
-        if self._scene is not None:
-            self._scene.color_attachments[0].release()
-            self._scene.release()
-            self._scene = None
-
     def release(self) -> None:
-        self._release_scene()
+        release_framebuffer(self._scene)
+        self._scene = None
         for fbo in self._states:
-            fbo.color_attachments[0].release()
-            fbo.release()
+            release_framebuffer(fbo)
         for item in (self._update_vao, self._update, self._exposure_vao, self._exposure):
             item.release()

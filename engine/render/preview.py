@@ -23,8 +23,9 @@ import pyglet
 from PIL import Image, ImageDraw, ImageFont
 
 from tidewell.core.frame_state import Posture
+from tidewell.engine.render.framebuffers import read_rgb, sized_framebuffer
 from tidewell.engine.render.scene_renderer import SceneRenderer
-from tidewell.engine.scenes_cli import parse_size, scene_state
+from tidewell.engine.render.scene_states import parse_size, scene_state
 from tidewell.scenes.catalog import SceneError, available_scenes, load_scene
 
 pyglet.options["debug_gl"] = False
@@ -134,11 +135,7 @@ class ScenePreview:
         self.poll()
         self.window.switch_to()
         size = tuple(int(v) for v in self.window.get_framebuffer_size())
-        if self._frame is None or self._frame.size != size:
-            if self._frame is not None:
-                self._frame.color_attachments[0].release()
-                self._frame.release()
-            self._frame = self.ctx.framebuffer(color_attachments=[self.ctx.texture(size, 4)])
+        self._frame = sized_framebuffer(self.ctx, self._frame, size)
         state = scene_state(self.scene_id, self.posture, t_s=self.clock(), breath=self.breath(), calm=self.calm)
         self.renderer.render(state, self._frame, size)
         self.ctx.copy_framebuffer(self.ctx.screen, self._frame)
@@ -156,9 +153,7 @@ class ScenePreview:
         """The scene alone, without the overlay, as HxWx3 uint8."""
         if self._frame is None:
             return None
-        width, height = self._frame.size
-        data = self._frame.read(components=3, alignment=1)
-        return np.flipud(np.frombuffer(data, np.uint8).reshape(height, width, 3)).copy()
+        return read_rgb(self._frame)
 
     def flip(self) -> None:
         if not self.closed:

@@ -18,6 +18,7 @@ import numpy as np
 
 from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render import camera
+from tidewell.engine.render.framebuffers import release_framebuffer, sized_framebuffer
 from tidewell.scenes.catalog import (
     CROSSFADE_FRAGMENT_PATH,
     FULLSCREEN_VERTEX_PATH,
@@ -63,7 +64,7 @@ class SceneRenderer:
                 self._report("<catalog>" + message, message)
         self.scenes = dict(scenes)
         self._fallback: SceneInfo | None = None
-        self._targets: dict[str, tuple[moderngl.Texture, moderngl.Framebuffer]] = {}
+        self._targets: dict[str, moderngl.Framebuffer] = {}  # the two sides of a crossfade
 
     def render(
         self,
@@ -82,11 +83,11 @@ class SceneRenderer:
             return
         outgoing = self._offscreen("outgoing", size)
         incoming = self._offscreen("incoming", size)
-        self._draw_scene(state.previous_scene, state, outgoing[1], size, eye_offset_m, eye)
-        self._draw_scene(state.scene, state, incoming[1], size, eye_offset_m, eye)
+        self._draw_scene(state.previous_scene, state, outgoing, size, eye_offset_m, eye)
+        self._draw_scene(state.scene, state, incoming, size, eye_offset_m, eye)
         program = mix.program
-        outgoing[0].use(location=0)
-        incoming[0].use(location=1)
+        outgoing.color_attachments[0].use(location=0)
+        incoming.color_attachments[0].use(location=1)
         program["u_outgoing"].value = 0
         program["u_incoming"].value = 1
         program["u_crossfade"].value = float(np.clip(state.crossfade, 0.0, 1.0))
@@ -97,16 +98,14 @@ class SceneRenderer:
     def prepare(self, scene_ids, size: tuple[int, int] = (64, 64)) -> None:
         """Compile and draw each scene once, off screen, so that no shader is compiled mid-session:
         a compile takes long enough to miss a headset's frames (and drivers compile on first draw)."""
-        texture = self.ctx.texture(size, 4)
-        framebuffer = self.ctx.framebuffer(color_attachments=[texture])
+        framebuffer = sized_framebuffer(self.ctx, None, size)
         try:
             for scene_id in dict.fromkeys(scene_ids):
                 for previous in (None, scene_id):  # alone, and in a crossfade
                     self.render(still_state(scene_id, previous), framebuffer, size)
             framebuffer.read(components=1)  # wait until the driver has really drawn them
         finally:
-            framebuffer.release()
-            texture.release()
+            release_framebuffer(framebuffer)
 
     def set_scene(self, info: SceneInfo) -> None:
         """Add or replace a scene's description (e.g. its scene.toml was edited); its program is
@@ -152,9 +151,8 @@ class SceneRenderer:
         for compiled in self._compiled.values():
             compiled.release()
         self._compiled.clear()
-        for texture, framebuffer in self._targets.values():
-            framebuffer.release()
-            texture.release()
+        for framebuffer in self._targets.values():
+            release_framebuffer(framebuffer)
         self._targets.clear()
 
     def _draw_scene(
@@ -242,18 +240,11 @@ class SceneRenderer:
             self._reported[key] = message
             self.problems.append(message)
 
-    def _offscreen(self, name: str, size: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
-        """A colour texture and its framebuffer for one side of a crossfade, rebuilt when the size changes."""
-        target = self._targets.get(name)
-        if target is not None and target[0].size != tuple(size):
-            target[1].release()
-            target[0].release()
-            target = None
-        if target is None:
-            texture = self.ctx.texture(tuple(size), 4)
-            texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
-            target = self._targets[name] = (texture, self.ctx.framebuffer(color_attachments=[texture]))
-        return target
+    def _offscreen(self, name: str, size: tuple[int, int]) -> moderngl.Framebuffer:
+        """A framebuffer with a colour texture for one side of a crossfade, rebuilt when the size changes."""
+        self._targets[name] = sized_framebuffer(self.ctx, self._targets.get(name), size,
+                                                filter=(moderngl.NEAREST, moderngl.NEAREST))
+        return self._targets[name]
 
     def _compile(self, fragment_path: Path, is_scene: bool) -> moderngl.Program:
         sources = {}

@@ -6,7 +6,7 @@ driver still runs a session.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import moderngl
 import numpy as np
@@ -14,7 +14,9 @@ import pyglet
 
 from tidewell.core.frame_state import FrameState
 from tidewell.core.keymap import default_keymap, from_pyglet
+from tidewell.scenes.catalog import SceneInfo
 from tidewell.engine.render.comfort import GuardedFrame
+from tidewell.engine.render.framebuffers import read_rgb, release_framebuffer, sized_framebuffer
 from tidewell.engine.render.scene_renderer import SceneRenderer
 
 # moderngl can leave a GL error flag set that pyglet's debug checks would raise on later; pyglet reads
@@ -22,24 +24,13 @@ from tidewell.engine.render.scene_renderer import SceneRenderer
 pyglet.options["debug_gl"] = False
 
 
-
-def read_rgb(framebuffer: moderngl.Framebuffer, size: tuple[int, int] | None = None) -> np.ndarray:
-    """A framebuffer's colour as HxWx3 uint8, top row first: all of it, or its bottom-left `size`."""
-    width, height = size or framebuffer.size
-    data = framebuffer.read(viewport=(0, 0, width, height), components=3, alignment=1)
-    return np.flipud(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)).copy()
-
-
 def draw_snapshot(ctx: moderngl.Context, renderer: SceneRenderer, state: FrameState, size: tuple[int, int],
-                  frame: moderngl.Framebuffer | None) -> tuple[np.ndarray, moderngl.Framebuffer]:
+                  frame: moderngl.Framebuffer | None,
+                  eye_offset_m: float = 0.0) -> tuple[np.ndarray, moderngl.Framebuffer]:
     """`state` drawn at `size` into a framebuffer of its own (`frame`, made again when the size
     changes) with the caller's context, and read back: (pixels, the framebuffer to keep)."""
-    if frame is None or frame.size != tuple(size):
-        if frame is not None:
-            frame.color_attachments[0].release()
-            frame.release()
-        frame = ctx.framebuffer(color_attachments=[ctx.texture(tuple(size), 4)])
-    renderer.render(state, frame, tuple(size))
+    frame = sized_framebuffer(ctx, frame, size)
+    renderer.render(state, frame, tuple(size), eye_offset_m=eye_offset_m)
     return read_rgb(frame), frame
 
 
@@ -48,12 +39,17 @@ def _renderer_name(ctx: moderngl.Context) -> str:
 
 
 class OffscreenTarget:
-    def __init__(self, size: tuple[int, int] = (640, 360), comfort: bool = True):
+    """An EGL context and a framebuffer of `size`. `scenes` and `strict` go to its SceneRenderer
+    (still frames and validation: the scenes given, and a SceneError for one that cannot be drawn)."""
+
+    def __init__(self, size: tuple[int, int] = (640, 360), comfort: bool = True,
+                 scenes: Mapping[str, SceneInfo] | None = None, strict: bool = False):
         self.size = (int(size[0]), int(size[1]))
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.fbo = self.ctx.simple_framebuffer(self.size)
-        self.renderer = SceneRenderer(self.ctx)
+        self.renderer = SceneRenderer(self.ctx, scenes, strict=strict)
         self.comfort = GuardedFrame(self.ctx) if comfort else None
+        self._snapshot: moderngl.Framebuffer | None = None
         self.closed = False
 
     @property
@@ -70,6 +66,12 @@ class OffscreenTarget:
         """The last frame as HxWx3 uint8, top row first."""
         return read_rgb(self.fbo)
 
+    def snapshot(self, state: FrameState, size: tuple[int, int], eye_offset_m: float = 0.0) -> np.ndarray:
+        """`state` drawn at `size` (an eye `eye_offset_m` sideways) into a frame of its own, as HxWx3
+        uint8, top row first; the target's own frame is not touched."""
+        pixels, self._snapshot = draw_snapshot(self.ctx, self.renderer, state, size, self._snapshot, eye_offset_m)
+        return pixels
+
     def dispatch_events(self) -> None:
         pass
 
@@ -78,6 +80,7 @@ class OffscreenTarget:
             self.renderer.release()
             if self.comfort is not None:
                 self.comfort.release()
+            release_framebuffer(self._snapshot)
             self.fbo.release()
             self.ctx.release()
             self.closed = True
@@ -122,11 +125,7 @@ class WindowTarget:
         # Drawn offscreen, then copied: the back buffer is undefined after flip, and read_rgb needs the frame.
         # Colour only: a blit that also copies depth fails (GL_INVALID_OPERATION) when the depth
         # formats of the frame and the window differ, and the window would stay black.
-        if self._frame is None or self._frame.size != size:
-            if self._frame is not None:
-                self._frame.color_attachments[0].release()
-                self._frame.release()
-            self._frame = self.ctx.framebuffer(color_attachments=[self.ctx.texture(size, 4)])
+        self._frame = sized_framebuffer(self.ctx, self._frame, size)
         self.comfort.render(self.renderer, state, self._frame, size)
         self.ctx.copy_framebuffer(self.ctx.screen, self._frame)
         self._window.flip()
@@ -155,9 +154,7 @@ class WindowTarget:
             self.renderer.release()
             self.comfort.release()
             for frame in (self._frame, self._snapshot):
-                if frame is not None:
-                    frame.color_attachments[0].release()
-                    frame.release()
+                release_framebuffer(frame)
             self._window.close()
 
     def _on_key_press(self, symbol: int, modifiers: int) -> bool:

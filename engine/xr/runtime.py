@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from tidewell.core.errors import TidewellError
 from tidewell.core.words import plural
 
 INSTALL_HINT = (
@@ -25,7 +26,7 @@ OVERLAY_BLEND_PREFERENCE = ("ALPHA_BLEND", "ADDITIVE", "OPAQUE")
 WORLD_BLEND_PREFERENCE = ("OPAQUE", "ALPHA_BLEND", "ADDITIVE")
 
 
-class XrUnavailable(RuntimeError):
+class XrUnavailable(TidewellError, RuntimeError):
     """No OpenXR session can be had; the message says what is missing and what to do."""
 
 

@@ -487,7 +487,7 @@ def _scenes_preview(args) -> int:
 
 def _audio_render(args) -> int:
     from tidewell.engine.offline_audio import render_program_audio
-    from tidewell.engine.session import make_source
+    from tidewell.engine.heart_source import make_source
     from tidewell.sessions.store import SessionStore
 
     if args.sensor.startswith("ble"):

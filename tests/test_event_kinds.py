@@ -13,7 +13,7 @@ import pytest
 from tidewell.core import event_kinds
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.core.event_kinds import KINDS, UnknownEventKind
-from tidewell.engine.session import _EventFanOut
+from tidewell.engine.session_outputs import EventFanOut
 from tidewell.sessions.export import export_json, load_session
 from tidewell.sessions.report import write_html_report
 from tidewell.sessions.store import SessionStore
@@ -159,7 +159,7 @@ def test_an_unregistered_kind_raises_in_tests_and_is_kept_under_a_generic_label_
     monkeypatch.setenv(event_kinds.STRICT_ENV, "0")  # as in use: nothing logged may be lost for it
     said = []
     with caplog.at_level(logging.WARNING, logger="tidewell.events"):
-        _EventFanOut(writer, said.append, hub.event).emit(2.0, "made_up_kind", "from a newer emitter", 0)
+        EventFanOut(writer, said.append, hub.event).emit(2.0, "made_up_kind", "from a newer emitter", 0)
     writer.close("completed")
     assert "not registered" in caplog.text
     assert [(e["kind"], e["detail"]) for e in store.events(session_id)] == [("made_up_kind", "from a newer emitter")]
@@ -176,7 +176,7 @@ def test_every_registered_kind_reaches_the_log_console_terminal_report_and_expor
     said: list[str] = []
     writer = store.writer(session_id)
     writer.phase_start(0, _Phase(), 0.0)
-    fan_out = _EventFanOut(writer, said.append, hub.event)
+    fan_out = EventFanOut(writer, said.append, hub.event)
     logged = [entry for entry in KINDS.values() if entry.logged]
     for second, entry in enumerate(logged, start=1):
         fan_out.emit(float(second), entry.name, f"detail of {entry.name}", 0)

@@ -11,7 +11,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from tidewell.audio.output import open_audio_output
 from tidewell.core.clock import RealClock, VirtualClock
@@ -31,6 +31,11 @@ from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_checks import StoreError
 from tidewell.sessions.summary import PhaseSummary, summarize
+
+if TYPE_CHECKING:  # the headset's modules load pyopenxr: only a headset session imports them
+    from tidewell.engine.render.protocols import LiveTarget
+    from tidewell.engine.xr.display_clock import DisplayClock
+    from tidewell.engine.xr.presence import HeadsetPresence
 
 
 @dataclass
@@ -103,9 +108,9 @@ class StopRequest:
 @dataclass
 class Display:
     """What shows the session live: a window, the headset (with its presence and clock), or nothing."""
-    target: object = None  # a LiveTarget (engine/render/protocols.py), or None
-    presence: object = None  # the headset's HeadsetPresence (engine/xr/presence.py)
-    clock: object = None  # the headset's DisplayClock: the runtime's display times
+    target: LiveTarget | None = None
+    presence: HeadsetPresence | None = None  # the headset's: taken off, put on
+    clock: DisplayClock | None = None  # the headset's: the runtime's display times
     therapist_at_hand: bool = False  # a window or the headset's mirror shows the therapist the session
 
     def close(self) -> None:

@@ -29,10 +29,11 @@ NOT_EVENTS = {("_post", "packet")}  # the BLE thread's packets are data, not eve
 # Kind arguments that are not literals: where they come from. A forwarded kind was checked where it
 # was made; a variable that holds one of a few literals names them here.
 NON_LITERAL = {
-    ("engine/session.py", "event.kind"): "forwarded: the runner's events, made in sessions/runner.py",
+    ("engine/session_loop.py", "event.kind"): "forwarded: the runner's events, made in sessions/runner.py",
     ("sessions/runner.py", "f'sensor_{event.kind}'"): "forwarded: SensorEvent kinds, made in sensors/",
     ("sensors/ble.py", "kind"): ("sensor_body_location", "sensor_battery"),  # _read_details and poll()
-    ("engine/session.py", "kind"): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store.py",
+    ("engine/session_loop.py", "kind"): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store.py",
+    ("engine/session_outputs.py", "kind"): "the fan-out (EventFanOut.emit): passes on the kinds engine/session_loop.py gives it",
     ("sessions/runner.py", "kind"): "forwarded: SessionRunner._log makes the runner's events from its literals",
 }
 NOT_EMITTED_YET: set[str] = set()

@@ -70,3 +70,23 @@ def test_a_headset_taken_off_pauses_through_the_queue_and_put_on_resumes(tmp_pat
     assert kinds == [("headset_off", 1.0), ("pause", 1.0), ("headset_on", 2.0), ("resume", 2.0)]
     assert ("gentle_end", "the headset runtime asked the session to exit", 4.0) in events
     assert status == "ended_early"
+
+
+def test_every_target_has_what_the_session_loop_asks_of_it():
+    """The loop never asks which kind of target it holds (no hasattr probes): each kind has every method."""
+    import inspect
+
+    from tidewell.engine.render.protocols import LiveTarget, RenderTarget
+    from tidewell.engine.render.targets import NullTarget, OffscreenTarget, WindowTarget
+    from tidewell.engine.xr.target import XrTarget
+
+    def methods(protocol) -> set[str]:
+        return {name for name, value in vars(protocol).items() if not name.startswith("_") and inspect.isfunction(value)}
+
+    every = methods(RenderTarget)  # `closed` and `description` are attributes of some kinds: not checked here
+    live = every | methods(LiveTarget) | {"end_request"}
+    assert {"render", "drain_problems", "close"} <= every and {"wait_frame", "end_request", "as_seen"} <= live
+    for kind, wanted in ((OffscreenTarget, every), (NullTarget, every), (WindowTarget, live), (XrTarget, live),
+                         (NothingShown, live)):
+        missing = sorted(name for name in wanted if not hasattr(kind, name))
+        assert not missing, f"{kind.__name__} lacks {missing}"

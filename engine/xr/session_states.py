@@ -22,7 +22,7 @@ class SessionStates:
         self._ever_shown = False
         self.lost: str | None = None
         self.recenter_wanted = False  # the user recentred through the runtime's own menu
-        self.events: deque[tuple[str, str]] = deque()
+        self._events: deque[tuple[str, str]] = deque()
 
     def poll(self, instance) -> None:
         """Take every event the runtime has queued."""
@@ -50,7 +50,7 @@ class SessionStates:
     def on_state(self, state) -> None:
         xr = self._xr
         self.state = state.name
-        self.events.append(("xr_state", state.name))
+        self._events.append(("xr_state", state.name))
         try:
             if state == xr.SessionState.READY:
                 xr.begin_session(self.session, xr.SessionBeginInfo(
@@ -72,9 +72,9 @@ class SessionStates:
         if shown == self.shown:
             return
         if shown and self._ever_shown:
-            self.events.append(("headset_on", f"the headset shows the session again ({state_name})"))
+            self._events.append(("headset_on", f"the headset shows the session again ({state_name})"))
         elif not shown:
-            self.events.append(("headset_off", f"the headset stopped showing the session ({state_name}): "
+            self._events.append(("headset_off", f"the headset stopped showing the session ({state_name}): "
                                                "taken off, or the runtime hid it"))
         self.shown = shown
         self._ever_shown = self._ever_shown or shown
@@ -86,9 +86,9 @@ class SessionStates:
         self.lost = f"the OpenXR runtime went away ({text})"
         self.running = False
         self.shown = False
-        self.events.append(("xr_lost", self.lost))
+        self._events.append(("xr_lost", self.lost))
 
     def drain_events(self) -> list[tuple[str, str]]:
-        events = list(self.events)
-        self.events.clear()
+        events = list(self._events)
+        self._events.clear()
         return events

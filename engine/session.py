@@ -142,7 +142,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             options.on_begin(session_id)
         folder = new_private_folder(store.path.parent / "sessions" / f"{session_id:05d}")
         store.set_folder(session_id, folder)
-        loop = _session_loop(program, options, store.writer(session_id), capture, display)
+        loop = SessionLoop(program, capture, display.target, display.presence, options.on_frame, options.frame_rate)
         outputs.callback(loop.close_log)
         outputs.callback(loop.finish_capture)
         audio = _open_audio(options, folder, outputs)
@@ -150,6 +150,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         if source is None:
             source = make_source(options.sensor, options.seed, say, clock=clock, adapter=options.adapter)
         outputs.callback(source.stop)
+        writer = store.writer(session_id)
+        loop.log_to(writer, EventFanOut(writer, say, options.on_event))
         runner = SessionRunner(program, source, unattended=not display.therapist_at_hand and not options.attended,
                                controls=options.controls)
         say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
@@ -244,14 +246,6 @@ def _open_headset(options: RunOptions) -> Display:
     if options.on_headset is not None:
         options.on_headset(headset)
     return Display(headset, presence, headset.clock, therapist_at_hand=mirror is not None)
-
-
-def _session_loop(program: Program, options: RunOptions, writer, capture: ContactFrames,
-                  display: Display) -> SessionLoop:
-    events = EventFanOut(writer, options.say, options.on_event)
-    capture.on_scene_problem = lambda t_s, problem, phase: events.emit(t_s, "scene_problem", problem, phase)
-    return SessionLoop(program, writer, events, capture, display.target, display.presence,
-                       on_frame=options.on_frame, frame_rate=options.frame_rate)
 
 
 def _open_audio(options: RunOptions, folder: Path, outputs: contextlib.ExitStack):

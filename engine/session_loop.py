@@ -64,11 +64,11 @@ class NothingShown:
 
 
 class SessionLoop:
-    def __init__(self, program: Program, writer, events: EventFanOut, capture: ContactFrames,
-                 live: LiveTarget | None, presence: HeadsetPresence | None, on_frame=None, frame_rate: float = 30.0):
+    def __init__(self, program: Program, capture: ContactFrames, live: LiveTarget | None,
+                 presence: HeadsetPresence | None, on_frame=None, frame_rate: float = 30.0):
         self.program = program
-        self.writer = writer
-        self.events = events
+        self.writer = None  # the session log's writer and the events' fan-out: log_to()
+        self.events: EventFanOut | None = None
         self.capture = capture
         self.live: LiveTarget = live if live is not None else NothingShown()
         self.presence = presence
@@ -82,6 +82,11 @@ class SessionLoop:
         self.last_t = 0.0
         self._next_sample = 0.0
         self._replaced_scenes: set[int] = set()  # phases whose scene could not be drawn (the safe scene was)
+
+    def log_to(self, writer, events: EventFanOut) -> None:
+        """The session log's writer (closed by close_log) and the fan-out of every event."""
+        self.writer, self.events = writer, events
+        self.capture.on_scene_problem = lambda t_s, problem, phase: events.emit(t_s, "scene_problem", problem, phase)
 
     def run(self, runner: SessionRunner, audio, source, clock, stop) -> str:
         """Frames until the program ends, a therapist ends it, or `stop` (a StopRequest) is asked for;
@@ -183,6 +188,8 @@ class SessionLoop:
     def close_log(self) -> None:
         """The session's last rows, then its status: the beats the corrector still held, the last events,
         the display's leaving (a headset's STOPPING and EXITING), and what the log refused."""
+        if self.writer is None:  # the session stopped before its log was opened
+            return
         if self.runner is not None:  # the session played (a failure before its first frame has nothing more)
             self.runner.flush_beats()
             self.writer.beats(self.runner.drain_beats())

@@ -41,8 +41,8 @@ def _play(tmp_path, display, presence=None):
                              client="C-1", sensor="sim", virtual_time=True, seed=0)
     writer = store.writer(session_id)
     said: list[str] = []
-    loop = SessionLoop(program, writer, EventFanOut(writer, said.append), ContactFrames(program, said.append),
-                       display, presence, frame_rate=10.0)
+    loop = SessionLoop(program, ContactFrames(program, said.append), display, presence, frame_rate=10.0)
+    loop.log_to(writer, EventFanOut(writer, said.append))
     controls = presence.controls if presence is not None else None
     runner = SessionRunner(program, SimulatedHeart(), unattended=True, controls=controls)
     audio = WavOutput(tmp_path / "breath.wav")

@@ -25,6 +25,7 @@ ROOM_CHECK_S = 0.5  # how often the WAV looks at the room left
 class AudioOutput(Protocol):
     description: str
     path: Path | None  # the file being written, None for a sound device
+    lost: bool  # a sound device that went away: nothing was heard since (a file is never lost)
 
     def advance(self, state: FrameState, dt: float) -> None:
         """Called once per frame with the frame's state and its duration in seconds."""
@@ -57,6 +58,7 @@ class WavOutput:
         self._driven_s = 0.0
         self.frames_written = 0
         self.closed = False
+        self.lost = False
         self.failure: str | None = None
         self._events: list[tuple[str, str]] = []
         self._next_room_check = 0

@@ -208,7 +208,7 @@ def scenes_preview(args) -> int:
 
 def audio_render(args) -> int:
     from tidewell.engine.offline_audio import render_program_audio
-    from tidewell.engine.session import make_source
+    from tidewell.engine.heart_source import make_source
     from tidewell.sessions.store import SessionStore
 
     if args.sensor.startswith("ble"):

@@ -1,29 +1,30 @@
-"""One session from start to end: wires the runner to the render target, audio and log.
-
-The loop is short and explicit: clock → runner.step → audio, log, render → wait for the next frame.
+"""One session from start to end: opens its outputs (display, log, sound, sensor, contact sheet) under
+one contextlib.ExitStack, plays the frames (engine/session_loop.py), and closes them in reverse order
+whatever happens: a program that ends, Ctrl-C, SIGTERM, a log that fails, a bug.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+import queue
 import signal
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable
 
 from tidewell.audio.output import open_audio_output
-from tidewell.core import event_kinds
 from tidewell.core.clock import RealClock, VirtualClock
 from tidewell.core.errors import UsageError
 from tidewell.core.frame_state import FrameState
 from tidewell.core.keymap import load_keymap
-from tidewell.core.terminal import say as terminal_say
-from tidewell.sensors.replay import load_rr_csv
-from tidewell.sensors.spec import parse_sensor
-from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.core.private_files import new_private_folder
+from tidewell.core.terminal import say as terminal_say
+from tidewell.engine.heart_source import make_source
+from tidewell.engine.session_loop import SessionLoop
+from tidewell.engine.session_outputs import ContactFrames, EventFanOut
+from tidewell.sensors.spec import parse_sensor
+from tidewell.sessions.controls import Controls, key_control
 from tidewell.sessions.program import Program
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
@@ -31,10 +32,11 @@ from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_checks import StoreError
 from tidewell.sessions.summary import PhaseSummary, summarize
-from tidewell.core.words import plural
 
-SAMPLE_INTERVAL_S = 0.25  # frame-state samples in the log: 4 Hz
-CONTACT_FRAME_SIZE = (480, 270)
+if TYPE_CHECKING:  # the headset's modules load pyopenxr: only a headset session imports them
+    from tidewell.engine.render.protocols import LiveTarget
+    from tidewell.engine.xr.display_clock import DisplayClock
+    from tidewell.engine.xr.presence import HeadsetPresence
 
 
 @dataclass
@@ -49,10 +51,9 @@ class RunOptions:
     frame_rate: float = 30.0
     window_size: tuple[int, int] = (1280, 720)
     say: Callable[[str], None] = terminal_say  # every line may hold typed text: control characters removed
-    # Keys from the window ("next", "pause", "end", "marker") and console commands, which carry what
-    # they expect so a repeated one changes nothing: ("next", from_phase_index), ("pause", paused),
-    # ("marker", text), ("end", reason).
-    controls: list[str | tuple[str, object]] = field(default_factory=list)
+    # The one queue of Controls (sessions/controls.py) from the window's keys, the headset and the console,
+    # which the runner applies at its next step; the console's carry what they expect, so a repeat changes nothing.
+    controls: Controls = field(default_factory=queue.SimpleQueue)
     on_begin: Callable[[int], None] | None = None  # called with the new session's id, e.g. to store a rating
     on_frame: Callable[[FrameState], None] | None = None  # every frame's state (the console's live view)
     on_event: Callable[[float, str, str, int | None], None] | None = None  # every logged event
@@ -105,42 +106,17 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def make_source(sensor: str, seed: int, say: Callable[[str], None], clock=None,
-                store: SessionStore | None = None, adapter: str | None = None):
-    kind, argument = parse_sensor(sensor)
-    if kind == "sim":
-        return SimulatedHeart(seed=seed)
-    if kind == "ble":
-        from tidewell.sensors.ble import BleHeartRateSource
+@dataclass
+class Display:
+    """What shows the session live: a window, the headset (with its presence and clock), or nothing."""
+    target: LiveTarget | None = None
+    presence: HeadsetPresence | None = None  # the headset's: taken off, put on
+    clock: DisplayClock | None = None  # the headset's: the runtime's display times
+    therapist_at_hand: bool = False  # a window or the headset's mirror shows the therapist the session
 
-        return BleHeartRateSource(argument, clock.now, adapter).start()
-    if argument.isdigit():
-        return _session_replay(int(argument), store or SessionStore())
-    source, problems = load_rr_csv(argument)
-    for problem in problems[:10]:
-        say(f"skipped bad row: {problem}")
-    if len(problems) > 10:
-        say(f"... and {plural(len(problems) - 10, 'more bad row')}")
-    return source
-
-
-def _session_replay(session_id: int, store: SessionStore):
-    """A logged session's raw Bluetooth packets, or, for sessions without any, its raw RR series."""
-    from tidewell.sensors.packet_replay import PacketReplay
-    from tidewell.sensors.replay import RRReplay
-    from tidewell.sensors.source import RawRR
-
-    if store.session(session_id) is None:
-        raise UsageError(f"no session {session_id} in {store.path} to replay")
-    packets = store.packets(session_id)
-    if packets:
-        disconnects = [e["t_s"] for e in store.events(session_id) if e["kind"] == "sensor_disconnected"]
-        return PacketReplay(packets, f"replay of session {session_id} ({plural(len(packets), 'Bluetooth packet')})",
-                            disconnects)
-    beats = [RawRR(b["t_s"], b["rr_ms"]) for b in store.beats(session_id) if not b["inserted"]]
-    if not beats:
-        raise UsageError(f"session {session_id} has no recorded heart data to replay")
-    return RRReplay(beats, name="replay", description=f"replay of session {session_id} ({plural(len(beats), 'beat')})")
+    def close(self) -> None:
+        if self.target is not None:
+            self.target.close()
 
 
 def run_session(program: Program, options: RunOptions, store: SessionStore | None = None,
@@ -148,171 +124,105 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     """`source` overrides options.sensor with a ready BeatSource (tests, benchmarks)."""
     say = options.say
     options.client = checked_pseudonym(options.client)
-    sensor_kind, _ = parse_sensor(options.sensor)
     store = store or SessionStore()
+    program = _for_client(program, options, store)
+    live_sensor = source is None and parse_sensor(options.sensor)[0] == "ble"
+    _check_sensor(options, live_sensor)
+    if source is None and not live_sensor:
+        source = make_source(options.sensor, options.seed, say, store=store)
+    capture = ContactFrames(program, say)
+    with contextlib.ExitStack() as outputs:
+        outputs.callback(capture.close)
+        display = _open_display(options, program, outputs)  # nothing is logged before it opens
+        capture.live = display.target
+        session_id = store.begin(
+            program_id=program.id, program_title=program.title, program_minutes=program.minutes,
+            client=options.client, sensor=options.sensor.strip(), virtual_time=False, seed=options.seed,
+        )
+        if options.on_begin is not None:
+            options.on_begin(session_id)
+        folder = new_private_folder(store.path.parent / "sessions" / f"{session_id:05d}")
+        store.set_folder(session_id, folder)
+        loop = SessionLoop(program, capture, display.target, display.presence, options.on_frame, options.frame_rate)
+        outputs.callback(loop.close_log)
+        outputs.callback(loop.finish_capture)
+        audio = _open_audio(options, folder, outputs)
+        clock = _session_clock(options, store, session_id, display, audio, live_sensor)
+        if source is None:
+            source = make_source(options.sensor, options.seed, say, clock=clock, adapter=options.adapter)
+        outputs.callback(source.stop)
+        writer = store.writer(session_id)
+        loop.log_to(writer, EventFanOut(writer, say, options.on_event))
+        runner = SessionRunner(program, source, unattended=not display.therapist_at_hand and not options.attended,
+                               controls=options.controls)
+        say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
+            f" sensor {source.description}")
+        with StopRequest() as stop:
+            status = loop.run(runner, audio, source, clock, stop)
+    sheet = capture.write(folder / "contact_sheet.png")
+    if status != "interrupted" and is_assessment(program):
+        _store_resonance(store, session_id, program, options.client, loop.last_t, say, _label(options))
+    return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), loop.last_t,
+                         loop.stopped_by)
+
+
+def _for_client(program: Program, options: RunOptions, store: SessionStore) -> Program:
+    """The program at the client's own resonance pace, where an assessment found one."""
     client = store.client(options.client)
     if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
         program = program.for_client(client["resonance_bpm"])
-        say(f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
-            f"(assessed in session {client['resonance_session_id']})")
-    live_sensor = source is None and sensor_kind == "ble"
+        options.say(f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
+                    f"(assessed in session {client['resonance_session_id']})")
+    return program
+
+
+def _check_sensor(options: RunOptions, live_sensor: bool) -> None:
+    """A Bluetooth sensor that cannot work says so before anything is logged: nothing would be measured."""
     if live_sensor and options.virtual_time:
         raise UsageError("a Bluetooth sensor runs in real time: drop --virtual-time")
     if live_sensor:
         from tidewell.sensors.ble import check_bluetooth
 
-        check_bluetooth(options.adapter)  # BluetoothUnavailable before anything is logged: nothing would be measured
-    if source is None and not live_sensor:
-        source = make_source(options.sensor, options.seed, say, store=store)
+        check_bluetooth(options.adapter)  # BluetoothUnavailable
 
-    window = None
-    headset = presence = None
+
+def _open_display(options: RunOptions, program: Program, outputs: contextlib.ExitStack) -> Display:
+    """The headset, a window where there is a display, or nothing; closed when `outputs` closes."""
     if options.target == "xr":
         if options.virtual_time:
             raise UsageError("a headset session runs in real time: drop --virtual-time")
-        headset, presence = _open_headset(options, say)
-        headset.prepare([phase.scene for phase in program.phases])
+        display = _open_headset(options)
+        outputs.callback(display.close)
+        display.target.prepare([phase.scene for phase in program.phases])
         # A full collection walks every object of the process (tens of milliseconds with numpy and
         # scipy loaded), long enough to miss a headset frame: what exists now is kept out of reach.
         gc.collect()
         gc.freeze()
-    elif options.target != "auto":
+        return display
+    if options.target != "auto":
         raise ValueError(f"unknown target {options.target!r}: expected 'auto' or 'xr'")
-    elif not options.headless and options.virtual_time is not True:
-        from tidewell.engine.render.targets import WindowTarget, open_target
-
-        key_map = load_keymap()  # a bad keys.toml stops here, before anything starts
-        target, message = open_target(prefer_window=True, size=options.window_size)
-        if isinstance(target, WindowTarget):
-            window = target
-            window.key_map = key_map
-            window.on_key = options.controls.append
-        else:
-            target.close()
-        say(message)
-
-    try:
-        session_id = store.begin(
-            program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-            client=options.client, sensor=options.sensor.strip(), virtual_time=False, seed=options.seed,
-        )
-    except BaseException:
-        if headset is not None:
-            headset.close()
-        raise
-    if options.on_begin is not None:
-        options.on_begin(session_id)
-    folder = new_private_folder(store.path.parent / "sessions" / f"{session_id:05d}")
-    store.set_folder(session_id, folder)
-
-    wants_live_audio = options.virtual_time is not True
-    audio, message = open_audio_output(folder / "breath.wav", device=options.audio_device,
-                                       prefer_device=wants_live_audio, seed=options.seed)
-    say(message)
-    virtual = options.virtual_time
-    if virtual is None:
-        virtual = window is None and headset is None and audio.path is not None and not live_sensor
-        if virtual:
-            say("nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)")
-    if virtual:
-        store.set_virtual_time(session_id)
-    clock = headset.clock if headset is not None else VirtualClock() if virtual else RealClock()
-    if headset is not None:
-        headset.clock.restart()
-    if source is None:
-        source = make_source(options.sensor, options.seed, say, clock=clock, adapter=options.adapter)
-    capture = _ContactFrames(program, say, window if headset is None else headset)
-
-    writer = store.writer(session_id)
-    events = _EventFanOut(writer, say, options.on_event)
-    capture.on_scene_problem = lambda t_s, problem, phase: events.emit(t_s, "scene_problem", problem, phase)
-    therapist_at_hand = window is not None or (headset is not None and headset.mirror is not None)
-    runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended)
-    status = "interrupted"
-    stopped_by: signal.Signals | None = None
-    frame_dt = 1.0 / options.frame_rate
-    next_sample = 0.0
-    last_t = 0.0
-    state: FrameState | None = None
-    replaced_scenes: set[int] = set()  # phases whose scene could not be drawn (the safe scene was)
-    say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
-        f" sensor {source.description}")
-    try:
-        with StopRequest() as stop:
-            while not runner.finished:
-                if stop.requested:
-                    say(f"stopped ({stop.reason}): the session is kept and marked interrupted")
-                    stopped_by = stop.signal
-                    break
-                if headset is not None:
-                    headset.wait_frame()  # the runtime paces the loop
-                now = clock.now()
-                if headset is not None:
-                    _headset_events(headset, presence, runner, events, now)
-                _apply_controls(options.controls, runner, now)
-                state = runner.step(now)
-                if options.on_frame is not None:
-                    options.on_frame(state)
-                _log_events(runner, writer, program, events)
-                writer.beats(runner.drain_beats())
-                _log_write_problems(writer, runner, events, now)
-                if hasattr(source, "drain_packets"):
-                    writer.packets(source.drain_packets())
-                heard = state if presence is None else presence.for_sound(state)
-                audio.advance(heard, now - last_t)
-                last_t = now
-                for kind, detail in audio.drain_events():
-                    events.emit(now, kind, detail, state.phase_index)
-                lit = state if presence is None else presence.for_light(state)
-                if headset is not None:
-                    headset.render(lit)
-                    _log_scene_problems(headset.renderer, events, now, state.phase_index)
-                if window is not None:
-                    window.render(state)
-                    _log_scene_problems(window.renderer, events, now, state.phase_index)
-                seen = _as_seen(lit, headset, window)
-                if seen.scene != state.scene and state.phase_index not in replaced_scenes:
-                    replaced_scenes.add(state.phase_index)
-                    writer.phase_scene(state.phase_index, seen.scene)
-                if now >= next_sample:  # after drawing: the log keeps what the client saw and heard
-                    writer.sample(seen, 0.0 if getattr(audio, "lost", False) else heard.fade)
-                    next_sample += SAMPLE_INTERVAL_S
-                if window is not None:
-                    window.dispatch_events()
-                    if window.closed:
-                        runner.request_end(now, "window closed")
-                capture.offer(state)
-                clock.sleep_until(now + frame_dt)
-            else:
-                status = "completed" if runner.reached_end else "ended_early"
-    finally:
-        if hasattr(source, "stop"):
-            source.stop()
-        audio.close()
-        if state is not None:
-            capture.finish(state)
-        runner.flush_beats()
-        writer.beats(runner.drain_beats())
-        _log_events(runner, writer, program, events)
-        if headset is not None:
-            headset.end()  # STOPPING and EXITING, logged below
-            _headset_events(headset, presence, runner, events, last_t, closing=True)
-        _log_write_problems(writer, runner, events, last_t)  # while the log still takes their rows
-        writer.close(status)
-        _log_write_problems(writer, runner, events, last_t, closed=True)  # its last commits: told, not logged
-        if window is not None:
-            window.close()
-        if headset is not None:
-            headset.close()  # after the contact sheet's last frame, drawn with the headset's GL context
-    sheet = capture.write(folder / "contact_sheet.png")
-    capture.close()
-    if status != "interrupted" and is_assessment(program):
-        _store_resonance(store, session_id, program, options.client, last_t, say, _label(options))
-    return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), last_t,
-                         stopped_by)
+    if options.headless or options.virtual_time is True:
+        return Display()
+    display = _open_window(options)
+    outputs.callback(display.close)
+    return display
 
 
-def _open_headset(options: RunOptions, say):
+def _open_window(options: RunOptions) -> Display:
+    from tidewell.engine.render.targets import WindowTarget, open_target
+
+    key_map = load_keymap()  # a bad keys.toml stops here, before anything starts
+    target, message = open_target(prefer_window=True, size=options.window_size)
+    options.say(message)
+    if not isinstance(target, WindowTarget):
+        target.close()  # offscreen: the contact sheet opens its own
+        return Display()
+    target.key_map = key_map
+    target.on_key = lambda action: options.controls.put(key_control(action))
+    return Display(target, therapist_at_hand=True)
+
+
+def _open_headset(options: RunOptions) -> Display:
     """The XR target (and its desktop mirror where there is a display). Raises XrUnavailable with what
     is missing before anything is logged."""
     import os
@@ -320,99 +230,49 @@ def _open_headset(options: RunOptions, say):
     from tidewell.engine.xr.presence import HeadsetPresence
     from tidewell.engine.xr.target import XrTarget
 
-    presence = HeadsetPresence(options.sound_when_headset_off)
+    presence = HeadsetPresence(options.sound_when_headset_off, options.controls)
     mirror = None
     wants_mirror = options.mirror if options.mirror is not None else bool(os.environ.get("DISPLAY"))
     if wants_mirror and not options.headless:
         from tidewell.engine.xr.mirror import MirrorWindow
 
-        mirror = MirrorWindow(on_key=options.controls.append, key_map=load_keymap())
+        mirror = MirrorWindow(on_key=lambda action: options.controls.put(key_control(action)), key_map=load_keymap())
     try:
         headset = XrTarget(reference=options.xr_space, mirror=mirror)
     except BaseException:
         if mirror is not None:
             mirror.close()
         raise
-    say(f"headset: {headset.description}")
+    options.say(f"headset: {headset.description}")
     if options.on_headset is not None:
         options.on_headset(headset)
-    return headset, presence
+    return Display(headset, presence, headset.clock, therapist_at_hand=mirror is not None)
 
 
-class _EventFanOut:
-    """Every session event goes through here: to the log, to the console (on_event), and to the
-    terminal as core/event_kinds.py says."""
-
-    def __init__(self, writer, say, on_event=None):
-        self.writer = writer
-        self.say = say
-        self.on_event = on_event
-        self.counts: dict[str, int] = {}
-
-    def emit(self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "",
-             log: bool = True) -> None:
-        entry = event_kinds.kind(kind)
-        if log:
-            self.writer.event(t_s, kind, detail, phase)
-        if self.on_event is not None:
-            self.on_event(t_s, kind, detail, phase)
-        if entry.terminal == event_kinds.SAMPLED:
-            self.counts[kind] = count = self.counts.get(kind, 0) + 1
-            if count <= 3 or count % 100 == 0:  # every one is in the log; the terminal gets a sample
-                self.say(f"  {_clock(t_s)}  {entry.label} #{count}: {detail}")
-        elif entry.terminal == event_kinds.LINE:
-            self.say(f"  {_clock(t_s)}  {entry.label}: {detail}{terminal_note}")
+def _open_audio(options: RunOptions, folder: Path, outputs: contextlib.ExitStack):
+    """The sound device, or the WAV file (always, in virtual time); closed when `outputs` closes."""
+    audio, message = open_audio_output(folder / "breath.wav", device=options.audio_device,
+                                       prefer_device=options.virtual_time is not True, seed=options.seed)
+    outputs.callback(audio.close)
+    options.say(message)
+    return audio
 
 
-def _as_seen(lit: FrameState, headset, window) -> FrameState:
-    """The frame as it reached the client's eyes: the scenes the renderer drew (the safe scene for a
-    broken one) and the light's fade, 0 when nothing was shown (a closed window, a headset that showed
-    no layer). With neither, nothing is drawn live: the state as planned."""
-    target = headset if headset is not None else window
-    if target is None:
-        return lit
-    seen = target.renderer.as_drawn(lit)
-    dark = window.closed if headset is None else not headset.drew_layer
-    return replace(seen, fade=0.0) if dark and seen.fade != 0.0 else seen
-
-
-def _headset_events(headset, presence, runner: SessionRunner, events: _EventFanOut, now: float,
-                    closing: bool = False) -> None:
-    """Log what happened to the headset since the last frame, and pause or resume for it."""
-    phase = runner.phase_index
-    for kind, detail in headset.drain_events():
-        note = ("; the session goes on with sound only, and every record so far is kept"
-                " (end it with Ctrl-C or from the console)") if kind == "xr_lost" else ""
-        events.emit(now, kind, detail, phase, note)
-        if closing:
-            continue
-        if kind == "headset_off":
-            presence.taken_off(runner, now)
-        elif kind == "headset_on":
-            presence.put_on(runner, now)
-    if closing:
-        return
-    if headset.exiting and runner.end_requested_s is None:
-        runner.request_end(now, "the headset runtime asked the session to exit")
-    presence.step(now)
-
-
-def _log_scene_problems(renderer, events: _EventFanOut, now: float, phase: int) -> None:
-    """Scenes the renderer could not draw (it fell back to the last good one, never to black)."""
-    for problem in renderer.drain_problems():
-        events.emit(now, "scene_problem", problem, phase)
-
-
-def _log_write_problems(writer, runner: SessionRunner, events: "_EventFanOut", now: float,
-                        closed: bool = False) -> None:
-    """The log refused rows even after retries: the therapist is told (terminal and console), and the
-    session ends gently with everything written so far kept. Once the writer has `closed`, the session
-    is over: only the terminal and the console hear of it."""
-    for kind, detail in writer.drain_problems():
-        events.emit(now, kind, detail, runner.phase_index,  # the row lands if the disk recovers
-                    terminal_note="; what was logged before is kept", log=not closed)
-        if not closed:
-            runner.request_end(now, "the session log cannot be written")
+def _session_clock(options: RunOptions, store: SessionStore, session_id: int, display: Display, audio,
+                   live_sensor: bool):
+    """The headset's display clock, the wall clock, or virtual time: chosen when nothing is there to see
+    or hear live (and logged as such)."""
+    virtual = options.virtual_time
+    if virtual is None:
+        virtual = display.target is None and audio.path is not None and not live_sensor
+        if virtual:
+            options.say("nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)")
+    if virtual:
+        store.set_virtual_time(session_id)
+    if display.clock is not None:
+        display.clock.restart()
+        return display.clock
+    return VirtualClock() if virtual else RealClock()
 
 
 def _label(options: RunOptions) -> str:
@@ -436,111 +296,3 @@ def _assess_and_store(store: SessionStore, session_id: int, program: Program, cl
         store.set_resonance(client, chosen, session_id)
         store.add_event(session_id, t_s, "resonance", f"{chosen:.1f} breaths/min")
         say(f"{label}: resonance pace {chosen:.1f} breaths/min stored; later sessions breathe at it")
-
-
-def _apply_controls(controls: list, runner: SessionRunner, now: float) -> None:
-    while controls:
-        command = controls.pop(0)
-        action, argument = command if isinstance(command, tuple) else (command, None)
-        if action == "next":
-            if argument is None or argument == runner.phase_index:
-                runner.next_phase(now)
-        elif action == "pause":
-            if argument is None or bool(argument) != runner.paused:
-                runner.toggle_pause(now)
-        elif action == "end":
-            runner.request_end(now, *([str(argument)] if argument else []))
-        elif action == "marker":
-            runner.add_marker(now, str(argument) if argument else "marker (key)")
-
-
-def _log_events(runner: SessionRunner, writer, program: Program, events: _EventFanOut) -> None:
-    for event in runner.drain_events():
-        events.emit(event.t_s, event.kind, event.detail, event.phase_index)
-        if event.kind == "phase_start":
-            phase = program.phases[event.phase_index]
-            writer.phase_start(event.phase_index, phase, event.t_s)
-            events.say(f"  {_clock(event.t_s)}  phase {event.phase_index + 1}/{len(program.phases)}: {phase.name}"
-                       f" ({phase.scene}, {phase.posture.value}, {phase.breathing.rate_bpm:.1f} breaths/min)")
-        elif event.kind == "phase_end":
-            writer.phase_end(event.phase_index, event.t_s)
-
-
-def _clock(t_s: float) -> str:
-    return f"{int(t_s // 60):02d}:{int(t_s % 60):02d}"
-
-
-class _ContactFrames:
-    """One frame per phase, taken at the middle of the phase, for the contact sheet."""
-
-    def __init__(self, program: Program, say, window=None):
-        self.program = program
-        self.say = say
-        self.frames: dict[int, tuple[str, np.ndarray]] = {}
-        self._last: dict[int, FrameState] = {}
-        self._window = window
-        self._target = None
-        self._failed = False
-        self.on_scene_problem = lambda t_s, problem, phase: say(f"  scene problem: {problem}")
-
-    def offer(self, state: FrameState) -> None:
-        index = state.phase_index
-        if index in self.frames:
-            return
-        previous = self._last.get(index - 1)
-        if previous is not None and index - 1 not in self.frames:
-            self._grab(previous, now=True)
-        self._last[index] = state
-        if state.phase_progress >= 0.5 and (state.previous_scene is None):
-            self._grab(state)
-
-    def finish(self, state: FrameState) -> None:
-        if state.phase_index not in self.frames:
-            self._grab(state, now=True)
-
-    def _grab(self, state: FrameState, now: bool = False) -> None:
-        """now: the picture is needed at once (a headset otherwise hands over its next frame's eye)."""
-        shown = replace(state, fade=1.0)  # the sheet shows the scene, not the fade
-        if self._window is not None and not self._window.closed:
-            if now and hasattr(self._window, "render_snapshot"):
-                pixels = self._window.render_snapshot(shown, CONTACT_FRAME_SIZE)
-            else:
-                pixels = self._window.snapshot(shown, CONTACT_FRAME_SIZE)
-        else:
-            target = self._offscreen()
-            if target is None:
-                return
-            target.render(shown)
-            for problem in target.renderer.drain_problems():
-                self.on_scene_problem(state.t_s, problem, state.phase_index)
-            pixels = target.read_rgb()
-        if pixels is not None:
-            label = f"{state.phase_index + 1}. {state.phase_name} ({state.posture.value})"
-            self.frames[state.phase_index] = (label, pixels)
-
-    def _offscreen(self):
-        if self._target is None and not self._failed:
-            from tidewell.engine.render.targets import open_target
-
-            self._target, message = open_target(prefer_window=False, size=CONTACT_FRAME_SIZE)
-            if self._target.read_rgb() is None:  # NullTarget: no EGL
-                self.say(f"no contact sheet: {message}")
-                self._failed = True
-                self._target = None
-        return self._target
-
-    def write(self, path: Path) -> Path | None:
-        if not self.frames:
-            return None
-        from tidewell.engine.render.contact_sheet import write_contact_sheet
-
-        try:
-            write_contact_sheet([self.frames[i] for i in sorted(self.frames)], path)
-        except OSError as error:
-            self.say(f"no contact sheet: cannot write {path} ({error.strerror or error})")
-            return None
-        return path
-
-    def close(self) -> None:
-        if self._target is not None:
-            self._target.close()

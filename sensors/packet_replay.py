@@ -51,3 +51,6 @@ class PacketReplay:
     def drain_packets(self) -> list[tuple[float, bytes]]:
         packets, self._released = self._released, []
         return packets
+
+    def stop(self) -> None:
+        pass  # nothing to let go of

@@ -74,6 +74,15 @@ class RRReplay:
             self._next += 1
         return self._beats[start : self._next]
 
+    def drain_status(self) -> list:
+        return []  # a recorded RR series: nothing to say about itself
+
+    def drain_packets(self) -> list[tuple[float, bytes]]:
+        return []
+
+    def stop(self) -> None:
+        pass
+
 
 def load_rr_csv(path: str | Path) -> tuple[RRReplay, list[str]]:
     """A replay of an RR file (CSV or session JSON); bad rows are skipped and reported as

@@ -89,6 +89,15 @@ class SimulatedHeart:
             beats.append(RawRR(end_s, self._next_rr_ms))
             self._last_beat_s, self._next_rr_ms = end_s, None
 
+    def drain_status(self) -> list:
+        return []  # a simulated heart: nothing to say about itself
+
+    def drain_packets(self) -> list[tuple[float, bytes]]:
+        return []
+
+    def stop(self) -> None:
+        pass
+
     def _follow_breath(self, now_s: float, level: float) -> None:
         if self._breath is None:
             self._breath = level

@@ -6,9 +6,11 @@ only read the FrameState it returns.
 from __future__ import annotations
 
 import math
+import queue
 from dataclasses import dataclass
 
 from tidewell.sessions.breathing import BreathPacer
+from tidewell.sessions.controls import Control, Controls
 from tidewell.core.frame_state import FrameState
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.source import BeatSource
@@ -35,14 +37,18 @@ class Event:
 
 
 class SessionRunner:
-    def __init__(self, program: Program, source: BeatSource, *, unattended: bool):
+    def __init__(self, program: Program, source: BeatSource, *, unattended: bool, controls: Controls | None = None):
+        """controls: the queue the window, headset and console put their Controls on (sessions/controls.py);
+        each step applies what is waiting there first."""
         self.program = program
         self.source = source
         self.unattended = unattended
+        self.controls: Controls = controls if controls is not None else queue.SimpleQueue()
         self.phase_index = 0
         self.phase_started_s = 0.0
         self.phase_elapsed_s = 0.0
         self.paused = False
+        self.paused_by: str | None = None  # who paused: the headset resumes only its own pause
         self.finished = False
         self.reached_end = False  # the last phase ran its course or was ended gently (not ended early)
         self.pacer = BreathPacer(program.phases[0].breathing)
@@ -79,14 +85,50 @@ class SessionRunner:
         return self.program.phases[self.phase_index]
 
     # -- therapist controls ---------------------------------------------------------------
+    def apply_controls(self, now: float) -> None:
+        """Every Control waiting on the queue, oldest first (called at the start of each step)."""
+        while not self.controls.empty():  # the runner is the queue's one reader: what is there stays there
+            self.apply(self.controls.get_nowait(), now)
+
+    def apply(self, control: Control, now: float) -> None:
+        if not isinstance(control, Control):
+            raise TypeError(f"a session control must be a sessions.controls.Control, got {control!r}")
+        action, argument = control.action, control.argument
+        if action == "next":
+            if argument is None or argument == self.phase_index:  # a repeated "next" leaves one phase only
+                self.next_phase(now)
+        elif action == "pause":
+            self.pause(now, control.by)
+        elif action == "resume":
+            self.resume(now, control.by)
+        elif action == "toggle_pause":
+            self.toggle_pause(now)
+        elif action == "end":
+            self.request_end(now, *([str(argument)] if argument else []))
+        elif action == "marker":
+            self.add_marker(now, str(argument) if argument else "marker (key)")
+
     def next_phase(self, now: float) -> None:
         if not self.finished and self.end_requested_s is None:
             self._log(now, "therapist_next", self.phase.name)
             self._advance(now)
 
+    def pause(self, now: float, by: str = "therapist") -> None:
+        if not self.paused:
+            self.paused, self.paused_by = True, by
+            self._log(now, "pause", self.phase.name)
+
+    def resume(self, now: float, by: str = "therapist") -> None:
+        """The headset lifts only a pause it made; the therapist lifts any."""
+        if self.paused and (by == "therapist" or by == self.paused_by):
+            self.paused, self.paused_by = False, None
+            self._log(now, "resume", self.phase.name)
+
     def toggle_pause(self, now: float) -> None:
-        self.paused = not self.paused
-        self._log(now, "pause" if self.paused else "resume", self.phase.name)
+        if self.paused:
+            self.resume(now)
+        else:
+            self.pause(now)
 
     def add_marker(self, now: float, text: str) -> None:
         self.last_marker = text
@@ -101,6 +143,7 @@ class SessionRunner:
 
     # -- the frame step -------------------------------------------------------------------
     def step(self, now: float) -> FrameState:
+        self.apply_controls(now)
         dt = 0.0 if self._last_now is None else max(now - self._last_now, 0.0)
         self._last_now = now
         if not self.paused:
@@ -208,7 +251,7 @@ class SessionRunner:
             self._take_beats(self.corrector.push(raw.t_s, raw.rr_ms))
             self.last_beat_s = raw.t_s
             self.heard = True
-        for event in self.source.drain_status() if hasattr(self.source, "drain_status") else ():
+        for event in self.source.drain_status():
             self._log(event.t_s, f"sensor_{event.kind}", event.detail)
             if event.kind in ("disconnected", "contact_lost"):
                 self.sensor_state = "lost" if event.kind == "disconnected" else "no_contact"

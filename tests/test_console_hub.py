@@ -10,6 +10,7 @@ from tidewell.engine.console.app import ConsoleConfig, build_app
 from tidewell.engine.console.auth import Pairing
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
 from tidewell.engine.render.scene_states import scene_state
+from tidewell.sessions.controls import Control, drain
 
 
 @pytest.fixture
@@ -64,4 +65,17 @@ def test_the_hub_applies_each_intent_once():
     assert hub.command("next", 0, "b")["applied"] is False  # another tap from the same phase
     assert hub.command("next", 0, "a") == {"applied": True}  # a resend gets the same answer
     assert hub.command("marker", "left calf", "m") == hub.command("marker", "left calf", "m")
-    assert hub.controls == [("next", 0), ("marker", "left calf")]
+    assert drain(hub.controls) == [Control("next", 0), Control("marker", "left calf")]
+
+
+
+def test_the_hubs_commands_are_controls_on_the_sessions_queue_and_a_new_session_starts_with_none():
+    hub = ConsoleHub()
+    _running(hub)
+    hub.command("pause", True, None)
+    hub.command("pause", False, None)
+    hub.command("end", "therapist (console)", None)
+    assert drain(hub.controls) == [Control("pause"), Control("resume"), Control("end", "therapist (console)")]
+    hub.command("marker", "left calf", None)
+    hub.session_ended("completed")
+    assert hub.controls.empty(), "a control the last session did not take is not for the next one"

@@ -13,7 +13,7 @@ import pytest
 from tidewell.core import event_kinds
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.core.event_kinds import KINDS, UnknownEventKind
-from tidewell.engine.session import _EventFanOut
+from tidewell.engine.session_outputs import EventFanOut
 from tidewell.sessions.export import export_json, load_session
 from tidewell.sessions.report import write_html_report
 from tidewell.sessions.store import SessionStore
@@ -29,10 +29,11 @@ NOT_EVENTS = {("_post", "packet")}  # the BLE thread's packets are data, not eve
 # Kind arguments that are not literals: where they come from. A forwarded kind was checked where it
 # was made; a variable that holds one of a few literals names them here.
 NON_LITERAL = {
-    ("engine/session.py", "event.kind"): "forwarded: the runner's events, made in sessions/runner.py",
+    ("engine/session_loop.py", "event.kind"): "forwarded: the runner's events, made in sessions/runner.py",
     ("sessions/runner.py", "f'sensor_{event.kind}'"): "forwarded: SensorEvent kinds, made in sensors/",
     ("sensors/ble.py", "kind"): ("sensor_body_location", "sensor_battery"),  # _read_details and poll()
-    ("engine/session.py", "kind"): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store_writer.py",
+    ("engine/session_loop.py", "kind"): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store_writer.py",
+    ("engine/session_outputs.py", "kind"): "the fan-out (EventFanOut.emit): passes on the kinds engine/session_loop.py gives it",
     ("sessions/runner.py", "kind"): "forwarded: SessionRunner._log makes the runner's events from its literals",
 }
 NOT_EMITTED_YET: set[str] = set()
@@ -159,7 +160,7 @@ def test_an_unregistered_kind_raises_in_tests_and_is_kept_under_a_generic_label_
     monkeypatch.setenv(event_kinds.STRICT_ENV, "0")  # as in use: nothing logged may be lost for it
     said = []
     with caplog.at_level(logging.WARNING, logger="tidewell.events"):
-        _EventFanOut(writer, said.append, hub.event).emit(2.0, "made_up_kind", "from a newer emitter", 0)
+        EventFanOut(writer, said.append, hub.event).emit(2.0, "made_up_kind", "from a newer emitter", 0)
     writer.close("completed")
     assert "not registered" in caplog.text
     assert [(e["kind"], e["detail"]) for e in store.events(session_id)] == [("made_up_kind", "from a newer emitter")]
@@ -176,7 +177,7 @@ def test_every_registered_kind_reaches_the_log_console_terminal_report_and_expor
     said: list[str] = []
     writer = store.writer(session_id)
     writer.phase_start(0, _Phase(), 0.0)
-    fan_out = _EventFanOut(writer, said.append, hub.event)
+    fan_out = EventFanOut(writer, said.append, hub.event)
     logged = [entry for entry in KINDS.values() if entry.logged]
     for second, entry in enumerate(logged, start=1):
         fan_out.emit(float(second), entry.name, f"detail of {entry.name}", 0)

@@ -19,6 +19,7 @@ from matplotlib.text import Text
 from PIL import Image
 
 from tidewell.engine.session import RunOptions, run_session
+from tidewell.sessions.controls import Control
 from tidewell.sessions.export import load_session
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.report import session_figure, write_client_report, write_html_report
@@ -78,7 +79,7 @@ def run_with(store, program, *, controls_at=(), seed=0, attended=False, client="
         for item in list(pending):
             condition, command = item
             if condition(state):
-                options.controls.append(command)
+                options.controls.put(Control(*command))
                 pending.remove(item)
 
     options.on_frame = on_frame

@@ -202,3 +202,56 @@ def test_disconnect_and_contact_loss_are_states_that_hold_calm_and_are_logged():
     assert states[229.0].calm == pytest.approx(states[201.0].calm)  # adaptation holds its last state
     assert states[210.0].breath_level != states[212.0].breath_level  # the guide goes on
     assert states[240.0].sensor == "ok" and states[330.0].sensor == "ok"
+
+
+# -- controls: one queue, read by the runner at the start of each step --------------------------------
+def test_a_control_put_from_another_thread_reaches_the_runner_at_its_next_step():
+    import queue
+    import threading
+
+    from tidewell.sessions.controls import Control
+
+    controls = queue.SimpleQueue()
+    runner = SessionRunner(program(), SimulatedHeart(), unattended=True, controls=controls)
+    runner.step(0.0)
+    sender = threading.Thread(target=lambda: [controls.put(Control("marker", "left calf")),
+                                              controls.put(Control("next", 0))])
+    sender.start()
+    sender.join()
+    assert runner.phase_index == 0 and runner.last_marker is None, "nothing happens between steps"
+    state = runner.step(1.0)
+    assert state.phase_index == 1 and runner.last_marker == "left calf" and controls.empty()
+    logged = [(e.kind, e.detail, e.t_s) for e in runner.drain_events() if e.kind in ("marker", "therapist_next")]
+    assert logged == [("marker", "left calf", 1.0), ("therapist_next", "settle", 1.0)]
+    controls.put(Control("next", 0))  # a repeat from the phase already left changes nothing
+    assert runner.step(2.0).phase_index == 1
+
+
+def test_an_unknown_control_is_rejected_with_a_clear_message():
+    from tidewell.sessions.controls import Control
+
+    with pytest.raises(ValueError, match=r"unknown control 'jump': expected one of next, pause, resume, "
+                                         r"toggle_pause, end, marker"):
+        Control("jump")
+    with pytest.raises(ValueError, match="a control comes from one of therapist, headset, not 'tablet'"):
+        Control("pause", by="tablet")
+    runner = SessionRunner(program(), SimulatedHeart(), unattended=True)
+    runner.controls.put(("next", None))  # the old tuple form: a bug, said as such
+    with pytest.raises(TypeError, match=r"a session control must be a sessions.controls.Control, got \('next', None\)"):
+        runner.step(0.0)
+
+
+def test_the_headset_lifts_only_its_own_pause_and_the_therapist_lifts_any():
+    runner = SessionRunner(program(), SimulatedHeart(), unattended=True)
+    runner.pause(1.0, by="headset")
+    runner.resume(2.0, by="headset")
+    assert not runner.paused
+    runner.pause(3.0)
+    runner.pause(3.5, by="headset")  # already paused: stays the therapist's pause
+    runner.resume(4.0, by="headset")
+    assert runner.paused and runner.paused_by == "therapist"
+    runner.pause(4.5)  # a second pause changes nothing, and logs nothing
+    runner.resume(5.0)
+    assert not runner.paused
+    kinds = [(e.kind, e.t_s) for e in runner.drain_events() if e.kind in ("pause", "resume")]
+    assert kinds == [("pause", 1.0), ("resume", 2.0), ("pause", 3.0), ("resume", 5.0)]

@@ -3,6 +3,7 @@ runtime. The session against a real runtime (Monado) is in tests/xr."""
 from __future__ import annotations
 
 import math
+import queue
 import subprocess
 
 import moderngl
@@ -14,6 +15,9 @@ from tidewell.engine.render import camera
 from tidewell.engine.xr.presence import RAMP_S, HeadsetPresence
 from tidewell.engine.xr.runtime import choose_blend_mode
 from tidewell.engine.xr.views import BodyFrame, pose_matrix, projection_from_fov, quaternion_matrix
+from tidewell.sensors.simulated import SimulatedHeart
+from tidewell.sessions.controls import Control, drain
+from tidewell.sessions.runner import SessionRunner
 
 
 def _yaw(degrees: float) -> tuple[float, float, float, float]:
@@ -130,27 +134,31 @@ def test_an_overlay_scene_keeps_its_alpha_so_the_room_shows_around_the_light():
         ctx.release()
 
 
-class _Runner:
-    def __init__(self):
-        self.paused = False
-        self.log = []
+def _program():
+    from tidewell.sessions.program import load_program, resolve_program
 
-    def toggle_pause(self, now):
-        self.paused = not self.paused
-        self.log.append(("pause" if self.paused else "resume", now))
+    return load_program(resolve_program("taster"))
 
 
 @pytest.mark.parametrize("sound", ["continue", "fade"])
 def test_taking_the_headset_off_pauses_and_putting_it_on_ramps_light_and_sound_back(sound):
-    presence, runner = HeadsetPresence(sound), _Runner()
+    controls = queue.SimpleQueue()
+    presence = HeadsetPresence(sound, controls)
+    runner = SessionRunner(_program(), SimulatedHeart(), unattended=True, controls=controls)
     presence.step(0.0)
-    presence.taken_off(runner, 1.0)
+    runner.step(0.0)
+    presence.taken_off()
+    assert not runner.paused, "the presence asks; only the runner's next step pauses"
+    runner.step(1.0)
     for t in np.arange(1.0, 6.0, 0.05):
         presence.step(t)
     assert runner.paused and presence.light == 0.0
     assert presence.sound == (1.0 if sound == "continue" else 0.0)
-    presence.put_on(runner, 6.0)
-    assert not runner.paused and runner.log == [("pause", 1.0), ("resume", 6.0)]
+    presence.put_on()
+    runner.step(6.0)
+    assert not runner.paused
+    assert [(e.kind, e.t_s) for e in runner.drain_events() if e.kind in ("pause", "resume")] == [
+        ("pause", 1.0), ("resume", 6.0)]
     levels = []
     for t in np.arange(6.0, 6.0 + RAMP_S + 0.5, 0.05):
         presence.step(t)
@@ -160,12 +168,29 @@ def test_taking_the_headset_off_pauses_and_putting_it_on_ramps_light_and_sound_b
     assert levels[-1] == 1.0 and presence.sound == 1.0
 
 
+def test_the_headset_puts_controls_on_the_queue_and_never_calls_the_runner():
+    controls = queue.SimpleQueue()
+    presence = HeadsetPresence("continue", controls)
+    presence.taken_off()
+    presence.put_on()
+    assert drain(controls) == [Control("pause", by="headset"), Control("resume", by="headset")]
+
+
 def test_a_therapists_pause_is_not_lifted_by_the_headset_coming_back():
-    presence, runner = HeadsetPresence(), _Runner()
-    runner.toggle_pause(0.5)
-    presence.taken_off(runner, 1.0)
-    presence.put_on(runner, 2.0)
-    assert runner.paused
+    controls = queue.SimpleQueue()
+    presence = HeadsetPresence("continue", controls)
+    runner = SessionRunner(_program(), SimulatedHeart(), unattended=True, controls=controls)
+    runner.step(0.0)
+    controls.put(Control("toggle_pause"))  # the pause key
+    runner.step(0.5)
+    presence.taken_off()
+    runner.step(1.0)
+    presence.put_on()
+    runner.step(2.0)
+    assert runner.paused and runner.paused_by == "therapist"
+    controls.put(Control("resume"))  # the therapist lifts it
+    runner.step(3.0)
+    assert not runner.paused
 
 
 def test_without_a_runtime_xr_commands_say_what_to_install(cli_env, tidewell_cmd, tmp_path):

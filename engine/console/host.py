@@ -46,11 +46,9 @@ class ConsoleOptions:
 
 
 def serve_console(options: ConsoleOptions, store: SessionStore | None = None) -> int:
-    import uvicorn
-
     from tidewell.engine.console.app import ConsoleConfig, build_app
     from tidewell.engine.console.certificate import console_certificate
-    from tidewell.engine.console.guards import LOOPBACK_HOSTS, MAX_BODY_BYTES
+    from tidewell.engine.console.guards import LOOPBACK_HOSTS
     from tidewell.engine.console.thumbnails import scene_thumbnails
 
     say = options.say
@@ -59,7 +57,6 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
 
         check_bluetooth(options.adapter)  # no Bluetooth: say so now, not at each session the console starts
     store = store or SessionStore()
-    host = "0.0.0.0" if options.lan else "127.0.0.1"
     hub = ConsoleHub()
     address = {"url": None}
 
@@ -70,18 +67,37 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
 
     pairing = Pairing(announce)
     thumbnails = scene_thumbnails(say)
-
-    def thumbnail(scene: str) -> bytes:
-        return thumbnails[scene]
-
-    config = ConsoleConfig(store.path, hub, pairing, thumbnail)
-    tls = {}
+    config = ConsoleConfig(store.path, hub, pairing, lambda scene: thumbnails[scene])
+    tls, certificate, lan_address = {}, None, None
     if options.lan:
         lan_address, names = _lan_names()
         certificate = console_certificate(names, say=say)
         config.hosts = tuple(dict.fromkeys((*LOOPBACK_HOSTS, *names)))
         tls = {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
-    app = build_app(config)
+    server, thread = _start_server(build_app(config), options, tls)
+    try:
+        port = server.servers[0].sockets[0].getsockname()[1]
+        if options.lan:
+            address["url"] = config.public_url = f"https://{_url_host(lan_address)}:{port}/"
+        else:
+            address["url"] = f"http://127.0.0.1:{port}/"
+        _announce(options, address["url"], pairing, certificate)
+        say("waiting for the console to start a session; Ctrl-C closes the console")
+        _serve_starts(options, store, hub)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5.0)
+    say("console closed")
+    return 0
+
+
+def _start_server(app, options: ConsoleOptions, tls: dict):
+    """uvicorn on a thread of its own, once it listens: (server, thread). OSError when it cannot listen."""
+    import uvicorn
+
+    from tidewell.engine.console.guards import MAX_BODY_BYTES
+
+    host = "0.0.0.0" if options.lan else "127.0.0.1"
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=options.port, log_level="warning",
                                            access_log=False, lifespan="on", ws="websockets-sansio",
                                            ws_max_size=MAX_BODY_BYTES, server_header=False, **tls))
@@ -96,34 +112,34 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
         why = f": {failure[0]}" if failure else ""
         raise ResourceUnavailable(f"the console could not listen on {host}:{options.port}{why} "
                       f"(is another console running? choose another --port)")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    if options.lan:
-        address["url"] = config.public_url = f"https://{_url_host(lan_address)}:{port}/"
-        say(f"console on the clinic network: {address['url']}  pairing code: {spaced(pairing.code)}")
-        say(f"  certificate SHA-256: {certificate.fingerprint}")
-        say("  (self-signed for this computer: the tablet's browser shows this fingerprint once; accept it only if"
-            " it matches)" + ("; certificate made now" if certificate.made else ""))
-        for line in _terminal_qr(address["url"]):
-            say(line)
-    else:
-        address["url"] = f"http://127.0.0.1:{port}/"
-        say(f"console: {address['url']}#pair={pairing.code}  (pairing code {spaced(pairing.code)}; "
+    return server, thread
+
+
+def _announce(options: ConsoleOptions, url: str, pairing: Pairing, certificate) -> None:
+    """Say where the console is and how to pair."""
+    say = options.say
+    if not options.lan:
+        say(f"console: {url}#pair={pairing.code}  (pairing code {spaced(pairing.code)}; "
             "only this computer can connect, --lan for a tablet)")
-    say("waiting for the console to start a session; Ctrl-C closes the console")
-    try:
-        with StopRequest() as stop:
-            while not stop.requested:
-                try:
-                    request = hub.starts.get(timeout=0.25)
-                except queue.Empty:
-                    continue
-                _run_started(request, options, store, hub)
-                say("session over; waiting for the console (Ctrl-C closes the console)")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5.0)
-    say("console closed")
-    return 0
+        return
+    say(f"console on the clinic network: {url}  pairing code: {spaced(pairing.code)}")
+    say(f"  certificate SHA-256: {certificate.fingerprint}")
+    say("  (self-signed for this computer: the tablet's browser shows this fingerprint once; accept it only if"
+        " it matches)" + ("; certificate made now" if certificate.made else ""))
+    for line in _terminal_qr(url):
+        say(line)
+
+
+def _serve_starts(options: ConsoleOptions, store: SessionStore, hub: ConsoleHub) -> None:
+    """Run each session the console starts, one at a time, until Ctrl-C."""
+    with StopRequest() as stop:
+        while not stop.requested:
+            try:
+                request = hub.starts.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            _run_started(request, options, store, hub)
+            options.say("session over; waiting for the console (Ctrl-C closes the console)")
 
 
 def _serve(server, failure: list) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from tidewell.core import event_kinds
 from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState
+from tidewell.sessions.controls import Control, Controls, drain
 
 SAMPLE_EVERY_S = 1.0  # plot points: one per second of session time
 HISTORY_POINTS = 3 * 3600  # a whole long session
@@ -56,7 +57,7 @@ class ConsoleHub:
         self._next_point_s = 0.0
         self._requests: OrderedDict[str, object] = OrderedDict()
         self._leaving: set[int] = set()  # phases a "next" has been queued for
-        self.controls: list = []  # handed to the running session (RunOptions.controls)
+        self.controls: Controls = queue.SimpleQueue()  # handed to the running session (RunOptions.controls)
         self.starts: queue.Queue[StartRequest] = queue.Queue()
 
     # -- the session loop -----------------------------------------------------------------
@@ -65,7 +66,7 @@ class ConsoleHub:
             self._view = SessionView(session_id=session_id, client_id=client_id, program=program, status="running")
             self._next_point_s = 0.0
             self._leaving = set()
-            self.controls.clear()
+            drain(self.controls)  # what a session did not take is not for the next one
             self._seq += 1
 
     def frame(self, state: FrameState) -> None:
@@ -104,7 +105,7 @@ class ConsoleHub:
         with self._lock:
             self._view.status = "ended"
             self._view.result = result
-            self.controls.clear()
+            drain(self.controls)
             self._seq += 1
 
     def session_failed(self, result: str, message: str) -> None:
@@ -112,7 +113,7 @@ class ConsoleHub:
         with self._lock:
             self._view.status = "ended"
             self._view.result = result
-            self.controls.clear()
+            drain(self.controls)
             self._view.events.append({"seq": self._event_seq + 1, "t_s": self._view.latest.get("t_s", 0.0),
                                       "kind": "session_failed", "label": event_kinds.kind("session_failed").label,
                                       "detail": message, "phase": self._view.latest.get("phase")})
@@ -171,7 +172,7 @@ class ConsoleHub:
                                      or argument in self._leaving):
                 answer = {"applied": False, "why": f"already past phase {int(argument) + 1}"}
             else:
-                self.controls.append((action, argument))
+                self.controls.put(_control(action, argument))
                 if action == "next":
                     self._leaving.add(argument)  # phases only move forward: one "next" per phase
                 answer = {"applied": True}
@@ -183,6 +184,13 @@ class ConsoleHub:
             self._requests[request_id] = answer
             while len(self._requests) > REMEMBERED_REQUESTS:
                 self._requests.popitem(last=False)
+
+
+def _control(action: str, argument: object) -> Control:
+    """The console's command as a session control: "pause" carries the state wanted."""
+    if action == "pause":
+        return Control("pause" if argument else "resume")
+    return Control(action, argument)
 
 
 def _num(value: float | None, digits: int) -> float | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import moderngl
 import numpy as np
@@ -71,6 +72,9 @@ class OffscreenTarget:
         uint8, top row first; the target's own frame is not touched."""
         pixels, self._snapshot = draw_snapshot(self.ctx, self.renderer, state, size, self._snapshot, eye_offset_m)
         return pixels
+
+    def drain_problems(self) -> list[str]:
+        return self.renderer.drain_problems()
 
     def dispatch_events(self) -> None:
         pass
@@ -144,6 +148,30 @@ class WindowTarget:
         pixels, self._snapshot = draw_snapshot(self.ctx, self.renderer, state, size, self._snapshot)
         return pixels
 
+    def render_snapshot(self, state: FrameState, size: tuple[int, int]) -> np.ndarray:
+        return self.snapshot(state, size)  # a window draws its snapshots at once
+
+    def drain_problems(self) -> list[str]:
+        return self.renderer.drain_problems()
+
+    def as_seen(self, state: FrameState) -> FrameState:
+        """The frame as drawn; a closed window showed nothing."""
+        seen = self.renderer.as_drawn(state)
+        return replace(seen, fade=0.0) if self._closed and seen.fade != 0.0 else seen
+
+    def wait_frame(self) -> bool:
+        return True  # the session's clock paces a window
+
+    def drain_events(self) -> list[tuple[str, str]]:
+        return []
+
+    @property
+    def end_request(self) -> str | None:
+        return "window closed" if self._closed else None
+
+    def end(self) -> None:
+        pass
+
     def dispatch_events(self) -> None:
         if not self._closed:
             self._window.dispatch_events()
@@ -164,9 +192,7 @@ class WindowTarget:
         return True  # keeps pyglet's default Escape-closes-window from ending the session abruptly
 
     def _on_close(self) -> bool:
-        if self.on_key is not None:
-            self.on_key("end")
-        self.close()
+        self.close()  # the session reads end_request and ends gently
         return True
 
 
@@ -181,6 +207,9 @@ class NullTarget:
 
     def read_rgb(self) -> None:
         return None
+
+    def drain_problems(self) -> list[str]:
+        return []
 
     def dispatch_events(self) -> None:
         pass

@@ -7,38 +7,39 @@ the first thing the client sees is never a full-brightness frame.
 """
 from __future__ import annotations
 
+import queue
 from dataclasses import replace
 
 from tidewell.core.frame_state import FrameState
+from tidewell.sessions.controls import Control, Controls
 
 RAMP_S = 3.0
 SOUND_CHOICES = ("continue", "fade")
 
 
 class HeadsetPresence:
-    def __init__(self, sound_when_off: str = "continue"):
+    """Taken off and put on become "pause" and "resume" Controls on the session's queue (sessions/controls.py),
+    marked as the headset's: the runner lifts only a pause the headset made, so a therapist's pause stays."""
+
+    def __init__(self, sound_when_off: str = "continue", controls: Controls | None = None):
         if sound_when_off not in SOUND_CHOICES:
             raise ValueError(f"sound when the headset is off must be one of {', '.join(SOUND_CHOICES)}, "
                              f"got {sound_when_off!r}")
         self.sound_when_off = sound_when_off
+        self.controls: Controls = controls if controls is not None else queue.SimpleQueue()
         self.on = True
-        self.paused_session = False  # we paused it, so we resume it (a therapist's pause stays)
         self.light = 1.0
         self.sound = 1.0
         self._last_t: float | None = None
 
-    def taken_off(self, runner, now: float) -> None:
+    def taken_off(self) -> None:
         self.on = False
-        if not runner.paused:
-            runner.toggle_pause(now)
-            self.paused_session = True
+        self.controls.put(Control("pause", by="headset"))
 
-    def put_on(self, runner, now: float) -> None:
+    def put_on(self) -> None:
         self.on = True
         self.light = 0.0  # nothing was seen meanwhile: ramp up from dark
-        if self.paused_session and runner.paused:
-            runner.toggle_pause(now)
-        self.paused_session = False
+        self.controls.put(Control("resume", by="headset"))
 
     def step(self, now: float) -> None:
         dt = 0.0 if self._last_t is None else max(now - self._last_t, 0.0)

@@ -155,3 +155,38 @@ def describe() -> RuntimeInfo:
             views=views, blend_modes=blend_modes(xr, instance, system), extensions=extensions)
     finally:
         xr.destroy_instance(instance)
+
+
+def needed_extensions(xr, with_window: bool) -> list[str]:
+    """The extensions a headset session needs: OpenGL, and EGL without a (mirror) window's GL context."""
+    available = available_extensions(xr)
+    if xr.KHR_OPENGL_ENABLE_EXTENSION_NAME not in available:
+        raise XrUnavailable("the OpenXR runtime offers no OpenGL graphics binding "
+                            f"({xr.KHR_OPENGL_ENABLE_EXTENSION_NAME}); Tidewell draws with OpenGL")
+    wanted = [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]
+    if not with_window:
+        if xr.MNDX_EGL_ENABLE_EXTENSION_NAME not in available:
+            raise XrUnavailable(
+                "without a display Tidewell needs the runtime's EGL binding (XR_MNDX_egl_enable, offered "
+                "by Monado); with a display, run with the desktop mirror (the default)")
+        wanted.append(xr.MNDX_EGL_ENABLE_EXTENSION_NAME)
+    return wanted
+
+
+def opengl_graphics(xr, instance, system, mirror=None):
+    """The OpenGL binding, made current: the mirror window's GL context (GLX), or EGL without a surface."""
+    from xr.utils.gl import OpenGLGraphics
+
+    if mirror is not None:
+        provider = mirror.context_provider()
+    else:
+        # PyOpenGL picks its platform when first imported: EGL without a surface here.
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+        os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+        from xr.utils.gl.egl_util import EGLOffscreenContextProvider
+
+        try:
+            provider = EGLOffscreenContextProvider()
+        except Exception as error:  # EGLError, RuntimeError
+            raise XrUnavailable(f"no EGL context for the headset: {error}") from None
+    return OpenGLGraphics(instance, system, provider)

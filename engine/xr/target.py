@@ -1,24 +1,19 @@
 """The headset as a render target: an OpenXR session whose swapchain images moderngl draws into.
 
-The session loop (engine/session.py) drives it once per frame:
+The session loop (engine/session_loop.py) drives it once per frame, as any LiveTarget
+(engine/render/protocols.py):
     if target.wait_frame():     # xrWaitFrame + xrBeginFrame: the runtime paces the loop
         ...                     # target.clock.now() is the frame's predicted display time
     target.render(state)        # both eyes, then xrEndFrame
-and reads target.drain_events() for what happened to the headset.
-
-Lifecycle (OpenXR session states): READY begins the session, STOPPING ends it, EXITING and
-LOSS_PENDING end it for good. The runtime shows the session only in VISIBLE and FOCUSED: leaving
-those (the headset was taken off, or the runtime hid the session) is reported as "headset_off",
-coming back as "headset_on". A runtime that goes away (instance or session lost) is reported once
-as "xr_lost"; the target then renders nothing and the session goes on with sound.
+and reads target.drain_events() for what happened to the headset (engine/xr/session_states.py): a
+runtime that goes away is reported once as "xr_lost"; the target then renders nothing and the session
+goes on with sound.
 """
 from __future__ import annotations
 
 import ctypes
-import os
 import time
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import replace
 
 import moderngl
 import numpy as np
@@ -28,65 +23,17 @@ from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer, still_state
 from tidewell.engine.render.targets import draw_snapshot, read_rgb
 from tidewell.engine.xr import runtime as xr_runtime
+from tidewell.engine.xr.display_clock import DisplayClock
+from tidewell.engine.xr.frame_timing import FrameTiming
+from tidewell.engine.xr.session_states import SessionStates
+from tidewell.engine.xr.swapchains import (FORMAT_DTYPES, Swapchain, color_format, make_swapchain,
+                                           projection_layers, release_swapchains)
 from tidewell.engine.xr.views import BodyFrame, pose_matrix, projection_and_inverse
 
-# Colour formats, best first: 8-bit sRGB (the scenes write display values, which the runtime then
-# reads as sRGB), plain 8-bit, then half float (what Monado lists first).
-GL_SRGB8_ALPHA8, GL_RGBA8, GL_RGB10_A2, GL_RGBA16F = 0x8C43, 0x8058, 0x8059, 0x881A
-FORMAT_DTYPES = {GL_SRGB8_ALPHA8: "f1", GL_RGBA8: "f1", GL_RGB10_A2: "f1", GL_RGBA16F: "f2"}
 IDLE_WAIT_S = 0.05  # loop pace while the runtime wants no frames
 
 
-@dataclass
-class _Swapchain:
-    handle: object
-    size: tuple[int, int]
-    framebuffers: list[moderngl.Framebuffer]
-    textures: list[moderngl.Texture]
-
-
-class DisplayClock:
-    """Session time that follows the runtime's predicted display times while frames run, and the wall
-    clock in between; it never runs backwards."""
-
-    virtual = False
-
-    def __init__(self):
-        self._start = time.monotonic()
-        self._anchor: tuple[int, float] | None = None  # (display time ns, session time) of a frame
-        self._last = 0.0
-
-    def frame(self, display_ns: int) -> float:
-        if self._anchor is None:
-            self._anchor = (display_ns, max(self._last, self._wall()))
-        t = self._anchor[1] + (display_ns - self._anchor[0]) / 1e9
-        self._last = max(self._last, t)
-        return self._last
-
-    def restart(self) -> None:
-        """Session time 0 is now (the session loop starts)."""
-        self._start = time.monotonic()
-        self._anchor = None
-        self._last = 0.0
-
-    def pause(self) -> None:
-        """Frames stopped: follow the wall clock until they run again."""
-        self._anchor = None
-
-    def now(self) -> float:
-        if self._anchor is None:
-            self._last = max(self._last, self._wall())
-        return self._last
-
-    def sleep_until(self, t: float) -> None:
-        """Nothing: the runtime paces the loop (XrTarget.wait_frame waits for the next frame, or a
-        moment while the runtime wants none)."""
-
-    def _wall(self) -> float:
-        return time.monotonic() - self._start
-
-
-class XrTarget:
+class XrTarget(FrameTiming):
     def __init__(self, reference: str = "local", mirror=None):
         """reference: "local" or "stage". mirror: an engine/xr/mirror.MirrorWindow, whose GL context
         (GLX) the session then uses; without one the context is EGL without a surface, which needs
@@ -95,53 +42,24 @@ class XrTarget:
         self.mirror = mirror
         self.capture = False  # set: each eye's image is read back every frame (read_eye)
         self.closed = False
-        self.lost: str | None = None
-        self.exiting = False
         self.drew_layer = False  # the last render() put the scene before the eyes (else they saw black)
-        self.state = "IDLE"
-        self.shown = False
-        self._ever_shown = False
         self.clock = DisplayClock()
-        self.frames = 0
-        self.missed = 0  # display periods the runtime skipped because a frame came late
-        self.missed_at: list[float] = []  # session times of the frames after such a skip
-        self.missed_by_engine = 0  # skips after a frame whose engine work took longer than its drawing
-        self.engine_s: deque[float] = deque(maxlen=100_000)  # per frame, runtime waits excluded
-        self.engine_cpu_s: deque[float] = deque(maxlen=100_000)  # per frame, this thread's CPU time
-        # per frame, in the GL calls that draw the eyes: the GPU's work, and on a machine without
-        # one Mesa's llvmpipe drawing on the CPU
-        self.gl_s: deque[float] = deque(maxlen=100_000)
+        self.states = SessionStates(xr)
+        self._start_timing()
         self.last_eyes: list[np.ndarray | None] = [None, None]
-        self._events: deque[tuple[str, str]] = deque()
-        self._running = False
         self._frame = None
-        self._last_display_ns: int | None = None
-        self._frame_started = (0.0, 0.0)
-        self._waits = 0.0
-        self._gl = 0.0
-        self._measure_pending = False
         self._ending = False  # frames after the session's end are not counted as missed
-        self._recenter_wanted = False
         self._snapshot: moderngl.Framebuffer | None = None
         self._contact_wanted = False
         self._contact_image: np.ndarray | None = None
         self._graphics = None
         self.instance = self.session = None
+        self.renderer: SceneRenderer | None = None
+        self._guards: list[GuardedFrame] = []
+        self._swapchains: list[Swapchain] = []
         self._spaces: list = []
-
-        available = xr_runtime.available_extensions(xr)
-        if xr.KHR_OPENGL_ENABLE_EXTENSION_NAME not in available:
-            raise xr_runtime.XrUnavailable("the OpenXR runtime offers no OpenGL graphics binding "
-                                           f"({xr.KHR_OPENGL_ENABLE_EXTENSION_NAME}); Tidewell draws with OpenGL")
-        wanted = [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]
-        if mirror is None:
-            if xr.MNDX_EGL_ENABLE_EXTENSION_NAME not in available:
-                raise xr_runtime.XrUnavailable(
-                    "without a display Tidewell needs the runtime's EGL binding (XR_MNDX_egl_enable, offered "
-                    "by Monado); with a display, run with the desktop mirror (the default)")
-            wanted.append(xr.MNDX_EGL_ENABLE_EXTENSION_NAME)
         try:
-            self._open(xr, wanted, reference)
+            self._open(xr, xr_runtime.needed_extensions(xr, mirror is not None), reference)
         except BaseException:
             self.close()
             raise
@@ -153,10 +71,29 @@ class XrTarget:
         self.runtime_name = xr_runtime.as_text(properties.runtime_name)
         self.system = xr_runtime.headset_system(xr, self.instance)
         self.blend_modes = xr_runtime.blend_modes(xr, self.instance, self.system)
-        self._graphics = self._graphics_binding(xr)
+        self._graphics = xr_runtime.opengl_graphics(xr, self.instance, self.system, self.mirror)
         self.ctx = moderngl.create_context()  # the context the binding made current
-        self.session = xr.create_session(self.instance, xr.SessionCreateInfo(
+        self.session = self.states.session = xr.create_session(self.instance, xr.SessionCreateInfo(
             system_id=self.system, next=self._graphics.graphics_binding.pointer))
+        self._open_spaces(xr, reference)
+        self.color_format = color_format(xr, self.session)
+        self.views = xr.enumerate_view_configuration_views(self.instance, self.system,
+                                                           xr.ViewConfigurationType.PRIMARY_STEREO)
+        self._swapchains = [make_swapchain(xr, self.session, self.ctx, self.color_format, v) for v in self.views]
+        self.renderer = SceneRenderer(self.ctx)
+        self._guards = [GuardedFrame(self.ctx) for _ in self._swapchains]  # one per eye: each filters in time
+        self.body = BodyFrame()
+        self._layer_views, self._layers = projection_layers(xr, self._swapchains, self.space)
+        self.image_rects = [swapchain.size for swapchain in self._swapchains]  # each layer view's image rect
+        self._acquire_info = xr.SwapchainImageAcquireInfo()
+        self._wait_info = xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION)
+        self._release_info = xr.SwapchainImageReleaseInfo()
+        self._locate_info = xr.ViewLocateInfo(view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
+                                              space=self.space)
+        if self.mirror is not None:
+            self.mirror.attach(self.ctx)
+
+    def _open_spaces(self, xr, reference: str) -> None:
         spaces = [r.name for r in (xr.ReferenceSpaceType(int(s)) for s in xr.enumerate_reference_spaces(self.session))]
         kind = reference.upper()
         if kind not in ("LOCAL", "STAGE"):
@@ -171,73 +108,42 @@ class XrTarget:
         self._spaces = [self.space, self.head_space]
         self.reference = kind
 
-        formats = [int(f) for f in xr.enumerate_swapchain_formats(self.session)]
-        self.color_format = next((f for f in (GL_SRGB8_ALPHA8, GL_RGBA8, GL_RGB10_A2, GL_RGBA16F) if f in formats), None)
-        if self.color_format is None:
-            raise xr_runtime.XrUnavailable(f"the runtime offers no colour format Tidewell can draw into "
-                                           f"(it has {', '.join(hex(f) for f in formats)})")
-        self.views = xr.enumerate_view_configuration_views(self.instance, self.system,
-                                                           xr.ViewConfigurationType.PRIMARY_STEREO)
-        self._swapchains = [self._make_swapchain(xr, v) for v in self.views]
-        self.renderer = SceneRenderer(self.ctx)
-        self._guards = [GuardedFrame(self.ctx) for _ in self._swapchains]  # one per eye: each filters in time
-        self.body = BodyFrame()
-        self._layer_views = (xr.CompositionLayerProjectionView * len(self._swapchains))(
-            *[xr.CompositionLayerProjectionView() for _ in self._swapchains])
-        for layer_view, swapchain in zip(self._layer_views, self._swapchains):  # per frame: pose and fov
-            layer_view.sub_image.swapchain = swapchain.handle
-            layer_view.sub_image.image_rect.offset[:] = [0, 0]
-            layer_view.sub_image.image_rect.extent[:] = list(swapchain.size)
-            layer_view.sub_image.image_array_index = 0
-        self.image_rects = [swapchain.size for swapchain in self._swapchains]  # each layer view's image rect
-        # Made once: pyopenxr's structures cost tens of microseconds each to build.
-        self._layers = {alpha: xr.CompositionLayerProjection(
-            layer_flags=xr.CompositionLayerFlags.BLEND_TEXTURE_SOURCE_ALPHA_BIT if alpha else xr.CompositionLayerFlags.NONE,
-            space=self.space, views=self._layer_views) for alpha in (False, True)}
-        self._acquire_info = xr.SwapchainImageAcquireInfo()
-        self._wait_info = xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION)
-        self._release_info = xr.SwapchainImageReleaseInfo()
-        self._locate_info = xr.ViewLocateInfo(view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
-                                              space=self.space)
-        if self.mirror is not None:
-            self.mirror.attach(self.ctx)
-
-    def _graphics_binding(self, xr):
-        from xr.utils.gl import OpenGLGraphics
-
-        if self.mirror is not None:
-            provider = self.mirror.context_provider()
-        else:
-            # PyOpenGL picks its platform when first imported: EGL without a surface here.
-            os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-            os.environ.setdefault("EGL_PLATFORM", "surfaceless")
-            from xr.utils.gl.egl_util import EGLOffscreenContextProvider
-
-            try:
-                provider = EGLOffscreenContextProvider()
-            except Exception as error:  # EGLError, RuntimeError
-                raise xr_runtime.XrUnavailable(f"no EGL context for the headset: {error}") from None
-        return OpenGLGraphics(self.instance, self.system, provider)
-
-    def _make_swapchain(self, xr, view) -> _Swapchain:
-        size = (int(view.recommended_image_rect_width), int(view.recommended_image_rect_height))
-        handle = xr.create_swapchain(self.session, xr.SwapchainCreateInfo(
-            usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
-            format=self.color_format, sample_count=1, width=size[0], height=size[1],
-            face_count=1, array_size=1, mip_count=1))
-        images = xr.enumerate_swapchain_images(handle, xr.SwapchainImageOpenGLKHR)
-        textures, framebuffers = [], []
-        for image in images:
-            texture = self.ctx.external_texture(int(image.image), size, 4, 0, FORMAT_DTYPES[self.color_format])
-            textures.append(texture)
-            framebuffers.append(self.ctx.framebuffer(color_attachments=[texture]))
-        return _Swapchain(handle, size, framebuffers, textures)
-
     @property
     def description(self) -> str:
-        size = self._swapchains[0].size if getattr(self, "_swapchains", None) else (0, 0)
+        size = self._swapchains[0].size if self._swapchains else (0, 0)
         return (f"OpenXR on {self.runtime_name}, {size[0]}x{size[1]} per eye, {self.reference} space, "
                 f"{'GLX with desktop mirror' if self.mirror is not None else 'EGL'}")
+
+    # -- what the session states say ----------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self.states.state
+
+    @property
+    def shown(self) -> bool:
+        return self.states.shown
+
+    @property
+    def lost(self) -> str | None:
+        return self.states.lost
+
+    @property
+    def exiting(self) -> bool:
+        return self.states.exiting
+
+    @property
+    def end_request(self) -> str | None:
+        return "the headset runtime asked the session to exit" if self.states.exiting else None
+
+    def _on_state(self, state) -> None:
+        self.states.on_state(state)
+
+    def _lose(self, why) -> None:
+        self.states.lose(why)
+        self._frame = None
+
+    def drain_events(self) -> list[tuple[str, str]]:
+        return self.states.drain_events()
 
     # -- the frame loop -----------------------------------------------------------------------
     def wait_frame(self) -> bool:
@@ -245,8 +151,10 @@ class XrTarget:
         was begun (render() must follow); False when the runtime wants none now."""
         xr = self._xr
         self._measure_frame()
-        self._poll()
-        if not self._running or self.lost is not None:
+        self.states.poll(self.instance)
+        if self.lost is not None:
+            self._frame = None
+        if not self.states.running or self.lost is not None:
             self.clock.pause()
             if self.mirror is not None:
                 self.mirror.dispatch_events()
@@ -254,37 +162,16 @@ class XrTarget:
             return False
         try:
             frame = xr.wait_frame(self.session)
-            self._frame_started = (time.perf_counter(), time.thread_time())
-            self._waits = 0.0
-            self._gl = 0.0
+            self._frame_began()
             xr.begin_frame(self.session)
         except xr.exception.XrException as error:
             self._lose(error)
             return False
         display_ns = int(frame.predicted_display_time)
-        if self._last_display_ns is not None and frame.predicted_display_period > 0 and not self._ending:
-            periods = round((display_ns - self._last_display_ns) / frame.predicted_display_period)
-            if periods > 1:
-                self.missed += periods - 1
-                self.missed_at.append(self.clock.now())
-                # Whose lateness: the engine's own work, or drawing (the GPU, or llvmpipe on the CPU)?
-                if self.engine_s and self.engine_s[-1] >= self.gl_s[-1]:
-                    self.missed_by_engine += periods - 1
-        self._last_display_ns = display_ns
+        self._count_skips(display_ns, frame.predicted_display_period, self.clock.now, not self._ending)
         self.clock.frame(display_ns)
         self._frame = frame
         return True
-
-    def _measure_frame(self) -> None:
-        """The last frame's engine time: from xrWaitFrame's return to the next xrWaitFrame call (the
-        whole loop: session step, sound, log, both eyes), less runtime waits and GL drawing."""
-        if not self._measure_pending:
-            return
-        self._measure_pending = False
-        started, cpu_started = self._frame_started
-        self.engine_s.append(time.perf_counter() - started - self._waits - self._gl)
-        self.gl_s.append(self._gl)
-        self.engine_cpu_s.append(time.thread_time() - cpu_started)
 
     def render(self, state: FrameState) -> None:
         frame, self._frame = self._frame, None
@@ -321,9 +208,9 @@ class XrTarget:
             return None  # no tracking: show nothing rather than a world stuck to the face
         head_location = xr.locate_space(self.head_space, self.space, frame.predicted_display_time)
         head = _pose(head_location.pose)
-        if self.body.world_from_tracking is None or self._recenter_wanted or state.posture != self.body.posture:
+        if self.body.world_from_tracking is None or self.states.recenter_wanted or state.posture != self.body.posture:
             self.body.recenter(head, Posture(state.posture))
-            self._recenter_wanted = False
+            self.states.recenter_wanted = False
         for index, (view, swapchain) in enumerate(zip(views, self._swapchains)):
             image = xr.acquire_swapchain_image(swapchain.handle, self._acquire_info)
             before = time.perf_counter()
@@ -379,67 +266,17 @@ class XrTarget:
             scratch.color_attachments[0].release()
             scratch.release()
 
-    # -- events -------------------------------------------------------------------------------
-    def _poll(self) -> None:
-        xr = self._xr
-        if self.lost is not None or self.instance is None:
-            return
-        while True:
-            try:
-                event = xr.poll_event(self.instance)
-            except xr.EventUnavailable:
-                return
-            except xr.exception.XrException as error:
-                self._lose(error)
-                return
-            kind = xr.StructureType(event.type)
-            if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
-                changed = ctypes.cast(ctypes.byref(event), ctypes.POINTER(xr.EventDataSessionStateChanged)).contents
-                self._on_state(xr.SessionState(changed.state))
-            elif kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
-                self._lose("the runtime is shutting down (instance loss pending)")
-                return
-            elif kind == xr.StructureType.EVENT_DATA_REFERENCE_SPACE_CHANGE_PENDING:
-                self._recenter_wanted = True  # the user recentred through the runtime's own menu
+    # -- what the session loop asks of a live target (engine/render/protocols.py) --------------------
+    def drain_problems(self) -> list[str]:
+        return self.renderer.drain_problems()
 
-    def _on_state(self, state) -> None:
-        xr = self._xr
-        self.state = state.name
-        self._events.append(("xr_state", state.name))
-        try:
-            if state == xr.SessionState.READY:
-                xr.begin_session(self.session, xr.SessionBeginInfo(
-                    primary_view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO))
-                self._running = True
-            elif state == xr.SessionState.STOPPING:
-                self._running = False
-                xr.end_session(self.session)
-            elif state == xr.SessionState.EXITING:
-                self._running = False
-                self.exiting = True
-            elif state == xr.SessionState.LOSS_PENDING:
-                self._lose("the runtime lost the session (LOSS_PENDING)")
-        except xr.exception.XrException as error:
-            self._lose(error)
-        shown = state in (xr.SessionState.VISIBLE, xr.SessionState.FOCUSED)
-        if shown != self.shown:
-            if shown and self._ever_shown:
-                self._events.append(("headset_on", f"the headset shows the session again ({state.name})"))
-            elif not shown:
-                self._events.append(("headset_off", f"the headset stopped showing the session ({state.name}): "
-                                                    "taken off, or the runtime hid it"))
-            self.shown = shown
-            self._ever_shown = self._ever_shown or shown
+    def as_seen(self, state: FrameState) -> FrameState:
+        """The frame as drawn; a frame that showed no layer showed black."""
+        seen = self.renderer.as_drawn(state)
+        return replace(seen, fade=0.0) if not self.drew_layer and seen.fade != 0.0 else seen
 
-    def _lose(self, why) -> None:
-        if self.lost is not None:
-            return
-        text = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
-        self.lost = f"the OpenXR runtime went away ({text})"
-        self._running = False
-        self._frame = None
-        self.shown = False
-        self._events.append(("xr_lost", self.lost))
+    def dispatch_events(self) -> None:
+        """Nothing: the mirror's keys are handled with each frame (render, wait_frame)."""
 
     def end(self, timeout_s: float = 2.0) -> None:
         """Leave the headset the way OpenXR asks: request the exit, end the session at STOPPING and
@@ -448,7 +285,7 @@ class XrTarget:
         self._ending = True
         if self.session is None or self.lost is not None or self.exiting:
             return
-        if self._running:
+        if self.states.running:
             try:
                 xr.request_exit_session(self.session)
             except xr.exception.XrException as error:
@@ -471,11 +308,6 @@ class XrTarget:
                                                        layers=[]))
         except xr.exception.XrException as error:
             self._lose(error)
-
-    def drain_events(self) -> list[tuple[str, str]]:
-        events = list(self._events)
-        self._events.clear()
-        return events
 
     def snapshot(self, state: FrameState, size: tuple[int, int]) -> np.ndarray | None:
         """For the contact sheet: the client's left eye as the next frame draws it, fitted to `size`.
@@ -504,17 +336,14 @@ class XrTarget:
             return
         self.closed = True
         xr = self._xr
-        if hasattr(self, "renderer"):
+        if self.renderer is not None:
             self.renderer.release()
-        for guard in getattr(self, "_guards", []):
+        for guard in self._guards:
             guard.release()
         if self._snapshot is not None:
             self._snapshot.color_attachments[0].release()
             self._snapshot.release()
-        for swapchain in getattr(self, "_swapchains", []):
-            for framebuffer in swapchain.framebuffers:
-                framebuffer.release()
-            _quietly(xr.destroy_swapchain, swapchain.handle)
+        release_swapchains(xr, self._swapchains, _quietly)
         for space in self._spaces:
             _quietly(xr.destroy_space, space)
         if self.session is not None:

@@ -75,7 +75,7 @@ def direct(blocks: int, idle_s: float = 0.0) -> tuple[dict, dict]:
     states = states_for(blocks)
     out = np.zeros((BLOCK, 2), dtype=np.float32)
     times = np.zeros(blocks)
-    for k in range(200):  # warm-up: first blocks, caches
+    for _ in range(200):  # warm-up: first blocks, caches
         synth.render_into(states[0], out)
     for k in range(blocks):
         state = states[int(k * BLOCK_S * 60)]

@@ -94,7 +94,7 @@ def main() -> int:
                     offset = (-0.5 if eye == 0 else 0.5) * IPD_M
                     comfort.render(_Eye(renderer, offset), state, fbo, size, upscale=upscale)
 
-            def draw_alone(i, scene=scene, posture=posture):
+            def draw_alone(i, scene=scene, posture=posture, alone=alone, inner=inner):
                 state = _state(scene.id, posture, 10.0 + i / 90.0)
                 for eye, fbo in enumerate(alone):
                     renderer.render(state, fbo, inner, eye_offset_m=(-0.5 if eye == 0 else 0.5) * IPD_M)

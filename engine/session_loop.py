@@ -137,7 +137,7 @@ class SessionLoop:
         """Log what happened to the display since the last frame; what it asks of the session (pause,
         resume, end) goes on the controls queue, which this frame's step applies."""
         runner = self.runner
-        for kind, detail in self._log_display(now):
+        for kind, _detail in self._log_display(now):
             if kind == "headset_off":
                 self.presence.taken_off()
             elif kind == "headset_on":

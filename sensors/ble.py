@@ -210,7 +210,7 @@ class BleHeartRateSource:
                 if device is None:
                     raise BleakError(f"no heart-rate sensor {self.target or ''} in range".replace("  ", " "))
                 lost = asyncio.Event()
-                client = BleakClient(device, disconnected_callback=lambda _c: lost.set(),
+                client = BleakClient(device, disconnected_callback=lambda _c, lost=lost: lost.set(),
                                      timeout=CONNECT_TIMEOUT_S, **_bleak_kwargs(self.adapter))
                 async with client:
                     self._post("connected", f"{device.address} {device.name or ''}".strip())

@@ -150,3 +150,35 @@ def test_the_checks_catch_what_they_look_for():
         "tidewell.sessions.b imports tidewell.engine.c: tidewell.engine is above tidewell.sessions",
     ]
     assert cycles(made_up) == [["tidewell.engine.c", "tidewell.engine.d", "tidewell.sessions.b"]]
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def oversized(modules: dict[str, Path], root: Path = ROOT) -> list[str]:
+    """Package modules over MAX_MODULE_LINES lines and functions over MAX_FUNCTION_LINES (decorators and
+    docstring included)."""
+    found = []
+    for path in modules.values():
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(root)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            found.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text, str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if node.end_lineno - first + 1 > MAX_FUNCTION_LINES:
+                    found.append(f"{where}:{node.lineno}: {node.name} is {node.end_lineno - first + 1} lines")
+    return found
+
+
+def test_no_module_or_function_is_too_long():
+    assert oversized(package_modules()) == []
+
+
+def test_the_size_check_catches_a_long_module_and_function(tmp_path):
+    made_up = tmp_path / "made_up.py"
+    made_up.write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + "\n" * (MAX_MODULE_LINES - MAX_FUNCTION_LINES))
+    assert oversized({"made_up": made_up}, tmp_path) == [f"made_up.py: {MAX_MODULE_LINES + 1} lines",
+                                                         f"made_up.py:1: f is {MAX_FUNCTION_LINES + 1} lines"]

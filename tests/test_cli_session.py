@@ -88,7 +88,7 @@ def test_ctrl_c_leaves_a_complete_session_marked_interrupted(tidewell_cmd, cli_e
 def test_replay_with_bad_rows_reports_line_numbers_and_uses_good_rows(tidewell_cmd, cli_env, tmp_path):
     rows = ["t_s,rr_ms"]
     t = 0.0
-    for i in range(100):  # 90 s of beats, inside the 2-minute run
+    for _ in range(100):  # 90 s of beats, inside the 2-minute run
         t += 0.9
         rows.append(f"{t:.3f},900")
     rows[5] = "oops,900"

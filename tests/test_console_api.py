@@ -90,7 +90,7 @@ def test_controls_are_idempotent_and_two_consoles_see_the_same_session(console):
     repeat = tablet.post("/api/session/control", json={"action": "next", "from_phase": leave, "request_id": "n1"})
     assert first.json() == {"applied": True}
     assert repeat.json() == first.json()
-    for marker_try in range(2):  # the same marker sent twice (a resend after a reconnect)
+    for _ in range(2):  # the same marker sent twice (a resend after a reconnect)
         tablet.post("/api/session/control", json={"action": "marker", "text": "deep work: left trapezius",
                                                   "request_id": "m1"})
     for paused in (True, True, False):

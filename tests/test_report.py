@@ -127,7 +127,9 @@ def test_json_export_round_trips_with_every_beat_and_sample(logged, tmp_path):
     out = tmp_path / "session.json"
     assert report_command(store, sid, None, None, None, str(out), False, progress=False) == 0
     data = json.loads(out.read_text())
-    count = lambda table: store.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (sid,)).fetchone()[0]
+
+    def count(table):
+        return store.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (sid,)).fetchone()[0]
     assert len(data["beats"]) == count("beats") > 400
     assert len(data["samples"]) == count("samples") > 1000
     assert len(data["events"]) == count("events")

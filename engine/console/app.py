@@ -227,7 +227,7 @@ async def add_client(request: Request):
 async def programs(request: Request):
     def read():
         listed, problems = [], []
-        for program_id, path in builtin_programs().items():
+        for path in builtin_programs().values():
             try:
                 listed.append(program_view(load_program(path)))
             except ProgramError as error:

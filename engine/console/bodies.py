@@ -27,8 +27,8 @@ def _printable(text: str) -> str:
 
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
-Score = Optional[Annotated[int, Field(ge=0, le=10)]]
-RequestId = Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]]
+Score = Annotated[int, Field(ge=0, le=10)] | None
+RequestId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")] | None
 
 
 class Body(BaseModel):

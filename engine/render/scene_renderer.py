@@ -294,7 +294,7 @@ def _describe_compile_error(log: str, fragment_path: Path) -> str:
     """'file:line: message' for the first error in a moderngl/driver compile log."""
     path = fragment_path
     lines = [line.strip() for line in log.splitlines()]
-    for index, line in enumerate(lines):
+    for line in lines:
         if line == "vertex_shader":
             path = FULLSCREEN_VERTEX_PATH
         elif line == "fragment_shader":

@@ -123,7 +123,7 @@ def _frame_session_panel(ax, record: SessionRecord, end_min: float) -> None:
     _plain_axes(ax)
     if not any(np.isfinite(line.get_ydata()).any() for line in ax.get_lines() if len(line.get_ydata()) > 2):
         ax.text(0.5, 0.5, NOT_ENOUGH, transform=ax.transAxes, ha="center", va="center", color=MUTED, fontsize=11)
-    for start, stop, label in _gaps(record):
+    for start, stop, _label in _gaps(record):
         ax.axvspan(start / 60, stop / 60, facecolor="none", edgecolor="#9a9a9a", hatch="///", lw=0, zorder=1)
 
 

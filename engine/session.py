@@ -62,6 +62,7 @@ class RunOptions:
     mirror: bool | None = None  # the headset's desktop mirror; None: when there is a display
     sound_when_headset_off: str = "continue"  # or "fade" (engine/xr/presence.py)
     on_headset: Callable[[object], None] | None = None  # called with the open XR target (tests, benchmarks)
+    spectrum_worker: bool | None = None  # the 5-s HRV spectrum off the frame thread; None: in wall-clock runs
 
 
 @dataclass
@@ -226,7 +227,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     events = _EventFanOut(writer, say, options.on_event)
     capture.on_scene_problem = lambda t_s, problem, phase: events.emit(t_s, "scene_problem", problem, phase)
     therapist_at_hand = window is not None or (headset is not None and headset.mirror is not None)
-    runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended)
+    runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended,
+                           spectrum_worker=not virtual if options.spectrum_worker is None else options.spectrum_worker)
     status = "interrupted"
     stopped_by: signal.Signals | None = None
     frame_dt = 1.0 / options.frame_rate

@@ -2,6 +2,9 @@
 waiting and picks up finished results, oldest first, on later frames."""
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +28,8 @@ class BackgroundJobs:
         if self.closed:
             return False
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.thread_name)
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.thread_name,
+                                            initializer=_below_the_frame_thread)
         self._pending.append(self._pool.submit(job, *args))
         return True
 
@@ -45,3 +49,13 @@ class BackgroundJobs:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _below_the_frame_thread() -> None:
+    """On the worker thread: 10 nice steps below the thread that started it, so that on a busy machine
+    the frame thread gets the CPU first (Linux, where each thread has its own nice value)."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19))
+        except OSError:
+            pass  # a priority we cannot change costs only speed

@@ -228,7 +228,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
     capture.on_scene_problem = lambda t_s, problem, phase: events.emit(t_s, "scene_problem", problem, phase)
     therapist_at_hand = window is not None or (headset is not None and headset.mirror is not None)
     runner = SessionRunner(program, source, unattended=not therapist_at_hand and not options.attended,
-                           spectrum_worker=not virtual if options.spectrum_worker is None else options.spectrum_worker)
+                           spectrum_worker=not isinstance(clock, VirtualClock) if options.spectrum_worker is None
+                           else options.spectrum_worker)
     status = "interrupted"
     stopped_by: signal.Signals | None = None
     frame_dt = 1.0 / options.frame_rate

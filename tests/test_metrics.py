@@ -413,3 +413,21 @@ def test_a_failing_spectrum_is_told_once_and_the_session_goes_on(monkeypatch, ca
     assert "live spectrum failed" in caplog.text and "FloatingPointError" in caplog.text  # with its traceback
     assert states[-1].hf_ms2 is None and states[-1].coherence is None  # blank, not stale
     assert states[-1].hr_bpm is not None and not runner.finished  # the rest of the session goes on
+
+
+@pytest.mark.parametrize("worker", [None, True])
+def test_a_session_computes_the_spectrum_inline_in_virtual_time_unless_told_and_leaves_no_thread(
+        tmp_path, welch_threads, worker):
+    from tidewell.engine.session import RunOptions, run_session
+    from tidewell.sessions.store import SessionStore
+
+    options = RunOptions(client="C-1", virtual_time=True, headless=True, say=lambda _: None, spectrum_worker=worker)
+    result = run_session(load_program(resolve_program("taster")).scaled_to(1.0), options,
+                         SessionStore(tmp_path / "tidewell.db"))
+    assert result.status == "completed"
+    frame = threading.current_thread().name
+    if worker is None:  # virtual time: reproducible, every recomputation in the frame's step
+        assert welch_threads and set(welch_threads) == {frame}
+    else:
+        assert frame not in welch_threads
+    assert worker_threads() == []  # the session's end stopped the worker

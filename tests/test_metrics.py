@@ -359,11 +359,13 @@ def test_the_runner_step_never_computes_the_spectrum_on_the_frame_thread(welch_t
     runner = full_body_runner(spectrum_worker=True)
     frame = threading.current_thread().name
     try:
-        states = [runner.step(k / 90) for k in range(90 * 100)]
-        wait_for(lambda: states[-1].hf_ms2 is not None, lambda: states.append(runner.step(100.0)))
+        states = [runner.step(k / 90) for k in range(90 * 100 + 1)]
+        wait_for(lambda: runner.metrics.snapshot(100.0, runner.pacer.pattern.rate_bpm).spectral_at_s == 100.0,
+                 lambda: states.append(runner.step(100.0)))
+        states.append(runner.step(100.0))
     finally:
         runner.flush_beats()
-    assert len(welch_threads) >= 10 and frame not in welch_threads
+    assert len(welch_threads) == 15 and frame not in welch_threads  # the marks from 30 s to 100 s, all on the worker
     assert states[-1].coherence is not None and states[-1].breath_rate_bpm is not None
 
     inline = full_body_runner()  # the same counter sees the inline runner compute on this thread

@@ -45,6 +45,8 @@ KINDS: dict[str, EventKind] = {k.name: k for k in (
     EventKind("baseline", "baseline", console=True, terminal=LINE, report=False, program_detail=True),
     EventKind("recenter", "recenter", console=False, terminal=SILENT, report=False, program_detail=True),
     EventKind("alert", "alert", console=True, terminal=LINE, report=True),
+    # the live metrics (sessions/metrics.py): a spectrum its worker thread could not compute
+    EventKind("metrics_problem", "live metrics problem", console=True, terminal=LINE, report=True),
     # the therapist's controls (window keys, pedals, console)
     EventKind("therapist_next", "next phase (therapist)", console=True, terminal=LINE, report=True,
               program_detail=True),

@@ -64,6 +64,7 @@ class RunOptions:
     mirror: bool | None = None  # the headset's desktop mirror; None: when there is a display
     sound_when_headset_off: str = "continue"  # or "fade" (engine/xr/presence.py)
     on_headset: Callable[[object], None] | None = None  # called with the open XR target (tests, benchmarks)
+    spectrum_worker: bool | None = None  # the 5-s HRV spectrum off the frame thread; None: in wall-clock runs
 
 
 @dataclass
@@ -154,7 +155,9 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         writer = store.writer(session_id)
         loop.log_to(writer, EventFanOut(writer, say, options.on_event))
         runner = SessionRunner(program, source, unattended=not display.therapist_at_hand and not options.attended,
-                               controls=options.controls)
+                               controls=options.controls,
+                               spectrum_worker=not isinstance(clock, VirtualClock) if options.spectrum_worker is None
+                               else options.spectrum_worker)
         say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
             f" sensor {source.description}")
         with StopRequest() as stop:

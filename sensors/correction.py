@@ -90,6 +90,16 @@ def _quartile_deviation(values: np.ndarray) -> float:
     return max((q3 - q1) / 2.0, MIN_QD_MS)
 
 
+def _is_ectopic_centre(dn, i: int) -> bool:
+    """The ectopic rule: beat i's normalised dRR is large and its neighbours swing the other way (S12)."""
+    di = dn(i)
+    if di > 1:
+        return max(dn(i - 1), dn(i + 1)) < -C1 * di - C2
+    if di < -1:
+        return min(dn(i - 1), dn(i + 1)) > -C1 * di + C2
+    return False
+
+
 class RRCorrector:
     """Classify and correct RR intervals one at a time (see the module docstring).
 
@@ -160,29 +170,34 @@ class RRCorrector:
             self._unclassified -= 1
         return out
 
-    def _classify(self, beat: _Pending) -> list[CorrectedBeat]:
+    def _window(self) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+        """The raw in-range window, its dRR normalised by Th1 (NaN where unknown), the local median,
+        and the mRR and Th2 of the beat being classified; its mRR joins the history."""
         rr_w = np.fromiter(self._rr, dtype=float, count=len(self._rr))
         n = rr_w.size
-        p = n - self._unclassified  # index of `beat` in rr_w
-        last = n - 1
-
+        p = n - self._unclassified  # index of the beat being classified in rr_w
         drr = np.empty(n)
         drr[1:] = np.diff(rr_w)
         session_start_in_window = self._seen == n
         drr[0] = rr_w[0] - self._first_reference if session_start_in_window else np.nan
         valid_drr = drr if session_start_in_window else drr[1:]
         th1 = ALPHA * _quartile_deviation(np.abs(valid_drr)) if valid_drr.size else ALPHA * MIN_QD_MS
-        d = drr / th1
 
-        def dn(i: int) -> float:  # normalised dRR, 0 ("no change") where unknown
-            return float(d[i]) if 0 <= i <= last and math.isfinite(d[i]) else 0.0
-
-        median = float(np.median(rr_w[max(0, last - MEDIAN_BEATS + 1):]))
+        median = float(np.median(rr_w[max(0, n - MEDIAN_BEATS):]))
         fresh = rr_w[p:] - median
         fresh[fresh < 0] *= 2.0
         mrr = float(fresh[0])
         th2 = ALPHA * _quartile_deviation(np.abs(np.concatenate([np.fromiter(self._mrr, float), fresh])))
         self._mrr.append(mrr)
+        return rr_w, drr / th1, median, mrr, th2
+
+    def _classify(self, beat: _Pending) -> list[CorrectedBeat]:
+        rr_w, d, median, mrr, th2 = self._window()
+        p = rr_w.size - self._unclassified  # index of `beat` in rr_w
+        last = rr_w.size - 1
+
+        def dn(i: int) -> float:  # normalised dRR, 0 ("no change") where unknown
+            return float(d[i]) if 0 <= i <= last and math.isfinite(d[i]) else 0.0
 
         rr = beat.rr_ms
         nominated, self._nominated = self._nominated, False
@@ -191,17 +206,9 @@ class RRCorrector:
             self._merge_into_next = None
             return [CorrectedBeat(beat.t_s, rr, merged, "extra")]
 
-        def is_ectopic_centre(i: int) -> bool:
-            di = dn(i)
-            if di > 1:
-                return max(dn(i - 1), dn(i + 1)) < -C1 * di - C2
-            if di < -1:
-                return min(dn(i - 1), dn(i + 1)) > -C1 * di + C2
-            return False
-
         dp, dp1, dp2 = dn(p), dn(p + 1), dn(p + 2)
-        leads_ectopic_pair = abs(dp) > 1 and dp * dp1 < 0 and is_ectopic_centre(p + 1)
-        if is_ectopic_centre(p) or leads_ectopic_pair:
+        leads_ectopic_pair = abs(dp) > 1 and dp * dp1 < 0 and _is_ectopic_centre(dn, p + 1)
+        if _is_ectopic_centre(dn, p) or leads_ectopic_pair:
             return [CorrectedBeat(beat.t_s, rr, median, "ectopic")]
         if abs(dp) > 1:
             self._nominated = abs(dp1) < abs(dp2)

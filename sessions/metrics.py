@@ -4,7 +4,8 @@ The pure functions take one uninterrupted run of NN intervals in ms: every succe
 difference they form is taken to be a real pair of adjacent beats.
 
 Live spectral values (RollingMetrics) come from tidewell.sessions.spectrum (its METHOD) applied
-to the last 64 s of the corrected RR series, recomputed every 5 s of session time:
+to the last 64 s of the corrected RR series, recomputed every 5 s of session time (on a worker
+thread for wall-clock sessions; see RollingMetrics):
 - hf_ms2: band_power over HF = [0.15, 0.40) Hz, ms^2.
 - coherence: spectrum.coherence_ratio, peak power in a 0.030 Hz window around the highest peak
   in 0.04-0.26 Hz divided by the rest of the power in 0.0033-0.40 Hz.
@@ -21,6 +22,7 @@ to the last 64 s of the corrected RR series, recomputed every 5 s of session tim
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -30,6 +32,7 @@ import numpy as np
 
 from tidewell.sensors.correction import CorrectedBeat
 from tidewell.sessions import spectrum
+from tidewell.sessions.background import BackgroundJobs
 
 NN = Sequence[float] | np.ndarray
 MIN_HR_BEATS = 3  # ok beats in the HR window for a valid live HR
@@ -46,6 +49,8 @@ MIN_SPECTRAL_SPAN_S = 25.0
 MAX_SPECTRAL_GAP_S = 6.0
 RSA_BAND = (0.04, 0.40)  # breathing 2.4-24 breaths/min
 ADHERENCE_HALF_WIDTH_HZ = 0.015
+
+_log = logging.getLogger("tidewell.metrics")
 
 
 def mean_hr_bpm(nn: NN) -> float | None:
@@ -128,6 +133,27 @@ class _Spectrum:
     adherence: float | None = None
 
 
+def spectrum_of_window(now_s: float, series: tuple[tuple[float, float], ...],
+                       first_t_s: float | None) -> _Spectrum | None:
+    """Spectrum of the corrected beats (t_s, rr_ms) in (now_s - 64 s, now_s]; O(window). Pure: it runs
+    on RollingMetrics' worker thread or inline. None while the beats span less than 25 s."""
+    if len(series) < 4 or series[-1][0] - series[0][0] < MIN_SPECTRAL_SPAN_S:
+        return None
+    t = np.fromiter((b[0] for b in series), float, len(series))
+    rr = np.fromiter((b[1] for b in series), float, len(series))
+    _, x = spectrum.resample_rr(t, rr)
+    freqs, psd = spectrum.welch_psd(x)
+    edges = np.concatenate(([now_s - SPECTRAL_WINDOW_S], t, [now_s]))
+    full = first_t_s is not None and now_s - first_t_s >= SPECTRAL_WINDOW_S
+    return _Spectrum(
+        at_s=now_s, freqs=freqs, psd=psd,
+        valid=full and float(np.max(np.diff(edges))) <= MAX_SPECTRAL_GAP_S,
+        hf_ms2=spectrum.band_power(freqs, psd, *spectrum.HF),
+        coherence=spectrum.coherence_ratio(freqs, psd),
+        breath_rate_bpm=breath_rate_bpm(freqs, psd),
+    )
+
+
 class RollingMetrics:
     """Live HR, RMSSD, SDNN and spectral values over trailing time windows (now_s - window, now_s].
 
@@ -145,12 +171,25 @@ class RollingMetrics:
     cached spectrum (one band integral), not by a new recomputation.
 
     Running sums over deques keep add() and snapshot() O(1) amortised between recomputations,
-    cheap enough for every frame; a snapshot with nothing changed returns the previous result. Beats must arrive in time order and snapshot times must not go
-    backwards.
+    cheap enough for every frame; a snapshot with nothing changed returns the previous result. Beats
+    must arrive in time order and snapshot times must not go backwards.
+
+    A recomputation (spline, Welch, band integrals: milliseconds) is too slow for a 90 Hz frame. With
+    background=True the snapshot that reaches a 5-s mark only hands a copy of the window to one worker
+    thread, and a later snapshot takes the finished spectrum: the same numbers as inline, labelled with
+    the same spectral_at_s, a frame or more later. Inline (the default) keeps a snapshot's result a
+    function of the beats and times alone, which virtual-time runs, the offline tools and tests need
+    to be reproducible. A recomputation that fails on the worker blanks the spectral values until
+    one succeeds and is told once through drain_problems() (with its traceback in the log); inline,
+    it raises. close() stops the worker; later recomputations run inline.
     """
 
-    def __init__(self, hr_window_s: float = 10.0, rmssd_window_s: float = 60.0, sdnn_window_s: float = 60.0):
+    def __init__(self, hr_window_s: float = 10.0, rmssd_window_s: float = 60.0, sdnn_window_s: float = 60.0,
+                 *, background: bool = False):
         self.hr_window_s, self.rmssd_window_s, self.sdnn_window_s = hr_window_s, rmssd_window_s, sdnn_window_s
+        self._worker = BackgroundJobs("tidewell-spectrum") if background else None
+        self._problems: list[str] = []
+        self._failing = False  # the last recomputation on the worker failed
         self._first_t_s: float | None = None
         self._previous: float | None = None  # corrected RR of the previous beat, None after a gap
         self._nn: deque[tuple[float, float]] = deque()  # (t_s, rr_ms) of ok beats
@@ -205,6 +244,8 @@ class RollingMetrics:
             raise ValueError(f"RollingMetrics.snapshot: guided_pace_bpm must be a positive number of breaths/min "
                              f"or None, got {guided_pace_bpm!r}")
         self._evict(now_s)
+        if self._worker is not None and self._worker.busy:
+            self._take_finished_spectra()
         if now_s >= self._next_spectral_s:
             self._recompute_spectrum(now_s)
             self._next_spectral_s = (math.floor(now_s / SPECTRAL_EVERY_S) + 1) * SPECTRAL_EVERY_S
@@ -244,25 +285,39 @@ class RollingMetrics:
         return self._last
 
     def _recompute_spectrum(self, now_s: float) -> None:
-        """Spectrum of the corrected beats in (now_s - 64 s, now_s]; O(window), every 5 s."""
         self._changed = True
         self._resum_sdnn()  # drop the running sums' rounding drift while we are at it
-        if len(self._series) < 4 or self._series[-1][0] - self._series[0][0] < MIN_SPECTRAL_SPAN_S:
-            self._spectrum = None
-            return
-        t = np.fromiter((b[0] for b in self._series), float, len(self._series))
-        rr = np.fromiter((b[1] for b in self._series), float, len(self._series))
-        _, x = spectrum.resample_rr(t, rr)
-        freqs, psd = spectrum.welch_psd(x)
-        edges = np.concatenate(([now_s - SPECTRAL_WINDOW_S], t, [now_s]))
-        full = self._first_t_s is not None and now_s - self._first_t_s >= SPECTRAL_WINDOW_S
-        self._spectrum = _Spectrum(
-            at_s=now_s, freqs=freqs, psd=psd,
-            valid=full and float(np.max(np.diff(edges))) <= MAX_SPECTRAL_GAP_S,
-            hf_ms2=spectrum.band_power(freqs, psd, *spectrum.HF),
-            coherence=spectrum.coherence_ratio(freqs, psd),
-            breath_rate_bpm=breath_rate_bpm(freqs, psd),
-        )
+        # A copy of the window: the frame thread goes on adding and evicting beats meanwhile.
+        window = (now_s, tuple(self._series), self._first_t_s)
+        if self._worker is None or not self._worker.submit(spectrum_of_window, *window):
+            self._spectrum = spectrum_of_window(*window)
+
+    def _take_finished_spectra(self) -> None:
+        for job in self._worker.finished():
+            self._changed = True
+            error = job.exception()
+            if error is None:
+                self._spectrum, self._failing = job.result(), False
+                continue
+            self._spectrum = None  # blank, not stale
+            if not self._failing:
+                _log.error("live spectrum failed on the worker thread", exc_info=error)
+                self._problems.append(f"HF power, coherence, breathing rate and adherence are blank until the "
+                                      f"spectrum can be computed again: {type(error).__name__}: {error}")
+            self._failing = True
+
+    def drain_problems(self) -> list[str]:
+        """Failed recomputations on the worker, once each time the spectrum stops working."""
+        problems = self._problems
+        if problems:
+            self._problems = []
+        return problems
+
+    def close(self) -> None:
+        """Stop the worker thread (waits for a running recomputation); later ones run inline."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def _resum_sdnn(self) -> None:
         x = np.fromiter((b[1] for b in self._sd), float, len(self._sd))

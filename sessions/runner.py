@@ -37,9 +37,11 @@ class Event:
 
 
 class SessionRunner:
-    def __init__(self, program: Program, source: BeatSource, *, unattended: bool, controls: Controls | None = None):
+    def __init__(self, program: Program, source: BeatSource, *, unattended: bool, controls: Controls | None = None,
+                 spectrum_worker: bool = False):
         """controls: the queue the window, headset and console put their Controls on (sessions/controls.py);
-        each step applies what is waiting there first."""
+        each step applies what is waiting there first. spectrum_worker: the live spectrum on a worker thread
+        (sessions/metrics.py), for sessions played at the wall clock."""
         self.program = program
         self.source = source
         self.unattended = unattended
@@ -53,7 +55,7 @@ class SessionRunner:
         self.reached_end = False  # the last phase ran its course or was ended gently (not ended early)
         self.pacer = BreathPacer(program.phases[0].breathing)
         self.corrector = RRCorrector()
-        self.metrics = RollingMetrics()
+        self.metrics = RollingMetrics(background=spectrum_worker)  # see RollingMetrics: wall-clock runs only
         self.calm = CalmEstimator()
         self.pace = AdaptivePace(program.phases[0].breathing.rate_bpm)
         self.hr_trend = HeartRateTrend()
@@ -151,6 +153,8 @@ class SessionRunner:
         self._read_heart(now)
         self._close_baseline(now)
         live = self.metrics.snapshot(now, self.pacer.pattern.rate_bpm)
+        for problem in self.metrics.drain_problems():
+            self._log(now, "metrics_problem", problem)
         hr = live.hr_bpm if live.hr_valid else None
         rmssd = live.rmssd_ms if live.rmssd_valid else None
         calm = self.calm.update(dt, hr, rmssd, hold=self.sensor != "ok")
@@ -202,8 +206,10 @@ class SessionRunner:
         )
 
     def flush_beats(self) -> None:
-        """Release the beats the corrector still holds for look-ahead (at the end, or on a stop)."""
+        """Release the beats the corrector still holds for look-ahead, and stop the metrics' worker
+        thread (at the end, or on a stop)."""
         self._take_beats(self.corrector.flush())
+        self.metrics.close()
         self._close_baseline(self._last_now or 0.0, final=True)
 
     def drain_events(self) -> list[Event]:

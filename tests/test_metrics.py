@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.simulated import SimulatedHeart
+from tidewell.sessions import spectrum
+from tidewell.sessions.program import load_program, resolve_program
+from tidewell.sessions.runner import SessionRunner
 from tidewell.sessions.metrics import LiveMetrics, RollingMetrics, mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
 from tidewell.sessions.spectrum import HF, band_power, coherence_ratio, resample_rr, welch_psd
 
@@ -253,3 +260,176 @@ def test_simulated_heart_breathing_at_6_per_minute_reads_6():
             assert live.adherence > 0.4  # RSA at 0.1 Hz over the simulator's AR(1) noise
             checked += 1
     assert checked == 171
+
+
+# -- the spectrum off the frame thread: RollingMetrics(background=True) -----------------------------
+# Each 5-s recomputation goes to one worker thread; the figures are inline's, a failure is told as an
+# event, and the session's end leaves no thread.
+
+SPECTRAL = ("hf_ms2", "hf_valid", "coherence", "coherence_valid", "breath_rate_bpm", "breath_rate_valid",
+            "adherence", "adherence_valid", "spectral_at_s")
+WAIT_S = 30.0  # the longest a test waits for the worker before failing (it takes milliseconds)
+
+
+def figures(live) -> tuple:
+    return tuple(getattr(live, name) for name in SPECTRAL)
+
+
+def worker_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("tidewell-spectrum")]
+
+
+def wait_for(condition, poll):
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, "the spectrum worker gave nothing back"
+        time.sleep(0.002)
+        poll()
+
+
+@pytest.fixture
+def welch_threads(monkeypatch):
+    """The name of the thread of every welch_psd call."""
+    calls: list[str] = []
+    real = spectrum.welch_psd
+
+    def counted(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spectrum, "welch_psd", counted)
+    return calls
+
+
+def stream_frames(metrics: RollingMetrics, beats, until_s: float, frame_hz: float = 90.0, wait_at_marks: bool = False):
+    """As the runner does: beats as their time comes, a snapshot every frame. wait_at_marks: after each
+    frame that reached a 5-s mark, snapshot that frame again until the worker's spectrum is in."""
+    snaps, i, mark = [], 0, 30.0  # the first recomputation with 25 s of beats is at 30 s
+    for k in range(1, int(until_s * frame_hz) + 1):
+        now = k / frame_hz
+        while i < len(beats) and beats[i].t_s <= now:
+            metrics.add(beats[i])
+            i += 1
+        snaps.append((now, metrics.snapshot(now, 9.0)))
+        if wait_at_marks and now >= mark:
+            wait_for(lambda: snaps[-1][1].spectral_at_s == now, lambda: snaps.append((now, metrics.snapshot(now, 9.0))))
+            mark += 5.0
+    return snaps
+
+
+def test_the_worker_gives_the_inline_figures_for_the_same_beats(welch_threads):
+    beats = oscillating_beats(100.0, 9.0, 30.0, noise_ms=10.0, seed=1)
+    inline = stream_frames(RollingMetrics(), beats, 100.0)
+    expected = {live.spectral_at_s: figures(live) for _, live in inline}
+    inline_calls = len(welch_threads)
+    assert inline_calls == 15 and set(welch_threads) == {threading.current_thread().name}
+
+    background = RollingMetrics(background=True)
+    try:
+        waited = stream_frames(background, beats, 100.0, wait_at_marks=True)
+    finally:
+        background.close()
+    assert {live.spectral_at_s for _, live in waited} == set(expected)  # every recomputation arrived
+    for now, live in waited:  # each frame shows exactly what inline showed for that recomputation
+        assert figures(live) == expected[live.spectral_at_s]
+        assert live.spectral_at_s is None or live.spectral_at_s <= now
+    worker_calls = welch_threads[inline_calls:]
+    assert len(worker_calls) == 15 and all(name.startswith("tidewell-spectrum") for name in worker_calls)
+
+
+def test_without_waiting_every_frame_shows_a_finished_inline_figure():
+    beats = oscillating_beats(100.0, 9.0, 30.0, noise_ms=10.0, seed=1)
+    expected = {live.spectral_at_s: figures(live) for _, live in stream_frames(RollingMetrics(), beats, 100.0)}
+    background = RollingMetrics(background=True)
+    try:
+        snaps = stream_frames(background, beats, 100.0)
+        wait_for(lambda: snaps[-1][1].spectral_at_s == 100.0,
+                 lambda: snaps.append((100.0, background.snapshot(100.0, 9.0))))
+    finally:
+        background.close()
+    assert all(figures(live) == expected[live.spectral_at_s] for _, live in snaps)
+
+
+def full_body_runner(**kwargs) -> SessionRunner:
+    program = load_program(resolve_program("full_body_60"))
+    return SessionRunner(program, SimulatedHeart(seed=3), unattended=True, **kwargs)
+
+
+def test_the_runner_step_never_computes_the_spectrum_on_the_frame_thread(welch_threads):
+    runner = full_body_runner(spectrum_worker=True)
+    frame = threading.current_thread().name
+    try:
+        states = [runner.step(k / 90) for k in range(90 * 100 + 1)]
+        wait_for(lambda: runner.metrics.snapshot(100.0, runner.pacer.pattern.rate_bpm).spectral_at_s == 100.0,
+                 lambda: states.append(runner.step(100.0)))
+        states.append(runner.step(100.0))
+    finally:
+        runner.flush_beats()
+    assert len(welch_threads) == 15 and frame not in welch_threads  # the marks from 30 s to 100 s, all on the worker
+    assert states[-1].coherence is not None and states[-1].breath_rate_bpm is not None
+
+    inline = full_body_runner()  # the same counter sees the inline runner compute on this thread
+    for k in range(90 * 35):
+        inline.step(k / 90)
+    assert welch_threads.count(frame) >= 1
+
+
+def test_the_worker_stops_when_the_session_ends_and_later_spectra_run_inline(welch_threads):
+    runner = full_body_runner(spectrum_worker=True)
+    for k in range(30 * 40):
+        runner.step(k / 30)
+    wait_for(lambda: runner.metrics.snapshot(39.99).spectral_at_s == 35.0, lambda: None)
+    [worker] = worker_threads()  # started with the first recomputation (30 s)
+    if sys.platform.startswith("linux"):  # below the frame thread, so a busy machine serves frames first
+        assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
+    runner.flush_beats()  # the session's end path, on a completed run or a stop
+    assert worker_threads() == []
+    before = welch_threads.count(threading.current_thread().name)
+    runner.step(45.0)  # a step after the end (none is taken in a session) computes inline
+    assert welch_threads.count(threading.current_thread().name) == before + 1
+    assert runner.metrics.snapshot(45.1).spectral_at_s == 45.0  # at once: no worker
+
+
+def test_a_failing_spectrum_is_told_once_and_the_session_goes_on(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise FloatingPointError("bad window")
+
+    monkeypatch.setattr(spectrum, "welch_psd", broken)
+    runner = full_body_runner(spectrum_worker=True)
+    events, states = [], []
+
+    def step(now: float) -> None:
+        states.append(runner.step(now))
+        events.extend(runner.drain_events())
+
+    try:
+        for k in range(30 * 50):  # marks at 30, 35, 40, 45 s: every recomputation fails
+            step(k / 30)
+        wait_for(lambda: any(e.kind == "metrics_problem" for e in events), lambda: step(50.0))
+        step(50.1)
+    finally:
+        runner.flush_beats()
+    problems = [e for e in events if e.kind == "metrics_problem"]
+    assert len(problems) == 1, problems  # told once, not every 5 s
+    assert "blank" in problems[0].detail and "FloatingPointError: bad window" in problems[0].detail
+    assert "live spectrum failed" in caplog.text and "FloatingPointError" in caplog.text  # with its traceback
+    assert states[-1].hf_ms2 is None and states[-1].coherence is None  # blank, not stale
+    assert states[-1].hr_bpm is not None and not runner.finished  # the rest of the session goes on
+
+
+@pytest.mark.parametrize("worker", [None, True])
+def test_a_session_computes_the_spectrum_inline_in_virtual_time_unless_told_and_leaves_no_thread(
+        tmp_path, welch_threads, worker):
+    from tidewell.engine.session import RunOptions, run_session
+    from tidewell.sessions.store import SessionStore
+
+    options = RunOptions(client="C-1", virtual_time=True, headless=True, say=lambda _: None, spectrum_worker=worker)
+    result = run_session(load_program(resolve_program("taster")).scaled_to(1.0), options,
+                         SessionStore(tmp_path / "tidewell.db"))
+    assert result.status == "completed"
+    frame = threading.current_thread().name
+    if worker is None:  # virtual time: reproducible, every recomputation in the frame's step
+        assert welch_threads and set(welch_threads) == {frame}
+    else:
+        assert frame not in welch_threads
+    assert worker_threads() == []  # the session's end stopped the worker

@@ -1,7 +1,7 @@
 """A headset session in a process of its own, reporting as JSON lines (tests/xr, benchmarks/xr_frame.py).
 
     python xr_session_child.py --out DIR [--program ID] [--minutes N] [--capture-at S ...] [--mirror]
-                               [--sound-when-off continue|fade] [--scene SCENE]
+                               [--sound-when-off continue|fade] [--scene SCENE] [--spectrum worker|inline]
 
 Lines on stdout: {"progress": {...}} twice a second of session time, {"captured": {...}} when the
 eyes (and the mirror) were saved as PNGs at a --capture-at time, {"result": {...}} at the end.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from dataclasses import replace
@@ -37,6 +38,8 @@ def main() -> int:
     parser.add_argument("--sound-when-off", default="continue")
     parser.add_argument("--scene", help="show this scene in every phase")
     parser.add_argument("--audio-device", help="a sound device (default: the system's, else a WAV file)")
+    parser.add_argument("--spectrum", choices=("worker", "inline"), default="worker",
+                        help="the 5-s HRV spectrum on a worker thread (as sessions run) or on the frame thread")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -46,11 +49,17 @@ def main() -> int:
     headset = {}
     captures = sorted(args.capture_at)
     next_progress = [0.0]
+    # Where in target.engine_s the frames that reached a 5-s mark from 30 s on will be measured: the
+    # frames whose runner step recomputes the live HRV spectrum (inline) or hands it to its worker.
+    spectrum_frames, last_t = [], [0.0]
 
     def on_frame(state) -> None:
         target = headset.get("target")
         if target is None:
             return
+        if state.t_s >= 30.0 and math.floor(state.t_s / 5.0) > math.floor(last_t[0] / 5.0):
+            spectrum_frames.append(len(target.engine_s))  # measured at the next frame's start
+        last_t[0] = state.t_s
         if state.t_s >= next_progress[0]:
             next_progress[0] += 0.5
             say_json(progress={"t_s": state.t_s, "frames": target.frames, "missed": target.missed,
@@ -78,7 +87,7 @@ def main() -> int:
 
     options = RunOptions(target="xr", mirror=args.mirror, on_frame=on_frame,
                          on_headset=on_headset, sound_when_headset_off=args.sound_when_off,
-                         audio_device=args.audio_device,
+                         audio_device=args.audio_device, spectrum_worker=args.spectrum == "worker",
                          say=lambda text: print(text, flush=True))
     result = run_session(program, options)
     target = headset["target"]
@@ -95,6 +104,7 @@ def main() -> int:
         "engine_cpu_ms_median": statistics.median(cpu_ms) if cpu_ms else None,
         "gl_ms_median": statistics.median(gl_ms) if gl_ms else None,
         "engine_ms_max": max(engine_ms, default=None), "gl_ms_max": max(gl_ms, default=None),
+        "spectrum_frames_ms": [1e3 * target.engine_s[i] for i in spectrum_frames if i < len(target.engine_s)],
         "lost": target.lost, "mirror_frames": target.mirror.shown if target.mirror is not None else 0,
         "folder": str(result.folder),
     })

@@ -18,6 +18,7 @@ other or takes a lock. The counters are aligned 64-bit words, loaded and stored 
 stores the samples before the counter that publishes them, and x86-64 (the clinic PCs Tidewell
 runs on) makes stores visible in that order.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -50,7 +51,8 @@ class RenderRing:
         self._map = mmap.mmap(fd, self.nbytes(chunk, lead, channels))
         self.counters = np.frombuffer(self._map, dtype=np.int64, count=_HEADER_WORDS)
         self.frames = np.frombuffer(self._map, dtype=np.float32, offset=8 * _HEADER_WORDS).reshape(
-            self.capacity, channels)
+            self.capacity, channels
+        )
         self._read = int(self.counters[READ])  # the callback's own copy of its counter
 
     @classmethod
@@ -91,9 +93,9 @@ class RenderRing:
         taken = min(frames, available)
         start = self._read % self.capacity
         first = min(taken, self.capacity - start)
-        out[:first] = self.frames[start:start + first]
+        out[:first] = self.frames[start : start + first]
         if taken > first:
-            out[first:taken] = self.frames[:taken - first]
+            out[first:taken] = self.frames[: taken - first]
         if taken < frames:
             out[taken:] = 0.0
         self._read += taken
@@ -129,7 +131,7 @@ class Renderer:
             begin = time.perf_counter()
             start = self.written % ring.capacity
             frames = min(ring.chunk, ring.capacity - start)
-            target = ring.frames[start:start + frames]
+            target = ring.frames[start : start + frames]
             if self.block.read_controls(self.controls):
                 self.have_controls = True
             if not self.have_controls:

@@ -6,6 +6,7 @@ continues at its start without a seam. A layer's dark and bright loops share one
 crossfading them morphs the filter instead of mixing two unrelated noises. Tonal loops (tone,
 drone) hold a whole number of cycles of every partial, which makes them seamless too.
 """
+
 from __future__ import annotations
 
 import functools
@@ -108,6 +109,7 @@ def _frozen(loop: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Beds:
     """All loops for one sample rate and seed (float32, mono, read-only)."""
+
     air_dark: np.ndarray
     air_bright: np.ndarray
     tone: np.ndarray
@@ -133,26 +135,72 @@ def make_beds(sample_rate: int, seed: int) -> Beds:
     rng = np.random.Generator(np.random.PCG64(seed))
     nyquist_safe = 0.45 * sample_rate
 
-    def noise_spectrum(seconds: float) -> tuple[np.ndarray, np.ndarray, int]:
-        length = _loop_length(seconds, sample_rate)
-        spectrum = fft.rfft(rng.standard_normal(length))
-        spectrum[0] = 0.0  # no DC
-        return spectrum, fft.rfftfreq(length, 1.0 / sample_rate), length
-
-    spectrum, f, n = noise_spectrum(BREATH_LOOP_S)
+    spectrum, f, n = _white_noise(rng, BREATH_LOOP_S, sample_rate)
     air_rms = db_to_gain(BREATH_NOISE_DBFS)
-    air_dark = _shaped(spectrum, _highpass(f, DARK_AIR_BAND_HZ[0], AIR_ORDER)
-                       * _lowpass(f, DARK_AIR_BAND_HZ[1], AIR_ORDER), n, air_rms)
-    air_bright = _shaped(spectrum, _highpass(f, BRIGHT_AIR_BAND_HZ[0], AIR_ORDER)
-                         * _lowpass(f, min(BRIGHT_AIR_BAND_HZ[1], nyquist_safe), AIR_ORDER), n, air_rms)
+    air_dark = _shaped(
+        spectrum, _highpass(f, DARK_AIR_BAND_HZ[0], AIR_ORDER) * _lowpass(f, DARK_AIR_BAND_HZ[1], AIR_ORDER), n, air_rms
+    )
+    air_bright = _shaped(
+        spectrum,
+        _highpass(f, BRIGHT_AIR_BAND_HZ[0], AIR_ORDER)
+        * _lowpass(f, min(BRIGHT_AIR_BAND_HZ[1], nyquist_safe), AIR_ORDER),
+        n,
+        air_rms,
+    )
 
-    spectrum, f, n = noise_spectrum(OCEAN_LOOP_S)
+    spectrum, f, n = _white_noise(rng, OCEAN_LOOP_S, sample_rate)
     ocean_rms = db_to_gain(OCEAN_DBFS)
-    ocean_dark = _shaped(spectrum, _pink(f) * _highpass(f, OCEAN_DARK_HZ[0], 2)
-                         * _lowpass(f, OCEAN_DARK_HZ[1], 2), n, ocean_rms)
-    ocean_bright = _shaped(spectrum, _pink(f) * _highpass(f, OCEAN_BRIGHT_HZ[0], 2)
-                           * _lowpass(f, min(OCEAN_BRIGHT_HZ[1], nyquist_safe), 2), n, ocean_rms)
+    ocean_dark = _shaped(
+        spectrum, _pink(f) * _highpass(f, OCEAN_DARK_HZ[0], 2) * _lowpass(f, OCEAN_DARK_HZ[1], 2), n, ocean_rms
+    )
+    ocean_bright = _shaped(
+        spectrum,
+        _pink(f) * _highpass(f, OCEAN_BRIGHT_HZ[0], 2) * _lowpass(f, min(OCEAN_BRIGHT_HZ[1], nyquist_safe), 2),
+        n,
+        ocean_rms,
+    )
 
+    spectrum, f, n = _rain_noise(rng, sample_rate)
+    rain_rms = db_to_gain(RAIN_DBFS)
+    rain_dark = _shaped(spectrum, _highpass(f, RAIN_DARK_HZ[0], 2) * _lowpass(f, RAIN_DARK_HZ[1], 2), n, rain_rms)
+    rain_bright = _shaped(
+        spectrum, _highpass(f, RAIN_BRIGHT_HZ[0], 2) * _lowpass(f, min(RAIN_BRIGHT_HZ[1], nyquist_safe), 2), n, rain_rms
+    )
+
+    spectrum, f, n = _white_noise(rng, WIND_LOOP_S, sample_rate)
+    wind_rms = db_to_gain(WIND_DBFS)
+    wind_dark = _shaped(spectrum, _resonance(f, *WIND_DARK) * _lowpass(f, 1500.0, 2), n, wind_rms)
+    wind_bright = _shaped(
+        spectrum, _resonance(f, *WIND_BRIGHT) * _lowpass(f, min(3000.0, nyquist_safe), 2), n, wind_rms
+    )
+    drone_dark, drone_bright = _drone(sample_rate, rng)
+    return Beds(
+        air_dark,
+        air_bright,
+        _tone(sample_rate),
+        drone_dark,
+        drone_bright,
+        ocean_dark,
+        ocean_bright,
+        rain_dark,
+        rain_bright,
+        wind_dark,
+        wind_bright,
+        chime(sample_rate, BREATH_CHIME_HZ, BREATH_CHIME_S),
+        chime(sample_rate, PHASE_CHIME_HZ, PHASE_CHIME_S),
+    )
+
+
+def _white_noise(rng: np.random.Generator, seconds: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A loop's white-noise spectrum without DC, its frequencies and its length."""
+    length = _loop_length(seconds, sample_rate)
+    spectrum = fft.rfft(rng.standard_normal(length))
+    spectrum[0] = 0.0
+    return spectrum, fft.rfftfreq(length, 1.0 / sample_rate), length
+
+
+def _rain_noise(rng: np.random.Generator, sample_rate: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The rain loop's spectrum: a soft hiss with drops scattered through it."""
     n = _loop_length(RAIN_LOOP_S, sample_rate)
     hiss = rng.standard_normal(n) * math.sqrt(1.0 - RAIN_DROP_SHARE)
     drops = np.zeros(n)
@@ -164,21 +212,7 @@ def make_beds(sample_rate: int, seed: int) -> Beds:
     spectrum = fft.rfft(hiss + drops)
     spectrum[0] = 0.0
     f = fft.rfftfreq(n, 1.0 / sample_rate)
-    rain_rms = db_to_gain(RAIN_DBFS)
-    rain_dark = _shaped(spectrum, _highpass(f, RAIN_DARK_HZ[0], 2) * _lowpass(f, RAIN_DARK_HZ[1], 2), n, rain_rms)
-    rain_bright = _shaped(spectrum, _highpass(f, RAIN_BRIGHT_HZ[0], 2)
-                          * _lowpass(f, min(RAIN_BRIGHT_HZ[1], nyquist_safe), 2), n, rain_rms)
-
-    spectrum, f, n = noise_spectrum(WIND_LOOP_S)
-    wind_rms = db_to_gain(WIND_DBFS)
-    wind_dark = _shaped(spectrum, _resonance(f, *WIND_DARK) * _lowpass(f, 1500.0, 2), n, wind_rms)
-    wind_bright = _shaped(spectrum, _resonance(f, *WIND_BRIGHT) * _lowpass(f, min(3000.0, nyquist_safe), 2),
-                          n, wind_rms)
-
-    drone_dark, drone_bright = _drone(sample_rate, rng)
-    return Beds(air_dark, air_bright, _tone(sample_rate), drone_dark, drone_bright,
-                ocean_dark, ocean_bright, rain_dark, rain_bright, wind_dark, wind_bright,
-                chime(sample_rate, BREATH_CHIME_HZ, BREATH_CHIME_S), chime(sample_rate, PHASE_CHIME_HZ, PHASE_CHIME_S))
+    return spectrum, f, n
 
 
 def _tone(sample_rate: int) -> np.ndarray:
@@ -236,6 +270,9 @@ def chime_step_bound(sample_rate: int, fundamental_hz: float, seconds: float) ->
             raw += amplitude * np.exp(-t / decay_s) * np.sin(2 * np.pi * ratio * fundamental_hz * t)
     scale = db_to_gain(CHIME_PEAK_DBFS) / np.abs(raw * chime_envelope(t, seconds)).max()
     envelope_rate = np.pi / (2 * CHIME_ATTACK_S) + np.pi / (2 * CHIME_TAIL_S) + 1.0 / min(p[2] for p in CHIME_PARTIALS)
-    bound = sum(amplitude * (2 * np.pi * ratio * fundamental_hz + envelope_rate)
-                for ratio, amplitude, _ in CHIME_PARTIALS if ratio * fundamental_hz < 0.45 * sample_rate)
+    bound = sum(
+        amplitude * (2 * np.pi * ratio * fundamental_hz + envelope_rate)
+        for ratio, amplitude, _ in CHIME_PARTIALS
+        if ratio * fundamental_hz < 0.45 * sample_rate
+    )
     return float(scale * bound / sample_rate)

@@ -11,6 +11,7 @@ otherwise it keeps playing the controls it already has. Neither side ever waits 
 The same block carries the audio process's statistics back (counts, and rings of callback and
 render times), which only the audio process writes.
 """
+
 from __future__ import annotations
 
 import mmap

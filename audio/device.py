@@ -1,9 +1,9 @@
 """Live output through a sound device, played by an audio process (audio/player.py) that this
 module starts, watches and replaces when the device is lost."""
+
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -42,8 +42,15 @@ class DeviceOutput:
     fades in from silence. Each loss and return is reported once through drain_events().
     """
 
-    def __init__(self, sample_rate: int = 48000, device: str | int | None = None, seed: int = 0,
-                 channels: int = 2, blocksize: int = 0, lead_s: float = DEFAULT_LEAD_S):
+    def __init__(
+        self,
+        sample_rate: int = 48000,
+        device: str | int | None = None,
+        seed: int = 0,
+        channels: int = 2,
+        blocksize: int = 0,
+        lead_s: float = DEFAULT_LEAD_S,
+    ):
         self.path = None
         self.sample_rate = sample_rate
         self.channels = channels
@@ -66,8 +73,7 @@ class DeviceOutput:
         try:
             message = self._next_message(OPEN_TIMEOUT_S)
             if "opened" not in message:
-                raise DeviceUnavailable(message.get("unavailable") or message.get("lost")
-                                        or self._exit_reason(message))
+                raise DeviceUnavailable(message.get("unavailable") or message.get("lost") or self._exit_reason(message))
         except BaseException:
             self._kill_process()
             self._block.close()
@@ -100,11 +106,20 @@ class DeviceOutput:
         kept = len(recent)
         block_frames = int(shared[c.BLOCK_FRAMES])
         stats = {
-            "callbacks": count, "status_flags": int(shared[c.STATUS_FLAGS]), "underruns": int(shared[c.UNDERFLOWS]),
-            "starved": int(shared[c.STARVED]), "renders": int(shared[c.RENDERS]), "lead_s": self.lead_s,
-            "block_frames": block_frames, "losses": self.losses, "reopens": self.reopens,
-            "lost": self.lost, "device": self.description, "sample_rate": self.sample_rate,
-            "scheduling": self.scheduling, "compute_s": recent,
+            "callbacks": count,
+            "status_flags": int(shared[c.STATUS_FLAGS]),
+            "underruns": int(shared[c.UNDERFLOWS]),
+            "starved": int(shared[c.STARVED]),
+            "renders": int(shared[c.RENDERS]),
+            "lead_s": self.lead_s,
+            "block_frames": block_frames,
+            "losses": self.losses,
+            "reopens": self.reopens,
+            "lost": self.lost,
+            "device": self.description,
+            "sample_rate": self.sample_rate,
+            "scheduling": self.scheduling,
+            "compute_s": recent,
             "render_s": _latest(self._block.render_s.copy(), int(shared[c.RENDERS])),
         }
         if kept:
@@ -139,9 +154,23 @@ class DeviceOutput:
 
     # -- the audio process ----------------------------------------------------------------
     def _start_process(self, retry: bool) -> None:
-        command = [sys.executable, "-m", "tidewell.audio.player", "--fd", str(self._block.fileno()),
-                   "--sample-rate", str(self.sample_rate), "--channels", str(self.channels),
-                   "--blocksize", str(self.blocksize), "--seed", str(self.seed), "--lead-s", str(self.lead_s)]
+        command = [
+            sys.executable,
+            "-m",
+            "tidewell.audio.player",
+            "--fd",
+            str(self._block.fileno()),
+            "--sample-rate",
+            str(self.sample_rate),
+            "--channels",
+            str(self.channels),
+            "--blocksize",
+            str(self.blocksize),
+            "--seed",
+            str(self.seed),
+            "--lead-s",
+            str(self.lead_s),
+        ]
         if self.device_query is not None:
             command += ["--device", self.device_query]
         if retry:
@@ -149,12 +178,21 @@ class DeviceOutput:
         self._messages = queue.Queue()
         # Its own session: a Ctrl-C at the terminal reaches the session, which fades the sound out,
         # and never cuts the sound off directly.
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, pass_fds=(self._block.fileno(),), start_new_session=True)
-        threading.Thread(target=_read_messages, args=(process, self._messages),
-                         name="tidewell-audio-messages", daemon=True).start()
-        threading.Thread(target=_read_lines, args=(process.stderr, self._stderr_tail),
-                         name="tidewell-audio-stderr", daemon=True).start()
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            pass_fds=(self._block.fileno(),),
+            start_new_session=True,
+        )
+        threading.Thread(
+            target=_read_messages, args=(process, self._messages), name="tidewell-audio-messages", daemon=True
+        ).start()
+        threading.Thread(
+            target=_read_lines, args=(process.stderr, self._stderr_tail), name="tidewell-audio-stderr", daemon=True
+        ).start()
         self._process = process
 
     def _next_message(self, timeout_s: float) -> dict:

@@ -1,4 +1,5 @@
 """Where the synthesised sound goes: a sound device when the machine has one, otherwise a WAV file."""
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,14 @@ class WavOutput:
     why, and drain_events() hands out one ("sound_file_stopped", ...). `path` is None when no file could be made.
     """
 
-    def __init__(self, path: Path | str, sample_rate: int = 24000, channels: int = 2, seed: int = 0,
-                 keep_free_bytes: int = LOG_ROOM_BYTES):
+    def __init__(
+        self,
+        path: Path | str,
+        sample_rate: int = 24000,
+        channels: int = 2,
+        seed: int = 0,
+        keep_free_bytes: int = LOG_ROOM_BYTES,
+    ):
         self.path: Path | None = Path(path)
         self.sample_rate = sample_rate
         self.channels = channels
@@ -118,8 +125,13 @@ class WavOutput:
         self.failure = reason
         seconds = self.frames_written / self.sample_rate
         name = self.path.name if self.path is not None else "the WAV"
-        self._events.append(("sound_file_stopped", f"{name} stops at {int(seconds // 60):02d}:{int(seconds % 60):02d}: "
-                                           f"{reason}; the session and its log go on"))
+        self._events.append(
+            (
+                "sound_file_stopped",
+                f"{name} stops at {int(seconds // 60):02d}:{int(seconds % 60):02d}: "
+                f"{reason}; the session and its log go on",
+            )
+        )
         for closing in (self._wav, self._file):
             if closing is not None:
                 with contextlib.suppress(OSError, ValueError):
@@ -160,8 +172,9 @@ class WavOutput:
         self.close()
 
 
-def open_audio_output(wav_path: Path, device: str | int | None = None, prefer_device: bool = True,
-                      seed: int = 0) -> tuple[AudioOutput, str]:
+def open_audio_output(
+    wav_path: Path, device: str | int | None = None, prefer_device: bool = True, seed: int = 0
+) -> tuple[AudioOutput, str]:
     """Play through the sound device when there is one, otherwise write wav_path.
 
     Returns the output and a one-line message saying which. A missing PortAudio library, no

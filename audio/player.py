@@ -20,6 +20,7 @@ JSON object per line:
 It plays until stdin says "stop" or closes (the session ended or died). It ignores Ctrl-C: the
 session decides when sound ends, and fades it out first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,7 @@ def find_output_device(sd, query: str | int | None) -> int | None:
 
 
 class Player:
-    def __init__(self, block: c.SharedBlock, sample_rate: int, channels: int, blocksize: int, seed: int,
-                 lead_s: float):
+    def __init__(self, block: c.SharedBlock, sample_rate: int, channels: int, blocksize: int, seed: int, lead_s: float):
         self.block = block
         self.sample_rate, self.channels, self.blocksize, self.seed = sample_rate, channels, blocksize, seed
         chunk = sample_rate // 100  # 10 ms
@@ -90,10 +90,30 @@ class Player:
         RuntimeError saying why when it does not get there."""
         ring = self.ring
         self.renderer = subprocess.Popen(
-            [sys.executable, "-m", "tidewell.audio.renderer", "--fd", str(self.block.fileno()),
-             "--ring-fd", str(ring.fileno()), "--chunk", str(ring.chunk), "--lead", str(ring.lead),
-             "--sample-rate", str(self.sample_rate), "--channels", str(self.channels), "--seed", str(self.seed)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, pass_fds=(self.block.fileno(), ring.fileno()))
+            [
+                sys.executable,
+                "-m",
+                "tidewell.audio.renderer",
+                "--fd",
+                str(self.block.fileno()),
+                "--ring-fd",
+                str(ring.fileno()),
+                "--chunk",
+                str(ring.chunk),
+                "--lead",
+                str(ring.lead),
+                "--sample-rate",
+                str(self.sample_rate),
+                "--channels",
+                str(self.channels),
+                "--seed",
+                str(self.seed),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+            pass_fds=(self.block.fileno(), ring.fileno()),
+        )
         ready = self.renderer.stdout.readline()  # blocks until ready, or the renderer ends
         if "ready" not in ready:
             self.stop_renderer()
@@ -105,9 +125,15 @@ class Player:
             self.renderer.wait(timeout=5.0)
 
     def open(self, sd, index: int | None) -> str:
-        stream = sd.OutputStream(samplerate=self.sample_rate, channels=self.channels, dtype="float32",
-                                 device=index, blocksize=self.blocksize, callback=self.callback,
-                                 finished_callback=self._finished)
+        stream = sd.OutputStream(
+            samplerate=self.sample_rate,
+            channels=self.channels,
+            dtype="float32",
+            device=index,
+            blocksize=self.blocksize,
+            callback=self.callback,
+            finished_callback=self._finished,
+        )
         info = sd.query_devices(stream.device)
         stream.start()
         self.stream = stream

@@ -8,6 +8,7 @@ It prints {"ready": true} on stdout once the ring holds its first lead, and ends
 process ends (it watches its parent) or terminates it. A synth error marks the ring failed (the
 callback plays silence), is printed on stderr, and ends the process with code 1.
 """
+
 from __future__ import annotations
 
 import argparse

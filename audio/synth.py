@@ -19,6 +19,7 @@ timbre moves from its dark band to its bright band with the level.
     even:   depth 24 dB, tone_share 1.0
     full:   depth 36 dB, tone_share 1.4  (the clearest guide)
 """
+
 from __future__ import annotations
 
 import math
@@ -51,10 +52,33 @@ _DEFAULT_MAX_BLOCK = 4096
 # Parameter slots (slew-limited control values).
 _LEVEL, _CALM, _MASTER, _VOLUME = 0, 1, 2, 3  # volumes occupy _VOLUME + LAYERS.index(layer)
 # Gain rows, one per loop (in Beds order below), then the master.
-(_AIR_DARK, _AIR_BRIGHT, _TONE, _DRONE_DARK, _DRONE_BRIGHT, _OCEAN_DARK, _OCEAN_BRIGHT,
- _RAIN_DARK, _RAIN_BRIGHT, _WIND_DARK, _WIND_BRIGHT, _MASTER_GAIN) = range(12)
-_LOOPS = ("air_dark", "air_bright", "tone", "drone_dark", "drone_bright", "ocean_dark", "ocean_bright",
-          "rain_dark", "rain_bright", "wind_dark", "wind_bright")
+(
+    _AIR_DARK,
+    _AIR_BRIGHT,
+    _TONE,
+    _DRONE_DARK,
+    _DRONE_BRIGHT,
+    _OCEAN_DARK,
+    _OCEAN_BRIGHT,
+    _RAIN_DARK,
+    _RAIN_BRIGHT,
+    _WIND_DARK,
+    _WIND_BRIGHT,
+    _MASTER_GAIN,
+) = range(12)
+_LOOPS = (
+    "air_dark",
+    "air_bright",
+    "tone",
+    "drone_dark",
+    "drone_bright",
+    "ocean_dark",
+    "ocean_bright",
+    "rain_dark",
+    "rain_bright",
+    "wind_dark",
+    "wind_bright",
+)
 _LAYER_SLOT = {name: _VOLUME + i for i, name in enumerate(LAYERS)}
 _SWELL_TABLE = tuple(BREATH_SWELLS[name] for name in SWELL_NAMES)
 _unit = c._unit
@@ -67,8 +91,7 @@ class BreathSynth:
     The same seed and the same sequence of (state, n) calls give identical samples.
     """
 
-    def __init__(self, sample_rate: int = 48000, channels: int = 2, seed: int = 0,
-                 max_block: int = _DEFAULT_MAX_BLOCK):
+    def __init__(self, sample_rate: int = 48000, channels: int = 2, seed: int = 0, max_block: int = _DEFAULT_MAX_BLOCK):
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate < 8000:
             raise ValueError(f"BreathSynth sample_rate must be an integer >= 8000 Hz, got {sample_rate!r}")
         if not isinstance(channels, (int, np.integer)) or channels < 1:
@@ -281,7 +304,7 @@ class BreathSynth:
                 continue
             bell = self._chimes[self._voice_kind[voice]]
             m = min(n, len(bell) - position)
-            np.multiply(bell[position:position + m], self._voice_gain[voice], out=work[:m])
+            np.multiply(bell[position : position + m], self._voice_gain[voice], out=work[:m])
             for channel in range(self.channels):
                 np.add(acc[channel, :m], work[:m], out=acc[channel, :m])
             position += m
@@ -296,6 +319,6 @@ def _copy_segment(loop: np.ndarray, start: int, out: np.ndarray) -> None:
     n, length, done = out.shape[1], loop.shape[1], 0
     while done < n:  # at most one wrap for any block shorter than the loop
         m = min(n - done, length - start)
-        np.copyto(out[:, done:done + m], loop[:, start:start + m])
+        np.copyto(out[:, done : done + m], loop[:, start : start + m])
         done += m
         start = 0

@@ -19,6 +19,7 @@ fullest lung, breath by breath:
 Prints the offset at the start and the end (mean of the first and last 10 breaths), its slope
 (least squares, ms/hour) and the largest offset.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,10 +48,16 @@ def drift_summary(peaks: np.ndarray, lags_s: np.ndarray) -> dict:
     peaks, lags_ms = peaks[ok], 1e3 * lags_s[ok]
     n = min(10, len(lags_ms))
     slope = float(np.polyfit(peaks / 3600.0, lags_ms, 1)[0]) if len(lags_ms) > 2 else float("nan")
-    return {"breaths": int(len(lags_ms)), "span_min": float((peaks[-1] - peaks[0]) / 60.0) if len(peaks) else 0.0,
-            "start_ms": float(np.mean(lags_ms[:n])), "end_ms": float(np.mean(lags_ms[-n:])),
-            "drift_ms": float(np.mean(lags_ms[-n:]) - np.mean(lags_ms[:n])), "slope_ms_per_hour": slope,
-            "max_abs_ms": float(np.max(np.abs(lags_ms))), "sd_ms": float(np.std(lags_ms))}
+    return {
+        "breaths": int(len(lags_ms)),
+        "span_min": float((peaks[-1] - peaks[0]) / 60.0) if len(peaks) else 0.0,
+        "start_ms": float(np.mean(lags_ms[:n])),
+        "end_ms": float(np.mean(lags_ms[-n:])),
+        "drift_ms": float(np.mean(lags_ms[-n:]) - np.mean(lags_ms[:n])),
+        "slope_ms_per_hour": slope,
+        "max_abs_ms": float(np.max(np.abs(lags_ms))),
+        "sd_ms": float(np.std(lags_ms)),
+    }
 
 
 def _wav_chunks(path: Path, seconds: float = 60.0):
@@ -119,7 +126,9 @@ def offline(minutes: float, rate: int = 24000, fps: float = 60.0) -> dict:
         long_on_grid = np.interp(grid_t, times, long_db)
         lags[k] = lag_at(peak, grid_t, long_on_grid, ref_db)
     summary = drift_summary(peaks, lags)
-    summary.update(session_min=t[-1] / 60.0, frames=len(states), render_s=rendered, total_s=time.perf_counter() - started)
+    summary.update(
+        session_min=t[-1] / 60.0, frames=len(states), render_s=rendered, total_s=time.perf_counter() - started
+    )
     return summary
 
 
@@ -135,8 +144,9 @@ def live(minutes: float, realtime_jack: bool) -> dict:
         with jack_testbed(folder / "jack", realtime=realtime_jack) as server:
             run = run_live_session(server, program, minutes * 60.0 + 1.0, folder / "capture.wav", mono_capture=True)
             xruns = server.xruns()
-        ref, rate = render_reference(run.states, folder / "reference.wav", sample_rate=run.sample_rate, channels=1,
-                                       like=run)
+        ref, rate = render_reference(
+            run.states, folder / "reference.wav", sample_rate=run.sample_rate, channels=1, like=run
+        )
     times, ref_db = envelope_db(ref, rate, HOP_S)
     cap_t, cap_db = envelope_db(run.capture, run.sample_rate, HOP_S)
     cap_db = np.interp(times, cap_t + run.capture_session_times()[0], cap_db)
@@ -147,16 +157,23 @@ def live(minutes: float, realtime_jack: bool) -> dict:
     lags = np.asarray([lag_at(p, times, cap_db, ref_db) for p in peaks])
     summary = drift_summary(peaks, lags)
     tolerance = run.period_frames / run.sample_rate + run.device_latency_s + 1.0 / run.fps + run.lead_s
-    summary.update(session_min=run.session_s / 60.0, tolerance_ms=1e3 * tolerance,
-                   underruns=run.stats["underruns"], status_flags=run.stats["status_flags"],
-                   jack_xruns_client=xruns["client"], losses=run.stats["losses"])
+    summary.update(
+        session_min=run.session_s / 60.0,
+        tolerance_ms=1e3 * tolerance,
+        underruns=run.stats["underruns"],
+        status_flags=run.stats["status_flags"],
+        jack_xruns_client=xruns["client"],
+        losses=run.stats["losses"],
+    )
     return summary
 
 
 def _print(label: str, s: dict) -> None:
-    print(f"  {label}: {s['breaths']} breaths over {s['span_min']:.1f} min; offset start {s['start_ms']:+.1f} ms, "
-          f"end {s['end_ms']:+.1f} ms, drift {s['drift_ms']:+.1f} ms, slope {s['slope_ms_per_hour']:+.2f} ms/hour, "
-          f"largest |offset| {s['max_abs_ms']:.1f} ms, sd {s['sd_ms']:.1f} ms")
+    print(
+        f"  {label}: {s['breaths']} breaths over {s['span_min']:.1f} min; offset start {s['start_ms']:+.1f} ms, "
+        f"end {s['end_ms']:+.1f} ms, drift {s['drift_ms']:+.1f} ms, slope {s['slope_ms_per_hour']:+.2f} ms/hour, "
+        f"largest |offset| {s['max_abs_ms']:.1f} ms, sd {s['sd_ms']:.1f} ms"
+    )
 
 
 def main() -> int:
@@ -165,9 +182,12 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="live JACK run length (default 10)")
     parser.add_argument("--skip-offline", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
-    parser.add_argument("--jack-no-realtime", action="store_true",
-                        help="run jackd without real-time scheduling, as the tests do (default: jackd -R; an xrun "
-                             "shifts the capture's timeline by a period, so the live figure needs a run without them)")
+    parser.add_argument(
+        "--jack-no-realtime",
+        action="store_true",
+        help="run jackd without real-time scheduling, as the tests do (default: jackd -R; an xrun "
+        "shifts the capture's timeline by a period, so the live figure needs a run without them)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results, ok = {}, True
@@ -175,16 +195,22 @@ def main() -> int:
         print(f"offline: full_body_60, {args.offline_minutes:g} min, virtual clock at 60 fps, WavOutput 24 kHz...")
         s = offline(args.offline_minutes)
         _print("audio envelope peak - frame-state peak", s)
-        print(f"  ({s['frames']} frames rendered in {s['render_s']:.0f} s, {s['total_s']:.0f} s in all); "
-              f"goal: drift <= {GOAL_MS:g} ms over 60 minutes")
+        print(
+            f"  ({s['frames']} frames rendered in {s['render_s']:.0f} s, {s['total_s']:.0f} s in all); "
+            f"goal: drift <= {GOAL_MS:g} ms over 60 minutes"
+        )
         ok &= abs(s["drift_ms"]) <= GOAL_MS and s["max_abs_ms"] <= GOAL_MS
         results["offline"] = s
     if not args.skip_live:
-        print(f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on JACK, captured by jack_rec...")
+        print(
+            f"live: full_body_60 scaled to {args.minutes:g} min through DeviceOutput on JACK, captured by jack_rec..."
+        )
         s = live(args.minutes, realtime_jack=not args.jack_no_realtime)
         _print("captured envelope peak - frame-state peak", s)
-        print(f"  bound for any single breath: one period + output latency + one frame + render lead = {s['tolerance_ms']:.1f} ms; "
-              f"underruns {s['status_flags']}, jackd client xruns {s['jack_xruns_client']}, losses {s['losses']}")
+        print(
+            f"  bound for any single breath: one period + output latency + one frame + render lead = {s['tolerance_ms']:.1f} ms; "
+            f"underruns {s['status_flags']}, jackd client xruns {s['jack_xruns_client']}, losses {s['losses']}"
+        )
         ok &= abs(s["drift_ms"]) <= GOAL_MS and s["max_abs_ms"] <= s["tolerance_ms"]
         results["live"] = s
     if args.json:

@@ -15,6 +15,7 @@ with backoff on its own thread) hands to the frame loop. Goal: <= 5 s. Baseline 
 bare bleak client that finds the present strap, connects, subscribes and gets its first
 notification, from scratch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,12 +76,18 @@ def main() -> int:
     print(f"p99 / frame period          : {p99 / (period * 1000):.2f}  (goal p99 <= 11 ms)")
     if args.reconnects:
         engine, bare = reconnects(args.reconnects)
-        print(f"strap back -> first beat    : {', '.join(f'{s:.2f}' for s in engine)} s (Tidewell's source, "
-              f"{len(engine)} dropouts; goal <= 5 s)")
-        print(f"bare bleak connect (baseline): {', '.join(f'{s:.2f}' for s in bare)} s (find, connect, subscribe, "
-              f"first notification)")
-        print(f"reconnect / baseline        : median {statistics.median(engine) / statistics.median(bare):.2f}x, "
-              f"worst {max(engine) / statistics.median(bare):.2f}x")
+        print(
+            f"strap back -> first beat    : {', '.join(f'{s:.2f}' for s in engine)} s (Tidewell's source, "
+            f"{len(engine)} dropouts; goal <= 5 s)"
+        )
+        print(
+            f"bare bleak connect (baseline): {', '.join(f'{s:.2f}' for s in bare)} s (find, connect, subscribe, "
+            f"first notification)"
+        )
+        print(
+            f"reconnect / baseline        : median {statistics.median(engine) / statistics.median(bare):.2f}x, "
+            f"worst {max(engine) / statistics.median(bare):.2f}x"
+        )
     return 0
 
 

@@ -9,6 +9,7 @@ both alike; medians of per-frame times and their ratio are printed. Goal: ratio 
 It then times a virtual-time run of the 60-minute program (logic, audio to WAV, log and one
 offscreen frame per phase).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def bare_loop(ctx, fbo, size, frames: int) -> list[float]:
     from tidewell.scenes.catalog import FULLSCREEN_VERTEX_PATH, available_scenes
 
     scene = available_scenes()[SCENE]
-    program = ctx.program(vertex_shader=FULLSCREEN_VERTEX_PATH.read_text(),
-                          fragment_shader=scene.fragment_path.read_text())
+    program = ctx.program(
+        vertex_shader=FULLSCREEN_VERTEX_PATH.read_text(), fragment_shader=scene.fragment_path.read_text()
+    )
     vao = ctx.vertex_array(program, [])
     view, proj = camera.view_projection(Posture.PRONE, aspect=size[0] / size[1])
     forward, up = camera.rest_axes(Posture.PRONE)
@@ -49,7 +51,8 @@ def bare_loop(ctx, fbo, size, frames: int) -> list[float]:
         "u_rest_forward": tuple(float(v) for v in forward),
         "u_rest_up": tuple(float(v) for v in up),
         "u_resolution": (float(size[0]), float(size[1])),
-        "u_calm": 0.5, "u_fade": 1.0,
+        "u_calm": 0.5,
+        "u_fade": 1.0,
     }
     for name, value in fixed.items():
         if name in program:
@@ -84,8 +87,15 @@ def engine_loop(ctx, fbo, size, frames: int, store) -> list[float]:
         runner.step(float(second))
     assert runner.phase.scene == SCENE and runner.phase.posture.value == "prone"
     renderer = SceneRenderer(ctx)
-    session_id = store.begin(program_id="bench", program_title="bench", program_minutes=60, client="bench",
-                             sensor="sim", virtual_time=True, seed=0)
+    session_id = store.begin(
+        program_id="bench",
+        program_title="bench",
+        program_minutes=60,
+        client="bench",
+        sensor="sim",
+        virtual_time=True,
+        seed=0,
+    )
     writer = store.writer(session_id)
     latest = [None]  # the audio callback's reference, swapped each frame
     times = []
@@ -152,8 +162,10 @@ def main() -> int:
     print(f"engine / bare ratio: {ratio:.3f}  (goal <= 1.10)  overhead {engine_ms - bare_ms:+.3f} ms/frame")
     if not args.skip_virtual_hour:
         seconds = virtual_hour()
-        print(f"virtual-time 60-min program (logic, WAV, log, contact sheet): {seconds:.1f} s"
-              f"  = {3600 / seconds:.0f}x real time")
+        print(
+            f"virtual-time 60-min program (logic, WAV, log, contact sheet): {seconds:.1f} s"
+            f"  = {3600 / seconds:.0f}x real time"
+        )
     return 0
 
 

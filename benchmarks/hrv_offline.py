@@ -10,6 +10,7 @@ back to back: 9368 beats, 2 hours. Timed, each as the median of --rounds runs, a
 - tidewell, from raw RR: analyze() including the streaming Kubios-style correction (neurokit2 does
   no correction in the calls above, so this row is not part of the ratio).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,10 @@ def main() -> int:
     print(f"  tidewell analyze, same NN           {med['ours'] * 1000:8.1f} ms")
     print(f"  neurokit2 hrv_time + hrv_frequency  {med['neurokit'] * 1000:8.1f} ms")
     print(f"  ratio neurokit2 / tidewell          {med['neurokit'] / med['ours']:8.2f}x")
-    print(f"  tidewell analyze from raw RR (with correction) {med['ours_from_raw'] * 1000:8.1f} ms"
-          f"  ({med['ours_from_raw'] / rr.size * 1e6:.0f} us/beat)")
+    print(
+        f"  tidewell analyze from raw RR (with correction) {med['ours_from_raw'] * 1000:8.1f} ms"
+        f"  ({med['ours_from_raw'] / rr.size * 1e6:.0f} us/beat)"
+    )
     return 0
 
 

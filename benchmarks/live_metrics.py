@@ -14,6 +14,7 @@ RMSSD over 60 s with breaks at removed beats, SDNN over 60 s, and the 64 s spect
 coherence, breathing rate and adherence); it skips the 90 Hz snapshots, which would only
 return its cached values. The ratio printed is baseline mean / streaming mean per beat.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,13 @@ def streaming(beats: list[CorrectedBeat], frame_hz: float) -> dict[str, np.ndarr
         last_at = live.spectral_at_s
     per_beat_s.append(current)
     total = sum(add_s) + sum(snap_s) + sum(recompute_s)
-    return {"add": np.array(add_s), "snapshot": np.array(snap_s), "recompute": np.array(recompute_s),
-            "per_beat": np.array(per_beat_s), "mean_per_beat": np.array([total / len(beats)])}
+    return {
+        "add": np.array(add_s),
+        "snapshot": np.array(snap_s),
+        "recompute": np.array(recompute_s),
+        "per_beat": np.array(per_beat_s),
+        "mean_per_beat": np.array([total / len(beats)]),
+    }
 
 
 def from_scratch(beats: list[CorrectedBeat]) -> np.ndarray:
@@ -74,16 +80,16 @@ def from_scratch(beats: list[CorrectedBeat]) -> np.ndarray:
         t0 = time.perf_counter()
         now = t[j]
         lo10, lo60, lo64 = (np.searchsorted(t[: j + 1], now - w, side="right") for w in (10.0, 60.0, SPECTRAL_WINDOW_S))
-        hr_window = rr[lo10: j + 1][~np.isnan(rr[lo10: j + 1])]
+        hr_window = rr[lo10 : j + 1][~np.isnan(rr[lo10 : j + 1])]
         _hr = 60000.0 / hr_window.mean() if hr_window.size else None
-        w60 = rr[max(lo60 - 1, 0): j + 1]
-        diffs = np.diff(w60)[t[max(lo60 - 1, 0) + 1: j + 1] > now - 60.0]
+        w60 = rr[max(lo60 - 1, 0) : j + 1]
+        diffs = np.diff(w60)[t[max(lo60 - 1, 0) + 1 : j + 1] > now - 60.0]
         diffs = diffs[~np.isnan(diffs)]
         _rmssd = math.sqrt(np.mean(diffs**2)) if diffs.size else None
-        nn60 = rr[lo60: j + 1][~np.isnan(rr[lo60: j + 1])]
+        nn60 = rr[lo60 : j + 1][~np.isnan(rr[lo60 : j + 1])]
         _sdnn = float(np.std(nn60, ddof=1)) if nn60.size >= 2 else None
-        ok = ~np.isnan(rr[lo64: j + 1])
-        ts, xs = t[lo64: j + 1][ok], rr[lo64: j + 1][ok]
+        ok = ~np.isnan(rr[lo64 : j + 1])
+        ts, xs = t[lo64 : j + 1][ok], rr[lo64 : j + 1][ok]
         if ts.size >= 4 and ts[-1] - ts[0] >= 25.0:
             _, x = spectrum.resample_rr(ts, xs)
             freqs, psd = spectrum.welch_psd(x)
@@ -116,8 +122,10 @@ def main() -> None:
     print(f"snapshot() with a 5-s spectral recomputation {us(stream['recompute'])}")
     print(f"streaming per beat (add + snapshots)         {us(stream['per_beat'])}")
     n = len(beats)
-    print(f"  of which, per beat: add {1e6 * stream['add'].sum() / n:.2f} us, plain snapshots "
-          f"{1e6 * stream['snapshot'].sum() / n:.2f} us, recomputations {1e6 * stream['recompute'].sum() / n:.2f} us")
+    print(
+        f"  of which, per beat: add {1e6 * stream['add'].sum() / n:.2f} us, plain snapshots "
+        f"{1e6 * stream['snapshot'].sum() / n:.2f} us, recomputations {1e6 * stream['recompute'].sum() / n:.2f} us"
+    )
     baseline = from_scratch(beats)
     print(f"from scratch per beat                        {us(baseline)}")
     print(f"ratio from-scratch / streaming (mean per beat): {baseline.mean() / stream['mean_per_beat'][0]:.1f}x")

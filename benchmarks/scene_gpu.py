@@ -12,6 +12,7 @@ desktop window draws it (the exposure pass scales up to the full size), and the 
 GPU at 2064x2208 per eye (Quest 3): <= 5.5 ms, half the 90 Hz budget. Without a GPU (llvmpipe),
 run it at a small size and read the numbers as relative only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,23 @@ def _context(backend: str) -> moderngl.Context:
 def _state(scene: str, posture, t: float):
     from tidewell.core.frame_state import BreathStage, FrameState
 
-    return FrameState(t_s=t, phase_index=0, phase_name="bench", phase_elapsed_s=t, phase_progress=0.5,
-                      breath_phase=(t / 10) % 1, breath_stage=BreathStage.INHALE,
-                      breath_level=0.5 - 0.5 * math.cos(2 * math.pi * t / 10), pace_bpm=6.0, calm=0.6,
-                      posture=posture, scene=scene, previous_scene=None, crossfade=1.0, fade=1.0)
+    return FrameState(
+        t_s=t,
+        phase_index=0,
+        phase_name="bench",
+        phase_elapsed_s=t,
+        phase_progress=0.5,
+        breath_phase=(t / 10) % 1,
+        breath_stage=BreathStage.INHALE,
+        breath_level=0.5 - 0.5 * math.cos(2 * math.pi * t / 10),
+        pace_bpm=6.0,
+        calm=0.6,
+        posture=posture,
+        scene=scene,
+        previous_scene=None,
+        crossfade=1.0,
+        fade=1.0,
+    )
 
 
 def time_frames(ctx, draw, frames: int) -> list[float]:
@@ -57,8 +71,9 @@ def main() -> int:
     parser.add_argument("--size", default="2064x2208")
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--backend", choices=("egl", "egl-glvnd"), default="egl")
-    parser.add_argument("--render-scale", type=float,
-                        help="draw every scene at this render scale instead of its own (to choose one)")
+    parser.add_argument(
+        "--render-scale", type=float, help="draw every scene at this render scale instead of its own (to choose one)"
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
 
@@ -88,6 +103,7 @@ def main() -> int:
         inner = tuple(max(1, round(v * scene.render_scale)) for v in size)
         alone = [ctx.framebuffer(color_attachments=[ctx.texture(inner, 4)]) for _ in range(2)]
         for posture in scene.postures:
+
             def draw(i, upscale, scene=scene, posture=posture):
                 state = _state(scene.id, posture, 10.0 + i / 90.0)
                 for eye, (fbo, comfort) in enumerate(zip(eyes, comforts)):
@@ -100,16 +116,21 @@ def main() -> int:
                     renderer.render(state, fbo, inner, eye_offset_m=(-0.5 if eye == 0 else 0.5) * IPD_M)
 
             times = {}
-            for name, frame in (("headset", lambda i: draw(i, False)), ("window", lambda i: draw(i, True)),
-                                ("alone", draw_alone)):
+            for name, frame in (
+                ("headset", lambda i: draw(i, False)),
+                ("window", lambda i: draw(i, True)),
+                ("alone", draw_alone),
+            ):
                 time_frames(ctx, frame, 5)  # compile and warm up
                 times[name] = time_frames(ctx, frame, args.frames)
             median = statistics.median(times["headset"])
             worst = max(worst, median)
             verdict = "ok" if median <= 5.5 else "over"
             label = f"{scene.id} ({posture.value}, x{scene.render_scale:g})"
-            print(f"{label:<40} {median:9.3f} ms {np.percentile(times['headset'], 90):6.3f} ms "
-                  f"{statistics.median(times['window']):6.3f} ms {statistics.median(times['alone']):9.3f} ms  {verdict}")
+            print(
+                f"{label:<40} {median:9.3f} ms {np.percentile(times['headset'], 90):6.3f} ms "
+                f"{statistics.median(times['window']):6.3f} ms {statistics.median(times['alone']):9.3f} ms  {verdict}"
+            )
         for fbo in alone:
             fbo.color_attachments[0].release()
             fbo.release()

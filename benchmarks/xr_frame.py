@@ -18,6 +18,7 @@ each, the spectrum on the frame thread (inline, as before) and on the worker, al
 first; each pair's p99 engine time and its inline/worker ratio are printed (machines are noisy: only
 the same run's ratio says anything). --spectrum-only runs just the pairs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,15 +99,33 @@ print(json.dumps({"frames": len(wall), "ms_median": 1e3 * statistics.median(wall
 """
 
 
-def run_engine(service, folder: Path, seconds: float, scene: str, audio_device: str | None,
-               spectrum: str = "worker") -> dict:
+def run_engine(
+    service, folder: Path, seconds: float, scene: str, audio_device: str | None, spectrum: str = "worker"
+) -> dict:
     env = service.client_env(TIDEWELL_DATA_DIR=str(folder / "data"), PYTHONUNBUFFERED="1")
     env.pop("DISPLAY", None)
     sound = ["--audio-device", audio_device] if audio_device else []
-    out = subprocess.run([sys.executable, str(ROOT / "tests" / "xr" / "xr_session_child.py"), "--out", str(folder / "out"),
-                          "--program", "taster", "--minutes", str(seconds / 60.0), "--scene", scene, *sound,
-                          "--spectrum", spectrum],
-                         env=env, capture_output=True, text=True, timeout=seconds + 120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "xr" / "xr_session_child.py"),
+            "--out",
+            str(folder / "out"),
+            "--program",
+            "taster",
+            "--minutes",
+            str(seconds / 60.0),
+            "--scene",
+            scene,
+            *sound,
+            "--spectrum",
+            spectrum,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     sound = next((line for line in out.stdout.splitlines() if "playing through" in line or "breath.wav" in line), "?")
     for line in out.stdout.splitlines():
         if line.startswith('{"result"'):
@@ -116,8 +135,9 @@ def run_engine(service, folder: Path, seconds: float, scene: str, audio_device: 
 
 def run_baseline(service, seconds: float) -> dict:
     env = service.client_env()
-    out = subprocess.run([sys.executable, "-c", BASELINE, str(seconds)], env=env, capture_output=True, text=True,
-                         timeout=seconds + 120)
+    out = subprocess.run(
+        [sys.executable, "-c", BASELINE, str(seconds)], env=env, capture_output=True, text=True, timeout=seconds + 120
+    )
     if out.returncode != 0:
         raise SystemExit(f"the baseline failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -131,52 +151,74 @@ def spectrum_pairs(folder: Path, seconds: float, scene: str, pairs: int) -> list
         for spectrum in ("inline", "worker") if index % 2 == 0 else ("worker", "inline"):
             name = f"{spectrum}{index}"
             (folder / f"jack-{name}").mkdir()
-            with monado_service(folder / f"monado-{name}") as service, \
-                    jack_testbed(folder / f"jack-{name}", portaudio=False):
+            with (
+                monado_service(folder / f"monado-{name}") as service,
+                jack_testbed(folder / f"jack-{name}", portaudio=False),
+            ):
                 pair[spectrum] = run_engine(service, folder / name, seconds, scene, "JACK", spectrum)
         results.append(pair)
     return results
 
 
 def print_pairs(pairs: list[dict[str, dict]], seconds: float) -> None:
-    print(f"  live HRV spectrum on the frame thread (inline, before) and on a worker thread (after), "
-          f"{seconds:g} s sessions, sound through JACK; figures inline / worker:")
+    print(
+        f"  live HRV spectrum on the frame thread (inline, before) and on a worker thread (after), "
+        f"{seconds:g} s sessions, sound through JACK; figures inline / worker:"
+    )
     for index, pair in enumerate(pairs):
         inline, worker = pair["inline"], pair["worker"]
         ratio = inline["engine_ms_p99"] / worker["engine_ms_p99"]
-        print(f"    pair {index + 1}: p99 {inline['engine_ms_p99']:.3f} / {worker['engine_ms_p99']:.3f} ms"
-              f" -> inline/worker {ratio:.2f}x;  median {inline['engine_ms_median']:.3f} / "
-              f"{worker['engine_ms_median']:.3f} ms;  max {inline['engine_ms_max']:.1f} / "
-              f"{worker['engine_ms_max']:.1f} ms  ({inline['frames']} / {worker['frames']} frames)")
+        print(
+            f"    pair {index + 1}: p99 {inline['engine_ms_p99']:.3f} / {worker['engine_ms_p99']:.3f} ms"
+            f" -> inline/worker {ratio:.2f}x;  median {inline['engine_ms_median']:.3f} / "
+            f"{worker['engine_ms_median']:.3f} ms;  max {inline['engine_ms_max']:.1f} / "
+            f"{worker['engine_ms_max']:.1f} ms  ({inline['frames']} / {worker['frames']} frames)"
+        )
         marks = inline["spectrum_frames_ms"], worker["spectrum_frames_ms"]
         if all(marks):
             medians = [statistics.median(m) for m in marks]
-            print(f"            the frames at a 5-s mark (the spectrum's; {len(marks[0])} / {len(marks[1])}): median "
-                  f"{medians[0]:.3f} / {medians[1]:.3f} ms -> {medians[0] / medians[1]:.2f}x;  max "
-                  f"{max(marks[0]):.3f} / {max(marks[1]):.3f} ms")
+            print(
+                f"            the frames at a 5-s mark (the spectrum's; {len(marks[0])} / {len(marks[1])}): median "
+                f"{medians[0]:.3f} / {medians[1]:.3f} ms -> {medians[0] / medians[1]:.2f}x;  max "
+                f"{max(marks[0]):.3f} / {max(marks[1]):.3f} ms"
+            )
 
 
 def print_engine(args, baseline: dict, engine: dict, wav: dict) -> None:
-    print(f"  baseline (bare pyopenxr loop, clear per eye): median {baseline['ms_median']:.3f} ms  "
-          f"p99 {baseline['ms_p99']:.3f} ms  thread CPU {baseline['cpu_ms_median']:.3f} ms  ({baseline['frames']} frames)")
-    print(f"  engine, sound device (JACK dummy), GL excluded: median {engine['engine_ms_median']:.3f} ms  "
-          f"p99 {engine['engine_ms_p99']:.3f} ms  ({engine['frames']} frames, {engine['missed']} display periods skipped, "
-          f"{engine['missed_by_engine']} after a frame whose engine work outweighed its drawing; {engine['sound']})")
-    print(f"  GL calls drawing both eyes (llvmpipe's work):  median {engine['gl_ms_median']:.3f} ms; "
-          f"thread CPU of the whole frame {engine['engine_cpu_ms_median']:.3f} ms")
-    print(f"  engine, sound to a WAV file (no device):       median {wav['engine_ms_median']:.3f} ms  "
-          f"p99 {wav['engine_ms_p99']:.3f} ms  ({wav['frames']} frames, {wav['missed']} missed; the frame thread "
-          f"renders the frame's {1e3 / 20:.0f} ms of sound itself)")
-    print(f"  engine / baseline: median {engine['engine_ms_median'] / baseline['ms_median']:.1f}x; "
-          f"goal: engine median <= 1 ms -> {'met' if engine['engine_ms_median'] <= 1.0 else 'NOT met'}")
+    print(
+        f"  baseline (bare pyopenxr loop, clear per eye): median {baseline['ms_median']:.3f} ms  "
+        f"p99 {baseline['ms_p99']:.3f} ms  thread CPU {baseline['cpu_ms_median']:.3f} ms  ({baseline['frames']} frames)"
+    )
+    print(
+        f"  engine, sound device (JACK dummy), GL excluded: median {engine['engine_ms_median']:.3f} ms  "
+        f"p99 {engine['engine_ms_p99']:.3f} ms  ({engine['frames']} frames, {engine['missed']} display periods skipped, "
+        f"{engine['missed_by_engine']} after a frame whose engine work outweighed its drawing; {engine['sound']})"
+    )
+    print(
+        f"  GL calls drawing both eyes (llvmpipe's work):  median {engine['gl_ms_median']:.3f} ms; "
+        f"thread CPU of the whole frame {engine['engine_cpu_ms_median']:.3f} ms"
+    )
+    print(
+        f"  engine, sound to a WAV file (no device):       median {wav['engine_ms_median']:.3f} ms  "
+        f"p99 {wav['engine_ms_p99']:.3f} ms  ({wav['frames']} frames, {wav['missed']} missed; the frame thread "
+        f"renders the frame's {1e3 / 20:.0f} ms of sound itself)"
+    )
+    print(
+        f"  engine / baseline: median {engine['engine_ms_median'] / baseline['ms_median']:.1f}x; "
+        f"goal: engine median <= 1 ms -> {'met' if engine['engine_ms_median'] <= 1.0 else 'NOT met'}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--scene", default="ember", help="the scene shown throughout (default ember)")
-    parser.add_argument("--spectrum-seconds", type=float, default=120.0,
-                        help="length of the inline/worker spectrum sessions (recomputations from 30 s on)")
+    parser.add_argument(
+        "--spectrum-seconds",
+        type=float,
+        default=120.0,
+        help="length of the inline/worker spectrum sessions (recomputations from 30 s on)",
+    )
     parser.add_argument("--pairs", type=int, default=1, help="inline/worker pairs of sessions (default 1)")
     parser.add_argument("--spectrum-only", action="store_true", help="only the inline/worker pairs")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -193,8 +235,10 @@ def main() -> int:
                 results["engine_wav"] = run_engine(service, folder / "wav", args.seconds, args.scene, "no-such-device")
         results["spectrum_pairs"] = spectrum_pairs(folder, args.spectrum_seconds, args.scene, args.pairs)
     some = results.get("engine") or results["spectrum_pairs"][0]["worker"]
-    print(f"Monado null compositor, 20 Hz, {some['eye_size'][0]}x{some['eye_size'][1]} per eye, scene {args.scene}"
-          f"{'' if args.spectrum_only else f', {args.seconds:g} s each'} (llvmpipe: no GPU here)")
+    print(
+        f"Monado null compositor, 20 Hz, {some['eye_size'][0]}x{some['eye_size'][1]} per eye, scene {args.scene}"
+        f"{'' if args.spectrum_only else f', {args.seconds:g} s each'} (llvmpipe: no GPU here)"
+    )
     if not args.spectrum_only:
         print_engine(args, results["baseline"], results["engine"], results["engine_wav"])
     print_pairs(results["spectrum_pairs"], args.spectrum_seconds)

@@ -1,4 +1,5 @@
 """Injected clocks: real time for live sessions, virtual time for simulation and tests."""
+
 from __future__ import annotations
 
 import time

@@ -5,6 +5,7 @@ An event is (t_s, kind, detail, phase). A kind that is not listed here still rea
 shown everywhere under a generic label, with one warning, so no logged data is ever lost for it;
 with TIDEWELL_STRICT_EVENT_KINDS=1 (the test suite sets it) it raises UnknownEventKind instead.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,60 +37,78 @@ class EventKind:
     program_detail: bool = False  # the detail is program content or a number: kept when anonymized
 
 
-KINDS: dict[str, EventKind] = {k.name: k for k in (
-    # the program's course (sessions/runner.py)
-    EventKind("phase_start", "phase start", console=True, terminal=OWN, report=False, program_detail=True),
-    EventKind("phase_end", "phase end", console=False, terminal=SILENT, report=False, program_detail=True),
-    EventKind("program_end", "program end", console=False, terminal=SILENT, report=False, program_detail=True),
-    EventKind("auto_advance", "auto advance", console=True, terminal=LINE, report=True, program_detail=True),
-    EventKind("baseline", "baseline", console=True, terminal=LINE, report=False, program_detail=True),
-    EventKind("recenter", "recenter", console=False, terminal=SILENT, report=False, program_detail=True),
-    EventKind("alert", "alert", console=True, terminal=LINE, report=True),
-    # the live metrics (sessions/metrics.py): a spectrum its worker thread could not compute
-    EventKind("metrics_problem", "live metrics problem", console=True, terminal=LINE, report=True),
-    # the therapist's controls (window keys, pedals, console)
-    EventKind("therapist_next", "next phase (therapist)", console=True, terminal=LINE, report=True,
-              program_detail=True),
-    EventKind("pause", "paused", console=True, terminal=LINE, report=True, ends=("resume",), program_detail=True),
-    EventKind("resume", "resumed", console=True, terminal=LINE, report=True, program_detail=True),
-    EventKind("marker", "marker", console=True, terminal=LINE, report=True),
-    EventKind("gentle_end", "gentle end", console=True, terminal=LINE, report=True),
-    # the heart-rate sensor (sessions/runner.py; sensors/packets.py and sensors/ble.py, prefixed "sensor_")
-    EventKind("sensor_lost", "sensor lost (no beats)", console=True, terminal=LINE, report=True,
-              ends=("sensor_back",)),
-    EventKind("sensor_back", "sensor back (beats again)", console=True, terminal=LINE, report=True),
-    EventKind("sensor_contact_lost", "no skin contact", console=True, terminal=LINE, report=True,
-              ends=("sensor_contact_back",)),
-    EventKind("sensor_contact_back", "skin contact back", console=True, terminal=LINE, report=True),
-    EventKind("sensor_disconnected", "sensor disconnected", console=True, terminal=LINE, report=True,
-              ends=("sensor_connected",)),
-    EventKind("sensor_connected", "sensor connected", console=True, terminal=LINE, report=True),
-    EventKind("sensor_error", "sensor problem", console=True, terminal=LINE, report=True),
-    EventKind("sensor_malformed", "malformed packet", console=False, terminal=SAMPLED, report=False),
-    EventKind("sensor_battery", "sensor battery", console=True, terminal=LINE, report=False),
-    EventKind("sensor_body_location", "sensor worn at", console=False, terminal=LINE, report=False),
-    # sound (audio/device.py)
-    EventKind("audio_lost", "sound device lost", console=True, terminal=LINE, report=True),
-    EventKind("audio_back", "sound device back", console=True, terminal=LINE, report=True),
-    # the WAV file (audio/output.py): stopped on a full disk, the session goes on
-    EventKind("sound_file_stopped", "sound file stopped", console=True, terminal=LINE, report=True),
-    # the headset (engine/xr/target.py)
-    EventKind("headset_off", "headset off", console=True, terminal=LINE, report=True),
-    EventKind("headset_on", "headset on", console=True, terminal=LINE, report=True),
-    EventKind("xr_state", "xr state", console=False, terminal=LINE, report=False, program_detail=True),
-    EventKind("xr_lost", "xr lost", console=True, terminal=LINE, report=True),
-    # scenes (engine/render/scene_renderer.py): a scene that could not be drawn, and what was drawn instead
-    EventKind("scene_problem", "scene problem", console=True, terminal=LINE, report=True),
-    # the session log itself (sessions/store_writer.py)
-    EventKind("log_write_failed", "log write failed", console=True, terminal=LINE, report=True),
-    # after the session (engine/session.py)
-    EventKind("resonance", "resonance pace", console=False, terminal=OWN, report=True, program_detail=True),
-    # the console's own (engine/console/hub.py): a start that failed never reaches a session log
-    EventKind("start_failed", "could not start", console=True, terminal=OWN, report=False, logged=False),
-    # ... and a session that began but ended on an error (what was logged is kept, with its own status)
-    EventKind("session_failed", "session ended on an error", console=True, terminal=OWN, report=False,
-              logged=False),
-)}
+KINDS: dict[str, EventKind] = {
+    k.name: k
+    for k in (
+        # the program's course (sessions/runner.py)
+        EventKind("phase_start", "phase start", console=True, terminal=OWN, report=False, program_detail=True),
+        EventKind("phase_end", "phase end", console=False, terminal=SILENT, report=False, program_detail=True),
+        EventKind("program_end", "program end", console=False, terminal=SILENT, report=False, program_detail=True),
+        EventKind("auto_advance", "auto advance", console=True, terminal=LINE, report=True, program_detail=True),
+        EventKind("baseline", "baseline", console=True, terminal=LINE, report=False, program_detail=True),
+        EventKind("recenter", "recenter", console=False, terminal=SILENT, report=False, program_detail=True),
+        EventKind("alert", "alert", console=True, terminal=LINE, report=True),
+        # the live metrics (sessions/metrics.py): a spectrum its worker thread could not compute
+        EventKind("metrics_problem", "live metrics problem", console=True, terminal=LINE, report=True),
+        # the therapist's controls (window keys, pedals, console)
+        EventKind(
+            "therapist_next", "next phase (therapist)", console=True, terminal=LINE, report=True, program_detail=True
+        ),
+        EventKind("pause", "paused", console=True, terminal=LINE, report=True, ends=("resume",), program_detail=True),
+        EventKind("resume", "resumed", console=True, terminal=LINE, report=True, program_detail=True),
+        EventKind("marker", "marker", console=True, terminal=LINE, report=True),
+        EventKind("gentle_end", "gentle end", console=True, terminal=LINE, report=True),
+        # the heart-rate sensor (sessions/runner.py; sensors/packets.py and sensors/ble.py, prefixed "sensor_")
+        EventKind(
+            "sensor_lost", "sensor lost (no beats)", console=True, terminal=LINE, report=True, ends=("sensor_back",)
+        ),
+        EventKind("sensor_back", "sensor back (beats again)", console=True, terminal=LINE, report=True),
+        EventKind(
+            "sensor_contact_lost",
+            "no skin contact",
+            console=True,
+            terminal=LINE,
+            report=True,
+            ends=("sensor_contact_back",),
+        ),
+        EventKind("sensor_contact_back", "skin contact back", console=True, terminal=LINE, report=True),
+        EventKind(
+            "sensor_disconnected",
+            "sensor disconnected",
+            console=True,
+            terminal=LINE,
+            report=True,
+            ends=("sensor_connected",),
+        ),
+        EventKind("sensor_connected", "sensor connected", console=True, terminal=LINE, report=True),
+        EventKind("sensor_error", "sensor problem", console=True, terminal=LINE, report=True),
+        EventKind("sensor_malformed", "malformed packet", console=False, terminal=SAMPLED, report=False),
+        EventKind("sensor_battery", "sensor battery", console=True, terminal=LINE, report=False),
+        EventKind("sensor_body_location", "sensor worn at", console=False, terminal=LINE, report=False),
+        # sound (audio/device.py)
+        EventKind("audio_lost", "sound device lost", console=True, terminal=LINE, report=True),
+        EventKind("audio_back", "sound device back", console=True, terminal=LINE, report=True),
+        # the WAV file (audio/output.py): stopped on a full disk, the session goes on
+        EventKind("sound_file_stopped", "sound file stopped", console=True, terminal=LINE, report=True),
+        # the headset (engine/xr/target.py)
+        EventKind("headset_off", "headset off", console=True, terminal=LINE, report=True),
+        EventKind("headset_on", "headset on", console=True, terminal=LINE, report=True),
+        EventKind("xr_state", "xr state", console=False, terminal=LINE, report=False, program_detail=True),
+        EventKind("xr_lost", "xr lost", console=True, terminal=LINE, report=True),
+        # scenes (engine/render/scene_renderer.py): a scene that could not be drawn, and what was drawn instead
+        EventKind("scene_problem", "scene problem", console=True, terminal=LINE, report=True),
+        # the session log itself (sessions/store_writer.py)
+        EventKind("log_write_failed", "log write failed", console=True, terminal=LINE, report=True),
+        # after the session (engine/session.py)
+        EventKind("resonance", "resonance pace", console=False, terminal=OWN, report=True, program_detail=True),
+        # the console's own (engine/console/hub.py): a start that failed never reaches a session log
+        EventKind("start_failed", "could not start", console=True, terminal=OWN, report=False, logged=False),
+        # ... and a session that began but ended on an error (what was logged is kept, with its own status)
+        EventKind(
+            "session_failed", "session ended on an error", console=True, terminal=OWN, report=False, logged=False
+        ),
+    )
+}
 
 _log = logging.getLogger("tidewell.events")
 _warned: set[str] = set()

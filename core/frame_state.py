@@ -1,4 +1,5 @@
 """The immutable per-frame state: the only thing renderers, audio and the log read."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -12,6 +12,7 @@ file TIDEWELL_KEYS names:
 Key names are upper case: letters, digits, F1-F12, SPACE, ENTER, ESCAPE, TAB, BACKSPACE, PAGEUP,
 PAGEDOWN, HOME, END, LEFT, RIGHT, UP, DOWN. An action left out keeps its default keys.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,21 @@ DEFAULT_KEYS = {
     "marker": ("M", "PAGEUP"),
     "end": ("ESCAPE",),
 }
-NAMED_KEYS = ("SPACE", "ENTER", "ESCAPE", "TAB", "BACKSPACE", "PAGEUP", "PAGEDOWN", "HOME", "END",
-              "LEFT", "RIGHT", "UP", "DOWN")
+NAMED_KEYS = (
+    "SPACE",
+    "ENTER",
+    "ESCAPE",
+    "TAB",
+    "BACKSPACE",
+    "PAGEUP",
+    "PAGEDOWN",
+    "HOME",
+    "END",
+    "LEFT",
+    "RIGHT",
+    "UP",
+    "DOWN",
+)
 _PYGLET_NAMES = {"RETURN": "ENTER", "NUM_ENTER": "ENTER"}  # pyglet's name -> ours
 
 
@@ -40,8 +54,11 @@ class KeyMapError(TidewellError, ValueError):
 
 
 def valid_key(name: str) -> bool:
-    return (name in NAMED_KEYS or re.fullmatch(r"[A-Z0-9]", name) is not None
-            or re.fullmatch(r"F([1-9]|1[0-2])", name) is not None)
+    return (
+        name in NAMED_KEYS
+        or re.fullmatch(r"[A-Z0-9]", name) is not None
+        or re.fullmatch(r"F([1-9]|1[0-2])", name) is not None
+    )
 
 
 def keymap_path() -> Path:
@@ -68,12 +85,14 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
             if isinstance(keys, str):
                 keys = [keys]
             if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-                raise KeyMapError(f"{path}:{line}: {action} must be a list of key names, e.g. [\"PAGEDOWN\"]")
+                raise KeyMapError(f'{path}:{line}: {action} must be a list of key names, e.g. ["PAGEDOWN"]')
             names = [k.strip().upper() for k in keys]
             for name in names:
                 if not valid_key(name):
-                    raise KeyMapError(f"{path}:{line}: unknown key {name!r} for {action}; expected a letter, a digit, "
-                                      f"F1-F12 or one of {', '.join(NAMED_KEYS)}")
+                    raise KeyMapError(
+                        f"{path}:{line}: unknown key {name!r} for {action}; expected a letter, a digit, "
+                        f"F1-F12 or one of {', '.join(NAMED_KEYS)}"
+                    )
             actions[action] = names
     mapping: dict[str, str] = {}
     for action in ACTIONS:
@@ -90,4 +109,3 @@ def from_pyglet(symbol_string: str) -> str:
     if re.fullmatch(r"_[0-9]", name):
         return name[1:]
     return name
-

@@ -4,13 +4,15 @@ Every file Tidewell writes goes through here: the session log's folders, breath.
 sheet, reports and exports. What Tidewell creates is made owner-only; a file that already exists
 keeps the mode its owner gave it, and one without its owner's write bit is never written.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from tidewell.core.errors import TidewellError
 
@@ -116,7 +118,7 @@ def replacing(path: Path | str, binary: bool = False) -> Iterator[IO]:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     fd = create_private(temporary)
     try:
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")) as file:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
             yield file
             file.flush()
             os.fsync(file.fileno())

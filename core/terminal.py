@@ -10,6 +10,7 @@ newline and tab, and the bidirectional overrides that reorder what is shown.
 `TerminalStream` applies it to everything written to stdout and stderr by the `tidewell` command,
 and when the reader goes away (`tidewell run | head`) it stops writing instead of failing.
 """
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Reading the TOML files authors write (programs, scenes), with messages that say file and line."""
+
 from __future__ import annotations
 
 import math
@@ -41,6 +42,7 @@ def is_number(value) -> bool:
 
 # Finding where a key is written, so that a message can say "file:line". The lines are the file's
 # text split into lines; indexes are 0-based, the line numbers returned 1-based.
+
 
 def key_line(lines: Sequence[str], key: str, start: int = 0, end: int | None = None) -> int | None:
     """The number of the first of lines[start:end] that sets `key` (bare or quoted, at the line's

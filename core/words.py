@@ -1,4 +1,5 @@
 """Words for counts and session states, the same in the terminal, the report and the console."""
+
 from __future__ import annotations
 
 # sessions.status in the log -> what people read

@@ -3,6 +3,7 @@
 A TidewellError, something the person can act on, ends the command with one line and exit 2 (3
 when the headset's runtime is missing). Any other exception is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tidewell", description="Relaxation sessions for clinical massage.")
     parser.add_argument("--version", action="version", version=f"tidewell {_version()}")
     subcommands = parser.add_subparsers(title="commands")
-    for add in (_add_run, _add_xr, _add_console, _add_programs, _add_sensors, _add_scenes, _add_audio, _add_rate,
-                _add_hrv, _add_report, _add_clients, _add_sessions):
+    for add in (
+        _add_run,
+        _add_xr,
+        _add_console,
+        _add_programs,
+        _add_sensors,
+        _add_scenes,
+        _add_audio,
+        _add_rate,
+        _add_hrv,
+        _add_report,
+        _add_clients,
+        _add_sessions,
+    ):
         add(subcommands)
     return parser
 
@@ -69,49 +82,92 @@ def _version() -> str:
 
 def _add_run(subcommands) -> None:
     run = subcommands.add_parser("run", help="run a session (default: the 3-minute taster, simulated heart)")
-    run.add_argument("program", nargs="?", default=DEFAULT_PROGRAM,
-                     help="a built-in program id (see `tidewell programs list`) or a .toml file")
-    run.add_argument("--client", type=option.pseudonym, default="anonymous",
-                     help="the client's pseudonym (never a real name)")
-    option.add_sensor(run, "'sim' (simulated heart), 'ble' or 'ble:ADDRESS' (Bluetooth LE strap or watch; "
-                           "a name works too), 'replay:FILE.csv' (columns t_s,rr_ms) or 'replay:SESSION_ID'")
+    run.add_argument(
+        "program",
+        nargs="?",
+        default=DEFAULT_PROGRAM,
+        help="a built-in program id (see `tidewell programs list`) or a .toml file",
+    )
+    run.add_argument(
+        "--client", type=option.pseudonym, default="anonymous", help="the client's pseudonym (never a real name)"
+    )
+    option.add_sensor(
+        run,
+        "'sim' (simulated heart), 'ble' or 'ble:ADDRESS' (Bluetooth LE strap or watch; "
+        "a name works too), 'replay:FILE.csv' (columns t_s,rr_ms) or 'replay:SESSION_ID'",
+    )
     option.add_adapter(run)
-    option.add_ratings(run, pain="pain before the session, 0-10", stress="stress before the session, 0-10",
-                       note_help="a note with the before rating")
-    timing = run.add_mutually_exclusive_group()
-    timing.add_argument("--virtual-time", dest="virtual_time", action="store_const", const=True,
-                        help="simulate as fast as possible (no window, audio to WAV)")
-    timing.add_argument("--real-time", dest="virtual_time", action="store_const", const=False,
-                        help="play at the wall clock even with no window or sound device")
+    option.add_ratings(
+        run,
+        pain="pain before the session, 0-10",
+        stress="stress before the session, 0-10",
+        note_help="a note with the before rating",
+    )
+    _add_timing(run)
     option.add_minutes(run)
     option.add_headless(run, "no window even when a display exists")
     option.add_seed(run)
     option.add_audio_device(run)
-    option.add_target(run, "where the client sees the session: 'auto' (a window where there is a display, else "
-                           "offscreen) or 'xr' (the headset, through the active OpenXR runtime)")
-    run.add_argument("--xr-space", choices=("local", "stage"), default="local",
-                     help="the headset's reference space (default local: centred on the client's head)")
-    run.add_argument("--no-mirror", dest="mirror", action="store_false", default=None,
-                     help="with --target xr: no desktop mirror of the client's view")
-    option.add_sound_when_headset_off(run, "with --target xr: while the headset is off the session pauses; the "
-                                           "sound plays on (default) or fades out")
+    option.add_target(
+        run,
+        "where the client sees the session: 'auto' (a window where there is a display, else "
+        "offscreen) or 'xr' (the headset, through the active OpenXR runtime)",
+    )
+    _add_headset(run)
     run.set_defaults(handler=commands.run)
 
 
+def _add_timing(run) -> None:
+    timing = run.add_mutually_exclusive_group()
+    timing.add_argument(
+        "--virtual-time",
+        dest="virtual_time",
+        action="store_const",
+        const=True,
+        help="simulate as fast as possible (no window, audio to WAV)",
+    )
+    timing.add_argument(
+        "--real-time",
+        dest="virtual_time",
+        action="store_const",
+        const=False,
+        help="play at the wall clock even with no window or sound device",
+    )
+
+
+def _add_headset(run) -> None:
+    run.add_argument(
+        "--xr-space",
+        choices=("local", "stage"),
+        default="local",
+        help="the headset's reference space (default local: centred on the client's head)",
+    )
+    run.add_argument(
+        "--no-mirror",
+        dest="mirror",
+        action="store_false",
+        default=None,
+        help="with --target xr: no desktop mirror of the client's view",
+    )
+    option.add_sound_when_headset_off(
+        run, "with --target xr: while the headset is off the session pauses; the sound plays on (default) or fades out"
+    )
+
+
 def _add_xr(subcommands) -> None:
-    xr = subcommands.add_parser("xr", help="the OpenXR runtime and headset").add_subparsers(title="xr commands",
-                                                                                            required=True)
+    xr = subcommands.add_parser("xr", help="the OpenXR runtime and headset").add_subparsers(
+        title="xr commands", required=True
+    )
     info = xr.add_parser("info", help="the runtime, the headset system, its views, blend modes and extensions")
     info.set_defaults(handler=commands.xr_info)
 
 
 def _add_console(subcommands) -> None:
-    console = subcommands.add_parser("console",
-                                     help="serve the therapist's web console and run the sessions it starts")
-    console.add_argument("--port", type=option.port, default=8765,
-                         help="TCP port (default 8765; 0 picks a free one)")
-    console.add_argument("--lan", action="store_true",
-                         help="listen on the clinic network for a tablet (default: this computer only)")
+    console = subcommands.add_parser("console", help="serve the therapist's web console and run the sessions it starts")
+    console.add_argument("--port", type=option.port, default=8765, help="TCP port (default 8765; 0 picks a free one)")
+    console.add_argument(
+        "--lan", action="store_true", help="listen on the clinic network for a tablet (default: this computer only)"
+    )
     option.add_sensor(console, "heart-rate source for the sessions: 'sim', 'ble' or 'ble:ADDRESS'")
     option.add_adapter(console)
     option.add_headless(console, "no session window even when a display exists")
@@ -124,7 +180,8 @@ def _add_console(subcommands) -> None:
 
 def _add_programs(subcommands) -> None:
     programs = subcommands.add_parser("programs", help="list, show or validate programs").add_subparsers(
-        title="programs commands", required=True)
+        title="programs commands", required=True
+    )
     programs.add_parser("list", help="the built-in programs").set_defaults(handler=commands.programs_list)
     show = programs.add_parser("show", help="the phases of a program")
     show.add_argument("program")
@@ -136,16 +193,19 @@ def _add_programs(subcommands) -> None:
 
 def _add_sensors(subcommands) -> None:
     sensors = subcommands.add_parser("sensors", help="Bluetooth LE heart-rate sensors").add_subparsers(
-        title="sensors commands", required=True)
+        title="sensors commands", required=True
+    )
     scan = sensors.add_parser("scan", help="list nearby devices with the Heart Rate Service")
-    scan.add_argument("--seconds", type=option.scan_seconds, default=5.0,
-                      help="how long to listen (default 5, at most 300)")
+    scan.add_argument(
+        "--seconds", type=option.scan_seconds, default=5.0, help="how long to listen (default 5, at most 300)"
+    )
     option.add_adapter(scan, "Bluetooth adapter, e.g. hci0")
     scan.set_defaults(handler=commands.sensors_scan)
     watch = sensors.add_parser("watch", help="live HR, RR, contact and battery of one sensor")
     watch.add_argument("target", nargs="?", help="address or name (default: the first sensor found)")
-    watch.add_argument("--seconds", type=option.watch_seconds,
-                       help="stop after this long, at most 86400 (default: until Ctrl-C)")
+    watch.add_argument(
+        "--seconds", type=option.watch_seconds, help="stop after this long, at most 86400 (default: until Ctrl-C)"
+    )
     option.add_adapter(watch, "Bluetooth adapter, e.g. hci0")
     watch.set_defaults(handler=commands.sensors_watch)
     decode = sensors.add_parser("decode", help="decode 0x2A37 packets given in hex: one JSON object per packet")
@@ -155,9 +215,11 @@ def _add_sensors(subcommands) -> None:
 
 def _add_scenes(subcommands) -> None:
     scenes = subcommands.add_parser("scenes", help="list, validate, render and preview scenes").add_subparsers(
-        title="scenes commands", required=True)
+        title="scenes commands", required=True
+    )
     scenes.add_parser("list", help="built-in scenes and those in TIDEWELL_SCENES_DIR").set_defaults(
-        handler=commands.scenes_list)
+        handler=commands.scenes_list
+    )
     validate = scenes.add_parser("validate", help="check a scene folder (or a folder of scenes); exit 0 when valid")
     validate.add_argument("path")
     validate.set_defaults(handler=commands.scenes_validate)
@@ -177,7 +239,8 @@ def _add_scenes(subcommands) -> None:
 
 def _add_audio(subcommands) -> None:
     audio = subcommands.add_parser("audio", help="render a program's sound to a WAV file").add_subparsers(
-        title="audio commands", required=True)
+        title="audio commands", required=True
+    )
     render = audio.add_parser("render", help="the program's sound in virtual time, to WAV (no session is logged)")
     render.add_argument("program")
     render.add_argument("--out", required=True, metavar="FILE.wav")
@@ -192,14 +255,18 @@ def _add_rate(subcommands) -> None:
     rate = subcommands.add_parser("rate", help="record the client's pain and stress before or after a session")
     rate.add_argument("session_id", type=option.session_id)
     rate.add_argument("moment", choices=("before", "after"))
-    option.add_ratings(rate, pain="0 (none) to 10 (worst imaginable)", stress="0 (none) to 10 (extreme)",
-                       note_help="free text")
+    option.add_ratings(
+        rate, pain="0 (none) to 10 (worst imaginable)", stress="0 (none) to 10 (extreme)", note_help="free text"
+    )
     rate.set_defaults(handler=commands.rate)
 
 
 def _add_hrv(subcommands) -> None:
-    hrv = subcommands.add_parser("hrv", help="offline HRV metrics of an RR file (columns t_s,rr_ms), or of the "
-                                             "beats CSV or JSON that `tidewell report --csv/--json` wrote")
+    hrv = subcommands.add_parser(
+        "hrv",
+        help="offline HRV metrics of an RR file (columns t_s,rr_ms), or of the "
+        "beats CSV or JSON that `tidewell report --csv/--json` wrote",
+    )
     hrv.add_argument("file")
     hrv.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     hrv.set_defaults(handler=commands.hrv)
@@ -223,7 +290,8 @@ def _add_clients(subcommands) -> None:
 
 def _add_sessions(subcommands) -> None:
     sessions = subcommands.add_parser("sessions", help="logged sessions").add_subparsers(
-        title="sessions commands", required=True)
+        title="sessions commands", required=True
+    )
     listed = sessions.add_parser("list", help="the most recent sessions")
     listed.add_argument("--limit", type=option.limit, default=20, help="how many (default 20)")
     listed.set_defaults(handler=commands.sessions_list)

@@ -3,6 +3,7 @@
 Each value type names what it expects in its message ("argument --minutes: expected ..."); each
 add_* function adds one option, with the same name, type and default wherever it appears.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ SEED_HELP = "seed of the simulated heart and the sound"
 
 
 # -- value types ---------------------------------------------------------------------------------
+
 
 def whole_number(text: str, low: int, high: int, what: str) -> int:
     try:
@@ -102,6 +104,7 @@ def sensor(text: str) -> str:
 
 
 # -- options shared by commands ------------------------------------------------------------------
+
 
 def add_sensor(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--sensor", type=sensor, default="sim", metavar="KIND", help=help)

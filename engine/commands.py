@@ -3,6 +3,7 @@
 Each takes the parsed arguments and returns the exit status; a mistake the person can fix raises a
 TidewellError, which the command line prints as one line (exit 2).
 """
+
 from __future__ import annotations
 
 import signal
@@ -22,19 +23,33 @@ def run(args) -> int:
     program = load_program(resolve_program(args.program))
     if args.minutes:
         program = program.scaled_to(args.minutes)
-    options = RunOptions(client=args.client, sensor=args.sensor, virtual_time=args.virtual_time,
-                         headless=args.headless, seed=args.seed, audio_device=args.audio_device,
-                         adapter=args.adapter, target=args.target, xr_space=args.xr_space, mirror=args.mirror,
-                         sound_when_headset_off=args.sound_when_headset_off)
+    options = RunOptions(
+        client=args.client,
+        sensor=args.sensor,
+        virtual_time=args.virtual_time,
+        headless=args.headless,
+        seed=args.seed,
+        audio_device=args.audio_device,
+        adapter=args.adapter,
+        target=args.target,
+        xr_space=args.xr_space,
+        mirror=args.mirror,
+        sound_when_headset_off=args.sound_when_headset_off,
+    )
     from tidewell.sessions.store import SessionStore
 
     store = SessionStore(verify=True)  # a damaged log is refused before the session writes into it
     before = {"pain": args.pain, "stress": args.stress, "note": args.note}
-    options.on_begin = (lambda sid: store.set_self_report(sid, "before", **before)) \
-        if args.pain is not None or args.stress is not None or args.note else None
+    options.on_begin = (
+        (lambda sid: store.set_self_report(sid, "before", **before))
+        if args.pain is not None or args.stress is not None or args.note
+        else None
+    )
     result = run_session(program, options, store)
     print()
-    print(f"session {result.session_id} {status_words(result.status)}: {result.simulated_s / 60:.1f} min of session time")
+    print(
+        f"session {result.session_id} {status_words(result.status)}: {result.simulated_s / 60:.1f} min of session time"
+    )
     print(format_table(result.summaries))
     print()
     print(f"session folder:  {result.folder}")
@@ -43,8 +58,10 @@ def run(args) -> int:
     if result.contact_sheet:
         print(f"contact sheet:   {result.contact_sheet}")
     print(f"session log:     {store.path} (tidewell sessions show {result.session_id})")
-    print(f"after the session: tidewell rate {result.session_id} after --pain N --stress N; "
-          f"tidewell report {result.session_id} --html report.html")
+    print(
+        f"after the session: tidewell rate {result.session_id} after --pain N --stress N; "
+        f"tidewell report {result.session_id} --html report.html"
+    )
     if result.status != "interrupted":
         return 0
     return 128 + (result.stopped_by or signal.SIGINT)
@@ -66,19 +83,30 @@ def console(args) -> int:
     from tidewell.sessions.store import SessionStore
 
     store = SessionStore(verify=True)
-    return serve_console(ConsoleOptions(port=args.port, lan=args.lan, headless=args.headless,
-                                        sensor=args.sensor, adapter=args.adapter,
-                                        audio_device=args.audio_device, seed=args.seed, target=args.target,
-                                        sound_when_headset_off=args.sound_when_headset_off, say=say),
-                         store)
-
+    return serve_console(
+        ConsoleOptions(
+            port=args.port,
+            lan=args.lan,
+            headless=args.headless,
+            sensor=args.sensor,
+            adapter=args.adapter,
+            audio_device=args.audio_device,
+            seed=args.seed,
+            target=args.target,
+            sound_when_headset_off=args.sound_when_headset_off,
+            say=say,
+        ),
+        store,
+    )
 
 
 def programs_list(args) -> int:
     for program_id, path in builtin_programs().items():
         try:
             program = load_program(path)
-            print(f"{program_id:<26} {program.minutes:>5.0f} min  {plural(len(program.phases), 'phase'):<9} {program.title}")
+            print(
+                f"{program_id:<26} {program.minutes:>5.0f} min  {plural(len(program.phases), 'phase'):<9} {program.title}"
+            )
         except ProgramError as exc:
             print(f"{program_id:<26} INVALID: {exc}")
     return 0
@@ -92,10 +120,14 @@ def programs_show(args) -> int:
         advance = " (therapist advances)" if phase.advance.value == "therapist" else ""
         b = phase.breathing
         print(f"{i:>2}. {start:5.1f}' {phase.name:<30} {phase.minutes:4.1f} min{advance}")
-        print(f"      {phase.kind.value}, {phase.posture.value}, scene {phase.scene}, crossfade {phase.crossfade_s:g} s")
-        print(f"      breathing {b.rate_bpm:.1f}/min: in {b.inhale_s:.1f} s, hold {b.hold_in_s:.1f} s,"
-              f" out {b.exhale_s:.1f} s, hold {b.hold_out_s:.1f} s;"
-              f" audio {', '.join(f'{n} {v:g}' for n, v in phase.audio)}")
+        print(
+            f"      {phase.kind.value}, {phase.posture.value}, scene {phase.scene}, crossfade {phase.crossfade_s:g} s"
+        )
+        print(
+            f"      breathing {b.rate_bpm:.1f}/min: in {b.inhale_s:.1f} s, hold {b.hold_in_s:.1f} s,"
+            f" out {b.exhale_s:.1f} s, hold {b.hold_out_s:.1f} s;"
+            f" audio {', '.join(f'{n} {v:g}' for n, v in phase.audio)}"
+        )
         start += phase.minutes
     return 0
 
@@ -171,8 +203,14 @@ def sensors_decode(args) -> int:
         try:
             decoded = parse_hrm(bytes.fromhex(text)).as_json()
         except ValueError:
-            decoded = {"hr_bpm": None, "rr_ms": [], "energy_expended_kj": None, "sensor_contact": "not_supported",
-                       "valid": False, "error": f"not hex: {text!r}"}
+            decoded = {
+                "hr_bpm": None,
+                "rr_ms": [],
+                "energy_expended_kj": None,
+                "sensor_contact": "not_supported",
+                "valid": False,
+                "error": f"not hex: {text!r}",
+            }
         invalid += not decoded["valid"]
         print(json.dumps(decoded))
     if invalid:
@@ -207,8 +245,8 @@ def scenes_preview(args) -> int:
 
 
 def audio_render(args) -> int:
-    from tidewell.engine.offline_audio import render_program_audio
     from tidewell.engine.heart_source import make_source
+    from tidewell.engine.offline_audio import render_program_audio
     from tidewell.sessions.store import SessionStore
 
     if args.sensor.startswith("ble"):
@@ -230,8 +268,10 @@ def rate(args) -> int:
     if args.pain is None and args.stress is None and not args.note:
         raise UsageError("give --pain, --stress or --note")
     SessionStore(verify=True).set_self_report(args.session_id, args.moment, args.pain, args.stress, args.note)
-    print(f"session {args.session_id}, {args.moment}: pain {_or_dash(args.pain)}, stress {_or_dash(args.stress)}"
-          + (f", note: {args.note}" if args.note else ""))
+    print(
+        f"session {args.session_id}, {args.moment}: pain {_or_dash(args.pain)}, stress {_or_dash(args.stress)}"
+        + (f", note: {args.note}" if args.note else "")
+    )
     return 0
 
 
@@ -251,8 +291,9 @@ def report(args) -> int:
 
     if args.session_id is None and not args.client:
         raise UsageError("name a session id or --client NAME")
-    return report_command(SessionStore(access="read"), args.session_id, args.client, args.html, args.csv,
-                          args.json_path, args.anonymize)
+    return report_command(
+        SessionStore(access="read"), args.session_id, args.client, args.html, args.csv, args.json_path, args.anonymize
+    )
 
 
 def clients(args) -> int:
@@ -278,8 +319,10 @@ def sessions_list(args) -> int:
         print(f"no sessions yet in {store.path}")
     for row in rows:
         mode = "virtual" if row["virtual_time"] else "live"
-        print(f"{row['id']:>5}  {row['started_at']}  {status_words(row['status']):<11} {row['program_id']:<24}"
-              f" {row['client']:<16} {mode}")
+        print(
+            f"{row['id']:>5}  {row['started_at']}  {status_words(row['status']):<11} {row['program_id']:<24}"
+            f" {row['client']:<16} {mode}"
+        )
     return 0
 
 

@@ -1,8 +1,9 @@
 """The heart a session listens to, from its --sensor word: a simulated heart, a Bluetooth strap, an RR
 file, or a logged session again (sensors/spec.py)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tidewell.core.errors import UsageError
 from tidewell.core.words import plural
@@ -13,8 +14,14 @@ from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.store import SessionStore
 
 
-def make_source(sensor: str, seed: int, say: Callable[[str], None], clock=None,
-                store: SessionStore | None = None, adapter: str | None = None) -> BeatSource:
+def make_source(
+    sensor: str,
+    seed: int,
+    say: Callable[[str], None],
+    clock=None,
+    store: SessionStore | None = None,
+    adapter: str | None = None,
+) -> BeatSource:
     kind, argument = parse_sensor(sensor)
     if kind == "sim":
         return SimulatedHeart(seed=seed)
@@ -43,8 +50,9 @@ def _session_replay(session_id: int, store: SessionStore):
     packets = store.packets(session_id)
     if packets:
         disconnects = [e["t_s"] for e in store.events(session_id) if e["kind"] == "sensor_disconnected"]
-        return PacketReplay(packets, f"replay of session {session_id} ({plural(len(packets), 'Bluetooth packet')})",
-                            disconnects)
+        return PacketReplay(
+            packets, f"replay of session {session_id} ({plural(len(packets), 'Bluetooth packet')})", disconnects
+        )
     beats = [RawRR(b["t_s"], b["rr_ms"]) for b in store.beats(session_id) if not b["inserted"]]
     if not beats:
         raise UsageError(f"session {session_id} has no recorded heart data to replay")

@@ -1,8 +1,9 @@
 """`tidewell audio render`: a program's sound in virtual time, straight to a WAV file (no session logged)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tidewell.audio.output import WavOutput
 from tidewell.core.clock import VirtualClock
@@ -13,8 +14,9 @@ from tidewell.sessions.runner import SessionRunner
 FRAME_RATE = 30.0
 
 
-def render_program_audio(program: Program, out: Path, source, seed: int = 0, sample_rate: int = 48000,
-                         say: Callable[[str], None] = print) -> float:
+def render_program_audio(
+    program: Program, out: Path, source, seed: int = 0, sample_rate: int = 48000, say: Callable[[str], None] = print
+) -> float:
     """Renders until the program (and its closing fade) ends; returns the seconds rendered.
     The same program, source and seed give the same samples."""
     clock = VirtualClock()
@@ -27,8 +29,9 @@ def render_program_audio(program: Program, out: Path, source, seed: int = 0, sam
             now = clock.now()
             output.advance(runner.step(now), now - last)
             if output.failure is not None:  # here the WAV is all there is: stop with it
-                raise OutputFileError(f"{out}: {output.failure}; the first {output.frames_written / sample_rate:.0f} s"
-                              f" are in it")
+                raise OutputFileError(
+                    f"{out}: {output.failure}; the first {output.frames_written / sample_rate:.0f} s are in it"
+                )
             last = now
             if now >= next_report:
                 say(f"  {now / 60:.0f} of {program.minutes:.0f} min rendered")

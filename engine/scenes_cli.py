@@ -1,6 +1,7 @@
 """`tidewell scenes list | validate | render`: the scene author's commands (the preview is in
 engine/render/preview.py). Each returns an exit status and prints its problems as "file:line: ...".
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,22 +14,18 @@ from tidewell.core.errors import UsageError
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.private_files import private_folder, replacing
 from tidewell.engine.render.scene_states import parse_size, parse_state, scene_state, state_keywords
-from tidewell.scenes.catalog import (
-    BUILT_IN,
-    SceneError,
-    SceneInfo,
-    find_scene,
-    key_line,
-    load_scene,
-    scan_scenes,
-)
+from tidewell.scenes.catalog import BUILT_IN, SceneError, SceneInfo, find_scene, key_line, load_scene, scan_scenes
 
 if TYPE_CHECKING:
     from tidewell.engine.render.targets import OffscreenTarget
 
 EYE_OFFSET_M = 0.032  # half a typical interpupillary distance
-EYE_OFFSETS = {"center": (0.0,), "left": (-EYE_OFFSET_M,), "right": (EYE_OFFSET_M,),
-               "both": (-EYE_OFFSET_M, EYE_OFFSET_M)}
+EYE_OFFSETS = {
+    "center": (0.0,),
+    "left": (-EYE_OFFSET_M,),
+    "right": (EYE_OFFSET_M,),
+    "both": (-EYE_OFFSET_M, EYE_OFFSET_M),
+}
 VALIDATE_SIZE = (64, 36)
 # Validation: a scene at fade 1 has some pixel above this (0..255); at fade 0 none is above the second.
 VISIBLE_MIN = 3
@@ -58,8 +55,9 @@ def scenes_list() -> int:
     rows = [("ID", "TITLE", "POSTURES", "PALETTE", "SOURCE")]
     for info in sorted(scenes.values(), key=lambda s: s.id):
         source = BUILT_IN if info.source == BUILT_IN else f"user: {info.folder}"
-        rows.append((info.id, info.title, ",".join(p.value for p in info.postures),
-                     " ".join(info.palette) or "-", source))
+        rows.append(
+            (info.id, info.title, ",".join(p.value for p in info.postures), " ".join(info.palette) or "-", source)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
@@ -77,7 +75,9 @@ def scene_folders(path: Path) -> tuple[list[Path], list[str]]:
         return [], [f"{path}: no such folder"]
     if (path / "scene.toml").exists() or (path / "scene.frag").exists():
         return [path], []
-    folders = sorted(p for p in path.iterdir() if p.is_dir() and ((p / "scene.toml").exists() or (p / "scene.frag").exists()))
+    folders = sorted(
+        p for p in path.iterdir() if p.is_dir() and ((p / "scene.toml").exists() or (p / "scene.frag").exists())
+    )
     if not folders:
         return [], [f"{path}: no scene.toml here or in its subfolders"]
     return folders, []
@@ -119,27 +119,41 @@ def _check_rendering(offscreen: OffscreenTarget, info: SceneInfo) -> list[str]:
         except SceneError as error:
             return [str(error)]
         if lit.max() < VISIBLE_MIN:
-            problems.append(f"{info.fragment_path}:1: {posture.value}: the frame is black at u_fade = 1 "
-                            f"(brightest channel {lit.max()}/255, expected >= {VISIBLE_MIN})")
+            problems.append(
+                f"{info.fragment_path}:1: {posture.value}: the frame is black at u_fade = 1 "
+                f"(brightest channel {lit.max()}/255, expected >= {VISIBLE_MIN})"
+            )
         if dark.max() > FADED_MAX:
-            problems.append(f"{info.fragment_path}:1: {posture.value}: the frame is not black at u_fade = 0 "
-                            f"(brightest channel {dark.max()}/255): multiply the final colour by u_fade")
+            problems.append(
+                f"{info.fragment_path}:1: {posture.value}: the frame is not black at u_fade = 0 "
+                f"(brightest channel {dark.max()}/255): multiply the final colour by u_fade"
+            )
     program = offscreen.renderer.compiled_program(info.id)
     for binding in info.uniforms:
         uniform = program.get(binding.name, None) if program is not None else None
         line = key_line(info.toml_path, "uniforms", binding.name)
         if uniform is None:
-            problems.append(f"{info.toml_path}:{line}: key 'uniforms.{binding.name}': expected a float uniform "
-                            f"{binding.name} used by scene.frag, got none (declared but unused uniforms "
-                            "are removed by the compiler)")
+            problems.append(
+                f"{info.toml_path}:{line}: key 'uniforms.{binding.name}': expected a float uniform "
+                f"{binding.name} used by scene.frag, got none (declared but unused uniforms "
+                "are removed by the compiler)"
+            )
         elif uniform.fmt != "1f" or uniform.array_length != 1:
-            problems.append(f"{info.toml_path}:{line}: key 'uniforms.{binding.name}': expected "
-                            f"'uniform float {binding.name};' in scene.frag, got type {uniform.fmt}")
+            problems.append(
+                f"{info.toml_path}:{line}: key 'uniforms.{binding.name}': expected "
+                f"'uniform float {binding.name};' in scene.frag, got type {uniform.fmt}"
+            )
     return problems
 
 
-def scenes_render(scene: str, out: str | Path, state: str | None = None, posture: str | None = None,
-                  eye: str = "center", size: str = "960x540") -> int:
+def scenes_render(
+    scene: str,
+    out: str | Path,
+    state: str | None = None,
+    posture: str | None = None,
+    eye: str = "center",
+    size: str = "960x540",
+) -> int:
     """Writes one frame of `scene` (an id or a folder) as PNG; eye "both" puts the eyes side by side."""
     from PIL import Image
 
@@ -156,8 +170,11 @@ def scenes_render(scene: str, out: str | Path, state: str | None = None, posture
         return 1
     chosen = Posture(posture) if posture else info.postures[0]
     if chosen not in info.postures:
-        print(f"note: {info.id} does not list posture {chosen.value} "
-              f"(it lists {', '.join(p.value for p in info.postures)})", file=sys.stderr)
+        print(
+            f"note: {info.id} does not list posture {chosen.value} "
+            f"(it lists {', '.join(p.value for p in info.postures)})",
+            file=sys.stderr,
+        )
     offscreen = _open_offscreen({info.id: info})
     if offscreen is None:
         return 1
@@ -178,4 +195,3 @@ def scenes_render(scene: str, out: str | Path, state: str | None = None, posture
         return 1
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {info.id}, {chosen.value}, eye {eye})")
     return 0
-

@@ -2,6 +2,7 @@
 one contextlib.ExitStack, plays the frames (engine/session_loop.py), and closes them in reverse order
 whatever happens: a program that ends, Ctrl-C, SIGTERM, a log that fails, a bug.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -9,9 +10,10 @@ import gc
 import queue
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from tidewell.audio.output import open_audio_output
 from tidewell.core.clock import RealClock, VirtualClock
@@ -110,6 +112,7 @@ class StopRequest:
 @dataclass
 class Display:
     """What shows the session live: a window, the headset (with its presence and clock), or nothing."""
+
     target: LiveTarget | None = None
     presence: HeadsetPresence | None = None  # the headset's: taken off, put on
     clock: DisplayClock | None = None  # the headset's: the runtime's display times
@@ -120,8 +123,7 @@ class Display:
             self.target.close()
 
 
-def run_session(program: Program, options: RunOptions, store: SessionStore | None = None,
-                source=None) -> SessionResult:
+def run_session(program: Program, options: RunOptions, store: SessionStore | None = None, source=None) -> SessionResult:
     """`source` overrides options.sensor with a ready BeatSource (tests, benchmarks)."""
     say = options.say
     options.client = checked_pseudonym(options.client)
@@ -137,8 +139,13 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         display = _open_display(options, program, outputs)  # nothing is logged before it opens
         capture.live = display.target
         session_id = store.begin(
-            program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-            client=options.client, sensor=options.sensor.strip(), virtual_time=False, seed=options.seed,
+            program_id=program.id,
+            program_title=program.title,
+            program_minutes=program.minutes,
+            client=options.client,
+            sensor=options.sensor.strip(),
+            virtual_time=False,
+            seed=options.seed,
         )
         if options.on_begin is not None:
             options.on_begin(session_id)
@@ -154,19 +161,27 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
         outputs.callback(source.stop)
         writer = store.writer(session_id)
         loop.log_to(writer, EventFanOut(writer, say, options.on_event))
-        runner = SessionRunner(program, source, unattended=not display.therapist_at_hand and not options.attended,
-                               controls=options.controls,
-                               spectrum_worker=not isinstance(clock, VirtualClock) if options.spectrum_worker is None
-                               else options.spectrum_worker)
-        say(f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
-            f" sensor {source.description}")
+        runner = SessionRunner(
+            program,
+            source,
+            unattended=not display.therapist_at_hand and not options.attended,
+            controls=options.controls,
+            spectrum_worker=not isinstance(clock, VirtualClock)
+            if options.spectrum_worker is None
+            else options.spectrum_worker,
+        )
+        say(
+            f"session {session_id}: {program.title} for {_label(options)}, {program.minutes:.1f} min,"
+            f" sensor {source.description}"
+        )
         with StopRequest() as stop:
             status = loop.run(runner, audio, source, clock, stop)
     sheet = capture.write(folder / "contact_sheet.png")
     if status != "interrupted" and is_assessment(program):
         _store_resonance(store, session_id, program, options.client, loop.last_t, say, _label(options))
-    return SessionResult(session_id, status, folder, audio.path, sheet, summarize(store, session_id), loop.last_t,
-                         loop.stopped_by)
+    return SessionResult(
+        session_id, status, folder, audio.path, sheet, summarize(store, session_id), loop.last_t, loop.stopped_by
+    )
 
 
 def _for_client(program: Program, options: RunOptions, store: SessionStore) -> Program:
@@ -174,8 +189,10 @@ def _for_client(program: Program, options: RunOptions, store: SessionStore) -> P
     client = store.client(options.client)
     if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
         program = program.for_client(client["resonance_bpm"])
-        options.say(f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
-                    f"(assessed in session {client['resonance_session_id']})")
+        options.say(
+            f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
+            f"(assessed in session {client['resonance_session_id']})"
+        )
     return program
 
 
@@ -254,22 +271,29 @@ def _open_headset(options: RunOptions) -> Display:
 
 def _open_audio(options: RunOptions, folder: Path, outputs: contextlib.ExitStack):
     """The sound device, or the WAV file (always, in virtual time); closed when `outputs` closes."""
-    audio, message = open_audio_output(folder / "breath.wav", device=options.audio_device,
-                                       prefer_device=options.virtual_time is not True, seed=options.seed)
+    audio, message = open_audio_output(
+        folder / "breath.wav",
+        device=options.audio_device,
+        prefer_device=options.virtual_time is not True,
+        seed=options.seed,
+    )
     outputs.callback(audio.close)
     options.say(message)
     return audio
 
 
-def _session_clock(options: RunOptions, store: SessionStore, session_id: int, display: Display, audio,
-                   live_sensor: bool):
+def _session_clock(
+    options: RunOptions, store: SessionStore, session_id: int, display: Display, audio, live_sensor: bool
+):
     """The headset's display clock, the wall clock, or virtual time: chosen when nothing is there to see
     or hear live (and logged as such)."""
     virtual = options.virtual_time
     if virtual is None:
         virtual = display.target is None and audio.path is not None and not live_sensor
         if virtual:
-            options.say("nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)")
+            options.say(
+                "nothing to see or hear live: simulating in virtual time (--real-time to play at the wall clock)"
+            )
     if virtual:
         store.set_virtual_time(session_id)
     if display.clock is not None:
@@ -282,8 +306,9 @@ def _label(options: RunOptions) -> str:
     return options.client_label or repr(options.client)
 
 
-def _store_resonance(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say,
-                     label: str) -> None:
+def _store_resonance(
+    store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say, label: str
+) -> None:
     """The assessment's result; a log that cannot take it loses only it, never the session's result."""
     try:
         _assess_and_store(store, session_id, program, client, t_s, say, label)
@@ -291,8 +316,9 @@ def _store_resonance(store: SessionStore, session_id: int, program: Program, cli
         say(f"resonance not stored: {error}")
 
 
-def _assess_and_store(store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say,
-                      label: str) -> None:
+def _assess_and_store(
+    store: SessionStore, session_id: int, program: Program, client: str, t_s: float, say, label: str
+) -> None:
     results, chosen = assess(store, session_id, program)
     say("resonance assessment:\n" + format_results(results, chosen))
     if chosen is not None:

@@ -5,6 +5,7 @@ controls) → log, audio, render → wait for the next frame. The display (engin
 LiveTarget: a window, the headset, or NothingShown) never changes the session itself: what it asks
 for (a closed window, a runtime that exits, a headset taken off) goes on the controls queue.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
     from tidewell.engine.xr.presence import HeadsetPresence
 
 SAMPLE_INTERVAL_S = 0.25  # frame-state samples in the log: 4 Hz
-XR_LOST_NOTE = ("; the session goes on with sound only, and every record so far is kept"
-                " (end it with Ctrl-C or from the console)")
+XR_LOST_NOTE = (
+    "; the session goes on with sound only, and every record so far is kept (end it with Ctrl-C or from the console)"
+)
 
 
 class NothingShown:
@@ -64,8 +66,15 @@ class NothingShown:
 
 
 class SessionLoop:
-    def __init__(self, program: Program, capture: ContactFrames, live: LiveTarget | None,
-                 presence: HeadsetPresence | None, on_frame=None, frame_rate: float = 30.0):
+    def __init__(
+        self,
+        program: Program,
+        capture: ContactFrames,
+        live: LiveTarget | None,
+        presence: HeadsetPresence | None,
+        on_frame=None,
+        frame_rate: float = 30.0,
+    ):
         self.program = program
         self.writer = None  # the session log's writer and the events' fan-out: log_to()
         self.events: EventFanOut | None = None
@@ -162,9 +171,11 @@ class SessionLoop:
             if event.kind == "phase_start":
                 phase = program.phases[event.phase_index]
                 writer.phase_start(event.phase_index, phase, event.t_s)
-                events.say(f"  {clock_text(event.t_s)}  phase {event.phase_index + 1}/{len(program.phases)}: "
-                           f"{phase.name} ({phase.scene}, {phase.posture.value}, "
-                           f"{phase.breathing.rate_bpm:.1f} breaths/min)")
+                events.say(
+                    f"  {clock_text(event.t_s)}  phase {event.phase_index + 1}/{len(program.phases)}: "
+                    f"{phase.name} ({phase.scene}, {phase.posture.value}, "
+                    f"{phase.breathing.rate_bpm:.1f} breaths/min)"
+                )
             elif event.kind == "phase_end":
                 writer.phase_end(event.phase_index, event.t_s)
 
@@ -174,8 +185,14 @@ class SessionLoop:
         is over: only the terminal and the console hear of it."""
         phase = self.runner.phase_index if self.runner is not None else 0
         for kind, detail in self.writer.drain_problems():
-            self.events.emit(now, kind, detail, phase,  # the row lands if the disk recovers
-                             terminal_note="; what was logged before is kept", log=not closed)
+            self.events.emit(
+                now,
+                kind,
+                detail,
+                phase,  # the row lands if the disk recovers
+                terminal_note="; what was logged before is kept",
+                log=not closed,
+            )
             if not closed and self.runner is not None:
                 self.runner.controls.put(Control("end", "the session log cannot be written"))
 

@@ -1,5 +1,6 @@
 """What a session writes besides its frames: every event to the log, the console and the terminal
 (EventFanOut), and one frame per phase for the contact sheet (ContactFrames)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -29,8 +30,9 @@ class EventFanOut:
         self.on_event = on_event
         self.counts: dict[str, int] = {}
 
-    def emit(self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "",
-             log: bool = True) -> None:
+    def emit(
+        self, t_s: float, kind: str, detail: str, phase: int | None, terminal_note: str = "", log: bool = True
+    ) -> None:
         entry = event_kinds.kind(kind)
         if log:
             self.writer.event(t_s, kind, detail, phase)

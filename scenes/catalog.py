@@ -21,6 +21,7 @@ those is a folder of scene folders. A scene read later replaces an earlier one w
 so a user's scene overrides the built-in scene of that id. A broken scene is left out and reported
 by `scan_scenes`; it never hides the others.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,11 +33,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tidewell.core import toml_file
 from tidewell.core.constants import AUDIO_LAYERS
 from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.toml_file import is_number as _is_number
-from tidewell.core import toml_file
 from tidewell.core.toml_file import read_toml
 
 SCENES_FOLDER = Path(__file__).resolve().parent
@@ -49,15 +50,35 @@ BUILT_IN = "built-in"
 USER = "user"
 
 # Set by the renderer itself; a [uniforms] binding may not take these names.
-BUILT_IN_UNIFORMS = frozenset({
-    "u_time", "u_breath", "u_calm", "u_fade", "u_inv_view_proj", "u_eye_pos", "u_head_pos",
-    "u_rest_forward", "u_rest_up", "u_resolution",
-})
+BUILT_IN_UNIFORMS = frozenset(
+    {
+        "u_time",
+        "u_breath",
+        "u_calm",
+        "u_fade",
+        "u_inv_view_proj",
+        "u_eye_pos",
+        "u_head_pos",
+        "u_rest_forward",
+        "u_rest_up",
+        "u_resolution",
+    }
+)
 # FrameState fields that already run from 0 to 1; any other field needs `domain = [lo, hi]`.
-UNIT_FIELDS = frozenset({
-    "breath_phase", "breath_level", "phase_progress", "calm", "crossfade", "fade", "adherence",
-    "visual_calm", "brightness", "volume",
-})
+UNIT_FIELDS = frozenset(
+    {
+        "breath_phase",
+        "breath_level",
+        "phase_progress",
+        "calm",
+        "crossfade",
+        "fade",
+        "adherence",
+        "visual_calm",
+        "brightness",
+        "volume",
+    }
+)
 CURVES = {
     "linear": lambda x: x,
     "smoothstep": lambda x: x * x * (3.0 - 2.0 * x),
@@ -69,6 +90,7 @@ UNIFORM_KEYS = ("field", "range", "curve", "domain")
 PAIR_LIMIT = 1e6  # a uniform's range and domain: beyond this a shader's float arithmetic turns to inf
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _GLSL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 class SceneError(TidewellError):
     """A scene folder that cannot be used; the message starts with "file:line:" where known."""
@@ -83,7 +105,8 @@ def _float_fields() -> dict[str, bool]:
         if hint is float:
             fields[field.name] = False
         elif typing.get_origin(hint) in (typing.Union, types.UnionType) and set(typing.get_args(hint)) == {
-            float, type(None)
+            float,
+            type(None),
         }:
             fields[field.name] = True
     return fields
@@ -220,7 +243,9 @@ class _Validator:
 
     def fail(self, key_path: tuple[str, ...], expected: str, got=None) -> SceneError:
         detail = "" if got is None else f", got {got!r}"
-        return SceneError(f"{self.path}:{self.line_of(key_path)}: key '{'.'.join(key_path)}': expected {expected}{detail}")
+        return SceneError(
+            f"{self.path}:{self.line_of(key_path)}: key '{'.'.join(key_path)}': expected {expected}{detail}"
+        )
 
     def line_of(self, key_path: tuple[str, ...]) -> int:
         """Line of the last key in `key_path`, looked up under its table header when it has one."""
@@ -336,16 +361,15 @@ class _Validator:
             elif field in UNIT_FIELDS:
                 domain = (0.0, 1.0)
             else:
-                raise self.fail(
-                    (*where, "domain"), f"domain = [lo, hi]: field {field!r} does not run from 0 to 1"
-                )
+                raise self.fail((*where, "domain"), f"domain = [lo, hi]: field {field!r} does not run from 0 to 1")
             bindings.append(UniformBinding(name, field, out_range, curve, domain))
         return tuple(bindings)
 
     def pair(self, key_path: tuple[str, ...], value, increasing: bool) -> tuple[float, float]:
         expected = "[lo, hi]: two numbers" + (" with lo < hi" if increasing else "")
         if (
-            not isinstance(value, list) or len(value) != 2
+            not isinstance(value, list)
+            or len(value) != 2
             or not all(_is_number(v) for v in value)
             or (increasing and not value[0] < value[1])
         ):

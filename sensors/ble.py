@@ -6,13 +6,14 @@ Body Sensor Location (0x2A38) and Battery Level (0x2A19) where present, and reco
 backoff. Each notification is timestamped at receipt on the session clock and put on a queue;
 the frame loop only drains that queue (poll), so it never waits on Bluetooth.
 """
+
 from __future__ import annotations
 
 import asyncio
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from tidewell.core.errors import TidewellError
 from tidewell.sensors.packets import PacketDecoder, SensorEvent
@@ -43,8 +44,10 @@ class BluetoothUnavailable(TidewellError, RuntimeError):
 
 def describe_error(error: BaseException) -> str:
     if isinstance(error, (FileNotFoundError, ConnectionRefusedError)):
-        return (f"cannot reach BlueZ on the system D-Bus ({error.strerror or error}); "
-                "is bluetoothd running and an adapter present?")
+        return (
+            f"cannot reach BlueZ on the system D-Bus ({error.strerror or error}); "
+            "is bluetoothd running and an adapter present?"
+        )
     return str(error) or type(error).__name__
 
 
@@ -56,13 +59,14 @@ def check_bluetooth(adapter: str | None = None, timeout_s: float = 5.0) -> str:
         adapters = asyncio.run(asyncio.wait_for(_bluez_adapters(), timeout_s))
     except BluetoothUnavailable:
         raise
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise BluetoothUnavailable(f"BlueZ did not answer on the system D-Bus within {timeout_s:g} s") from None
     except Exception as error:  # D-Bus trouble comes as OSError, AuthError, ValueError for a bad address ...
         raise BluetoothUnavailable(describe_error(error)) from error
     if not adapters:
-        raise BluetoothUnavailable("BlueZ runs but has no Bluetooth adapter (is one plugged in and not blocked? "
-                                   "rfkill list)")
+        raise BluetoothUnavailable(
+            "BlueZ runs but has no Bluetooth adapter (is one plugged in and not blocked? rfkill list)"
+        )
     name = adapter or min(adapters)
     if name not in adapters:
         raise BluetoothUnavailable(f"no Bluetooth adapter {name!r} (found: {', '.join(sorted(adapters))})")
@@ -79,8 +83,14 @@ async def _bluez_adapters() -> dict[str, bool]:
     bus = MessageBus(bus_type=BusType.SYSTEM)
     try:
         await bus.connect()
-        reply = await bus.call(Message(destination="org.bluez", path="/", member="GetManagedObjects",
-                                       interface="org.freedesktop.DBus.ObjectManager"))
+        reply = await bus.call(
+            Message(
+                destination="org.bluez",
+                path="/",
+                member="GetManagedObjects",
+                interface="org.freedesktop.DBus.ObjectManager",
+            )
+        )
     finally:
         bus.disconnect()
     if reply.message_type == MessageType.ERROR:
@@ -109,12 +119,12 @@ async def scan_heart_rate_sensors(timeout_s: float = 5.0, adapter: str | None = 
     from bleak import BleakScanner
 
     try:
-        found = await BleakScanner.discover(timeout=timeout_s, service_uuids=[HR_SERVICE_UUID], return_adv=True,
-                                            **_bleak_kwargs(adapter))
+        found = await BleakScanner.discover(
+            timeout=timeout_s, service_uuids=[HR_SERVICE_UUID], return_adv=True, **_bleak_kwargs(adapter)
+        )
     except Exception as error:  # bleak surfaces D-Bus and adapter trouble as many types
         raise BluetoothUnavailable(describe_error(error)) from error
-    sensors = [FoundSensor(device.address, adv.local_name or device.name, adv.rssi)
-               for device, adv in found.values()]
+    sensors = [FoundSensor(device.address, adv.local_name or device.name, adv.rssi) for device, adv in found.values()]
     return sorted(sensors, key=lambda s: -(s.rssi if s.rssi is not None else -999))
 
 
@@ -140,7 +150,7 @@ class BleHeartRateSource:
         self.connected = False
 
     # -- frame-thread side ----------------------------------------------------------------
-    def start(self) -> "BleHeartRateSource":
+    def start(self) -> BleHeartRateSource:
         self._thread = threading.Thread(target=self._thread_main, name="tidewell-ble", daemon=True)
         self._thread.start()
         return self
@@ -210,8 +220,12 @@ class BleHeartRateSource:
                 if device is None:
                     raise BleakError(f"no heart-rate sensor {self.target or ''} in range".replace("  ", " "))
                 lost = asyncio.Event()
-                client = BleakClient(device, disconnected_callback=lambda _c, lost=lost: lost.set(),
-                                     timeout=CONNECT_TIMEOUT_S, **_bleak_kwargs(self.adapter))
+                client = BleakClient(
+                    device,
+                    disconnected_callback=lambda _c, lost=lost: lost.set(),
+                    timeout=CONNECT_TIMEOUT_S,
+                    **_bleak_kwargs(self.adapter),
+                )
                 async with client:
                     self._post("connected", f"{device.address} {device.name or ''}".strip())
                     await self._read_details(client)
@@ -239,7 +253,9 @@ class BleHeartRateSource:
             return await BleakScanner.find_device_by_name(self.target, timeout=SEARCH_TIMEOUT_S, **kwargs)
         return await BleakScanner.find_device_by_filter(
             lambda _d, adv: HR_SERVICE_UUID in [u.lower() for u in adv.service_uuids],
-            timeout=SEARCH_TIMEOUT_S, **kwargs)
+            timeout=SEARCH_TIMEOUT_S,
+            **kwargs,
+        )
 
     async def _read_details(self, client) -> None:
         for uuid, kind in ((BODY_LOCATION_UUID, "body_location"), (BATTERY_LEVEL_UUID, "battery")):

@@ -43,6 +43,7 @@ Corrections:
 
 Detection reads raw in-range RR only, so a correction never changes later verdicts.
 """
+
 from __future__ import annotations
 
 import math
@@ -183,7 +184,7 @@ class RRCorrector:
         valid_drr = drr if session_start_in_window else drr[1:]
         th1 = ALPHA * _quartile_deviation(np.abs(valid_drr)) if valid_drr.size else ALPHA * MIN_QD_MS
 
-        median = float(np.median(rr_w[max(0, n - MEDIAN_BEATS):]))
+        median = float(np.median(rr_w[max(0, n - MEDIAN_BEATS) :]))
         fresh = rr_w[p:] - median
         fresh[fresh < 0] *= 2.0
         mrr = float(fresh[0])

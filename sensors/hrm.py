@@ -16,6 +16,7 @@ Edge cases, decided here once:
   - an RR value of 0: invalid, that value dropped (a dangling zero byte pair is not a beat);
   - any number of RR values (9 fit the default MTU; a larger MTU may carry more): valid.
 """
+
 from __future__ import annotations
 
 import struct
@@ -57,8 +58,14 @@ def parse_hrm(data: bytes) -> HeartRateMeasurement:
     offset = 1
     if len(data) < offset + hr_size:
         what = "uint16" if hr_size == 2 else "uint8"
-        return HeartRateMeasurement(None, (), None, contact, False,
-                                    f"truncated: flags announce a {what} heart rate, {plural(len(data) - 1, 'byte')} after the flags")
+        return HeartRateMeasurement(
+            None,
+            (),
+            None,
+            contact,
+            False,
+            f"truncated: flags announce a {what} heart rate, {plural(len(data) - 1, 'byte')} after the flags",
+        )
     hr = data[offset] if hr_size == 1 else struct.unpack_from("<H", data, offset)[0]
     offset += hr_size
     errors: list[str] = []
@@ -88,8 +95,9 @@ def parse_hrm(data: bytes) -> HeartRateMeasurement:
     return HeartRateMeasurement(hr, tuple(rr), energy, contact, not errors, "; ".join(errors) or None)
 
 
-def encode_hrm(hr_bpm: int, rr_ms=(), contact: str = "detected", energy_kj: int | None = None,
-               uint16: bool = False) -> bytes:
+def encode_hrm(
+    hr_bpm: int, rr_ms=(), contact: str = "detected", energy_kj: int | None = None, uint16: bool = False
+) -> bytes:
     """A specification-correct packet (for tests and the simulated peripheral)."""
     flags = _CONTACT_BITS[contact] << 1
     body = b""

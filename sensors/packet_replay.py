@@ -1,4 +1,5 @@
 """Replay of the raw Bluetooth packets a session logged, through the same decoder as live data."""
+
 from __future__ import annotations
 
 from tidewell.sensors.packets import PacketDecoder, SensorEvent

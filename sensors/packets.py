@@ -1,4 +1,5 @@
 """From timestamped 0x2A37 packets to beats and sensor states: shared by live Bluetooth and replay."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

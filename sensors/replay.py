@@ -6,6 +6,7 @@ one. The session JSON that `tidewell report --json` writes is read too (its "bea
 a replay takes the beats the sensor sent (rr_ms, raw), never the ones the corrector inserted; the
 corrected columns are there for offline HRV (sessions/hrv.py).
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import get_args
 
 from tidewell.core.errors import TidewellError
+from tidewell.core.words import plural
 from tidewell.sensors.correction import Quality
 from tidewell.sensors.source import RawRR
-from tidewell.core.words import plural
 
 HEADER = ["t_s", "rr_ms"]
 EXPORT_COLUMNS = ("quality", "corrected_rr_ms", "inserted")  # read by name where a file has them
@@ -36,6 +37,7 @@ class ReplayError(TidewellError, ValueError):
 class RecordedBeats:
     """The beats of an RR file, one entry per good row. quality, corrected_rr_ms and inserted are None
     when the file has no such column (a plain t_s,rr_ms file)."""
+
     path: Path
     t_s: list[float]
     rr_ms: list[float]
@@ -120,10 +122,14 @@ def _csv_rows(path: Path, text: str) -> tuple[list[str], list[tuple[str, list[st
         found = ",".join(lines[0]) if lines else "an empty file"
         hint = ""
         if "phase_idx" in header:
-            hint = (f"; this is the samples CSV of `tidewell report --csv`, the beats are in "
-                    f"{path.with_name(f'{path.stem}_beats{path.suffix}')}")
-        raise ReplayError(f"{path}:1: expected the header 't_s,rr_ms' (columns t_s and rr_ms, other columns "
-                          f"allowed), found {found!r}{hint}")
+            hint = (
+                f"; this is the samples CSV of `tidewell report --csv`, the beats are in "
+                f"{path.with_name(f'{path.stem}_beats{path.suffix}')}"
+            )
+        raise ReplayError(
+            f"{path}:1: expected the header 't_s,rr_ms' (columns t_s and rr_ms, other columns "
+            f"allowed), found {found!r}{hint}"
+        )
     return header, [(f"{path}:{n}", row) for n, row in enumerate(lines[1:], start=2)], []
 
 
@@ -133,8 +139,10 @@ def _json_rows(path: Path, text: str) -> tuple[list[str], list[tuple[str, list[s
     except (json.JSONDecodeError, RecursionError) as e:
         raise ReplayError(f"{path}: not a readable JSON file ({e})") from None
     if not isinstance(data, dict) or data.get("format") != JSON_FORMAT or not isinstance(data.get("beats"), list):
-        raise ReplayError(f"{path}: expected a session export of `tidewell report --json` "
-                          f"(format {JSON_FORMAT!r} with a list of beats)")
+        raise ReplayError(
+            f"{path}: expected a session export of `tidewell report --json` "
+            f"(format {JSON_FORMAT!r} with a list of beats)"
+        )
     header = list(HEADER) + list(EXPORT_COLUMNS)
     rows, problems = [], []
     for i, beat in enumerate(data["beats"]):
@@ -145,16 +153,18 @@ def _json_rows(path: Path, text: str) -> tuple[list[str], list[tuple[str, list[s
     return header, rows, problems
 
 
-def _read_rows(path: Path, header: list[str], rows: list[tuple[str, list[str]]],
-               problems: list[str]) -> tuple[RecordedBeats, list[str]]:
+def _read_rows(
+    path: Path, header: list[str], rows: list[tuple[str, list[str]]], problems: list[str]
+) -> tuple[RecordedBeats, list[str]]:
     where = {name: header.index(name) for name in (*HEADER, *EXPORT_COLUMNS) if name in header}
     columns: dict[str, list] = {name: [] for name in where}
     for location, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            problems.append(f"{location}: expected {len(header)} columns ({','.join(header)}), found {len(row)}: "
-                            f"{','.join(row)!r}")
+            problems.append(
+                f"{location}: expected {len(header)} columns ({','.join(header)}), found {len(row)}: {','.join(row)!r}"
+            )
             continue
         values = _row_values(row, where, columns["t_s"][-1] if columns["t_s"] else None)
         if isinstance(values, str):
@@ -164,8 +174,14 @@ def _read_rows(path: Path, header: list[str], rows: list[tuple[str, list[str]]],
             columns[name].append(value)
     if not columns["t_s"]:
         raise ReplayError(f"{path}: no valid beats ({plural(len(problems), 'bad row')})")
-    return RecordedBeats(path, columns["t_s"], columns["rr_ms"], columns.get("quality"),
-                         columns.get("corrected_rr_ms"), columns.get("inserted")), problems
+    return RecordedBeats(
+        path,
+        columns["t_s"],
+        columns["rr_ms"],
+        columns.get("quality"),
+        columns.get("corrected_rr_ms"),
+        columns.get("inserted"),
+    ), problems
 
 
 def _row_values(row: list[str], where: dict[str, int], previous_t_s: float | None) -> dict | str:

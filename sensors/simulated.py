@@ -1,4 +1,5 @@
 """A simulated client who follows the breathing guide: the heart behind tests and demos."""
+
 from __future__ import annotations
 
 import math

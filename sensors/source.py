@@ -3,6 +3,7 @@
 Every source has every method of BeatSource; one with nothing to say (a simulated heart, an RR file)
 answers with nothing: the session loop never asks which kind it holds.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Protocol, runtime_checkable

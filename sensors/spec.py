@@ -1,4 +1,5 @@
 """The --sensor value: one word, with what it needs after a colon, so it never takes the next argument."""
+
 from __future__ import annotations
 
 from tidewell.core.limits import MAX_ROW_ID as MAX_SESSION_ID
@@ -21,8 +22,10 @@ def parse_sensor(sensor: str) -> tuple[str, str | None]:
         return "ble", argument.strip() or None
     if kind == "replay":
         if not argument.strip():
-            raise ValueError("--sensor replay needs a file or a session id after a colon: "
-                             "--sensor replay:FILE.csv or --sensor replay:SESSION_ID")
+            raise ValueError(
+                "--sensor replay needs a file or a session id after a colon: "
+                "--sensor replay:FILE.csv or --sensor replay:SESSION_ID"
+            )
         if argument.isdigit() and (len(argument) > 19 or not 1 <= int(argument) <= MAX_SESSION_ID):
             raise ValueError(f"--sensor replay: no session {argument} (session ids are 1 to {MAX_SESSION_ID})")
         return "replay", argument

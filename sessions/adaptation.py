@@ -1,4 +1,5 @@
 """Adaptation: turns live heart metrics into a calm index relative to this client's own baseline."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """One worker thread for work too slow for a frame: the frame thread hands a job over without
 waiting and picks up finished results, oldest first, on later frames."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ class BackgroundJobs:
         if self.closed:
             return False
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.thread_name,
-                                            initializer=_below_the_frame_thread)
+            self._pool = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=self.thread_name, initializer=_below_the_frame_thread
+            )
         self._pending.append(self._pool.submit(job, *args))
         return True
 

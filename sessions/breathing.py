@@ -1,4 +1,5 @@
 """The breathing guide: a pattern of inhale, hold, exhale and hold, and a pacer that glides between them."""
+
 from __future__ import annotations
 
 import math
@@ -15,17 +16,18 @@ class BreathPattern:
     hold_out_s: float
 
     @classmethod
-    def from_rate(cls, rate_bpm: float, ratio: float) -> "BreathPattern":
+    def from_rate(cls, rate_bpm: float, ratio: float) -> BreathPattern:
         """`ratio` is inhale:exhale, e.g. 0.42 gives about 3 s in and 7 s out at 6 breaths/min."""
         cycle = 60.0 / rate_bpm
         inhale = cycle * ratio / (1.0 + ratio)
         return cls(inhale, 0.0, cycle - inhale, 0.0)
 
-    def at_rate(self, rate_bpm: float) -> "BreathPattern":
+    def at_rate(self, rate_bpm: float) -> BreathPattern:
         """The same shape (proportions of in, hold, out, hold) at another rate."""
         scale = (60.0 / rate_bpm) / self.cycle_s
-        return BreathPattern(self.inhale_s * scale, self.hold_in_s * scale, self.exhale_s * scale,
-                             self.hold_out_s * scale)
+        return BreathPattern(
+            self.inhale_s * scale, self.hold_in_s * scale, self.exhale_s * scale, self.hold_out_s * scale
+        )
 
     @property
     def cycle_s(self) -> float:
@@ -35,7 +37,7 @@ class BreathPattern:
     def rate_bpm(self) -> float:
         return 60.0 / self.cycle_s
 
-    def toward(self, target: "BreathPattern", fraction: float) -> "BreathPattern":
+    def toward(self, target: BreathPattern, fraction: float) -> BreathPattern:
         mix = lambda a, b: a + (b - a) * fraction  # noqa: E731
         return BreathPattern(
             mix(self.inhale_s, target.inhale_s),
@@ -44,7 +46,7 @@ class BreathPattern:
             mix(self.hold_out_s, target.hold_out_s),
         )
 
-    def close_to(self, other: "BreathPattern", tolerance_s: float = 0.05) -> bool:
+    def close_to(self, other: BreathPattern, tolerance_s: float = 0.05) -> bool:
         return all(
             abs(a - b) <= tolerance_s
             for a, b in zip(

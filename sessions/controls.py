@@ -4,6 +4,7 @@ Every input is a Control put on one queue (queue.SimpleQueue), from any thread; 
 takes them off at the start of its next step (SessionRunner.apply_controls), so a window, a headset
 or a console never changes a session itself.
 """
+
 from __future__ import annotations
 
 import queue

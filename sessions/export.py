@@ -22,6 +22,7 @@ Anonymization (anonymize=True) removes exactly this, and records the list in the
       is dropped), the session folder and the process id.
 Kept: the session number, program, phases, all physiological series and metrics, pain and stress scores.
 """
+
 from __future__ import annotations
 
 import csv
@@ -32,17 +33,18 @@ import math
 import os
 import secrets
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tqdm import tqdm
 
 from tidewell.core import event_kinds
 from tidewell.core.errors import TidewellError
-from tidewell.sessions.store import SessionStore
 from tidewell.core.private_files import create_private, replacing, write_private
+from tidewell.sessions.store import SessionStore
 
 FORMAT_VERSION = 1
 # event kinds whose detail is program content or a number, never free text or a device identity
@@ -72,10 +74,19 @@ def progress_enabled(progress: bool | None) -> bool:
     return bool(progress)
 
 
-def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str,
-                 progress: bool | None, unit: str = "step") -> tqdm:
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                disable=not progress_enabled(progress), dynamic_ncols=True)
+def progress_bar(
+    iterable: Iterable | None = None, *, total: int | None = None, desc: str, progress: bool | None, unit: str = "step"
+) -> tqdm:
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        leave=False,
+        disable=not progress_enabled(progress),
+        dynamic_ncols=True,
+    )
 
 
 # -- anonymization ---------------------------------------------------------------------------
@@ -111,8 +122,10 @@ def _read_key(path: Path) -> bytes:
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise ExportError(f"the anonymization key {path} is damaged (not 64 hex digits): move it aside and a new one"
-                          f" is made, or put back a copy from your backup (codes change with the key)")
+        raise ExportError(
+            f"the anonymization key {path} is damaged (not 64 hex digits): move it aside and a new one"
+            f" is made, or put back a copy from your backup (codes change with the key)"
+        )
     return key
 
 
@@ -141,16 +154,27 @@ class SessionRecord:
         return ""
 
     def as_json(self) -> dict[str, Any]:
-        return json_safe({
-            "format": "tidewell-session", "format_version": FORMAT_VERSION,
-            "anonymized": self.anonymized, "removed": list(self.removed),
-            "session": self.session, "client": self.client, "phases": self.phases, "metrics": self.metrics,
-            "self_reports": self.self_reports, "events": self.events, "beats": self.beats, "samples": self.samples,
-        })
+        return json_safe(
+            {
+                "format": "tidewell-session",
+                "format_version": FORMAT_VERSION,
+                "anonymized": self.anonymized,
+                "removed": list(self.removed),
+                "session": self.session,
+                "client": self.client,
+                "phases": self.phases,
+                "metrics": self.metrics,
+                "self_reports": self.self_reports,
+                "events": self.events,
+                "beats": self.beats,
+                "samples": self.samples,
+            }
+        )
 
 
-def load_session(store: SessionStore, session_id: int, *, anonymize: bool = False,
-                 progress: bool | None = None) -> SessionRecord:
+def load_session(
+    store: SessionStore, session_id: int, *, anonymize: bool = False, progress: bool | None = None
+) -> SessionRecord:
     row = store.session(session_id)
     if row is None:
         raise ExportError(f"no session {session_id} in {store.path} ('tidewell sessions list' shows them)")
@@ -159,9 +183,12 @@ def load_session(store: SessionStore, session_id: int, *, anonymize: bool = Fals
         phases = [_row(p, drop=("session_id",)) for p in store.phases(session_id)]
         beats = [_row(b, drop=("session_id",)) for b in store.beats(session_id)]
         samples = [_row(s, drop=("session_id",)) for s in store.samples(session_id)]
-        events = [{**_row(e, drop=("session_id",)), "label": event_kinds.label(e["kind"])}
-                  for e in store.events(session_id)]
-        reports = {moment: _row(r, drop=("session_id", "moment")) for moment, r in store.self_reports(session_id).items()}
+        events = [
+            {**_row(e, drop=("session_id",)), "label": event_kinds.label(e["kind"])} for e in store.events(session_id)
+        ]
+        reports = {
+            moment: _row(r, drop=("session_id", "moment")) for moment, r in store.self_reports(session_id).items()
+        }
         client_row = store.client(row["client"])
         bar.update()
         bar.set_postfix_str("analysing phases")
@@ -215,8 +242,18 @@ def _anonymize(store: SessionStore, record: SessionRecord) -> None:
 
 
 # -- per-phase metrics (tidewell.sessions.hrv) ----------------------------------------------
-METRIC_KEYS = ("n_beats", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50_pct", "lf_ms2", "hf_ms2", "lf_hf",
-               "coherence", "artifact_pct")
+METRIC_KEYS = (
+    "n_beats",
+    "mean_hr_bpm",
+    "sdnn_ms",
+    "rmssd_ms",
+    "pnn50_pct",
+    "lf_ms2",
+    "hf_ms2",
+    "lf_hf",
+    "coherence",
+    "artifact_pct",
+)
 
 
 def analyze(store: SessionStore, session_id: int) -> dict[str, Any]:
@@ -226,12 +263,25 @@ def analyze(store: SessionStore, session_id: int) -> dict[str, Any]:
 
     result = analyze_session(store, session_id)
     baseline = next((p for p in result.phases if p.index == result.baseline_index), None)
-    phases = [{"index": p.index, "name": p.name, "kind": p.kind, "start_s": p.start_s, "end_s": p.end_s,
-               **{k: p.hrv.as_json().get(k) for k in METRIC_KEYS},
-               "hr_change_bpm": p.hr_change_bpm, "rmssd_change_ms": p.rmssd_change_ms}
-              for p in result.phases]
-    return {"method": result.whole.method, "baseline_phase": baseline.name if baseline else None,
-            "phases": phases, "session": {k: result.whole.as_json().get(k) for k in METRIC_KEYS}}
+    phases = [
+        {
+            "index": p.index,
+            "name": p.name,
+            "kind": p.kind,
+            "start_s": p.start_s,
+            "end_s": p.end_s,
+            **{k: p.hrv.as_json().get(k) for k in METRIC_KEYS},
+            "hr_change_bpm": p.hr_change_bpm,
+            "rmssd_change_ms": p.rmssd_change_ms,
+        }
+        for p in result.phases
+    ]
+    return {
+        "method": result.whole.method,
+        "baseline_phase": baseline.name if baseline else None,
+        "phases": phases,
+        "session": {k: result.whole.as_json().get(k) for k in METRIC_KEYS},
+    }
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -300,4 +350,4 @@ def json_safe(value):
 
 
 def utc_now_text() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

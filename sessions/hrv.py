@@ -10,6 +10,7 @@ Minimum data (otherwise the value is None, never an exception):
 - RMSSD and pNN50: MIN_NN_PAIRS (10) successive differences between adjacent NN intervals;
 - LF, HF, LF/HF and coherence: NN beats spanning at least one Welch window (spectrum.WINDOW_S, 64 s).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,26 +21,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tidewell.core.words import plural
 from tidewell.sensors.correction import CorrectedBeat, correct_series
 from tidewell.sensors.replay import ReplayError, load_rr_file
 from tidewell.sessions import spectrum
 from tidewell.sessions.metrics import mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
 from tidewell.sessions.program import baseline_phase_index
 from tidewell.sessions.store import SessionStore
-from tidewell.core.words import plural
 
 MIN_NN_BEATS = 10
 MIN_NN_PAIRS = 10
 MIN_SPECTRUM_S = spectrum.WINDOW_S
 
-JSON_KEYS = ("n_beats", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50_pct", "lf_ms2", "hf_ms2", "lf_hf",
-             "coherence", "artifact_pct")
-TIME_METHOD = ("mean HR = 60000 / mean NN; SDNN ddof=1; RMSSD and pNN50 (> 50 ms, denominator N-1) over "
-               "successive differences of adjacent NN intervals only")
-FREQUENCY_METHOD = (f"{spectrum.METHOD}; LF {spectrum.LF[0]:g}-{spectrum.LF[1]:g} Hz, "
-                    f"HF {spectrum.HF[0]:g}-{spectrum.HF[1]:g} Hz (ms^2)")
-COHERENCE_METHOD = ("coherence = power within +-0.015 Hz of the highest peak in 0.04-0.26 Hz / "
-                    "(power in 0.0033-0.40 Hz - that peak power)")
+JSON_KEYS = (
+    "n_beats",
+    "mean_hr_bpm",
+    "sdnn_ms",
+    "rmssd_ms",
+    "pnn50_pct",
+    "lf_ms2",
+    "hf_ms2",
+    "lf_hf",
+    "coherence",
+    "artifact_pct",
+)
+TIME_METHOD = (
+    "mean HR = 60000 / mean NN; SDNN ddof=1; RMSSD and pNN50 (> 50 ms, denominator N-1) over "
+    "successive differences of adjacent NN intervals only"
+)
+FREQUENCY_METHOD = (
+    f"{spectrum.METHOD}; LF {spectrum.LF[0]:g}-{spectrum.LF[1]:g} Hz, "
+    f"HF {spectrum.HF[0]:g}-{spectrum.HF[1]:g} Hz (ms^2)"
+)
+COHERENCE_METHOD = (
+    "coherence = power within +-0.015 Hz of the highest peak in 0.04-0.26 Hz / "
+    "(power in 0.0033-0.40 Hz - that peak power)"
+)
 NN_SOURCES = {
     "corrected": "NN = corrected RR (Kubios-style correction)",
     "quality": "NN = beats of quality 'ok' only (no corrected series given)",
@@ -126,7 +143,7 @@ def analyze(
         coherence=coherence,
         artifact_pct=_artifact_pct(quality, inserted, t.size),
         method=f"{NN_SOURCES[source]}. Time domain: {TIME_METHOD}. Frequency domain: {FREQUENCY_METHOD}. "
-               f"{COHERENCE_METHOD}.",
+        f"{COHERENCE_METHOD}.",
     )
 
 
@@ -182,6 +199,7 @@ def _pooled(runs: list[np.ndarray], per_run, squared: bool) -> float:
 
 # -- the session log ----------------------------------------------------------------------------
 
+
 def _beat_columns(rows) -> dict[str, list]:
     return {
         "t_s": [r["t_s"] for r in rows],
@@ -194,16 +212,20 @@ def _beat_columns(rows) -> dict[str, list]:
 
 def logged_beats(rows) -> list[CorrectedBeat]:
     """The session log's beat rows as the corrector handed them to the log."""
-    return [CorrectedBeat(r["t_s"], r["rr_ms"], r["corrected_rr_ms"], r["quality"], bool(r["inserted"]))
-            for r in rows]
+    return [CorrectedBeat(r["t_s"], r["rr_ms"], r["corrected_rr_ms"], r["quality"], bool(r["inserted"])) for r in rows]
 
 
 def span_hrv(beats: Sequence[CorrectedBeat], start_s: float, end_s: float) -> HrvResult:
     """HRV of the beats ending in (start_s, end_s]: every per-phase row (report, export, terminal table)
     and the baseline the running session announces and adapts to, so they are one number."""
     inside = [b for b in beats if start_s < b.t_s <= end_s]
-    return analyze([b.t_s for b in inside], [b.rr_ms for b in inside], quality=[b.quality for b in inside],
-                   corrected_rr_ms=[b.corrected_rr_ms for b in inside], inserted=[b.inserted for b in inside])
+    return analyze(
+        [b.t_s for b in inside],
+        [b.rr_ms for b in inside],
+        quality=[b.quality for b in inside],
+        corrected_rr_ms=[b.corrected_rr_ms for b in inside],
+        inserted=[b.inserted for b in inside],
+    )
 
 
 def analyze_phases(store: SessionStore, session_id: int) -> list[PhaseHrv]:
@@ -220,11 +242,18 @@ def analyze_phases(store: SessionStore, session_id: int) -> list[PhaseHrv]:
     base = measured[position][3] if position is not None else None
     phases = []
     for phase, start, end, result in measured:
-        phases.append(PhaseHrv(
-            index=phase["idx"], name=phase["name"], kind=phase["kind"], start_s=start, end_s=end, hrv=result,
-            hr_change_bpm=_change(result.mean_hr_bpm, base.mean_hr_bpm if base else None),
-            rmssd_change_ms=_change(result.rmssd_ms, base.rmssd_ms if base else None),
-        ))
+        phases.append(
+            PhaseHrv(
+                index=phase["idx"],
+                name=phase["name"],
+                kind=phase["kind"],
+                start_s=start,
+                end_s=end,
+                hrv=result,
+                hr_change_bpm=_change(result.mean_hr_bpm, base.mean_hr_bpm if base else None),
+                rmssd_change_ms=_change(result.rmssd_ms, base.rmssd_ms if base else None),
+            )
+        )
     return phases
 
 
@@ -248,6 +277,7 @@ def _change(value: float | None, base: float | None) -> float | None:
 
 # -- tidewell hrv FILE.csv [--json] -------------------------------------------------------------
 
+
 def hrv_command(path: str, as_json: bool) -> int:
     """Offline HRV of an RR file: columns t_s,rr_ms, or a beats CSV or session JSON of `tidewell report`,
     whose corrected series is used as the session's own report uses it (the same numbers). Bad rows go
@@ -260,8 +290,13 @@ def hrv_command(path: str, as_json: bool) -> int:
         return 1
     for problem in problems:
         print(f"tidewell hrv: skipped {problem}", file=sys.stderr)
-    result = analyze(recorded.t_s, recorded.rr_ms, quality=recorded.quality,
-                     corrected_rr_ms=recorded.corrected_rr_ms, inserted=recorded.inserted)
+    result = analyze(
+        recorded.t_s,
+        recorded.rr_ms,
+        quality=recorded.quality,
+        corrected_rr_ms=recorded.corrected_rr_ms,
+        inserted=recorded.inserted,
+    )
     if as_json:
         print(json.dumps(result.as_json()))
     else:

@@ -20,6 +20,7 @@ thread for wall-clock sessions; see RollingMetrics):
   where it falls between 1/64 Hz bins), not 1: the Hann main lobe of a 64 s window is +-0.031 Hz
   wide and +-0.015 Hz keeps its centre; breathing 6 breaths/min away scores under 0.01.
 """
+
 from __future__ import annotations
 
 import logging
@@ -98,6 +99,17 @@ def adherence(freqs: np.ndarray, psd: np.ndarray, guided_pace_bpm: float) -> flo
     return float(min(max(near / total, 0.0), 1.0))
 
 
+_VALIDITY_FLAGS = {
+    "hr_bpm": "hr_valid",
+    "rmssd_ms": "rmssd_valid",
+    "sdnn_ms": "sdnn_valid",
+    "hf_ms2": "hf_valid",
+    "coherence": "coherence_valid",
+    "breath_rate_bpm": "breath_rate_valid",
+    "adherence": "adherence_valid",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LiveMetrics:
     hr_bpm: float | None  # None when the HR window holds no NN beat
@@ -119,6 +131,10 @@ class LiveMetrics:
     adherence_valid: bool = False
     spectral_at_s: float | None = None
 
+    def valid(self, name: str) -> float | None:
+        """The metric `name` (e.g. "sdnn_ms") once its window is full, else None."""
+        return getattr(self, name) if getattr(self, _VALIDITY_FLAGS[name]) else None
+
 
 @dataclass(slots=True)
 class _Spectrum:
@@ -133,8 +149,9 @@ class _Spectrum:
     adherence: float | None = None
 
 
-def spectrum_of_window(now_s: float, series: tuple[tuple[float, float], ...],
-                       first_t_s: float | None) -> _Spectrum | None:
+def spectrum_of_window(
+    now_s: float, series: tuple[tuple[float, float], ...], first_t_s: float | None
+) -> _Spectrum | None:
     """Spectrum of the corrected beats (t_s, rr_ms) in (now_s - 64 s, now_s]; O(window). Pure: it runs
     on RollingMetrics' worker thread or inline. None while the beats span less than 25 s."""
     if len(series) < 4 or series[-1][0] - series[0][0] < MIN_SPECTRAL_SPAN_S:
@@ -146,7 +163,9 @@ def spectrum_of_window(now_s: float, series: tuple[tuple[float, float], ...],
     edges = np.concatenate(([now_s - SPECTRAL_WINDOW_S], t, [now_s]))
     full = first_t_s is not None and now_s - first_t_s >= SPECTRAL_WINDOW_S
     return _Spectrum(
-        at_s=now_s, freqs=freqs, psd=psd,
+        at_s=now_s,
+        freqs=freqs,
+        psd=psd,
         valid=full and float(np.max(np.diff(edges))) <= MAX_SPECTRAL_GAP_S,
         hf_ms2=spectrum.band_power(freqs, psd, *spectrum.HF),
         coherence=spectrum.coherence_ratio(freqs, psd),
@@ -184,8 +203,14 @@ class RollingMetrics:
     it raises. close() stops the worker; later recomputations run inline.
     """
 
-    def __init__(self, hr_window_s: float = 10.0, rmssd_window_s: float = 60.0, sdnn_window_s: float = 60.0,
-                 *, background: bool = False):
+    def __init__(
+        self,
+        hr_window_s: float = 10.0,
+        rmssd_window_s: float = 60.0,
+        sdnn_window_s: float = 60.0,
+        *,
+        background: bool = False,
+    ):
         self.hr_window_s, self.rmssd_window_s, self.sdnn_window_s = hr_window_s, rmssd_window_s, sdnn_window_s
         self._worker = BackgroundJobs("tidewell-spectrum") if background else None
         self._problems: list[str] = []
@@ -241,8 +266,10 @@ class RollingMetrics:
 
     def snapshot(self, now_s: float, guided_pace_bpm: float | None = None) -> LiveMetrics:
         if guided_pace_bpm is not None and not (math.isfinite(guided_pace_bpm) and guided_pace_bpm > 0):
-            raise ValueError(f"RollingMetrics.snapshot: guided_pace_bpm must be a positive number of breaths/min "
-                             f"or None, got {guided_pace_bpm!r}")
+            raise ValueError(
+                f"RollingMetrics.snapshot: guided_pace_bpm must be a positive number of breaths/min "
+                f"or None, got {guided_pace_bpm!r}"
+            )
         self._evict(now_s)
         if self._worker is not None and self._worker.busy:
             self._take_finished_spectra()
@@ -250,8 +277,12 @@ class RollingMetrics:
             self._recompute_spectrum(now_s)
             self._next_spectral_s = (math.floor(now_s / SPECTRAL_EVERY_S) + 1) * SPECTRAL_EVERY_S
         elapsed = now_s - self._first_t_s if self._first_t_s is not None else -1.0
-        key = (elapsed >= self.hr_window_s, elapsed >= self.rmssd_window_s, elapsed >= self.sdnn_window_s,
-               guided_pace_bpm)
+        key = (
+            elapsed >= self.hr_window_s,
+            elapsed >= self.rmssd_window_s,
+            elapsed >= self.sdnn_window_s,
+            guided_pace_bpm,
+        )
         if not self._changed and key == self._last_key and self._last is not None:
             return self._last
         hr = 60000.0 * len(self._nn) / self._nn_sum if self._nn else None
@@ -302,8 +333,10 @@ class RollingMetrics:
             self._spectrum = None  # blank, not stale
             if not self._failing:
                 _log.error("live spectrum failed on the worker thread", exc_info=error)
-                self._problems.append(f"HF power, coherence, breathing rate and adherence are blank until the "
-                                      f"spectrum can be computed again: {type(error).__name__}: {error}")
+                self._problems.append(
+                    f"HF power, coherence, breathing rate and adherence are blank until the "
+                    f"spectrum can be computed again: {type(error).__name__}: {error}"
+                )
             self._failing = True
 
     def drain_problems(self) -> list[str]:
@@ -347,4 +380,3 @@ class RollingMetrics:
             self._sq_sum = 0.0
         if not self._sd:
             self._sd_sum = self._sd_sq_sum = 0.0
-

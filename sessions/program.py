@@ -1,4 +1,5 @@
 """Programs: TOML files listing the phases of a session, loaded and validated."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,8 +11,8 @@ from tidewell.core.constants import AUDIO_LAYERS, SWELLS
 from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import Posture
 from tidewell.core.terminal import control_characters
-from tidewell.core.toml_file import is_number as _is_number
 from tidewell.core.toml_file import array_headers, key_line, read_toml
+from tidewell.core.toml_file import is_number as _is_number
 from tidewell.scenes.catalog import available_scenes
 from tidewell.sessions.breathing import BreathPattern
 
@@ -45,14 +46,12 @@ class Curve:
     points: tuple[tuple[float, float], ...]
 
     def __call__(self, calm: float) -> float:
-        xs = [p[0] for p in self.points]
-        ys = [p[1] for p in self.points]
-        if calm <= xs[0]:
-            return ys[0]
+        if calm <= self.points[0][0]:
+            return self.points[0][1]
         for (x0, y0), (x1, y1) in zip(self.points, self.points[1:]):
             if calm <= x1:
                 return y0 + (y1 - y0) * (calm - x0) / (x1 - x0) if x1 > x0 else y1
-        return ys[-1]
+        return self.points[-1][1]
 
 
 DEFAULT_CURVES = {
@@ -100,20 +99,20 @@ class Program:
     def minutes(self) -> float:
         return sum(p.minutes for p in self.phases)
 
-    def scaled_to(self, minutes: float) -> "Program":
+    def scaled_to(self, minutes: float) -> Program:
         """The same program with every phase shortened or stretched to fit `minutes` in all."""
         if not _is_number(minutes) or not MIN_SCALED_MINUTES <= minutes <= MAX_PROGRAM_MINUTES:
-            raise ProgramError(f"{self.source}: cannot scale the program to {minutes!r} minutes: "
-                               f"{SCALED_MINUTES_RULE}")
+            raise ProgramError(f"{self.source}: cannot scale the program to {minutes!r} minutes: {SCALED_MINUTES_RULE}")
         factor = minutes / self.minutes
         return replace(self, phases=tuple(replace(p, minutes=p.minutes * factor) for p in self.phases))
 
-    def for_client(self, resonance_bpm: float | None) -> "Program":
+    def for_client(self, resonance_bpm: float | None) -> Program:
         """Phases that ask for the resonance pace get this client's, when it is known."""
         if resonance_bpm is None:
             return self
-        phases = tuple(replace(p, breathing=p.breathing.at_rate(resonance_bpm)) if p.resonance else p
-                       for p in self.phases)
+        phases = tuple(
+            replace(p, breathing=p.breathing.at_rate(resonance_bpm)) if p.resonance else p for p in self.phases
+        )
         return replace(self, phases=phases)
 
     @property
@@ -131,8 +130,10 @@ class ProgramError(TidewellError, ValueError):
     """A program file that cannot be used; the message says file, line, key and what was expected."""
 
 
-SCALED_MINUTES_RULE = (f"expected a number of minutes from {MIN_SCALED_MINUTES:g} to {MAX_PROGRAM_MINUTES:g} "
-                       f"(a program lasts at most {MAX_PROGRAM_MINUTES / 60:g} h)")
+SCALED_MINUTES_RULE = (
+    f"expected a number of minutes from {MIN_SCALED_MINUTES:g} to {MAX_PROGRAM_MINUTES:g} "
+    f"(a program lasts at most {MAX_PROGRAM_MINUTES / 60:g} h)"
+)
 
 
 _PROGRAM_KEYS = {"id", "title", "description"}
@@ -225,11 +226,21 @@ class _Validator:
         phases = tuple(self.phase(i, p) for i, p in enumerate(phases_data))
         total = sum(p.minutes for p in phases)
         if total > MAX_PROGRAM_MINUTES:
-            raise ProgramError(f"{self.path}:{self._phase_header_lines()[0] if self._phase_header_lines() else 1}: "
-                               f"the phases add up to {total:g} minutes: a program lasts at most "
-                               f"{MAX_PROGRAM_MINUTES:g} minutes ({MAX_PROGRAM_MINUTES / 60:g} h) in all")
-        return Program(program_id, title, description, phases, self.path, self.curves(data.get("curves", {})),
-                       self.alerts(data.get("alerts", {})), self.sound(data.get("sound", {})))
+            raise ProgramError(
+                f"{self.path}:{self._phase_header_lines()[0] if self._phase_header_lines() else 1}: "
+                f"the phases add up to {total:g} minutes: a program lasts at most "
+                f"{MAX_PROGRAM_MINUTES:g} minutes ({MAX_PROGRAM_MINUTES / 60:g} h) in all"
+            )
+        return Program(
+            program_id,
+            title,
+            description,
+            phases,
+            self.path,
+            self.curves(data.get("curves", {})),
+            self.alerts(data.get("alerts", {})),
+            self.sound(data.get("sound", {})),
+        )
 
     def sound(self, data) -> str:
         if not isinstance(data, dict):
@@ -248,8 +259,14 @@ class _Validator:
         for name, points in data.items():
             if name not in DEFAULT_CURVES:
                 raise self._fail("[curves] ", name, f"one of {', '.join(DEFAULT_CURVES)}", name)
-            ok = isinstance(points, list) and len(points) >= 2 and all(
-                isinstance(p, list) and len(p) == 2 and all(_is_number(v) and 0 <= v <= 1 for v in p) for p in points)
+            ok = (
+                isinstance(points, list)
+                and len(points) >= 2
+                and all(
+                    isinstance(p, list) and len(p) == 2 and all(_is_number(v) and 0 <= v <= 1 for v in p)
+                    for p in points
+                )
+            )
             if not ok or any(b[0] < a[0] for a, b in zip(points, points[1:])):
                 raise self._fail("[curves] ", name, expected, points)
             curves[name] = Curve(tuple((float(x), float(y)) for x, y in points))
@@ -259,8 +276,9 @@ class _Validator:
         if not isinstance(data, dict):
             raise self._fail("", "alerts", "an [alerts] table", data)
         self._no_unknown(data, _ALERT_KEYS, "[alerts] ")
-        return self._number(data, "hr_rise_bpm", "[alerts] ", None, minimum=3.0, maximum=60.0,
-                            default=DEFAULT_ALERT_HR_RISE_BPM)
+        return self._number(
+            data, "hr_rise_bpm", "[alerts] ", None, minimum=3.0, maximum=60.0, default=DEFAULT_ALERT_HR_RISE_BPM
+        )
 
     def phase(self, index: int, data) -> Phase:
         if not isinstance(data, dict):
@@ -273,16 +291,28 @@ class _Validator:
         advance = self._enum(data, "advance", Advance, label, index, default=Advance.TIMER)
         minutes = data.get("minutes")
         if not _is_number(minutes) or not MIN_PHASE_MINUTES <= minutes <= MAX_PROGRAM_MINUTES:
-            raise self._fail(label, "minutes", f"a number of minutes from {MIN_PHASE_MINUTES:.4g} (10 s) to "
-                                               f"{MAX_PROGRAM_MINUTES:g} (4 h)", minutes, index)
+            raise self._fail(
+                label,
+                "minutes",
+                f"a number of minutes from {MIN_PHASE_MINUTES:.4g} (10 s) to {MAX_PROGRAM_MINUTES:g} (4 h)",
+                minutes,
+                index,
+            )
         scene = self._string(data, "scene", label, index)
         if scene not in self.scene_ids:
-            raise self._fail(label, "scene", f"one of the installed scenes ({', '.join(sorted(self.scene_ids))})", scene, index)
+            raise self._fail(
+                label, "scene", f"one of the installed scenes ({', '.join(sorted(self.scene_ids))})", scene, index
+            )
         posture = self._enum(data, "posture", Posture, label, index)
         listed = (self.scene_postures or {}).get(scene)
         if listed is not None and posture.value not in listed:
-            raise self._fail(label, "posture", f"a posture scene {scene!r} lists in its scene.toml "
-                                               f"({', '.join(listed)})", posture.value, index)
+            raise self._fail(
+                label,
+                "posture",
+                f"a posture scene {scene!r} lists in its scene.toml ({', '.join(listed)})",
+                posture.value,
+                index,
+            )
         breathing = self.breathing(data.get("breathing"), label, index)
         audio = self.audio(data.get("audio", {"breath": 1.0}), label, index)
         crossfade = data.get("crossfade_s", DEFAULT_CROSSFADE_S)
@@ -290,8 +320,9 @@ class _Validator:
             raise self._fail(label, "crossfade_s", "seconds between 0 and 120", crossfade, index)
         pace = self._enum(data, "pace", Pace, label, index, default=Pace.ADAPTIVE)
         resonance = isinstance(data.get("breathing"), dict) and data["breathing"].get("rate_bpm") == "resonance"
-        return Phase(name, kind, float(minutes), advance, scene, posture, breathing, audio, float(crossfade),
-                     pace, resonance)
+        return Phase(
+            name, kind, float(minutes), advance, scene, posture, breathing, audio, float(crossfade), pace, resonance
+        )
 
     def breathing(self, data, label: str, index: int) -> BreathPattern:
         expected = "a table {inhale_s, hold_s, exhale_s, hold_out_s} or {rate_bpm, ratio}"

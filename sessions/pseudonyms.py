@@ -1,4 +1,5 @@
 """The rule every door into Tidewell applies to a client's pseudonym (CLI, console, imports)."""
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ peak-to-trough swing of instantaneous HR within each guided breath. Blocks are r
 best rank sum wins (ties go to the larger LF power). The result is stored for the client and used by
 the phases of their later sessions that ask for rate_bpm = "resonance".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

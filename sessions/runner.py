@@ -3,22 +3,23 @@
 All decisions live here (phase, breathing guide, calm, fades); renderers, audio and the log
 only read the FrameState it returns.
 """
+
 from __future__ import annotations
 
 import math
 import queue
 from dataclasses import dataclass
 
-from tidewell.sessions.breathing import BreathPacer
-from tidewell.sessions.controls import Control, Controls
 from tidewell.core.frame_state import FrameState
+from tidewell.core.words import plural
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.source import BeatSource
 from tidewell.sessions.adaptation import AdaptivePace, Baseline, CalmEstimator, HeartRateTrend
+from tidewell.sessions.breathing import BreathPacer
+from tidewell.sessions.controls import Control, Controls
 from tidewell.sessions.hrv import span_hrv
 from tidewell.sessions.metrics import RollingMetrics
 from tidewell.sessions.program import Advance, Pace, PhaseKind, Program
-from tidewell.core.words import plural
 
 FADE_IN_S = 10.0
 GENTLE_END_S = 5.0
@@ -37,8 +38,15 @@ class Event:
 
 
 class SessionRunner:
-    def __init__(self, program: Program, source: BeatSource, *, unattended: bool, controls: Controls | None = None,
-                 spectrum_worker: bool = False):
+    def __init__(
+        self,
+        program: Program,
+        source: BeatSource,
+        *,
+        unattended: bool,
+        controls: Controls | None = None,
+        spectrum_worker: bool = False,
+    ):
         """controls: the queue the window, headset and console put their Controls on (sessions/controls.py);
         each step applies what is waiting there first. spectrum_worker: the live spectrum on a worker thread
         (sessions/metrics.py), for sessions played at the wall clock."""
@@ -161,7 +169,7 @@ class SessionRunner:
         hr_rising = self.hr_trend.update(now, hr)
         self._check_alert(now, hr)
         self._check_phase_end(now)
-        target_bpm = self._steer_breathing(dt, _valid(live, "breath_rate_bpm"), hr_rising)
+        target_bpm = self._steer_breathing(dt, live.valid("breath_rate_bpm"), hr_rising)
         breath_phase, stage, level = self.pacer.advance(dt)
         self._breath_level = level
         phase = self.phase
@@ -189,11 +197,11 @@ class SessionRunner:
             fade=self._fade(now),
             hr_bpm=hr,
             rmssd_ms=rmssd,
-            sdnn_ms=_valid(live, "sdnn_ms"),
-            hf_ms2=_valid(live, "hf_ms2"),
-            coherence=_valid(live, "coherence"),
-            breath_rate_bpm=_valid(live, "breath_rate_bpm"),
-            adherence=_valid(live, "adherence"),
+            sdnn_ms=live.valid("sdnn_ms"),
+            hf_ms2=live.valid("hf_ms2"),
+            coherence=live.valid("coherence"),
+            breath_rate_bpm=live.valid("breath_rate_bpm"),
+            adherence=live.valid("adherence"),
             target_pace_bpm=target_bpm,
             visual_calm=curves["visual_calm"](calm),
             brightness=curves["brightness"](calm),
@@ -237,16 +245,24 @@ class SessionRunner:
     def _check_alert(self, now: float, hr: float | None) -> None:
         """HR well above baseline during deep work may mean guarding or pain: tell the therapist."""
         baseline = self.calm.baseline
-        if self.phase.kind is not PhaseKind.DEEP_WORK or baseline is None or hr is None \
-                or hr - baseline.hr_bpm < self.program.alert_hr_rise_bpm:
+        if (
+            self.phase.kind is not PhaseKind.DEEP_WORK
+            or baseline is None
+            or hr is None
+            or hr - baseline.hr_bpm < self.program.alert_hr_rise_bpm
+        ):
             self._hr_high_since = None
             return
         if self._hr_high_since is None:
             self._hr_high_since = now
         if now - self._hr_high_since >= ALERT_SUSTAIN_S and now >= self._alert_quiet_until:
             marker = f"; last marker: {self.last_marker}" if self.last_marker else ""
-            self._log(now, "alert", f"HR {hr:.0f} bpm, {hr - baseline.hr_bpm:+.0f} over baseline "
-                                    f"{baseline.hr_bpm:.0f} in {self.phase.name!r}{marker}")
+            self._log(
+                now,
+                "alert",
+                f"HR {hr:.0f} bpm, {hr - baseline.hr_bpm:+.0f} over baseline "
+                f"{baseline.hr_bpm:.0f} in {self.phase.name!r}{marker}",
+            )
             self._alert_quiet_until = now + ALERT_COOLDOWN_S
 
     def _log(self, now: float, kind: str, detail: str = "") -> None:
@@ -377,12 +393,3 @@ class SessionRunner:
             remaining = self.phase.duration_s - self.phase_elapsed_s
             fade = min(fade, max(remaining / GENTLE_END_S, 0.0))
         return fade
-
-
-_VALIDITY_FLAGS = {"sdnn_ms": "sdnn_valid", "hf_ms2": "hf_valid", "coherence": "coherence_valid",
-                   "breath_rate_bpm": "breath_rate_valid", "adherence": "adherence_valid"}
-
-
-def _valid(live, name: str) -> float | None:
-    """A live metric's value once its window is full, else None."""
-    return getattr(live, name) if getattr(live, _VALIDITY_FLAGS[name]) else None

@@ -15,6 +15,7 @@ Method (METHOD, stated with every frequency-domain number):
 
 Nothing here is hand-written numerics except the bin selection and the coherence ratio below.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,8 +75,15 @@ def welch_psd(
     nperseg = min(int(round(window_s * fs)), x.size)
     nfft = max(nperseg, int(2 ** np.ceil(np.log2(BINS_PER_HZ * fs))))
     return welch(
-        x, fs=fs, window="hann", nperseg=nperseg, noverlap=int(overlap * nperseg), nfft=nfft,
-        detrend="linear", scaling="density", average="mean",
+        x,
+        fs=fs,
+        window="hann",
+        nperseg=nperseg,
+        noverlap=int(overlap * nperseg),
+        nfft=nfft,
+        detrend="linear",
+        scaling="density",
+        average="mean",
     )
 
 

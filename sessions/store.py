@@ -3,6 +3,7 @@
 SessionStore is the one public class and owns every SQL statement Tidewell runs: the schema is in
 store_schema.py, the clients' part in store_clients.py, the session's own rows in store_writer.py.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -12,16 +13,41 @@ from pathlib import Path
 
 from tidewell.core import event_kinds
 from tidewell.sessions.pseudonyms import checked_pseudonym
-from tidewell.sessions.store_checks import (StoreDamaged, StoreError, StoreReadOnly, damaged, header_problem,
-                                            read_only, read_only_reason, store_error)
+from tidewell.sessions.store_checks import (
+    StoreDamaged,
+    StoreError,
+    StoreReadOnly,
+    damaged,
+    header_problem,
+    read_only,
+    read_only_reason,
+    store_error,
+)
 from tidewell.sessions.store_clients import ClientRecords
-from tidewell.sessions.store_schema import (MIGRATIONS, connect, connect_read_only, data_dir, pid_alive,
-                                            utc_now)
-from tidewell.sessions.store_writer import (COMMIT_INTERVAL_S, RETRY_PAUSE_S, SPARE_ROOM_BYTES, WRITE_TRIES,
-                                            SessionWriter)
+from tidewell.sessions.store_schema import MIGRATIONS, connect, connect_read_only, data_dir, pid_alive, utc_now
+from tidewell.sessions.store_writer import (
+    COMMIT_INTERVAL_S,
+    RETRY_PAUSE_S,
+    SPARE_ROOM_BYTES,
+    WRITE_TRIES,
+    SessionWriter,
+)
 
-__all__ = ["COMMIT_INTERVAL_S", "MIGRATIONS", "RETRY_PAUSE_S", "SPARE_ROOM_BYTES", "WRITE_TRIES", "SessionStore",
-           "SessionWriter", "StoreDamaged", "StoreError", "StoreReadOnly", "connect", "connect_read_only", "data_dir"]
+__all__ = [
+    "COMMIT_INTERVAL_S",
+    "MIGRATIONS",
+    "RETRY_PAUSE_S",
+    "SPARE_ROOM_BYTES",
+    "WRITE_TRIES",
+    "SessionStore",
+    "SessionWriter",
+    "StoreDamaged",
+    "StoreError",
+    "StoreReadOnly",
+    "connect",
+    "connect_read_only",
+    "data_dir",
+]
 
 
 class SessionStore(ClientRecords):
@@ -112,8 +138,11 @@ class SessionStore(ClientRecords):
         """A session still 'running' whose process is gone was killed: keep it, readable, as interrupted.
         Only into a file that passed SQLite's check (a crash can leave both); left for the next start
         when the log cannot take the write now (a full disk)."""
-        rows = [row for row in self.conn.execute("SELECT id, pid FROM sessions WHERE status = 'running'").fetchall()
-                if not pid_alive(row["pid"])]
+        rows = [
+            row
+            for row in self.conn.execute("SELECT id, pid FROM sessions WHERE status = 'running'").fetchall()
+            if not pid_alive(row["pid"])
+        ]
         if not rows:
             return
         if not self._verified:
@@ -135,16 +164,34 @@ class SessionStore(ClientRecords):
         except StoreError:
             pass
 
-    def begin(self, *, program_id: str, program_title: str, program_minutes: float, client: str,
-              sensor: str, virtual_time: bool, seed: int | None) -> int:
+    def begin(
+        self,
+        *,
+        program_id: str,
+        program_title: str,
+        program_minutes: float,
+        client: str,
+        sensor: str,
+        virtual_time: bool,
+        seed: int | None,
+    ) -> int:
         client = checked_pseudonym(client)
         self.ensure_client(client)
         with self._writing():
             cursor = self.conn.execute(
                 "INSERT INTO sessions (started_at, status, program_id, program_title, program_minutes, client,"
                 " sensor, virtual_time, seed, pid) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (utc_now(), program_id, program_title, program_minutes, client, sensor, int(virtual_time), seed,
-                 os.getpid()),
+                (
+                    utc_now(),
+                    program_id,
+                    program_title,
+                    program_minutes,
+                    client,
+                    sensor,
+                    int(virtual_time),
+                    seed,
+                    os.getpid(),
+                ),
             )
         return int(cursor.lastrowid)
 
@@ -157,8 +204,11 @@ class SessionStore(ClientRecords):
     def mark_interrupted(self, session_id: int) -> None:
         """A session of this process that stopped on an error before its writer closed it."""
         with self._writing():
-            self.conn.execute("UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), pid = NULL"
-                              " WHERE id = ? AND status = 'running'", (utc_now(), session_id))
+            self.conn.execute(
+                "UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), pid = NULL"
+                " WHERE id = ? AND status = 'running'",
+                (utc_now(), session_id),
+            )
 
     def set_folder(self, session_id: int, folder: Path) -> None:
         with self._writing():
@@ -168,7 +218,7 @@ class SessionStore(ClientRecords):
         with self._writing():
             self.conn.execute("UPDATE sessions SET virtual_time = 1 WHERE id = ?", (session_id,))
 
-    def writer(self, session_id: int) -> "SessionWriter":
+    def writer(self, session_id: int) -> SessionWriter:
         try:
             return SessionWriter(self.path, session_id)
         except sqlite3.Error as error:
@@ -199,9 +249,7 @@ class SessionStore(ClientRecords):
         return [(row["t_s"], bytes(row["data"])) for row in rows]
 
     def samples(self, session_id: int) -> list[sqlite3.Row]:
-        return self.conn.execute(
-            "SELECT * FROM samples WHERE session_id = ? ORDER BY t_s", (session_id,)
-        ).fetchall()
+        return self.conn.execute("SELECT * FROM samples WHERE session_id = ? ORDER BY t_s", (session_id,)).fetchall()
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

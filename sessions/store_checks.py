@@ -3,6 +3,7 @@
 Nothing here writes. The checks read modes and mount flags rather than trying a write, so they
 say the same for root (whom file modes do not stop) as for anyone else.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,19 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
 SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 10, 11, 13, 14, 26
 # what the disk or the file did, not a mistake in Tidewell's SQL
-ENVIRONMENT_CODES = frozenset({SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR,
-                               SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB})
+ENVIRONMENT_CODES = frozenset(
+    {
+        SQLITE_PERM,
+        SQLITE_BUSY,
+        SQLITE_LOCKED,
+        SQLITE_READONLY,
+        SQLITE_IOERR,
+        SQLITE_CORRUPT,
+        SQLITE_FULL,
+        SQLITE_CANTOPEN,
+        SQLITE_NOTADB,
+    }
+)
 
 
 class StoreError(OSError, TidewellError):
@@ -51,9 +63,11 @@ def damaged(db_path: Path, why: str) -> StoreDamaged:
     if wal_has_records(db_path):  # records not yet merged into the file go with it
         pairs += [(old, new) for old, new in zip(companions(db_path), companions(aside)) if old.exists()]
     moves = "; ".join(f"mv {old} {new}" for old, new in pairs)
-    return StoreDamaged(f"the session log {db_path} is damaged ({why}). Tidewell keeps it as it is and writes "
-                        f"nothing into it: move it aside ({moves}) and the next session starts a new log, "
-                        f"or put back a copy from your backup")
+    return StoreDamaged(
+        f"the session log {db_path} is damaged ({why}). Tidewell keeps it as it is and writes "
+        f"nothing into it: move it aside ({moves}) and the next session starts a new log, "
+        f"or put back a copy from your backup"
+    )
 
 
 # Closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's own
@@ -156,8 +170,10 @@ def read_only_reason(db_path: Path) -> str | None:
 
 
 def read_only(db_path: Path, reason: str) -> StoreReadOnly:
-    return StoreReadOnly(f"the session log cannot be written: {reason}. Tidewell never changes a mode you set; "
-                         f"reading works (tidewell sessions list, sessions show, clients, report)")
+    return StoreReadOnly(
+        f"the session log cannot be written: {reason}. Tidewell never changes a mode you set; "
+        f"reading works (tidewell sessions list, sessions show, clients, report)"
+    )
 
 
 def describe(error: sqlite3.Error) -> str:
@@ -194,14 +210,17 @@ def store_error(error: sqlite3.Error, db_path: Path) -> StoreError | None:
         return read_only(db_path, read_only_reason(db_path) or f"SQLite says {describe(error)}")
     full = disk_full(db_path)
     if code in (SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN) and (full or code == SQLITE_FULL):
-        return StoreError(f"cannot write the session log {db_path}: {full or 'its disk is full'} "
-                          f"(SQLite: {describe(error)}); free some space there and try again")
+        return StoreError(
+            f"cannot write the session log {db_path}: {full or 'its disk is full'} "
+            f"(SQLite: {describe(error)}); free some space there and try again"
+        )
     if code == SQLITE_CANTOPEN:
         why = read_only_reason(db_path) or describe(error)
         return StoreError(f"cannot open the session log {db_path}: {why}")
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
-        return StoreError(f"the session log {db_path} is locked by another program ({describe(error)}); "
-                          f"try again when it is done")
+        return StoreError(
+            f"the session log {db_path} is locked by another program ({describe(error)}); try again when it is done"
+        )
     if code in ENVIRONMENT_CODES:
         return StoreError(f"cannot read or write the session log {db_path}: {describe(error)}")
     return None

@@ -1,4 +1,5 @@
 """The session log's clients and their self-reports: the part of SessionStore that speaks of people."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -18,8 +19,9 @@ class ClientRecords:
     def ensure_client(self, pseudonym: str) -> sqlite3.Row:
         pseudonym = checked_pseudonym(pseudonym)  # PseudonymError (a ValueError) naming the rule
         with self._writing():
-            self.conn.execute("INSERT OR IGNORE INTO clients (pseudonym, created_at) VALUES (?, ?)",
-                              (pseudonym, utc_now()))
+            self.conn.execute(
+                "INSERT OR IGNORE INTO clients (pseudonym, created_at) VALUES (?, ?)", (pseudonym, utc_now())
+            )
         return self.client(pseudonym)
 
     def client(self, pseudonym: str) -> sqlite3.Row | None:
@@ -34,7 +36,8 @@ class ClientRecords:
         return self.conn.execute(
             "SELECT c.rowid AS id, c.pseudonym, c.resonance_bpm, COUNT(s.id) AS sessions, "
             "MAX(s.started_at) AS last_started FROM clients c LEFT JOIN sessions s ON s.client = c.pseudonym "
-            "GROUP BY c.pseudonym ORDER BY last_started IS NULL, last_started DESC, c.pseudonym").fetchall()
+            "GROUP BY c.pseudonym ORDER BY last_started IS NULL, last_started DESC, c.pseudonym"
+        ).fetchall()
 
     def client_pseudonym(self, client_id: int) -> str | None:
         """The pseudonym of the client numbered `client_id` (the console's address for it), or None."""
@@ -57,8 +60,9 @@ class ClientRecords:
     def sessions_of_client(self, pseudonym: str) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM sessions WHERE client = ? ORDER BY id", (pseudonym,)).fetchall()
 
-    def set_self_report(self, session_id: int, moment: str, pain: int | None, stress: int | None,
-                        note: str = "") -> None:
+    def set_self_report(
+        self, session_id: int, moment: str, pain: int | None, stress: int | None, note: str = ""
+    ) -> None:
         if moment not in ("before", "after"):
             raise ValueError(f"self-report moment must be 'before' or 'after', got {moment!r}")
         for label, value in (("pain", pain), ("stress", stress)):

@@ -1,9 +1,10 @@
 """The session log's file: its schema and migrations, and opening it read-write or read-only."""
+
 from __future__ import annotations
 
 import os
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import platformdirs
@@ -127,7 +128,7 @@ def data_dir() -> Path:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
@@ -166,14 +167,18 @@ def connect_read_only(db_path: Path, reason: str) -> sqlite3.Connection:
         except sqlite3.OperationalError as error:
             if getattr(error, "sqlite_errorcode", 0) & 0xFF != SQLITE_CANTOPEN:
                 raise
-            raise StoreReadOnly(f"{db_path}-wal holds records not yet merged into {db_path}, and they can only be "
-                                f"read where SQLite may make its -shm file beside them: {reason}") from None
+            raise StoreReadOnly(
+                f"{db_path}-wal holds records not yet merged into {db_path}, and they can only be "
+                f"read where SQLite may make its -shm file beside them: {reason}"
+            ) from None
     conn.row_factory = sqlite3.Row
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version < len(MIGRATIONS):
         conn.close()
-        raise StoreReadOnly(f"{db_path} was written by an older Tidewell and must be upgraded, which writes to it;"
-                            f" it cannot be written: {reason}")
+        raise StoreReadOnly(
+            f"{db_path} was written by an older Tidewell and must be upgraded, which writes to it;"
+            f" it cannot be written: {reason}"
+        )
     return conn
 
 

@@ -1,4 +1,5 @@
 """The session's rows on their way into the log: queued by the frame thread, committed by a thread of their own."""
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,7 @@ class SessionWriter:
     and its final status still fit. Rows go on being kept and tried once per commit; close() tries
     the final status by itself last. What was written stays whole."""
 
-    def __init__(self, db_path: Path, session_id: int, tries: int = WRITE_TRIES,
-                 retry_pause_s: float = RETRY_PAUSE_S):
+    def __init__(self, db_path: Path, session_id: int, tries: int = WRITE_TRIES, retry_pause_s: float = RETRY_PAUSE_S):
         self.session_id = session_id
         self.path = Path(db_path)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -56,16 +56,34 @@ class SessionWriter:
 
     # -- called from the frame thread -----------------------------------------------------
     # (column, FrameState field) of the samples table
-    SAMPLE_COLUMNS = (("t_s", "t_s"), ("phase_idx", "phase_index"), ("phase_progress", "phase_progress"),
-                      ("breath_phase", "breath_phase"), ("breath_stage", "breath_stage"),
-                      ("breath_level", "breath_level"), ("pace_bpm", "pace_bpm"), ("calm", "calm"),
-                      ("posture", "posture"), ("scene", "scene"), ("previous_scene", "previous_scene"),
-                      ("crossfade", "crossfade"), ("fade", "fade"), ("hr_bpm", "hr_bpm"), ("rmssd_ms", "rmssd_ms"),
-                      ("paused", "paused"), ("sdnn_ms", "sdnn_ms"), ("hf_ms2", "hf_ms2"), ("coherence", "coherence"),
-                      ("breath_rate_bpm", "breath_rate_bpm"), ("adherence", "adherence"),
-                      ("target_pace_bpm", "target_pace_bpm"))
-    _SAMPLE_SQL = (f"INSERT INTO samples (session_id, {', '.join(c for c, _ in SAMPLE_COLUMNS)}, sound_fade)"
-                   f" VALUES ({', '.join('?' * (len(SAMPLE_COLUMNS) + 2))})")
+    SAMPLE_COLUMNS = (
+        ("t_s", "t_s"),
+        ("phase_idx", "phase_index"),
+        ("phase_progress", "phase_progress"),
+        ("breath_phase", "breath_phase"),
+        ("breath_stage", "breath_stage"),
+        ("breath_level", "breath_level"),
+        ("pace_bpm", "pace_bpm"),
+        ("calm", "calm"),
+        ("posture", "posture"),
+        ("scene", "scene"),
+        ("previous_scene", "previous_scene"),
+        ("crossfade", "crossfade"),
+        ("fade", "fade"),
+        ("hr_bpm", "hr_bpm"),
+        ("rmssd_ms", "rmssd_ms"),
+        ("paused", "paused"),
+        ("sdnn_ms", "sdnn_ms"),
+        ("hf_ms2", "hf_ms2"),
+        ("coherence", "coherence"),
+        ("breath_rate_bpm", "breath_rate_bpm"),
+        ("adherence", "adherence"),
+        ("target_pace_bpm", "target_pace_bpm"),
+    )
+    _SAMPLE_SQL = (
+        f"INSERT INTO samples (session_id, {', '.join(c for c, _ in SAMPLE_COLUMNS)}, sound_fade)"
+        f" VALUES ({', '.join('?' * (len(SAMPLE_COLUMNS) + 2))})"
+    )
 
     def sample(self, s: FrameState, sound_fade: float | None = None) -> None:
         """`s` as the client saw it (its `fade`: the light), `sound_fade` as they heard it (None: s.fade)."""
@@ -77,38 +95,46 @@ class SessionWriter:
 
     def beats(self, beats: list[CorrectedBeat]) -> None:
         if beats:
-            self._row((
-                "INSERT INTO beats (session_id, t_s, rr_ms, quality, corrected_rr_ms, inserted) VALUES (?,?,?,?,?,?)",
-                [(self.session_id, b.t_s, b.rr_ms, b.quality, b.corrected_rr_ms, int(b.inserted)) for b in beats],
-            ))
+            self._row(
+                (
+                    "INSERT INTO beats (session_id, t_s, rr_ms, quality, corrected_rr_ms, inserted) VALUES (?,?,?,?,?,?)",
+                    [(self.session_id, b.t_s, b.rr_ms, b.quality, b.corrected_rr_ms, int(b.inserted)) for b in beats],
+                )
+            )
 
     def packets(self, packets: list[tuple[float, bytes]]) -> None:
         if packets:
-            self._row((
-                "INSERT INTO packets VALUES (?,?,?)", [(self.session_id, t, bytes(data)) for t, data in packets]
-            ))
+            self._row(
+                ("INSERT INTO packets VALUES (?,?,?)", [(self.session_id, t, bytes(data)) for t, data in packets])
+            )
 
     def event(self, t_s: float, kind: str, detail: str, phase_index: int | None) -> None:
         event_kinds.kind(kind)  # an unregistered kind is still written (strict mode: raises)
         self._row(("INSERT INTO events VALUES (?,?,?,?,?)", (self.session_id, t_s, kind, detail, phase_index)))
 
     def phase_start(self, index: int, phase, t_s: float) -> None:
-        self._row((
-            "INSERT OR REPLACE INTO phases VALUES (?,?,?,?,?,?,?,?,NULL)",
-            (self.session_id, index, phase.name, phase.kind.value, phase.scene, phase.posture.value,
-             phase.duration_s, t_s),
-        ))
+        self._row(
+            (
+                "INSERT OR REPLACE INTO phases VALUES (?,?,?,?,?,?,?,?,NULL)",
+                (
+                    self.session_id,
+                    index,
+                    phase.name,
+                    phase.kind.value,
+                    phase.scene,
+                    phase.posture.value,
+                    phase.duration_s,
+                    t_s,
+                ),
+            )
+        )
 
     def phase_scene(self, index: int, scene: str) -> None:
         """The scene the client saw in a phase, where it is not the program's (that one could not be drawn)."""
-        self._row((
-            "UPDATE phases SET scene = ? WHERE session_id = ? AND idx = ?", (scene, self.session_id, index)
-        ))
+        self._row(("UPDATE phases SET scene = ? WHERE session_id = ? AND idx = ?", (scene, self.session_id, index)))
 
     def phase_end(self, index: int, t_s: float) -> None:
-        self._row((
-            "UPDATE phases SET ended_s = ? WHERE session_id = ? AND idx = ?", (t_s, self.session_id, index)
-        ))
+        self._row(("UPDATE phases SET ended_s = ? WHERE session_id = ? AND idx = ?", (t_s, self.session_id, index)))
 
     def _row(self, item) -> None:
         if self._closed:  # the writer thread is gone: the row would be lost without a word
@@ -130,10 +156,12 @@ class SessionWriter:
         if self._closed:
             return
         self._closed = True
-        self._queue.put((
-            "UPDATE sessions SET status = ?, ended_at = ?, pid = NULL WHERE id = ?",
-            (status, utc_now(), self.session_id),
-        ))
+        self._queue.put(
+            (
+                "UPDATE sessions SET status = ?, ended_at = ?, pid = NULL WHERE id = ?",
+                (status, utc_now(), self.session_id),
+            )
+        )
         self._queue.put(_STOP)
         self._thread.join()
         self._conn.close()
@@ -171,8 +199,10 @@ class SessionWriter:
                 self._pending.clear()
                 return
         if self.failure is None:
-            self.failure = (f"cannot write the session log {self.path}: {describe(error)} "
-                            f"(tried {tries} times, {self._retry_pause_s:g} s apart)")
+            self.failure = (
+                f"cannot write the session log {self.path}: {describe(error)} "
+                f"(tried {tries} times, {self._retry_pause_s:g} s apart)"
+            )
             self._problems.put(("log_write_failed", self.failure))
             if self._let_go_of_spare_room() and self._commit(self._pending) is None:
                 self._pending.clear()

@@ -1,5 +1,6 @@
 """Per-phase summary of a logged session for the terminal: mean HR, RMSSD and their change from the
 baseline phase, as sessions/hrv.py computes them for the report."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,12 +27,20 @@ def summarize(store: SessionStore, session_id: int) -> list[PhaseSummary]:
     """The per-phase rows of sessions/hrv.py (the report's numbers), for the terminal."""
     summaries = []
     for phase, measured in zip(store.phases(session_id), analyze_phases(store, session_id)):
-        summaries.append(PhaseSummary(
-            index=measured.index, name=measured.name, kind=measured.kind, scene=phase["scene"],
-            minutes=(measured.end_s - measured.start_s) / 60, beats=measured.hrv.n_beats,
-            mean_hr_bpm=measured.hrv.mean_hr_bpm, rmssd_ms=measured.hrv.rmssd_ms,
-            hr_change_bpm=measured.hr_change_bpm, rmssd_change_ms=measured.rmssd_change_ms,
-        ))
+        summaries.append(
+            PhaseSummary(
+                index=measured.index,
+                name=measured.name,
+                kind=measured.kind,
+                scene=phase["scene"],
+                minutes=(measured.end_s - measured.start_s) / 60,
+                beats=measured.hrv.n_beats,
+                mean_hr_bpm=measured.hrv.mean_hr_bpm,
+                rmssd_ms=measured.hrv.rmssd_ms,
+                hr_change_bpm=measured.hr_change_bpm,
+                rmssd_change_ms=measured.rmssd_change_ms,
+            )
+        )
     return summaries
 
 

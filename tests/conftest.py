@@ -43,18 +43,22 @@ def xvfb_display(monkeypatch):
         monkeypatch.setenv("DISPLAY", display)
         yield display
 
+
 @pytest.fixture
 def wait_for_logged():
     """wait(db, samples=N, beats=M): poll a running session's database, read-only, until it holds at
     least that many committed rows of each; returns the counts. The deadline only stops a hung test."""
+
     def wait(db: Path, samples: int = 0, beats: int = 0, deadline_s: float = 90.0) -> dict[str, int]:
         deadline = time.monotonic() + deadline_s
         counts = {"samples": 0, "beats": 0}
         while time.monotonic() < deadline:
             try:
                 with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-                    counts = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-                              for table in ("samples", "beats")}
+                    counts = {
+                        table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                        for table in ("samples", "beats")
+                    }
                 conn.close()
             except sqlite3.OperationalError:
                 pass  # not created yet
@@ -62,4 +66,5 @@ def wait_for_logged():
                 return counts
             time.sleep(0.1)
         raise AssertionError(f"{db}: {counts} after {deadline_s:g} s, waiting for {samples} samples and {beats} beats")
+
     return wait

@@ -1,4 +1,5 @@
 """Adaptation: calm, the adaptive breathing pace, HR-rise hold, curves, alerts and the resonance pace."""
+
 import pytest
 
 from tidewell.core.clock import VirtualClock

@@ -2,6 +2,7 @@
 with the app shell (command line, session loop, console, headset lifecycle) on top, all on the
 ground floor (core/). Every module's imports, lazy ones in functions included, are read from its
 source: a package importing one above it or beside it, or any cycle between modules, fails."""
+
 from __future__ import annotations
 
 import ast
@@ -124,8 +125,11 @@ def test_every_module_is_on_a_floor(graph):
 
 
 def test_the_ground_floor_imports_nothing_of_tidewell(graph):
-    assert {m: sorted(t) for m, t in graph.items() if part_of(m) == "tidewell.core" and t - {"tidewell.core"} and
-            any(not x.startswith("tidewell.core") for x in t)} == {}
+    assert {
+        m: sorted(t)
+        for m, t in graph.items()
+        if part_of(m) == "tidewell.core" and t - {"tidewell.core"} and any(not x.startswith("tidewell.core") for x in t)
+    } == {}
 
 
 def test_no_package_imports_one_above_or_beside_it(graph):
@@ -179,6 +183,10 @@ def test_no_module_or_function_is_too_long():
 
 def test_the_size_check_catches_a_long_module_and_function(tmp_path):
     made_up = tmp_path / "made_up.py"
-    made_up.write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + "\n" * (MAX_MODULE_LINES - MAX_FUNCTION_LINES))
-    assert oversized({"made_up": made_up}, tmp_path) == [f"made_up.py: {MAX_MODULE_LINES + 1} lines",
-                                                         f"made_up.py:1: f is {MAX_FUNCTION_LINES + 1} lines"]
+    made_up.write_text(
+        "def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + "\n" * (MAX_MODULE_LINES - MAX_FUNCTION_LINES)
+    )
+    assert oversized({"made_up": made_up}, tmp_path) == [
+        f"made_up.py: {MAX_MODULE_LINES + 1} lines",
+        f"made_up.py:1: f is {MAX_FUNCTION_LINES + 1} lines",
+    ]

@@ -1,4 +1,5 @@
 """Breathing-guide sound: real WAV files written by WavOutput, decoded with `wave` and measured."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from frame_states import CYCLE_S, make_state
 
 from tidewell.audio.output import WavOutput, open_audio_output
 from tidewell.audio.synth import BreathSynth
-from tidewell.core.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.frame_state import BreathStage
 
 FPS = 30
 SR = 24000
@@ -46,8 +46,7 @@ def read_wav(path: Path) -> np.ndarray:
 
 
 def breath_states(seconds: float, **fields):
-    return [make_state(t=i / FPS, breath_level=sine_breath(i / FPS), **fields)
-            for i in range(round(seconds * FPS))]
+    return [make_state(t=i / FPS, breath_level=sine_breath(i / FPS), **fields) for i in range(round(seconds * FPS))]
 
 
 def window_rms(x: np.ndarray, window_s: float = 0.05) -> np.ndarray:
@@ -88,14 +87,16 @@ def test_envelope_swells_on_inhale_and_repeats_with_the_breath_cycle(tmp_path):
 
 def test_jumps_in_breath_and_fade_are_ramped_without_clicks(tmp_path):
     seconds = 20.0
-    steady = drive_wav(tmp_path / "steady.wav",
-                       [make_state(t=i / FPS, breath_level=1.0) for i in range(round(seconds * FPS))])
+    steady = drive_wav(
+        tmp_path / "steady.wav", [make_state(t=i / FPS, breath_level=1.0) for i in range(round(seconds * FPS))]
+    )
     # Every 10 frames breath and fade jump between extremes: 60 jumps at block boundaries.
     jumpy_states = []
     for i in range(round(seconds * FPS)):
         high = (i // 10) % 2 == 0
-        jumpy_states.append(make_state(t=i / FPS, breath_level=1.0 if high else 0.0,
-                                       fade=1.0 if (i // 15) % 2 == 0 else 0.1))
+        jumpy_states.append(
+            make_state(t=i / FPS, breath_level=1.0 if high else 0.0, fade=1.0 if (i // 15) % 2 == 0 else 0.1)
+        )
     jumpy = drive_wav(tmp_path / "jumpy.wav", jumpy_states)
 
     # Same seed, same blocks: the jumpy render is the steady sound under slower envelopes, so a
@@ -125,7 +126,7 @@ def test_fade_zero_is_silence_and_fade_ramps_have_no_step(tmp_path):
     assert max_step(ramped) <= max_step(steady) * 1.01
     rms = window_rms(ramped, 0.2)
     assert rms[0] < rms[5] < rms[12] and rms[29] < 0.1 * rms[12]
-    assert not ramped[-SR // 2:].any()  # fade 0 at the end is exact silence
+    assert not ramped[-SR // 2 :].any()  # fade 0 at the end is exact silence
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
@@ -176,8 +177,9 @@ def test_wav_is_readable_when_the_process_dies_without_close(tmp_path):
 
 def test_unknown_layers_are_ignored_and_the_drone_brightens_with_calm(tmp_path):
     plain = drive_wav(tmp_path / "plain.wav", breath_states(2.0, audio_layers=(("breath", 1.0),)))
-    with_unknown = drive_wav(tmp_path / "unknown.wav",
-                             breath_states(2.0, audio_layers=(("breath", 1.0), ("thunder", 1.0))))
+    with_unknown = drive_wav(
+        tmp_path / "unknown.wav", breath_states(2.0, audio_layers=(("breath", 1.0), ("thunder", 1.0)))
+    )
     assert np.array_equal(plain, with_unknown)
     no_layers = drive_wav(tmp_path / "none.wav", breath_states(2.0))  # no program layers: the plain guide
     assert np.array_equal(plain, no_layers)
@@ -186,8 +188,9 @@ def test_unknown_layers_are_ignored_and_the_drone_brightens_with_calm(tmp_path):
     assert not muted.any()
 
     def drone_centroid(calm: float) -> float:
-        samples = drive_wav(tmp_path / f"drone{calm}.wav",
-                            breath_states(4.0, calm=calm, audio_layers=(("breath", 0.0), ("drone", 1.0))))
+        samples = drive_wav(
+            tmp_path / f"drone{calm}.wav", breath_states(4.0, calm=calm, audio_layers=(("breath", 0.0), ("drone", 1.0)))
+        )
         mono = samples[SR:, 0]
         spectrum = np.abs(np.fft.rfft(mono)) ** 2
         freqs = np.fft.rfftfreq(len(mono), 1.0 / SR)
@@ -200,7 +203,7 @@ def test_unknown_layers_are_ignored_and_the_drone_brightens_with_calm(tmp_path):
 
 def test_the_guide_is_soft_and_has_no_harsh_highs(tmp_path):
     samples = drive_wav(tmp_path / "thirty.wav", breath_states(30.0))
-    full = drive_wav(tmp_path / "full.wav", [make_state(t=i / FPS) for i in range(5 * FPS)])[SR // 2:]
+    full = drive_wav(tmp_path / "full.wav", [make_state(t=i / FPS) for i in range(5 * FPS)])[SR // 2 :]
     mono = samples.mean(axis=1)
     spectrum = np.abs(np.fft.rfft(mono)) ** 2
     freqs = np.fft.rfftfreq(len(mono), 1.0 / SR)
@@ -209,9 +212,11 @@ def test_the_guide_is_soft_and_has_no_harsh_highs(tmp_path):
     peak_db = dbfs(np.abs(samples).max())
     rms_db = dbfs(float(np.sqrt(np.mean(samples**2))))
     full_rms_db = dbfs(float(np.sqrt(np.mean(full**2))))
-    print(f"\n30 s breath guide: peak {peak_db:.1f} dBFS, RMS {rms_db:.1f} dBFS, full-breath RMS "
-          f"{full_rms_db:.1f} dBFS, power centroid {power_centroid:.0f} Hz, "
-          f"power above 4 kHz {10 * math.log10(above_4k):.0f} dB")
+    print(
+        f"\n30 s breath guide: peak {peak_db:.1f} dBFS, RMS {rms_db:.1f} dBFS, full-breath RMS "
+        f"{full_rms_db:.1f} dBFS, power centroid {power_centroid:.0f} Hz, "
+        f"power above 4 kHz {10 * math.log10(above_4k):.0f} dB"
+    )
     assert peak_db < -6.0
     assert -30.0 < full_rms_db < -20.0
     assert power_centroid < 1000.0
@@ -236,6 +241,7 @@ def test_synth_blocks_are_float32_in_range_and_block_size_does_not_change_the_no
 def _has_output_device() -> bool:
     try:
         import sounddevice
+
         sounddevice.query_devices(kind="output")
     except Exception:
         return False
@@ -264,7 +270,8 @@ def test_not_preferring_the_device_writes_a_wav_file(tmp_path):
 def test_missing_portaudio_library_falls_back_to_a_wav_file(tmp_path):
     hook_dir = tmp_path / "hook"
     hook_dir.mkdir()
-    (hook_dir / "sitecustomize.py").write_text(textwrap.dedent("""
+    (hook_dir / "sitecustomize.py").write_text(
+        textwrap.dedent("""
         import sys
 
         class NoPortAudio:
@@ -274,7 +281,8 @@ def test_missing_portaudio_library_falls_back_to_a_wav_file(tmp_path):
                 return None
 
         sys.meta_path.insert(0, NoPortAudio())
-    """))
+    """)
+    )
     wav = tmp_path / "breath.wav"
     script = textwrap.dedent(f"""
         import json
@@ -307,8 +315,12 @@ def jack_dummy_server():
         pytest.skip("jackd2 (jackd, jack_rec, jack_wait) is not installed")
     name = f"tidewell-test-{os.getpid()}"
     env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
-    server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "480"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    server = subprocess.Popen(
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "480"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     try:
         ready = subprocess.run(["jack_wait", "-w", "-t", "60"], env=env, capture_output=True, timeout=90)
         if ready.returncode != 0:
@@ -331,7 +343,7 @@ def test_device_output_plays_the_swell_through_portaudio(tmp_path, jack_dummy_se
         sys.path.insert(0, {str(Path(__file__).parent / "audio_jack")!r})
         from frame_states import make_state
         from tidewell.audio.output import open_audio_output
-        output, message = open_audio_output({str(tmp_path / 'unused.wav')!r})
+        output, message = open_audio_output({str(tmp_path / "unused.wav")!r})
         # The audio process's JACK client is "PortAudio", or "PortAudio-01" when this process has
         # a PortAudio client of its own (test_audio imports sounddevice).
         ports = [p for p in subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.split()
@@ -347,8 +359,9 @@ def test_device_output_plays_the_swell_through_portaudio(tmp_path, jack_dummy_se
         output.close()
         print(json.dumps({{"type": type(output).__name__, "message": message}}))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=jack_dummy_server, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=jack_dummy_server, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["type"] == "DeviceOutput"
@@ -358,7 +371,7 @@ def test_device_output_plays_the_swell_through_portaudio(tmp_path, jack_dummy_se
         assert wav.getframerate() == 48000 and wav.getsampwidth() == 2
         played = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64) / 32767.0
     assert len(played) >= 2 * 48000 * 2 * 0.9
-    first, last = played[: len(played) // 4], played[-len(played) // 4:]
+    first, last = played[: len(played) // 4], played[-len(played) // 4 :]
     assert dbfs(np.sqrt(np.mean(last**2))) - dbfs(np.sqrt(np.mean(first**2))) > 6.0
     assert np.abs(played).max() < 0.5
 
@@ -417,17 +430,22 @@ def onsets(samples: np.ndarray, window_s: float = 0.01) -> list[float]:
 
 @pytest.mark.parametrize("layer", ["breath", *AMBIENT])
 def test_every_layer_is_audible_alone_and_silent_when_absent(layer):
-    alone = synth_render(breath_states(4.0, audio_layers=((layer, 1.0),)))[3 * SR:]
+    alone = synth_render(breath_states(4.0, audio_layers=((layer, 1.0),)))[3 * SR :]
     assert dbfs(float(np.sqrt(np.mean(alone**2)))) > -45.0
     assert not synth_render(breath_states(1.0, audio_layers=((layer, 0.0),))).any()
 
 
 def test_layers_add_up_so_an_absent_layer_contributes_nothing():
-    singles = sum(synth_render(breath_states(3.0, audio_layers=((name, volume),))) for name, volume in ALL_LAYERS
-                  if name != "chime")
+    singles = sum(
+        synth_render(breath_states(3.0, audio_layers=((name, volume),)))
+        for name, volume in ALL_LAYERS
+        if name != "chime"
+    )
     together = synth_render(breath_states(3.0, audio_layers=tuple(p for p in ALL_LAYERS if p[0] != "chime")))
     np.testing.assert_allclose(together, singles, atol=1e-6)
-    without_rain = synth_render(breath_states(3.0, audio_layers=tuple(p for p in ALL_LAYERS if p[0] not in ("chime", "rain"))))
+    without_rain = synth_render(
+        breath_states(3.0, audio_layers=tuple(p for p in ALL_LAYERS if p[0] not in ("chime", "rain")))
+    )
     rain = synth_render(breath_states(3.0, audio_layers=(("rain", 0.3),)))
     np.testing.assert_allclose(together - without_rain, rain, atol=1e-6)
 
@@ -435,7 +453,8 @@ def test_layers_add_up_so_an_absent_layer_contributes_nothing():
 @pytest.mark.parametrize("layer", AMBIENT)
 def test_calm_brightens_each_ambient_layer(layer):
     def brightness(calm: float) -> float:
-        return centroid(synth_render(breath_states(8.0, calm=calm, audio_layers=((layer, 1.0),)))[2 * SR:])
+        return centroid(synth_render(breath_states(8.0, calm=calm, audio_layers=((layer, 1.0),)))[2 * SR :])
+
     tense, calm = brightness(0.0), brightness(1.0)
     print(f"\n{layer}: centroid {tense:.0f} Hz at calm 0, {calm:.0f} Hz at calm 1")
     assert calm > 1.3 * tense
@@ -468,9 +487,10 @@ def test_chime_rings_once_per_breath_turn_and_once_per_phase_change(tmp_path):
     assert np.allclose(found, expected, atol=0.05), found
 
     def pitch(t: float) -> float:
-        part = samples[round(t * SR): round((t + 1.0) * SR)].mean(axis=1)
+        part = samples[round(t * SR) : round((t + 1.0) * SR)].mean(axis=1)
         spectrum = np.abs(np.fft.rfft(part))
         return float(np.fft.rfftfreq(len(part), 1.0 / SR)[spectrum.argmax()])
+
     assert pitch(14.0) == pytest.approx(BREATH_CHIME_HZ, abs=2.0)
     assert pitch(38.0) == pytest.approx(PHASE_CHIME_HZ, abs=2.0)
 
@@ -482,19 +502,21 @@ def test_chime_rings_once_per_breath_turn_and_once_per_phase_change(tmp_path):
 
 
 def test_chime_attack_is_soft_and_sits_well_below_the_swell():
-    from tidewell.audio.beds import BREATH_CHIME_S, BREATH_CHIME_HZ, PHASE_CHIME_HZ, PHASE_CHIME_S, chime_step_bound
+    from tidewell.audio.beds import BREATH_CHIME_HZ, BREATH_CHIME_S, PHASE_CHIME_HZ, PHASE_CHIME_S, chime_step_bound
 
     samples = synth_render(guide_states(20.0, phase_changes_s=(8.0,), audio_layers=(("chime", 1.0),)))
-    bound = max(chime_step_bound(SR, BREATH_CHIME_HZ, BREATH_CHIME_S), chime_step_bound(SR, PHASE_CHIME_HZ, PHASE_CHIME_S))
+    bound = max(
+        chime_step_bound(SR, BREATH_CHIME_HZ, BREATH_CHIME_S), chime_step_bound(SR, PHASE_CHIME_HZ, PHASE_CHIME_S)
+    )
     assert 0 < max_step(samples) <= bound + 1.0 / 32767  # no step above the bell's own largest
 
     start = round(4.0 * SR)
-    envelope = window_rms(samples[start: start + SR], 0.005)
+    envelope = window_rms(samples[start : start + SR], 0.005)
     assert envelope.argmax() * 0.005 >= 0.03  # the bell swells in over tens of milliseconds
     assert envelope[0] < 0.2 * envelope.max()
 
-    swell = synth_render(guide_states(12.0, audio_layers=(("breath", 1.0),)))[4 * SR: 5 * SR]
-    bell = samples[start: start + SR]
+    swell = synth_render(guide_states(12.0, audio_layers=(("breath", 1.0),)))[4 * SR : 5 * SR]
+    bell = samples[start : start + SR]
     assert dbfs(np.abs(samples).max()) < -30.0
     assert dbfs(np.sqrt(np.mean(bell**2))) < dbfs(np.sqrt(np.mean(swell**2))) - 10.0
 
@@ -516,9 +538,16 @@ def test_layer_and_master_changes_glide_without_clicks():
     for i, state in enumerate(guide_states(20.0, calm=1.0)):
         on = (i // 45) % 2 == 0
         layers = ALL_LAYERS[:-1] if on else (("breath", 0.8),)
-        jumpy_states.append(make_state(t=state.t_s, breath_level=state.breath_level, breath_stage=state.breath_stage,
-                                       calm=1.0 if on else 0.0, volume=1.0 if (i // 70) % 2 == 0 else 0.2,
-                                       audio_layers=layers))
+        jumpy_states.append(
+            make_state(
+                t=state.t_s,
+                breath_level=state.breath_level,
+                breath_stage=state.breath_stage,
+                calm=1.0 if on else 0.0,
+                volume=1.0 if (i // 70) % 2 == 0 else 0.2,
+                audio_layers=layers,
+            )
+        )
     jumpy = synth_render(jumpy_states)
     assert max_step(jumpy) < 1.1 * max_step(steady)
 
@@ -545,7 +574,9 @@ def test_render_into_allocates_nothing_after_warm_up():
     finally:
         tracemalloc.stop()
     assert synth.chimes_started >= 3
-    print(f"\nrender_into x{len(states) - 160}: traced memory growth {after - before} B, peak above start {peak - before} B")
+    print(
+        f"\nrender_into x{len(states) - 160}: traced memory growth {after - before} B, peak above start {peak - before} B"
+    )
     # Within a call a few numpy views (~100-200 B each) are alive at once and freed on return
     # (measured ~1.2 KB); one block-sized array would be 16 KiB.
     assert peak - before < 4096
@@ -565,7 +596,7 @@ def test_sixty_second_offline_render_statistics(tmp_path):
     ocean_only = drive_wav(tmp_path / "ocean.wav", guide_states(60.0, audio_layers=(("ocean", 1.0),)))
 
     def envelope_period(x: np.ndarray, low_s: float, high_s: float) -> float:
-        env = np.array([dbfs(v) for v in window_rms(x[3 * SR:], 0.05)])
+        env = np.array([dbfs(v) for v in window_rms(x[3 * SR :], 0.05)])
         env -= env.mean()
         lags = np.arange(round(low_s / 0.05), round(high_s / 0.05))
         corr = [np.dot(env[:-lag], env[lag:]) / (len(env) - lag) for lag in lags]
@@ -573,8 +604,10 @@ def test_sixty_second_offline_render_statistics(tmp_path):
 
     breath_period = envelope_period(breath_only, 5.0, 15.0)
     ocean_period = envelope_period(ocean_only, 6.0, 14.0)
-    print(f"\n60 s mix: RMS {rms_db:.1f} dBFS, peak {peak_db:.1f} dBFS, centroid {mix_centroid:.0f} Hz; "
-          f"breath envelope period {breath_period:.2f} s, ocean {ocean_period:.2f} s")
+    print(
+        f"\n60 s mix: RMS {rms_db:.1f} dBFS, peak {peak_db:.1f} dBFS, centroid {mix_centroid:.0f} Hz; "
+        f"breath envelope period {breath_period:.2f} s, ocean {ocean_period:.2f} s"
+    )
     assert -34.0 < rms_db < -20.0
     assert peak_db < -6.0
     assert 150.0 < mix_centroid < 1500.0
@@ -624,8 +657,9 @@ def test_device_output_survives_a_stalled_server_and_comes_back(jack_dummy_serve
                           "callbacks_at_return": callbacks_at_return,
                           "stats": {{k: v for k, v in stats.items() if k not in ("compute_s", "render_s")}}}}))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=jack_dummy_server, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=jack_dummy_server, timeout=120
+    )
     os.kill(server_pid, signal.SIGCONT)  # never leave the server frozen, whatever happened
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -6,6 +6,7 @@ therapist's phase change in mid-breath, a glide to 7.5 breaths/min, layers and c
 the gentle end) is shared by the pace, timing, click and statistics tests. The device-loss test
 kills and restarts the server under a session loop running in a child process.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,11 +20,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-
-from audio_analysis import (breath_peak_times, envelope_breath_periods, envelope_db, lag_at,  # noqa: E402
-                            largest_step_near, max_step, rms_dbfs, smooth_db, spectral_centroid_hz, step_sizes)
+from audio_analysis import (  # noqa: E402
+    breath_peak_times,
+    envelope_breath_periods,
+    envelope_db,
+    lag_at,
+    largest_step_near,
+    max_step,
+    rms_dbfs,
+    smooth_db,
+    spectral_centroid_hz,
+    step_sizes,
+)
 from jack_testbed import jack_server_bare, jack_server_module, start_capture  # noqa: E402,F401  (fixtures)
 from live_session import LiveRun, render_reference, run_live_session  # noqa: E402
 
@@ -42,7 +50,9 @@ GLIDE = (36.0, 53.0)  # phase 2: 10 -> 9 -> 8 -> 7.5 breaths/min, one step per b
 PERIOD_TOLERANCE_S = 0.06  # a breath's captured period vs 60 / pace_bpm (1% of a 6 s breath)
 MEAN_PERIOD_TOLERANCE_S = 0.05  # capture vs WAV, mean breath period of a section (two envelope crossings)
 CLICK_MARGIN = 1.25  # capture's largest step may exceed the smooth reference's by this factor at most
-MAX_EXCUSED_SHARE = 0.2  # of the session's capture, around xruns the machine caused (at most 12 reports * 0.5 s of ~58 s)
+MAX_EXCUSED_SHARE = (
+    0.2  # of the session's capture, around xruns the machine caused (at most 12 reports * 0.5 s of ~58 s)
+)
 LEVEL_TOLERANCE_DB = 1.0
 CENTROID_TOLERANCE = 0.05  # relative
 # Deadlines for what must happen, generous for a busy machine; how long they take is printed (the
@@ -74,8 +84,10 @@ def require_measurable_capture(run: LiveRun) -> None:
     kept from the CPU): nothing on this machine can measure the sound's timing or smoothness now, so
     the capture tests say so and skip; the session's own checks above still run."""
     if run.capture_xruns > MAX_CAPTURE_XRUNS:
-        pytest.skip(f"the machine made JACK drop {run.capture_xruns} periods in each of {CAPTURE_ATTEMPTS} captures "
-                    f"(at most {MAX_CAPTURE_XRUNS} leave a timing measurement): no capture to judge")
+        pytest.skip(
+            f"the machine made JACK drop {run.capture_xruns} periods in each of {CAPTURE_ATTEMPTS} captures "
+            f"(at most {MAX_CAPTURE_XRUNS} leave a timing measurement): no capture to judge"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +98,15 @@ def live_run(jack_server_module, tmp_path_factory) -> LiveRun:
     program = load_program(PROGRAM)
     for attempt in range(1, CAPTURE_ATTEMPTS + 1):
         folder = tmp_path_factory.mktemp("live")
-        run = run_live_session(jack_server_module, program, SESSION_S, folder / "capture.wav", fps=FPS,
-                               controls={PHASE_CHANGE_S: lambda runner, now: runner.next_phase(now)},
-                               watch_advance=True)
+        run = run_live_session(
+            jack_server_module,
+            program,
+            SESSION_S,
+            folder / "capture.wav",
+            fps=FPS,
+            controls={PHASE_CHANGE_S: lambda runner, now: runner.next_phase(now)},
+            watch_advance=True,
+        )
         if run.capture_xruns <= MAX_CAPTURE_XRUNS:
             break
         print(f"capture {attempt}: the machine made JACK drop {run.capture_xruns} periods; capturing again")
@@ -97,8 +115,12 @@ def live_run(jack_server_module, tmp_path_factory) -> LiveRun:
 
 @pytest.fixture(scope="module")
 def reference(live_run, tmp_path_factory) -> tuple[np.ndarray, int]:
-    return render_reference(live_run.states, tmp_path_factory.mktemp("reference") / "reference.wav",
-                            sample_rate=live_run.sample_rate, like=live_run)
+    return render_reference(
+        live_run.states,
+        tmp_path_factory.mktemp("reference") / "reference.wav",
+        sample_rate=live_run.sample_rate,
+        like=live_run,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +138,9 @@ def peak_lags(live_run, envelopes):
     """(peak times of the frame states' breaths, how much later the capture's envelope peaks)."""
     times, cap_db, ref_db = envelopes
     cap_db, ref_db = smooth_db(cap_db), smooth_db(ref_db)
-    peaks = breath_peak_times(_series(live_run, "t_s"), _series(live_run, "breath_level"),
-                              _series(live_run, "breath_phase"))
+    peaks = breath_peak_times(
+        _series(live_run, "t_s"), _series(live_run, "breath_level"), _series(live_run, "breath_phase")
+    )
     peaks = peaks[(peaks > 3.0) & (peaks < live_run.session_s - 3.0)]
     return peaks, np.asarray([lag_at(p, times, cap_db, ref_db) for p in peaks])
 
@@ -128,8 +151,10 @@ def _series(run: LiveRun, name: str) -> np.ndarray:
 
 def test_the_session_played_through_jack(live_run, jack_server_module):
     stats = live_run.stats
-    print(f"jackd {'real-time' if jack_server_module.realtime else 'not real-time'}; {live_run.capture_xruns} client "
-          f"xruns during the capture; audio process: {stats['scheduling']}")
+    print(
+        f"jackd {'real-time' if jack_server_module.realtime else 'not real-time'}; {live_run.capture_xruns} client "
+        f"xruns during the capture; audio process: {stats['scheduling']}"
+    )
     assert live_run.states[-1].phase_index == 1 and live_run.session_s > 50.0
     # Called back in every JACK cycle that jack_rec recorded (it ran inside the stream's lifetime),
     # less one per client xrun: counted in the server's cycles, not the wall clock's seconds.
@@ -148,7 +173,9 @@ def assert_advance_only_hands_over(probe: dict, frames: int, period_frames: int,
     print(f"advance(): {probe}; one block of sound is {one_block} bytes")
     assert probe["calls"] == frames
     assert probe["wait_count"] == 0, f"advance() waited: {probe['waits']}"
-    assert probe["largest_allocation"] < one_block, "advance() allocated a block's worth: rendering on the frame thread?"
+    assert probe["largest_allocation"] < one_block, (
+        "advance() allocated a block's worth: rendering on the frame thread?"
+    )
     assert probe["retained"] < one_block, "advance() keeps what it allocates"
 
 
@@ -160,8 +187,10 @@ def test_pace_matches_the_guide(live_run, envelopes, peak_lags):
     expected = 60.0 / pace[steady][0]
     _, periods = envelope_breath_periods(times, cap_db, *STEADY)
     tolerance = PERIOD_TOLERANCE_S + dropped_s(live_run)
-    print(f"steady: expected {expected:.3f} s, captured periods {np.round(periods, 3)} "
-          f"({live_run.capture_xruns} JACK xruns during the capture; tolerance {tolerance:.3f} s)")
+    print(
+        f"steady: expected {expected:.3f} s, captured periods {np.round(periods, 3)} "
+        f"({live_run.capture_xruns} JACK xruns during the capture; tolerance {tolerance:.3f} s)"
+    )
     assert len(periods) >= 3
     assert np.max(np.abs(periods - expected)) <= tolerance
 
@@ -184,7 +213,9 @@ def test_envelope_timing_matches_the_frame_state(live_run, peak_lags):
     where the captured peak lies relative to the frame state's."""
     peaks, lags = peak_lags
     tolerance = timing_tolerance_s(live_run)
-    print(f"peaks at {np.round(peaks, 2)}; capture later by {np.round(1e3 * lags, 1)} ms (tolerance {1e3 * tolerance:.1f} ms)")
+    print(
+        f"peaks at {np.round(peaks, 2)}; capture later by {np.round(1e3 * lags, 1)} ms (tolerance {1e3 * tolerance:.1f} ms)"
+    )
     assert len(peaks) >= 7 and np.all(np.isfinite(lags))
     assert np.max(np.abs(lags)) <= tolerance
 
@@ -207,13 +238,28 @@ def smooth_reference_max_step(run: LiveRun, program, seconds: float = 60.0) -> f
         t = k * block / run.sample_rate
         phase = (t % cycle_s) / cycle_s
         inhaling = phase * cycle_s < inhale_s
-        level = 0.5 - 0.5 * np.cos(np.pi * (phase * cycle_s / inhale_s if inhaling
-                                            else 1.0 + (phase * cycle_s - inhale_s) / (cycle_s - inhale_s)))
-        state = FrameState(t_s=t, phase_index=0, phase_name="reference", phase_elapsed_s=t, phase_progress=0.0,
-                           breath_phase=phase, breath_stage=BreathStage.INHALE if inhaling else BreathStage.EXHALE,
-                           breath_level=float(level), pace_bpm=10.0, calm=calm, posture=Posture.SEATED,
-                           scene="reference", previous_scene=None, crossfade=1.0, fade=master,
-                           audio_layers=tuple(layers.items()))
+        level = 0.5 - 0.5 * np.cos(
+            np.pi
+            * (phase * cycle_s / inhale_s if inhaling else 1.0 + (phase * cycle_s - inhale_s) / (cycle_s - inhale_s))
+        )
+        state = FrameState(
+            t_s=t,
+            phase_index=0,
+            phase_name="reference",
+            phase_elapsed_s=t,
+            phase_progress=0.0,
+            breath_phase=phase,
+            breath_stage=BreathStage.INHALE if inhaling else BreathStage.EXHALE,
+            breath_level=float(level),
+            pace_bpm=10.0,
+            calm=calm,
+            posture=Posture.SEATED,
+            scene="reference",
+            previous_scene=None,
+            crossfade=1.0,
+            fade=master,
+            audio_layers=tuple(layers.items()),
+        )
         out = synth.render(state, block).astype(np.float64)
         if t >= 3.0:  # once the layers have slewed in
             largest = max(largest, max_step(out))
@@ -233,7 +279,7 @@ def test_no_clicks_across_pace_and_phase_changes(live_run):
     bound = CLICK_MARGIN * natural
     rate, period = live_run.sample_rate, live_run.period_frames
     start = live_run.capture_index(0.0)
-    session = live_run.capture[start:start + round((live_run.session_s + 0.5) * rate)]
+    session = live_run.capture[start : start + round((live_run.session_s + 0.5) * rate)]
     excused = live_run.machine_dropout_steps() - start
     excused = excused[(excused >= 0) & (excused < len(session) - 1)]
 
@@ -251,9 +297,11 @@ def test_no_clicks_across_pace_and_phase_changes(live_run):
     near[f"gentle end {end_fade:.1f} s"] = largest_step_near(steps, rate, end_fade + 2.5, 2.5)
     overall = float(steps.max())
     machine = float(step_sizes(session)[excused].max()) if len(excused) else 0.0
-    print(f"natural max step {natural:.5f}, bound {bound:.5f}; capture {overall:.5f}; "
-          + ", ".join(f"{k}: {v:.5f}" for k, v in near.items())
-          + f"; {len(excused)} period joins excused near {len(live_run.xrun_session_s)} xrun reports (largest {machine:.5f})")
+    print(
+        f"natural max step {natural:.5f}, bound {bound:.5f}; capture {overall:.5f}; "
+        + ", ".join(f"{k}: {v:.5f}" for k, v in near.items())
+        + f"; {len(excused)} period joins excused near {len(live_run.xrun_session_s)} xrun reports (largest {machine:.5f})"
+    )
     assert len(pace_changes) >= 2
     assert len(excused) * period <= MAX_EXCUSED_SHARE * len(session)
     assert overall <= bound
@@ -264,12 +312,12 @@ def test_no_clicks_across_pace_and_phase_changes(live_run):
     judged_steps = np.flatnonzero(steps)
     loudest = int(judged_steps[np.argmax(np.abs(session[judged_steps + 1, 0]))]) + 1
     broken = session.copy()
-    broken[loudest:loudest + period] = 0.0
+    broken[loudest : loudest + period] = 0.0
     assert judged(broken).max() > bound
     if len(excused):
         inside = int(excused[len(excused) // 2]) - period // 2
         broken = session.copy()
-        broken[inside:inside + period // 4] += 2.0 * bound
+        broken[inside : inside + period // 4] += 2.0 * bound
         assert judged(broken).max() > bound
 
 
@@ -284,8 +332,10 @@ def test_capture_statistics_match_the_offline_render(live_run, reference, envelo
         centroid = (spectral_centroid_hz(cap_part, rate), spectral_centroid_hz(ref_part, rate))
         cap_periods = envelope_breath_periods(times, cap_db, start, end)[1]
         ref_periods = envelope_breath_periods(times, ref_db, start, end)[1]
-        print(f"{start:.0f}-{end:.0f} s: level {level[0]:.2f} / {level[1]:.2f} dBFS, centroid {centroid[0]:.0f} / "
-              f"{centroid[1]:.0f} Hz, periods {np.round(cap_periods, 3)} / {np.round(ref_periods, 3)} (capture / WAV)")
+        print(
+            f"{start:.0f}-{end:.0f} s: level {level[0]:.2f} / {level[1]:.2f} dBFS, centroid {centroid[0]:.0f} / "
+            f"{centroid[1]:.0f} Hz, periods {np.round(cap_periods, 3)} / {np.round(ref_periods, 3)} (capture / WAV)"
+        )
         assert abs(level[0] - level[1]) <= LEVEL_TOLERANCE_DB
         assert abs(centroid[0] - centroid[1]) <= CENTROID_TOLERANCE * centroid[1]
         assert len(cap_periods) == len(ref_periods) >= 2
@@ -293,6 +343,7 @@ def test_capture_statistics_match_the_offline_render(live_run, reference, envelo
 
 
 # -- device loss -------------------------------------------------------------------------------
+
 
 def _reader(stream, lines: queue.Queue) -> None:
     for line in stream:
@@ -327,15 +378,21 @@ def test_device_loss_keeps_the_session_running_and_sound_returns(loss, jack_serv
     returns after the server's restart."""
     jack_server = jack_server_bare  # this process stays out of it: PortAudio aborts when its server dies
     child = subprocess.Popen(
-        [sys.executable, str(PROGRAM.with_name("loss_child.py")), "--device", "JACK"], env=jack_server.env,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [sys.executable, str(PROGRAM.with_name("loss_child.py")), "--device", "JACK"],
+        env=jack_server.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_reader, args=(child.stdout, lines), daemon=True).start()
     seen: list = []
     try:
         _next_message(lines, "ready", 60.0, seen)
         before, rate = start_capture(jack_server, tmp_path / "before.wav", 1.5).wait()
-        assert rms_dbfs(before[rate // 2:]) > SOUND_DBFS, "no sound before the loss"
+        assert rms_dbfs(before[rate // 2 :]) > SOUND_DBFS, "no sound before the loss"
 
         jack_server.kill() if loss == "crash" else jack_server.stop()
         killed = time.monotonic()
@@ -363,9 +420,11 @@ def test_device_loss_keeps_the_session_running_and_sound_returns(loss, jack_serv
             child.kill()
             child.wait()
     stderr = child.stderr.read()
-    after_db = rms_dbfs(after[rate // 2:]) if after is not None else float("nan")
-    print(f"before the loss {rms_dbfs(before[rate // 2:]):.1f} dBFS, after the return {after_db:.1f} dBFS; "
-          f"audio_lost {lost_after:.2f} s after the kill, audio_back {back_after:.2f} s after the restart; {summary}")
+    after_db = rms_dbfs(after[rate // 2 :]) if after is not None else float("nan")
+    print(
+        f"before the loss {rms_dbfs(before[rate // 2 :]):.1f} dBFS, after the return {after_db:.1f} dBFS; "
+        f"audio_lost {lost_after:.2f} s after the kill, audio_back {back_after:.2f} s after the restart; {summary}"
+    )
     assert child.returncode == 0, stderr[-3000:]
     kinds = [kind for _, kind, _ in summary["events"]]
     assert kinds[:1] == ["audio_lost"] and kinds.count("audio_lost") == 1, summary["events"]  # said once
@@ -378,4 +437,4 @@ def test_device_loss_keeps_the_session_running_and_sound_returns(loss, jack_serv
     assert kinds == ["audio_lost", "audio_back"], summary["events"]
     assert summary["frames_after_back"] >= 1
     assert summary["reopens"] == 1
-    assert rms_dbfs(after[rate // 2:]) > SOUND_DBFS, "no sound after the server came back"
+    assert rms_dbfs(after[rate // 2 :]) > SOUND_DBFS, "no sound after the server came back"

@@ -1,5 +1,6 @@
 """The audio process and the shared memory between it and the frame loop (audio/controls.py,
 audio/player.py, audio/device.py)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from jack_testbed import jack_server_bare  # noqa: F401  (fixture)
 from frame_states import make_state
+from jack_testbed import jack_server_bare  # noqa: F401  (fixture)
 
 from tidewell.audio import controls as c
 from tidewell.audio.output import WavOutput, open_audio_output
@@ -69,8 +70,13 @@ def test_a_reader_in_another_process_never_sees_a_half_written_slot():
     every vector accepted must be whole (all elements equal) and newer than the last."""
     block = c.SharedBlock.create()
     try:
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(block.fileno()), "120.0"],
-                                  pass_fds=(block.fileno(),), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(block.fileno()), "120.0"],
+            pass_fds=(block.fileno(),),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         seen, accepted, refused, torn = np.zeros(c.SIZE), 0, 0, 0
         latest, told = 0.0, False
         while writer.poll() is None:
@@ -120,9 +126,13 @@ def test_sound_rendered_ahead_reaches_the_callback_whole_and_in_order():
             taken.append(out)
         played = np.concatenate(taken)
         reference = BreathSynth(seed=3)
-        expected = np.concatenate([reference.render_controls_into(controls, chunk) or chunk
-                                   for chunk in np.zeros((len(played) // 480 + 3, 480, 2), dtype=np.float32)])
-        np.testing.assert_array_equal(played, expected[:len(played)])
+        expected = np.concatenate(
+            [
+                reference.render_controls_into(controls, chunk) or chunk
+                for chunk in np.zeros((len(played) // 480 + 3, 480, 2), dtype=np.float32)
+            ]
+        )
+        np.testing.assert_array_equal(played, expected[: len(played)])
         assert np.abs(played).max() > 0.01, "the synth was audible"
         assert block.stats[c.RENDERS] == renderer.renders and block.render_s[: renderer.renders].max() > 0
 
@@ -198,9 +208,14 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 def test_the_audio_process_follows_the_session(how, jack_server_bare):
     """A session killed outright takes its audio process with it (no orphan playing on); a Ctrl-C
     at the terminal does not reach the audio process, so the session's gentle end still sounds."""
-    session = subprocess.Popen([sys.executable, "-c", SESSION.format(tests=str(Path(__file__).parent / "audio_jack"))],
-                               env=jack_server_bare.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    session = subprocess.Popen(
+        [sys.executable, "-c", SESSION.format(tests=str(Path(__file__).parent / "audio_jack"))],
+        env=jack_server_bare.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         audio_pid = json.loads(session.stdout.readline())["audio_pid"]
         time.sleep(0.5)

@@ -1,5 +1,6 @@
 """Tidewell's Bluetooth heart-rate source end to end: unmodified bleak, BlueZoo on a private
 D-Bus, and the scriptable test sensor in tests/bluetooth (fixtures from bluez_testbed)."""
+
 import asyncio
 import sqlite3
 import subprocess
@@ -63,7 +64,7 @@ def test_connect_read_details_and_receive_beats(hr_peripheral, source_for):
     hr_peripheral.command_ok("wait-subscribed 30", timeout_s=40)
     hr_peripheral.command_ok("beat 60 1000")
     hr_peripheral.command_ok("beat 62 968.75,1000")  # two RRs in one packet
-    hr_peripheral.command_ok("send 063e")          # HR 62, no RR at all: no beat
+    hr_peripheral.command_ok("send 063e")  # HR 62, no RR at all: no beat
     hr_peripheral.command_ok("beat 64 937.5")
     beats, _ = wait_for(source, lambda b, e: len(b) >= 4, collected=(beats, events))
     assert [round(b.rr_ms, 1) for b in beats] == [1000.0, 968.8, 1000.0, 937.5]
@@ -142,9 +143,25 @@ def test_a_sensor_that_drops_out_reconnects_by_itself_and_data_flows_again(make_
 
 def test_ble_session_is_logged_with_packets_and_replays_beat_for_beat(hr_peripheral, tidewell_cmd, cli_env):
     cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = hr_peripheral.testbed.bus_address
-    proc = subprocess.Popen([*tidewell_cmd, "run", "--sensor", f"ble:{hr_peripheral.address}", "--adapter",
-                             CENTRAL, "--headless", "--minutes", "0.3", "--client", "C-2"], env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            *tidewell_cmd,
+            "run",
+            "--sensor",
+            f"ble:{hr_peripheral.address}",
+            "--adapter",
+            CENTRAL,
+            "--headless",
+            "--minutes",
+            "0.3",
+            "--client",
+            "C-2",
+        ],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     hr_peripheral.command_ok("wait-subscribed 15", timeout_s=20)
     hr_peripheral.command_ok("stream 65 200")
     time.sleep(3)
@@ -164,8 +181,13 @@ def test_ble_session_is_logged_with_packets_and_replays_beat_for_beat(hr_periphe
     assert packets >= 20 and len(recorded) >= 20
     assert "sensor_disconnected" in kinds_logged and "sensor_connected" in kinds_logged
 
-    replay = subprocess.run([*tidewell_cmd, "run", "--sensor", "replay:1", "--virtual-time", "--minutes", "0.3"],
-                            env=cli_env, capture_output=True, text=True, timeout=60)
+    replay = subprocess.run(
+        [*tidewell_cmd, "run", "--sensor", "replay:1", "--virtual-time", "--minutes", "0.3"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert replay.returncode == 0, replay.stderr
     with sqlite3.connect(db) as conn:
         replayed = conn.execute("SELECT t_s, rr_ms FROM beats WHERE session_id = 2 ORDER BY t_s").fetchall()
@@ -176,13 +198,23 @@ def test_cli_scan_and_watch(make_bluez_testbed, tidewell_cmd, cli_env):
     testbed = make_bluez_testbed(adapter_count=2)
     sensor = testbed.start_peripheral("hci1", name="Polar H10 TEST")
     cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = testbed.bus_address
-    scan = subprocess.run([*tidewell_cmd, "sensors", "scan", "--seconds", "3", "--adapter", CENTRAL],
-                          env=cli_env, capture_output=True, text=True, timeout=30)
+    scan = subprocess.run(
+        [*tidewell_cmd, "sensors", "scan", "--seconds", "3", "--adapter", CENTRAL],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert scan.returncode == 0, scan.stderr
     assert sensor.address in scan.stdout and "Polar H10 TEST" in scan.stdout
 
-    watch = subprocess.Popen([*tidewell_cmd, "sensors", "watch", sensor.address, "--seconds", "6", "--adapter",
-                              CENTRAL], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        [*tidewell_cmd, "sensors", "watch", sensor.address, "--seconds", "6", "--adapter", CENTRAL],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     sensor.command_ok("wait-subscribed 10", timeout_s=15)
     sensor.command_ok("stream 75 500")
     out, err = watch.communicate(timeout=30)
@@ -194,8 +226,13 @@ def test_cli_scan_and_watch(make_bluez_testbed, tidewell_cmd, cli_env):
 def test_cli_scan_with_nothing_in_range_says_so(make_bluez_testbed, tidewell_cmd, cli_env):
     testbed = make_bluez_testbed(adapter_count=1)
     cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = testbed.bus_address
-    scan = subprocess.run([*tidewell_cmd, "sensors", "scan", "--seconds", "2", "--adapter", CENTRAL],
-                          env=cli_env, capture_output=True, text=True, timeout=30)
+    scan = subprocess.run(
+        [*tidewell_cmd, "sensors", "scan", "--seconds", "2", "--adapter", CENTRAL],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert scan.returncode == 1 and "no heart-rate sensor found" in scan.stdout and "Traceback" not in scan.stderr
 
 
@@ -214,9 +251,25 @@ def test_a_strap_that_never_sends_a_beat_is_a_no_heart_data_state(hr_peripheral,
     """Connected and subscribed but silent (or never in range): the session goes on, the frame state says
     no_data, which the console shows, and the terminal says it once."""
     cli_env["DBUS_SYSTEM_BUS_ADDRESS"] = hr_peripheral.testbed.bus_address
-    proc = subprocess.Popen([*tidewell_cmd, "run", "--sensor", f"ble:{hr_peripheral.address}", "--adapter",
-                             CENTRAL, "--headless", "--minutes", "0.2", "--client", "C-3"], env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            *tidewell_cmd,
+            "run",
+            "--sensor",
+            f"ble:{hr_peripheral.address}",
+            "--adapter",
+            CENTRAL,
+            "--headless",
+            "--minutes",
+            "0.2",
+            "--client",
+            "C-3",
+        ],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     hr_peripheral.command_ok("wait-subscribed 15", timeout_s=20)  # connected; it never streams
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err + out
@@ -241,10 +294,17 @@ def test_the_console_view_carries_the_no_heart_data_state(hr_peripheral, tmp_pat
         hub.frame(state)
         states.append((state.t_s, state.sensor, hub.snapshot()["latest"]["sensor"]))
 
-    options = RunOptions(client="C-4", sensor=f"ble:{hr_peripheral.address}", adapter=CENTRAL, headless=True,
-                         on_frame=frame, say=lambda _text: None)
-    run_session(load_program(resolve_program("taster")).scaled_to(0.15), options,
-                SessionStore(tmp_path / "tidewell.db"))
+    options = RunOptions(
+        client="C-4",
+        sensor=f"ble:{hr_peripheral.address}",
+        adapter=CENTRAL,
+        headless=True,
+        on_frame=frame,
+        say=lambda _text: None,
+    )
+    run_session(
+        load_program(resolve_program("taster")).scaled_to(0.15), options, SessionStore(tmp_path / "tidewell.db")
+    )
     assert all(sensor == "ok" for t, sensor, _ in states if t < 4.5)  # a strap gets a few seconds to start
     late = [(sensor, shown) for t, sensor, shown in states if t > 6.0]
     assert late and set(late) == {("no_data", "no_data")}

@@ -3,14 +3,11 @@ notifications byte for byte, two sensors, a dropped link and a reconnect."""
 
 import asyncio
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
-
 from bluez_testbed import (
     BATTERY_LEVEL_UUID,
     BATTERY_SERVICE_UUID,
@@ -56,7 +53,7 @@ class Inbox:
             assert remaining > 0, f"got {len(self.packets)} of {count} notifications in {timeout_s} s"
             try:
                 await asyncio.wait_for(self.arrived.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return [data for _, data in self.packets]
 
@@ -76,8 +73,10 @@ def test_scan_finds_sensor_by_service_and_name(hr_peripheral: Peripheral, bluez_
         return time.monotonic() - started
 
     scan_s = asyncio.run(scenario())
-    print(f"\nbus+BlueZoo startup {bluez_testbed.startup_s:.2f} s, peripheral ready "
-          f"{hr_peripheral.startup_s:.2f} s, scan {scan_s:.2f} s")
+    print(
+        f"\nbus+BlueZoo startup {bluez_testbed.startup_s:.2f} s, peripheral ready "
+        f"{hr_peripheral.startup_s:.2f} s, scan {scan_s:.2f} s"
+    )
 
 
 def test_reads_and_exact_notification_bytes(hr_peripheral: Peripheral) -> None:
@@ -112,8 +111,10 @@ def test_reads_and_exact_notification_bytes(hr_peripheral: Peripheral) -> None:
 
         assert received[: len(packets)] == [bytes.fromhex(p) for p in packets]
         assert received[-1] == bytes([0x14, 72]) + (853).to_bytes(2, "little") + (870).to_bytes(2, "little")
-        print(f"\nconnect -> first notification {first_notification_s:.3f} s; notification latency "
-              f"median {statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+        print(
+            f"\nconnect -> first notification {first_notification_s:.3f} s; notification latency "
+            f"median {statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+        )
 
     asyncio.run(scenario())
 
@@ -121,6 +122,7 @@ def test_reads_and_exact_notification_bytes(hr_peripheral: Peripheral) -> None:
 def test_stream_and_stop(hr_peripheral: Peripheral) -> None:
     """A stream notifies until stopped; every notification it sent arrives, and none after the stop.
     (Counted, not timed: how many arrive in a second depends on the machine's load.)"""
+
     async def scenario() -> None:
         device = await find_sensor("HRM-Test")
         inbox = Inbox()
@@ -202,7 +204,9 @@ def test_dropped_link_fires_callback_and_reconnect_resumes(hr_peripheral: Periph
             await hr_peripheral.command_async("beat 61 984")
             assert await inbox_again.wait_for(1) == [bytes([0x16, 61]) + (1008).to_bytes(2, "little")]
             resumed_s = time.monotonic() - reconnect_started
-        print(f"\ndisconnected callback after {callback_s * 1000:.1f} ms; rescan + reconnect -> notification "
-              f"{resumed_s:.3f} s")
+        print(
+            f"\ndisconnected callback after {callback_s * 1000:.1f} ms; rescan + reconnect -> notification "
+            f"{resumed_s:.3f} s"
+        )
 
     asyncio.run(scenario())

@@ -1,9 +1,10 @@
 """The breathing guide: pattern shape, stage timing and gliding pace changes."""
+
 import numpy as np
 import pytest
 
-from tidewell.sessions.breathing import BreathPacer, BreathPattern
 from tidewell.core.frame_state import BreathStage
+from tidewell.sessions.breathing import BreathPacer, BreathPattern
 
 
 def test_rate_and_ratio_give_the_expected_seconds():

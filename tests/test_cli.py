@@ -3,6 +3,7 @@
 A TidewellError (a mistake the person can fix) ends with one line and exit 2; anything else is a
 bug and keeps its traceback (exit 1), ValueError and OSError included.
 """
+
 import ast
 import builtins
 import re
@@ -21,44 +22,82 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every command's options as `tidewell ... --help` listed them before the options were shared
 # (engine/cli.py before issue 15), in the order listed; " {}" keys are a command's subcommands.
 OPTIONS = {
-    '': ['-h', '--version'],
-    ' {}': ['run', 'xr', 'console', 'programs', 'sensors', 'scenes', 'audio', 'rate', 'hrv', 'report', 'clients',
-            'sessions'],
-    'run': ['-h', '--client', '--sensor', '--adapter', '--pain', '--stress', '--note', '--virtual-time', '--real-time',
-            '--minutes', '--headless', '--seed', '--audio-device', '--target', '--xr-space', '--no-mirror',
-            '--sound-when-headset-off'],
-    'xr': ['-h'],
-    'xr {}': ['info'],
-    'xr info': ['-h'],
-    'console': ['-h', '--port', '--lan', '--sensor', '--adapter', '--headless', '--seed', '--audio-device', '--target',
-                '--sound-when-headset-off'],
-    'programs': ['-h'],
-    'programs {}': ['list', 'show', 'validate'],
-    'programs list': ['-h'],
-    'programs show': ['-h'],
-    'programs validate': ['-h'],
-    'sensors': ['-h'],
-    'sensors {}': ['scan', 'watch', 'decode'],
-    'sensors scan': ['-h', '--seconds', '--adapter'],
-    'sensors watch': ['-h', '--seconds', '--adapter'],
-    'sensors decode': ['-h'],
-    'scenes': ['-h'],
-    'scenes {}': ['list', 'validate', 'render', 'preview'],
-    'scenes list': ['-h'],
-    'scenes validate': ['-h'],
-    'scenes render': ['-h', '--out', '--state', '--posture', '--eye', '--size'],
-    'scenes preview': ['-h', '--size'],
-    'audio': ['-h'],
-    'audio {}': ['render'],
-    'audio render': ['-h', '--out', '--minutes', '--sensor', '--seed', '--rate'],
-    'rate': ['-h', '--pain', '--stress', '--note'],
-    'hrv': ['-h', '--json'],
-    'report': ['-h', '--client', '--html', '--csv', '--json', '--anonymize'],
-    'clients': ['-h'],
-    'sessions': ['-h'],
-    'sessions {}': ['list', 'show'],
-    'sessions list': ['-h', '--limit'],
-    'sessions show': ['-h'],
+    "": ["-h", "--version"],
+    " {}": [
+        "run",
+        "xr",
+        "console",
+        "programs",
+        "sensors",
+        "scenes",
+        "audio",
+        "rate",
+        "hrv",
+        "report",
+        "clients",
+        "sessions",
+    ],
+    "run": [
+        "-h",
+        "--client",
+        "--sensor",
+        "--adapter",
+        "--pain",
+        "--stress",
+        "--note",
+        "--virtual-time",
+        "--real-time",
+        "--minutes",
+        "--headless",
+        "--seed",
+        "--audio-device",
+        "--target",
+        "--xr-space",
+        "--no-mirror",
+        "--sound-when-headset-off",
+    ],
+    "xr": ["-h"],
+    "xr {}": ["info"],
+    "xr info": ["-h"],
+    "console": [
+        "-h",
+        "--port",
+        "--lan",
+        "--sensor",
+        "--adapter",
+        "--headless",
+        "--seed",
+        "--audio-device",
+        "--target",
+        "--sound-when-headset-off",
+    ],
+    "programs": ["-h"],
+    "programs {}": ["list", "show", "validate"],
+    "programs list": ["-h"],
+    "programs show": ["-h"],
+    "programs validate": ["-h"],
+    "sensors": ["-h"],
+    "sensors {}": ["scan", "watch", "decode"],
+    "sensors scan": ["-h", "--seconds", "--adapter"],
+    "sensors watch": ["-h", "--seconds", "--adapter"],
+    "sensors decode": ["-h"],
+    "scenes": ["-h"],
+    "scenes {}": ["list", "validate", "render", "preview"],
+    "scenes list": ["-h"],
+    "scenes validate": ["-h"],
+    "scenes render": ["-h", "--out", "--state", "--posture", "--eye", "--size"],
+    "scenes preview": ["-h", "--size"],
+    "audio": ["-h"],
+    "audio {}": ["render"],
+    "audio render": ["-h", "--out", "--minutes", "--sensor", "--seed", "--rate"],
+    "rate": ["-h", "--pain", "--stress", "--note"],
+    "hrv": ["-h", "--json"],
+    "report": ["-h", "--client", "--html", "--csv", "--json", "--anonymize"],
+    "clients": ["-h"],
+    "sessions": ["-h"],
+    "sessions {}": ["list", "show"],
+    "sessions list": ["-h", "--limit"],
+    "sessions show": ["-h"],
 }
 
 
@@ -70,7 +109,9 @@ def listed(path: list[str], capsys) -> tuple[list[str], list[str]]:
     text = capsys.readouterr().out
     usage = text.split("\n\n", 1)[0]
     subcommands = re.search(r"^[\w ]*commands:\n  \{([\w,-]+)\}", text, re.M)
-    return re.findall(r"(?<![\w-])(-{1,2}[A-Za-z][\w-]*)", usage), subcommands.group(1).split(",") if subcommands else []
+    return re.findall(r"(?<![\w-])(-{1,2}[A-Za-z][\w-]*)", usage), subcommands.group(1).split(
+        ","
+    ) if subcommands else []
 
 
 def test_every_command_lists_the_options_it_had(capsys, monkeypatch):
@@ -87,9 +128,14 @@ def test_every_command_lists_the_options_it_had(capsys, monkeypatch):
     assert found == OPTIONS
 
 
-@pytest.mark.parametrize("error", [UsageError("give --pain, --stress or --note"),
-                                   OutputFileError("/x/y.wav: cannot write it (no such folder)"),
-                                   ResourceUnavailable("the console could not listen on 127.0.0.1:1")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        UsageError("give --pain, --stress or --note"),
+        OutputFileError("/x/y.wav: cannot write it (no such folder)"),
+        ResourceUnavailable("the console could not listen on 127.0.0.1:1"),
+    ],
+)
 def test_a_tidewell_error_ends_with_one_line_and_exit_2(error, capsys, monkeypatch):
     def fails(args):
         raise error
@@ -100,10 +146,18 @@ def test_a_tidewell_error_ends_with_one_line_and_exit_2(error, capsys, monkeypat
     assert captured.err == f"tidewell: {error}\n" and captured.out == ""
 
 
-@pytest.mark.parametrize("bug", [ZeroDivisionError("division by zero"), ValueError("math domain error"),
-                                 OSError(9, "Bad file descriptor"), KeyError("phase")])
+@pytest.mark.parametrize(
+    "bug",
+    [
+        ZeroDivisionError("division by zero"),
+        ValueError("math domain error"),
+        OSError(9, "Bad file descriptor"),
+        KeyError("phase"),
+    ],
+)
 def test_a_bug_is_not_turned_into_a_message(bug, capsys, monkeypatch):
     """ValueError and OSError included: before, any of those became 'tidewell: ...' and exit 2."""
+
     def fails(args):
         raise bug
 
@@ -115,13 +169,15 @@ def test_a_bug_is_not_turned_into_a_message(bug, capsys, monkeypatch):
 
 
 def test_a_bug_shows_its_traceback_and_exits_1(tmp_path):
-    script = ("import sys\n"
-              "from tidewell.engine import commands\n"
-              "from tidewell.engine.cli import main\n"
-              "def show(args):\n"
-              "    return len('phases') // 0\n"
-              "commands.programs_show = show\n"
-              "sys.exit(main(['programs', 'show', 'taster']))\n")
+    script = (
+        "import sys\n"
+        "from tidewell.engine import commands\n"
+        "from tidewell.engine.cli import main\n"
+        "def show(args):\n"
+        "    return len('phases') // 0\n"
+        "commands.programs_show = show\n"
+        "sys.exit(main(['programs', 'show', 'taster']))\n"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 1, result.stderr
     assert "Traceback (most recent call last)" in result.stderr and "in show" in result.stderr
@@ -130,8 +186,9 @@ def test_a_bug_shows_its_traceback_and_exits_1(tmp_path):
 
 def _error_classes() -> dict[str, tuple[str, list[str]]]:
     """{class name: (module file, base names)} of every exception class the package defines."""
-    exception_names = {name for name, value in vars(builtins).items()
-                       if isinstance(value, type) and issubclass(value, BaseException)}
+    exception_names = {
+        name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)
+    }
     found = {}
     for package in ("core", "sensors", "scenes", "sessions", "audio", "engine"):
         for path in (ROOT / package).rglob("*.py"):
@@ -163,8 +220,11 @@ def test_every_error_tidewell_raises_on_purpose_is_a_tidewell_error():
         if not more:
             break
         roots |= more
-    outside = sorted(f"{path}: {name}" for name, (path, _) in errors.items()
-                     if name not in roots | NOT_FOR_PEOPLE | {"TidewellError"})
+    outside = sorted(
+        f"{path}: {name}"
+        for name, (path, _) in errors.items()
+        if name not in roots | NOT_FOR_PEOPLE | {"TidewellError"}
+    )
     assert outside == []
 
 
@@ -177,9 +237,17 @@ def test_the_errors_keep_the_bases_they_had():
     from tidewell.sessions.program import ProgramError
     from tidewell.sessions.store_checks import StoreDamaged
 
-    for error, base in ((ProgramError, ValueError), (KeyMapError, ValueError), (ReplayError, ValueError),
-                        (UsageError, ValueError), (StoreDamaged, OSError), (OutputFileError, OSError),
-                        (ReadOnlyFile, PermissionError), (NotAFolder, NotADirectoryError),
-                        (BluetoothUnavailable, RuntimeError), (SceneError, Exception)):
+    for error, base in (
+        (ProgramError, ValueError),
+        (KeyMapError, ValueError),
+        (ReplayError, ValueError),
+        (UsageError, ValueError),
+        (StoreDamaged, OSError),
+        (OutputFileError, OSError),
+        (ReadOnlyFile, PermissionError),
+        (NotAFolder, NotADirectoryError),
+        (BluetoothUnavailable, RuntimeError),
+        (SceneError, Exception),
+    ):
         assert issubclass(error, TidewellError) and issubclass(error, base), error
     assert str(OutputFileError("/x.wav: cannot write it")) == "/x.wav: cannot write it"

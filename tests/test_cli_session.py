@@ -1,4 +1,5 @@
 """Whole sessions through the `tidewell` command, with real SQLite, offscreen GL and WAV files."""
+
 import signal
 import sqlite3
 import subprocess
@@ -66,8 +67,13 @@ def test_default_run_plays_the_taster_and_writes_sheet_wav_log_and_summary(tidew
 
 
 def test_ctrl_c_leaves_a_complete_session_marked_interrupted(tidewell_cmd, cli_env, wait_for_logged):
-    proc = subprocess.Popen([*tidewell_cmd, "run", "--real-time", "--headless", "--client", "C-1"],
-                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*tidewell_cmd, "run", "--real-time", "--headless", "--client", "C-1"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # Ctrl-C once the log holds 4 s of the session (4 Hz samples), however long that took to come.
     seen = wait_for_logged(Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db", samples=16)
     proc.send_signal(signal.SIGINT)
@@ -127,9 +133,11 @@ def test_missing_portaudio_library_falls_back_to_wav(tidewell_cmd, cli_env, tmp_
 
 
 def test_generic_top_level_names_are_not_importable(tmp_path):
-    code = ("import importlib.util as u, tidewell.engine, tidewell.audio, tidewell.sensors, tidewell.sessions, "
-            "tidewell.scenes; print([n for n in ('engine', 'audio', 'sensors', 'sessions', 'scenes', 'tests', "
-            "'benchmarks') if u.find_spec(n) is not None])")
+    code = (
+        "import importlib.util as u, tidewell.engine, tidewell.audio, tidewell.sensors, tidewell.sessions, "
+        "tidewell.scenes; print([n for n in ('engine', 'audio', 'sensors', 'sessions', 'scenes', 'tests', "
+        "'benchmarks') if u.find_spec(n) is not None])"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -148,10 +156,12 @@ def test_programs_list_and_show(tidewell_cmd, cli_env):
 
 
 def test_bad_sensor_arguments_end_with_one_message_and_no_session(tidewell_cmd, cli_env, tmp_path):
-    for args, words in ((["--sensor", f"replay:{tmp_path / 'none.csv'}"], "none.csv"),
-                        (["--sensor", "replay"], "needs a file"),
-                        (["--sensor", "replay", str(tmp_path / "rr.csv")], "replay:FILE.csv"),
-                        (["--sensor", "thermometer"], "unknown sensor")):
+    for args, words in (
+        (["--sensor", f"replay:{tmp_path / 'none.csv'}"], "none.csv"),
+        (["--sensor", "replay"], "needs a file"),
+        (["--sensor", "replay", str(tmp_path / "rr.csv")], "replay:FILE.csv"),
+        (["--sensor", "thermometer"], "unknown sensor"),
+    ):
         result = run(tidewell_cmd, cli_env, "run", "--virtual-time", *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert words in result.stderr and "tidewell" in result.stderr.splitlines()[-1], result.stderr

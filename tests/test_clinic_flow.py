@@ -1,4 +1,5 @@
 """A client's path through the clinic: ratings, a resonance assessment used later, and a killed session."""
+
 import os
 import signal
 import sqlite3
@@ -31,8 +32,11 @@ def test_resonance_assessment_finds_the_clients_pace_and_later_sessions_use_it(t
     assert "resonance pace 5.0" in "\n".join(lines)
     deep = [s for s in store.samples(later.session_id) if s["phase_idx"] == 2]
     assert deep[-1]["target_pace_bpm"] == pytest.approx(5.0)
-    other = run_session(load_program(resolve_program("full_body_60")).scaled_to(10),
-                        RunOptions(client="C-6", virtual_time=True, headless=True, say=lambda _: None), store)
+    other = run_session(
+        load_program(resolve_program("full_body_60")).scaled_to(10),
+        RunOptions(client="C-6", virtual_time=True, headless=True, say=lambda _: None),
+        store,
+    )
     deep_other = [s for s in store.samples(other.session_id) if s["phase_idx"] == 2]
     assert deep_other[-1]["target_pace_bpm"] == pytest.approx(6.0)  # no assessment: the default
 
@@ -68,17 +72,40 @@ def test_an_event_the_log_refuses_is_a_one_line_store_error(tmp_path):
 
 
 def test_ratings_before_and_after_from_the_cli(tidewell_cmd, cli_env):
-    run = subprocess.run([*tidewell_cmd, "run", "--minutes", "0.5", "--client", "C-9", "--pain", "6", "--stress",
-                          "7", "--note", "lower back after lifting"], env=cli_env, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            *tidewell_cmd,
+            "run",
+            "--minutes",
+            "0.5",
+            "--client",
+            "C-9",
+            "--pain",
+            "6",
+            "--stress",
+            "7",
+            "--note",
+            "lower back after lifting",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
-    rate = subprocess.run([*tidewell_cmd, "rate", "1", "after", "--pain", "3", "--stress", "2", "--note", "lighter"],
-                          env=cli_env, capture_output=True, text=True)
+    rate = subprocess.run(
+        [*tidewell_cmd, "rate", "1", "after", "--pain", "3", "--stress", "2", "--note", "lighter"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
     assert rate.returncode == 0 and "pain 3" in rate.stdout
-    bad = subprocess.run([*tidewell_cmd, "rate", "1", "after", "--pain", "11"], env=cli_env, capture_output=True,
-                         text=True)
+    bad = subprocess.run(
+        [*tidewell_cmd, "rate", "1", "after", "--pain", "11"], env=cli_env, capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "0 to 10" in bad.stderr and "Traceback" not in bad.stderr
-    missing = subprocess.run([*tidewell_cmd, "rate", "99", "after", "--pain", "1"], env=cli_env, capture_output=True,
-                             text=True)
+    missing = subprocess.run(
+        [*tidewell_cmd, "rate", "99", "after", "--pain", "1"], env=cli_env, capture_output=True, text=True
+    )
     assert missing.returncode == 2 and "no session 99" in missing.stderr
     store = SessionStore(Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db")
     reports = store.self_reports(1)
@@ -87,13 +114,19 @@ def test_ratings_before_and_after_from_the_cli(tidewell_cmd, cli_env):
     assert (reports["after"]["pain"], reports["after"]["stress"], reports["after"]["note"]) == (3, 2, "lighter")
 
 
-def test_kill_9_mid_session_keeps_what_was_committed_and_leaves_an_interrupted_session(tidewell_cmd, cli_env,
-                                                                                     wait_for_logged):
+def test_kill_9_mid_session_keeps_what_was_committed_and_leaves_an_interrupted_session(
+    tidewell_cmd, cli_env, wait_for_logged
+):
     """The log is committed as the session goes (seen from another connection while it runs), so a
     kill loses only what was not yet committed: at most COMMIT_INTERVAL_S of a running writer, a
     design figure, not one this test times."""
-    proc = subprocess.Popen([*tidewell_cmd, "run", "--real-time", "--headless", "--client", "C-3"], env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*tidewell_cmd, "run", "--real-time", "--headless", "--client", "C-3"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     db = Path(cli_env["TIDEWELL_DATA_DIR"]) / "tidewell.db"
     first = wait_for_logged(db, samples=8)
     seen = wait_for_logged(db, samples=first["samples"] + 32)  # committed again, 8 s of session later
@@ -114,27 +147,50 @@ def test_kill_9_mid_session_keeps_what_was_committed_and_leaves_an_interrupted_s
 def test_report_and_hrv_commands(tidewell_cmd, cli_env, tmp_path):
     import json
 
-    assert subprocess.run([*tidewell_cmd, "run", "--minutes", "3", "--client", "C-4"], env=cli_env,
-                          capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [*tidewell_cmd, "run", "--minutes", "3", "--client", "C-4"], env=cli_env, capture_output=True
+        ).returncode
+        == 0
+    )
     page = tmp_path / "report.html"
-    report = subprocess.run([*tidewell_cmd, "report", "1", "--html", str(page), "--csv", str(tmp_path / "s.csv")],
-                            env=cli_env, capture_output=True, text=True)
+    report = subprocess.run(
+        [*tidewell_cmd, "report", "1", "--html", str(page), "--csv", str(tmp_path / "s.csv")],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
     assert report.returncode == 0, report.stderr
     assert "C-4" in page.read_text() and (tmp_path / "s_beats.csv").exists()
-    anonymous = subprocess.run([*tidewell_cmd, "report", "1", "--json", str(tmp_path / "a.json"), "--anonymize"],
-                               env=cli_env, capture_output=True, text=True)
+    anonymous = subprocess.run(
+        [*tidewell_cmd, "report", "1", "--json", str(tmp_path / "a.json"), "--anonymize"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
     assert anonymous.returncode == 0 and "C-4" not in (tmp_path / "a.json").read_text()
     trends = subprocess.run([*tidewell_cmd, "report", "--client", "C-4"], env=cli_env, capture_output=True, text=True)
     assert trends.returncode == 0 and "Taster" in trends.stdout
 
     rr = tmp_path / "rr.csv"
-    subprocess.run([*tidewell_cmd, "report", "1", "--csv", str(tmp_path / "x.csv")], env=cli_env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*tidewell_cmd, "report", "1", "--csv", str(tmp_path / "x.csv")], env=cli_env, check=True, capture_output=True
+    )
     rows = (tmp_path / "x_beats.csv").read_text().splitlines()[1:]
     rr.write_text("t_s,rr_ms\n" + "\n".join(",".join(r.split(",")[:2]) for r in rows) + "\n")
     hrv = subprocess.run([*tidewell_cmd, "hrv", str(rr), "--json"], env=cli_env, capture_output=True, text=True)
     assert hrv.returncode == 0, hrv.stderr
     result = json.loads(hrv.stdout)
-    assert set(result) == {"n_beats", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50_pct", "lf_ms2", "hf_ms2",
-                           "lf_hf", "coherence", "artifact_pct"}
+    assert set(result) == {
+        "n_beats",
+        "mean_hr_bpm",
+        "sdnn_ms",
+        "rmssd_ms",
+        "pnn50_pct",
+        "lf_ms2",
+        "hf_ms2",
+        "lf_hf",
+        "coherence",
+        "artifact_pct",
+    }
     assert 60 < result["mean_hr_bpm"] < 90 and result["lf_ms2"] > 0

@@ -1,6 +1,7 @@
 """Comfort rules, checked by rendering frame sequences offscreen: no camera motion of the engine's
 own, no large-area luminance change of more than 10% faster than 1 Hz in any shipped scene, and the
 engine's guard against a scene that flickers anyway."""
+
 import math
 
 import moderngl
@@ -25,20 +26,26 @@ uniform float u_fade;
 uniform mat4 u_inv_view_proj;
 uniform vec3 u_eye_pos;
 """
-VIEW_RAY_PROBE = PROBE_HEAD + """
+VIEW_RAY_PROBE = (
+    PROBE_HEAD
+    + """
 void main() {
     vec4 far = u_inv_view_proj * vec4(v_ndc, 1.0, 1.0);
     vec3 ray = normalize(far.xyz / far.w - u_eye_pos);
     frag_color = vec4((ray * 0.5 + 0.5) * u_fade, 1.0);
 }
 """
-FLICKER_PROBE = PROBE_HEAD + """
+)
+FLICKER_PROBE = (
+    PROBE_HEAD
+    + """
 void main() {
     float flash = sin(6.2831853 * 3.0 * u_time) > 0.0 ? 1.0 : 0.0;   // a 3 Hz flash over the whole view
     float breathing = 0.3 * sin(6.2831853 * 0.1 * u_time);            // a slow 0.1 Hz swell
     frag_color = vec4(vec3(0.3 * (1.0 + breathing) + 0.25 * flash) * u_fade, 1.0);
 }
 """
+)
 
 
 class LuminanceMeter:
@@ -60,10 +67,23 @@ class LuminanceMeter:
 
 def frame(scene, t, posture=Posture.SEATED, breath=None):
     level = 0.5 - 0.5 * math.cos(2 * math.pi * t / 10.0) if breath is None else breath
-    return FrameState(t_s=t, phase_index=0, phase_name="p", phase_elapsed_s=t, phase_progress=0.5,
-                      breath_phase=(t / 10.0) % 1.0, breath_stage=BreathStage.INHALE, breath_level=level,
-                      pace_bpm=6.0, calm=0.5, posture=posture, scene=scene, previous_scene=None, crossfade=1.0,
-                      fade=1.0)
+    return FrameState(
+        t_s=t,
+        phase_index=0,
+        phase_name="p",
+        phase_elapsed_s=t,
+        phase_progress=0.5,
+        breath_phase=(t / 10.0) % 1.0,
+        breath_stage=BreathStage.INHALE,
+        breath_level=level,
+        pace_bpm=6.0,
+        calm=0.5,
+        posture=posture,
+        scene=scene,
+        previous_scene=None,
+        crossfade=1.0,
+        fade=1.0,
+    )
 
 
 def probe(tmp_path, scene_id, shader):
@@ -108,7 +128,7 @@ def fast_change(lum, fps=FPS):
     luminance that changes faster than 1 Hz."""
     window = int(fps)
     slow = np.convolve(lum, np.ones(window) / window, mode="valid")
-    centred = lum[window // 2: window // 2 + len(slow)]
+    centred = lum[window // 2 : window // 2 + len(slow)]
     return float(np.max(np.abs(centred - slow)) / max(lum.mean(), 1e-3))
 
 
@@ -163,8 +183,8 @@ def test_for_a_headset_the_guard_draws_only_the_scenes_render_size_in_the_corner
         scale = scenes["ember"].render_scale
         assert scale < 1.0 and drawn == (round(96 * scale), round(72 * scale))
         image = np.frombuffer(corner.read(components=3), np.uint8).reshape(72, 96, 3)  # bottom row first
-        inside, outside = image[:drawn[1], :drawn[0]], image.copy()
-        outside[:drawn[1], :drawn[0]] = (255, 0, 255)
+        inside, outside = image[: drawn[1], : drawn[0]], image.copy()
+        outside[: drawn[1], : drawn[0]] = (255, 0, 255)
         assert (outside == (255, 0, 255)).all(), "nothing is drawn outside the image rect"
         assert not (inside == (255, 0, 255)).all(axis=2).any() and inside.max() > 60, "the ember fills it"
         upscaled = np.frombuffer(full.read(components=3), np.uint8).reshape(72, 96, 3).astype(float)

@@ -1,5 +1,6 @@
 """The therapist console's server, over real HTTP and WebSocket against a running `tidewell console`:
 authentication, pairing, idempotent controls, reconnects and two consoles at once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,9 @@ import time
 
 import httpx2
 import pytest
+from console_testbed import console_with_history, run_short_session, running_console, start_session, wait_running
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
-from console_testbed import console_with_history, run_short_session, running_console, start_session, wait_running
 
 PSEUDONYM = "heron-4"
 
@@ -27,9 +28,16 @@ def console(tmp_path_factory):
 
 
 DATA_ENDPOINTS = [
-    ("GET", "/api/me"), ("GET", "/api/clients"), ("GET", "/api/clients/1"), ("GET", "/api/programs"),
-    ("GET", "/api/keymap"), ("GET", "/api/scenes/ember/thumbnail.png"), ("GET", "/sessions/1/report"),
-    ("POST", "/api/clients"), ("POST", "/api/session/start"), ("POST", "/api/session/control"),
+    ("GET", "/api/me"),
+    ("GET", "/api/clients"),
+    ("GET", "/api/clients/1"),
+    ("GET", "/api/programs"),
+    ("GET", "/api/keymap"),
+    ("GET", "/api/scenes/ember/thumbnail.png"),
+    ("GET", "/sessions/1/report"),
+    ("POST", "/api/clients"),
+    ("POST", "/api/session/start"),
+    ("POST", "/api/session/control"),
     ("POST", "/api/sessions/1/rating"),
 ]
 
@@ -80,8 +88,9 @@ def test_controls_are_idempotent_and_two_consoles_see_the_same_session(console):
     start_session(tablet, minutes=1.0)
     view = wait_running(console.url, tokens[0])
     assert view["program"]["id"] == "taster"
-    busy = tablet.post("/api/session/start", json={"client_id": view["client_id"], "program": "taster",
-                                                     "request_id": "another"})
+    busy = tablet.post(
+        "/api/session/start", json={"client_id": view["client_id"], "program": "taster", "request_id": "another"}
+    )
     assert busy.status_code == 409
 
     leave = view["latest"]["phase"]
@@ -91,18 +100,22 @@ def test_controls_are_idempotent_and_two_consoles_see_the_same_session(console):
     assert first.json() == {"applied": True}
     assert repeat.json() == first.json()
     for _ in range(2):  # the same marker sent twice (a resend after a reconnect)
-        tablet.post("/api/session/control", json={"action": "marker", "text": "deep work: left trapezius",
-                                                  "request_id": "m1"})
+        tablet.post(
+            "/api/session/control", json={"action": "marker", "text": "deep work: left trapezius", "request_id": "m1"}
+        )
     for paused in (True, True, False):
         phone.post("/api/session/control", json={"action": "pause", "paused": paused, "request_id": f"p{time.time()}"})
     time.sleep(1.0)
 
     async def both_views():
         async def one(token):
-            async with connect(console.url.replace("http", "ws") + "ws/live",
-                                          additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            async with connect(
+                console.url.replace("http", "ws") + "ws/live", additional_headers={"Authorization": f"Bearer {token}"}
+            ) as ws:
                 return json.loads(await ws.recv())
+
         return await asyncio.gather(*(one(t) for t in tokens))
+
     views = asyncio.run(both_views())
     assert views[0]["session_id"] == views[1]["session_id"]
     assert views[0]["latest"]["phase"] == views[1]["latest"]["phase"] == leave + 1, "one phase, not two"
@@ -114,8 +127,9 @@ def test_controls_are_idempotent_and_two_consoles_see_the_same_session(console):
     console.wait_for(r"session over", 90.0)
     with sqlite3.connect(console.data_dir / "tidewell.db") as db:
         events = db.execute("SELECT kind, detail FROM events WHERE session_id = ?", (session_id,)).fetchall()
-        reports = db.execute("SELECT moment, pain, stress, note FROM self_reports WHERE session_id = ?",
-                             (session_id,)).fetchall()
+        reports = db.execute(
+            "SELECT moment, pain, stress, note FROM self_reports WHERE session_id = ?", (session_id,)
+        ).fetchall()
     kinds = [kind for kind, _ in events]
     assert kinds.count("therapist_next") == 1
     assert [d for k, d in events if k == "marker"] == ["deep work: left trapezius"]
@@ -136,11 +150,15 @@ def test_a_console_that_drops_and_reconnects_does_not_touch_the_session(console)
     assert second["points_from"] == 0 and len(second["points"]) >= len(first["points"]), "the history is resent"
     http.post("/api/session/control", json={"action": "end", "request_id": "e3"})
     console.wait_for(r"session over", 90.0)
-    rating = http.post(f"/api/sessions/{first['session_id']}/rating",
-                       json={"moment": "after", "pain": 2, "stress": 3, "note": "lighter"})
+    rating = http.post(
+        f"/api/sessions/{first['session_id']}/rating",
+        json={"moment": "after", "pain": 2, "stress": 3, "note": "lighter"},
+    )
     assert rating.status_code == 200
     bad = http.post(f"/api/sessions/{first['session_id']}/rating", json={"moment": "after", "pain": 11})
-    assert bad.status_code == 422 and "pain" in bad.json()["error"] and "less than or equal to 10" in bad.json()["error"]
+    assert (
+        bad.status_code == 422 and "pain" in bad.json()["error"] and "less than or equal to 10" in bad.json()["error"]
+    )
     report = http.get(f"/sessions/{first['session_id']}/report")
     assert report.status_code == 200 and "lighter" in report.text
 
@@ -165,8 +183,13 @@ def test_ctrl_c_stops_the_session_and_keeps_it_while_the_console_stays(console):
 def test_a_taken_port_gives_a_clear_message(console, tmp_path):
     port = int(console.url.rsplit(":", 1)[1].strip("/"))
     env = {**os.environ, "TIDEWELL_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "console", "--port", str(port), "--headless"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "console", "--port", str(port), "--headless"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert f"could not listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
@@ -188,12 +211,15 @@ def test_pairing_gives_a_token_once_per_code_and_wrong_codes_are_rate_limited(co
     assert first.status_code == 200
     token = first.json()["token"]
     assert first.cookies.get("tidewell_token") == token
-    assert "httponly" in first.headers["set-cookie"].lower() and "samesite=strict" in first.headers["set-cookie"].lower()
+    assert (
+        "httponly" in first.headers["set-cookie"].lower() and "samesite=strict" in first.headers["set-cookie"].lower()
+    )
     assert console.code_after(shown) != code, "a used code must be replaced"
     assert http.post("/api/pair", json={"code": code}).status_code == 403, "a code pairs one device only"
 
-    answers = [http.post("/api/pair", json={"code": "000000" if console.code != "000000" else "111111"})
-               for _ in range(5)]
+    answers = [
+        http.post("/api/pair", json={"code": "000000" if console.code != "000000" else "111111"}) for _ in range(5)
+    ]
     assert [a.status_code for a in answers[:4]] == [403] * 4  # the used code above was the first failure
     limited = http.post("/api/pair", json={"code": console.code})  # even the right code waits now
     assert limited.status_code == 429
@@ -222,15 +248,18 @@ def test_a_headset_console_without_a_runtime_says_so_and_keeps_serving(tmp_path)
 
 def _view_once(console, token: str, wanted, timeout_s: float = 60.0) -> dict:
     """The first live view for which wanted(view) holds."""
+
     async def watch():
-        async with connect(console.url.replace("http", "ws", 1) + "ws/live",
-                           additional_headers={"Authorization": token}) as ws:
+        async with connect(
+            console.url.replace("http", "ws", 1) + "ws/live", additional_headers={"Authorization": token}
+        ) as ws:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 view = json.loads(await asyncio.wait_for(ws.recv(), timeout=timeout_s))
                 if wanted(view):
                     return view
         raise AssertionError("the console never showed the expected view")
+
     return asyncio.run(watch())
 
 

@@ -1,5 +1,6 @@
 """The console as a therapist uses it: a real headless Chromium (the system's, driven by Playwright)
 against a running `tidewell console` with the simulated heart."""
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from console_testbed import (certificate_fingerprint, run_short_session, running_console, start_session,
-                             wait_running)
+from console_testbed import certificate_fingerprint, run_short_session, running_console, start_session, wait_running
 
 CLIENT = "kestrel-7"
 MARKER = "deep work: left trapezius"
@@ -102,10 +102,13 @@ def test_a_whole_session_from_the_tablet(tmp_path):
     with sqlite3.connect(data / "tidewell.db") as db:
         session = db.execute("SELECT client, status FROM sessions WHERE id = ?", (session_id,)).fetchone()
         kinds = [k for (k,) in db.execute("SELECT kind FROM events WHERE session_id = ?", (session_id,))]
-        markers = [d for (d,) in db.execute("SELECT detail FROM events WHERE session_id = ? AND kind = 'marker'",
-                                            (session_id,))]
-        reports = db.execute("SELECT moment, pain, stress, note FROM self_reports WHERE session_id = ? ORDER BY moment",
-                             (session_id,)).fetchall()
+        markers = [
+            d
+            for (d,) in db.execute("SELECT detail FROM events WHERE session_id = ? AND kind = 'marker'", (session_id,))
+        ]
+        reports = db.execute(
+            "SELECT moment, pain, stress, note FROM self_reports WHERE session_id = ? ORDER BY moment", (session_id,)
+        ).fetchall()
     assert session == (CLIENT, "ended_early")
     assert kinds.count("therapist_next") == 1 and kinds.count("pause") == 1 and kinds.count("resume") == 1
     assert markers == [MARKER]
@@ -119,6 +122,7 @@ def _launch(playwright, *args: str):
 @contextmanager
 def _pages_on_another_port(pages: dict[str, str]):
     """Another site on this host: http://127.0.0.1:<another port>/NAME serving pages[NAME]."""
+
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             body = pages[self.path.lstrip("/")].encode()
@@ -223,12 +227,17 @@ def test_the_tablet_pairs_and_watches_over_https(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     run_short_session(tmp_path / "data", CLIENT)
-    with running_console(tmp_path / "data", "--lan", config_dir=tmp_path / "config") as console, \
-            sync_playwright() as playwright:
+    with (
+        running_console(tmp_path / "data", "--lan", config_dir=tmp_path / "config") as console,
+        sync_playwright() as playwright,
+    ):
         pem = ssl.get_server_certificate(("127.0.0.1", console.port))
         assert certificate_fingerprint(ssl.PEM_cert_to_DER_cert(pem)) == console.fingerprint
-        spki = x509.load_pem_x509_certificate(pem.encode()).public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = (
+            x509.load_pem_x509_certificate(pem.encode())
+            .public_key()
+            .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
         spki_hash = base64.b64encode(hashlib.sha256(spki).digest()).decode()
         browser = _launch(playwright, f"--ignore-certificate-errors-spki-list={spki_hash}")
         page = browser.new_page(viewport={"width": 1180, "height": 820})

@@ -1,5 +1,6 @@
 """The console's app and hub in-process (Starlette's test client): alerts reach the console,
 foreign pages cannot ride on the cookie, and the hub's answers to repeated commands."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,8 +48,9 @@ def test_an_alert_reaches_the_console_as_it_happens(served):
 def test_a_page_from_another_site_cannot_open_the_live_feed(served):
     hub, client, token = served
     with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect("ws://127.0.0.1/ws/live", headers={"Cookie": f"tidewell_token={token}",
-                                                           "Origin": "http://evil.example"}) as ws:
+        with client.websocket_connect(
+            "ws://127.0.0.1/ws/live", headers={"Cookie": f"tidewell_token={token}", "Origin": "http://evil.example"}
+        ) as ws:
             ws.receive_json()
     assert refused.value.code == 4403
 
@@ -66,7 +68,6 @@ def test_the_hub_applies_each_intent_once():
     assert hub.command("next", 0, "a") == {"applied": True}  # a resend gets the same answer
     assert hub.command("marker", "left calf", "m") == hub.command("marker", "left calf", "m")
     assert drain(hub.controls) == [Control("next", 0), Control("marker", "left calf")]
-
 
 
 def test_the_hubs_commands_are_controls_on_the_sessions_queue_and_a_new_session_starts_with_none():

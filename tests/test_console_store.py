@@ -1,6 +1,7 @@
 """The console's one session log store (engine/console/shared_store.py), in-process with Starlette's
 test client: opened with the app and closed at its shutdown, shared by concurrent requests, and still
 naming a log damaged while the console serves, then going on once the damaged file is moved aside."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ def opened(monkeypatch):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             stores.append(self)
+
     monkeypatch.setattr(shared_store, "SessionStore", Counted)
     return stores
 
@@ -41,8 +43,9 @@ def _paired(app) -> TestClient:
 
 
 def test_one_store_serves_concurrent_requests_and_closes_with_the_app(tmp_path, opened):
-    app = build_app(ConsoleConfig(tmp_path / "tidewell.db", ConsoleHub(), Pairing(lambda code: None),
-                                  lambda scene: b""))
+    app = build_app(
+        ConsoleConfig(tmp_path / "tidewell.db", ConsoleHub(), Pairing(lambda code: None), lambda scene: b"")
+    )
     http = _paired(app)
     names = [f"C-{n:02d}" for n in range(24)]
 
@@ -74,8 +77,11 @@ def test_a_log_damaged_while_serving_gives_503_and_a_new_log_serves_again(tmp_pa
     try:
         assert http.post("/api/clients", json={"pseudonym": "C-1"}).status_code == 200
         db.write_bytes(b"\x00" * 8192)
-        for answer in (http.get("/api/clients"), http.get("/api/clients/1"),
-                       http.post("/api/clients", json={"pseudonym": "C-2"})):
+        for answer in (
+            http.get("/api/clients"),
+            http.get("/api/clients/1"),
+            http.post("/api/clients", json={"pseudonym": "C-2"}),
+        ):
             assert answer.status_code == 503, answer.text
             assert "damaged" in answer.json()["error"] and str(db) in answer.json()["error"]
         db.rename(db.with_name("tidewell-damaged.db"))  # as the message says

@@ -1,6 +1,7 @@
 """`tidewell console --lan` over TLS: a real `tidewell console` serving HTTPS and WSS with its own
 certificate, reached by clients pinned to the fingerprint it prints (on 127.0.0.1 only); and the
 certificate's life in the config folder (made once, owner-only, remade only when it must be)."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,9 @@ import stat
 
 import httpx2
 import pytest
+from console_testbed import certificate_fingerprint, pinned_context, running_console, start_session, wait_running
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from console_testbed import certificate_fingerprint, pinned_context, running_console, start_session, wait_running
 
 from tidewell.engine.console.certificate import CERT_FILE, KEY_FILE, console_certificate
 
@@ -32,8 +33,10 @@ def test_the_console_on_the_clinic_network_speaks_only_tls_with_the_printed_cert
     assert "certificate SHA-256: " + lan_console.fingerprint in text
     assert "█" in text or "▀" in text, "a QR code of the address is drawn in the terminal"
     context = pinned_context("127.0.0.1", lan_console.port, lan_console.fingerprint)
-    with socket.create_connection(("127.0.0.1", lan_console.port), timeout=30) as raw, \
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", lan_console.port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         assert certificate_fingerprint(tls.getpeercert(binary_form=True)) == lan_console.fingerprint
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
     with pytest.raises(httpx2.HTTPError):
@@ -53,8 +56,13 @@ def test_a_client_pinned_to_another_fingerprint_is_refused(lan_console, tmp_path
 
 def test_pairing_over_tls_gives_a_secure_cookie_and_wss_carries_live_data(lan_console):
     context = lan_console.verify()
-    paired = httpx2.post(lan_console.url + "api/pair", json={"code": lan_console.code}, verify=context,
-                         headers={"Origin": lan_console.origin}, timeout=30)
+    paired = httpx2.post(
+        lan_console.url + "api/pair",
+        json={"code": lan_console.code},
+        verify=context,
+        headers={"Origin": lan_console.origin},
+        timeout=30,
+    )
     set_cookie = paired.headers["set-cookie"].lower()
     assert paired.status_code == 200 and "; secure" in set_cookie and "httponly" in set_cookie, set_cookie
     http = lan_console.paired_client()
@@ -131,6 +139,5 @@ def test_without_lan_the_console_stays_on_plain_http_and_makes_no_certificate(tm
     config = tmp_path / "config"
     with running_console(tmp_path / "data", config_dir=config) as console:
         assert console.url.startswith("http://127.0.0.1:")
-        assert httpx2.get(console.url + "api/pairing-help", timeout=30).json() == {
-            "url": None, "qr": None}
+        assert httpx2.get(console.url + "api/pairing-help", timeout=30).json() == {"url": None, "qr": None}
     assert not (config / CERT_FILE).exists()

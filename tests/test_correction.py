@@ -1,4 +1,5 @@
 """Kubios-style RR artefact correction on synthetic RR series with artefacts at known beats."""
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,12 @@ def clean_rr(n: int = 600, seed: int = 0, mean_ms: float = 850.0) -> np.ndarray:
     rr = np.empty(n)
     t_s = 0.0
     for i in range(n):
-        rr[i] = (mean_ms + 35 * np.sin(2 * np.pi * 0.25 * t_s + rsa_phase)
-                 + 20 * np.sin(2 * np.pi * 0.09 * t_s + lf_phase) + rng.normal(0, 8))
+        rr[i] = (
+            mean_ms
+            + 35 * np.sin(2 * np.pi * 0.25 * t_s + rsa_phase)
+            + 20 * np.sin(2 * np.pi * 0.09 * t_s + lf_phase)
+            + rng.normal(0, 8)
+        )
         t_s += rr[i] / 1000
     return rr
 
@@ -88,15 +93,28 @@ def received(beats: list[CorrectedBeat]) -> list[CorrectedBeat]:
 def flagged(beats: list[CorrectedBeat], near: int | None = None) -> dict[int, str]:
     """Verdicts other than "ok" by reported index; only within 10 beats of `near` if given
     (clean rhythms raise a rare false alarm elsewhere, see the false-alarm test)."""
-    return {i: b.quality for i, b in enumerate(received(beats))
-            if b.quality != "ok" and (near is None or abs(i - near) <= 10)}
+    return {
+        i: b.quality
+        for i, b in enumerate(received(beats))
+        if b.quality != "ok" and (near is None or abs(i - near) <= 10)
+    }
 
 
-MIXED = {80: "ectopic", 140: "missed", 200: "extra", 260: "long", 320: "short",
-         380: "ectopic", 440: "missed", 500: "extra", 550: "ectopic"}
+MIXED = {
+    80: "ectopic",
+    140: "missed",
+    200: "extra",
+    260: "long",
+    320: "short",
+    380: "ectopic",
+    440: "missed",
+    500: "extra",
+    550: "ectopic",
+}
 
 
 # --- clean rhythm ----------------------------------------------------------------------------
+
 
 def test_clean_series_is_all_ok_and_unchanged():
     rr = clean_rr(seed=0)
@@ -108,12 +126,14 @@ def test_clean_series_is_all_ok_and_unchanged():
 
 
 def test_false_alarms_on_clean_rhythms_are_rare():
-    n_flagged = sum(len(flagged(correct_series(np.cumsum(rr) / 1000, rr)))
-                    for rr in (clean_rr(seed=s) for s in range(20)))
+    n_flagged = sum(
+        len(flagged(correct_series(np.cumsum(rr) / 1000, rr))) for rr in (clean_rr(seed=s) for s in range(20))
+    )
     assert n_flagged <= 0.005 * 20 * 600
 
 
 # --- each artefact class ---------------------------------------------------------------------
+
 
 def test_ectopic_pair_is_flagged_on_both_intervals_and_corrected_to_the_local_rhythm():
     clean = clean_rr(seed=1)
@@ -189,7 +209,7 @@ def test_first_beats_are_judged_after_the_warm_up_even_when_the_first_is_bad():
         rr = clean_rr(seed=7, n=60)
         rr[0] = 0.6 * rr[0]
         out = [corrector.push(float(i), float(v)) for i, v in enumerate(rr)]
-        assert [len(o) for o in out[:warmup - 1]] == [0] * (warmup - 1)
+        assert [len(o) for o in out[: warmup - 1]] == [0] * (warmup - 1)
         assert len(out[warmup - 1]) == warmup - 2  # all but the two beats awaiting look-ahead
         assert out[warmup - 1][0].quality == "short"
         assert [len(o) for o in out[warmup:]] == [1] * (rr.size - warmup)
@@ -210,6 +230,7 @@ def test_a_recording_shorter_than_the_warm_up_is_judged_on_flush():
 
 
 # --- whole recordings ------------------------------------------------------------------------
+
 
 def test_correction_restores_rmssd_of_an_artefact_laden_recording():
     for seed in range(5):
@@ -271,6 +292,7 @@ def test_bad_arguments_get_clear_messages():
 
 
 # --- against neurokit2's batch implementation (optional test dependency) ----------------------
+
 
 def neurokit_flags(rr: np.ndarray) -> dict[int, str]:
     """Verdicts of neurokit2's signal_fixpeaks(method="Kubios", iterative=False), per interval."""

@@ -3,6 +3,7 @@
 Real `tidewell` commands in subprocesses against real SQLite files; other users, read-only mounts and
 full disks are real too (a `nobody` reader, tmpfs mounts), so those tests need root and say so.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,17 +21,18 @@ import wave
 from pathlib import Path
 
 import pytest
-
 from frame_states import make_state
+
 from tidewell.audio.output import WavOutput
-from tidewell.engine.session import RunOptions, run_session
 from tidewell.core.private_files import ReadOnlyFile, write_private
+from tidewell.engine.session import RunOptions, run_session
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.store import SessionStore
 
 ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not ROOT, reason="needs root: another user's view (runuser nobody), read-only "
-                                                 "and full tmpfs mounts")
+needs_root = pytest.mark.skipif(
+    not ROOT, reason="needs root: another user's view (runuser nobody), read-only and full tmpfs mounts"
+)
 TIDEWELL = Path(sys.executable).with_name("tidewell")
 CLIENT = "C-017"
 
@@ -39,8 +41,14 @@ def tidewell(data: Path, *args, umask: int | None = None, timeout: float = 120):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["TIDEWELL_DATA_DIR"] = str(data)
     command = [str(TIDEWELL)] if TIDEWELL.exists() else [sys.executable, "-m", "tidewell.engine.cli"]
-    return subprocess.run([*command, *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+    return subprocess.run(
+        [*command, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
+    )
 
 
 def mode(path: Path) -> int:
@@ -56,8 +64,11 @@ def digest(path: Path) -> str:
 @contextlib.contextmanager
 def tmpfs(mount_point: Path, size: str):
     mount_point.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -113,14 +124,31 @@ def test_everything_in_the_data_folder_is_owner_only_whatever_the_umask(tmp_path
     data = tmp_path / "new" / "data"
     assert tidewell(data, "run", "--minutes", "0.3", "--client", CLIENT, umask=umask).returncode == 0
     folder = data / "sessions" / "00001"
-    report = tidewell(data, "report", "1", "--html", folder / "report.html", "--csv", folder / "s.csv",
-                      "--json", folder / "s.json", "--anonymize", umask=umask)
+    report = tidewell(
+        data,
+        "report",
+        "1",
+        "--html",
+        folder / "report.html",
+        "--csv",
+        folder / "s.csv",
+        "--json",
+        folder / "s.json",
+        "--anonymize",
+        umask=umask,
+    )
     assert report.returncode == 0, report.stderr
     written = {p.relative_to(tmp_path).as_posix() for p in data.rglob("*")}
-    assert {"new/data/tidewell.db", "new/data/anonymize.key", "new/data/sessions/00001/breath.wav",
-            "new/data/sessions/00001/contact_sheet.png", "new/data/sessions/00001/report.html",
-            "new/data/sessions/00001/s.csv", "new/data/sessions/00001/s_beats.csv",
-            "new/data/sessions/00001/s.json"} <= written
+    assert {
+        "new/data/tidewell.db",
+        "new/data/anonymize.key",
+        "new/data/sessions/00001/breath.wav",
+        "new/data/sessions/00001/contact_sheet.png",
+        "new/data/sessions/00001/report.html",
+        "new/data/sessions/00001/s.csv",
+        "new/data/sessions/00001/s_beats.csv",
+        "new/data/sessions/00001/s.json",
+    } <= written
     for path in [tmp_path / "new", data, *data.rglob("*")]:
         assert mode(path) == (0o700 if path.is_dir() else 0o600), f"{path}: {mode(path):04o}"
 
@@ -137,8 +165,14 @@ def test_the_consoles_thumbnails_and_certificate_are_owner_only_whatever_the_uma
         os.umask(previous)
     cached = sorted((tmp_path / "data" / "thumbnails").iterdir())
     assert thumbnails and cached, "the thumbnails should have been drawn and cached"
-    made = [tmp_path / "data", tmp_path / "data" / "thumbnails", *cached,
-            tmp_path / "config", tmp_path / "config" / "tidewell", *(tmp_path / "config" / "tidewell").iterdir()]
+    made = [
+        tmp_path / "data",
+        tmp_path / "data" / "thumbnails",
+        *cached,
+        tmp_path / "config",
+        tmp_path / "config" / "tidewell",
+        *(tmp_path / "config" / "tidewell").iterdir(),
+    ]
     for path in made:
         assert mode(path) == (0o700 if path.is_dir() else 0o600), f"{path}: {mode(path):04o}"
 
@@ -147,8 +181,15 @@ def test_the_log_and_its_wal_and_shm_are_owner_only_while_a_session_writes(tmp_p
     previous = os.umask(0o002)
     try:
         store = SessionStore(tmp_path / "data" / "tidewell.db")
-        sid = store.begin(program_id="taster", program_title="t", program_minutes=3, client=CLIENT, sensor="sim",
-                          virtual_time=True, seed=0)
+        sid = store.begin(
+            program_id="taster",
+            program_title="t",
+            program_minutes=3,
+            client=CLIENT,
+            sensor="sim",
+            virtual_time=True,
+            seed=0,
+        )
         writer = store.writer(sid)
         writer.event(0.0, "marker", "left trapezius", 0)
         files = {p.name: mode(p) for p in (tmp_path / "data").iterdir()}
@@ -156,8 +197,12 @@ def test_the_log_and_its_wal_and_shm_are_owner_only_while_a_session_writes(tmp_p
         store.close()
     finally:
         os.umask(previous)
-    assert files == {"tidewell.db": 0o600, "tidewell.db-wal": 0o600, "tidewell.db-shm": 0o600,
-                     f".tidewell.db-spare.{os.getpid()}.{sid}": 0o600}
+    assert files == {
+        "tidewell.db": 0o600,
+        "tidewell.db-wal": 0o600,
+        "tidewell.db-shm": 0o600,
+        f".tidewell.db-spare.{os.getpid()}.{sid}": 0o600,
+    }
     assert mode(tmp_path / "data") == 0o700 and not list((tmp_path / "data").glob(".tidewell.db-spare*"))
 
 
@@ -165,8 +210,15 @@ def test_a_second_session_leaves_the_first_ones_spare_room_and_clears_a_killed_o
     """`tidewell run` while the console runs a session: each holds its own room beside the log."""
     data = tmp_path / "data"
     store = SessionStore(data / "tidewell.db")
-    sid = store.begin(program_id="taster", program_title="t", program_minutes=3, client=CLIENT, sensor="sim",
-                      virtual_time=True, seed=0)
+    sid = store.begin(
+        program_id="taster",
+        program_title="t",
+        program_minutes=3,
+        client=CLIENT,
+        sensor="sim",
+        virtual_time=True,
+        seed=0,
+    )
     writer = store.writer(sid)  # the console's session, running
     held = data / f".tidewell.db-spare.{os.getpid()}.{sid}"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
@@ -199,8 +251,12 @@ def test_another_user_cannot_read_a_clients_files(tmp_path):
             return subprocess.run(["runuser", "-u", "nobody", "--", *map(str, command)], capture_output=True, text=True)
 
         assert as_nobody("cat", control).stdout == "anyone may read this"  # the reader works where it may
-        for private in (folder / "report.html", folder / "breath.wav", folder / "contact_sheet.png",
-                        data / "tidewell.db"):
+        for private in (
+            folder / "report.html",
+            folder / "breath.wav",
+            folder / "contact_sheet.png",
+            data / "tidewell.db",
+        ):
             denied = as_nobody("head", "-c", "1", private)
             assert denied.returncode != 0 and "Permission denied" in denied.stderr, private
         for listing in (data, folder):
@@ -246,8 +302,10 @@ READ_COMMANDS = {
     "report": (("report", "1"), "whole session"),
     "report --client": (("report", "--client", CLIENT), CLIENT),
     "hrv": (("hrv", "{tmp}/rr.csv"), "RMSSD"),
-    "audio render replay": (("audio", "render", "taster", "--minutes", "0.2", "--out", "{tmp}/r.wav",
-                             "--sensor", "replay:1"), "wrote"),
+    "audio render replay": (
+        ("audio", "render", "taster", "--minutes", "0.2", "--out", "{tmp}/r.wav", "--sensor", "replay:1"),
+        "wrote",
+    ),
 }
 WRITE_COMMANDS = {
     "run": ("run", "--minutes", "0.2"),
@@ -280,8 +338,12 @@ def _check_read_only_folder(data: Path, tmp_path: Path, why: str):
     for name, args in WRITE_COMMANDS.items():
         result = tidewell(data, *args, timeout=60)
         line = _one_line(result)
-        assert result.returncode == 2 and line.startswith("tidewell: the session log cannot be written") \
-            and why in line and str(data) in line, (name, line)
+        assert (
+            result.returncode == 2
+            and line.startswith("tidewell: the session log cannot be written")
+            and why in line
+            and str(data) in line
+        ), (name, line)
     assert {p.name: (digest(p), mode(p)) for p in data.iterdir()} == before, "nothing written, no mode changed"
     return db
 
@@ -314,8 +376,10 @@ def _damaged_pages(db: Path):
     """Random bytes over every page of the session's records (beats, samples, events, phases): the
     middle of the file. The sessions and clients tables stay whole."""
     with sqlite3.connect(db) as conn:
-        pages = [row[0] for row in conn.execute(
-            "SELECT pageno FROM dbstat WHERE name IN ('beats', 'samples', 'events', 'phases')")]
+        pages = [
+            row[0]
+            for row in conn.execute("SELECT pageno FROM dbstat WHERE name IN ('beats', 'samples', 'events', 'phases')")
+        ]
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
     rng = random.Random(2)
@@ -335,14 +399,20 @@ def _directory(db: Path):
     (db / "something").write_text("not a database")
 
 
-DAMAGE = {"random bytes": _random_bytes, "damaged pages": _damaged_pages, "truncated": _truncated,
-          "a folder": _directory}
+DAMAGE = {
+    "random bytes": _random_bytes,
+    "damaged pages": _damaged_pages,
+    "truncated": _truncated,
+    "a folder": _directory,
+}
 # every `tidewell` command that opens the session log (engine/cli.py)
-STORE_COMMANDS = {**{name: args for name, (args, _) in READ_COMMANDS.items() if name != "hrv"},
-                  "report --html": ("report", "1", "--html", "{tmp}/r.html"),
-                  "report --csv --json": ("report", "1", "--csv", "{tmp}/r.csv", "--json", "{tmp}/r.json"),
-                  "run --sensor replay": ("run", "--minutes", "0.2", "--sensor", "replay:1"),
-                  **WRITE_COMMANDS}
+STORE_COMMANDS = {
+    **{name: args for name, (args, _) in READ_COMMANDS.items() if name != "hrv"},
+    "report --html": ("report", "1", "--html", "{tmp}/r.html"),
+    "report --csv --json": ("report", "1", "--csv", "{tmp}/r.csv", "--json", "{tmp}/r.json"),
+    "run --sensor replay": ("run", "--minutes", "0.2", "--sensor", "replay:1"),
+    **WRITE_COMMANDS,
+}
 # what reads only the sessions and clients tables, which "damaged pages" leaves whole
 READS_ONLY_SESSIONS_AND_CLIENTS = {"sessions list", "clients"}
 
@@ -362,8 +432,11 @@ def test_a_damaged_log_is_named_kept_as_it_is_and_never_written(data, tmp_path, 
     line = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     assert result.returncode == 2, result.stderr + result.stdout
-    assert line.startswith(f"tidewell: the session log {db} is damaged (") and "Tidewell keeps it" in line \
-        and f"mv {db} {data / 'tidewell-damaged.db'}" in line, line
+    assert (
+        line.startswith(f"tidewell: the session log {db} is damaged (")
+        and "Tidewell keeps it" in line
+        and f"mv {db} {data / 'tidewell-damaged.db'}" in line
+    ), line
     if command not in ("sessions show",):  # which prints what it read before it met the damage
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
@@ -404,7 +477,9 @@ def test_a_wav_that_hits_a_full_disk_stops_and_leaves_a_whole_file(tmp_path):
         events = output.drain_events()
         output.close()
         assert output.failure is not None and "No space left on device" in output.failure
-        assert [kind for kind, _ in events] == ["sound_file_stopped"] and "the session and its log go on" in events[0][1]
+        assert [kind for kind, _ in events] == ["sound_file_stopped"] and "the session and its log go on" in events[0][
+            1
+        ]
         with wave.open(str(mount / "breath.wav")) as wav:
             assert wav.getnframes() == output.frames_written > 24000  # every whole frame written is kept
             assert len(wav.readframes(wav.getnframes())) == output.frames_written * 4
@@ -451,8 +526,14 @@ def test_a_full_disk_under_the_log_is_told_and_the_session_ends_gently_keeping_i
             if beats >= 10:  # some beats are in: now the disk fills
                 filled.update(beats=beats, at=state.t_s, file=fill(mount))
 
-        options = RunOptions(client=CLIENT, virtual_time=True, headless=True, say=said.append,
-                             on_frame=on_frame, on_event=lambda t, kind, detail, phase: events.append((kind, detail)))
+        options = RunOptions(
+            client=CLIENT,
+            virtual_time=True,
+            headless=True,
+            say=said.append,
+            on_frame=on_frame,
+            on_event=lambda t, kind, detail, phase: events.append((kind, detail)),
+        )
         result = run_session(program, options, store)
         filled["file"].unlink()
         failures = [line for line in said if "log write failed" in line]
@@ -476,8 +557,15 @@ def test_a_row_after_the_writer_closed_is_refused_not_silently_lost(tmp_path):
     """The session's last problems are drained and logged before the writer closes; a row after that
     would be queued for a thread that is gone."""
     store = SessionStore(tmp_path / "data" / "tidewell.db")
-    session_id = store.begin(program_id="taster", program_title="Taster", program_minutes=1.0, client=CLIENT,
-                             sensor="sim", virtual_time=True, seed=0)
+    session_id = store.begin(
+        program_id="taster",
+        program_title="Taster",
+        program_minutes=1.0,
+        client=CLIENT,
+        sensor="sim",
+        virtual_time=True,
+        seed=0,
+    )
     writer = store.writer(session_id)
     writer.event(1.0, "marker", "before the end", 0)
     writer.close("completed")
@@ -514,8 +602,9 @@ def test_on_a_full_disk_the_log_is_still_read_and_a_new_session_is_refused_in_on
         for args in WRITE_COMMANDS.values():
             refused = tidewell(mount / "data", *args, timeout=60)
             line = _one_line(refused)
-            assert refused.returncode == 2 and f"cannot write the session log {db}: its disk ({mount}) is full" \
-                in line, line
+            assert (
+                refused.returncode == 2 and f"cannot write the session log {db}: its disk ({mount}) is full" in line
+            ), line
         assert digest(db) == before
         assert not (mount / "data" / "sessions" / "00002").exists()
 
@@ -529,8 +618,11 @@ def test_a_log_damaged_while_the_console_serves_is_named_not_a_500(tmp_path):
         http = console.paired_client()
         assert http.get("/api/clients").status_code == 200
         _random_bytes(data / "tidewell.db")
-        for answer in (http.get("/api/clients"), http.get("/api/clients/1"),
-                       http.post("/api/clients", json={"pseudonym": "wren-2"})):
+        for answer in (
+            http.get("/api/clients"),
+            http.get("/api/clients/1"),
+            http.post("/api/clients", json={"pseudonym": "wren-2"}),
+        ):
             assert answer.status_code == 503, answer.text
             assert "damaged" in answer.json()["error"] and str(data / "tidewell.db") in answer.json()["error"]
         assert http.get("/").status_code == 200  # the console keeps serving
@@ -543,16 +635,26 @@ def test_opening_the_log_again_in_the_same_process_keeps_the_first_connections_l
     another process believes it is the log's last user and deletes the -wal and -shm files under it."""
     db = tmp_path / "data" / "tidewell.db"
     first = SessionStore(db)
-    sid = first.begin(program_id="taster", program_title="t", program_minutes=3, client=CLIENT, sensor="sim",
-                      virtual_time=True, seed=0)
+    sid = first.begin(
+        program_id="taster",
+        program_title="t",
+        program_minutes=3,
+        client=CLIENT,
+        sensor="sim",
+        virtual_time=True,
+        seed=0,
+    )
     for round_ in range(3):
         other = SessionStore(db)
         other.add_event(sid, float(round_), "marker", "from a request", 0)
         other.close()
-        reader = (f"import sqlite3; c = sqlite3.connect({str(db)!r}); "
-                  "print(c.execute('SELECT COUNT(*) FROM events').fetchone()[0]); c.close()")
-        assert subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True,
-                              check=True).stdout.strip() == str(2 * round_ + 1)
+        reader = (
+            f"import sqlite3; c = sqlite3.connect({str(db)!r}); "
+            "print(c.execute('SELECT COUNT(*) FROM events').fetchone()[0]); c.close()"
+        )
+        assert subprocess.run(
+            [sys.executable, "-c", reader], capture_output=True, text=True, check=True
+        ).stdout.strip() == str(2 * round_ + 1)
         assert first.client(CLIENT) is not None
         first.add_event(sid, round_ + 0.5, "marker", "from the session's own store", 0)
     assert len(first.events(sid)) == 6

@@ -1,6 +1,7 @@
 """One registry of event kinds (core/event_kinds.py): every kind the package emits is in it, an
 unregistered one is caught, and every registered kind reaches each place that shows it: the log, the
 console hub, the terminal, the report and the export."""
+
 from __future__ import annotations
 
 import ast
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tidewell.core import event_kinds
-from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.core.event_kinds import KINDS, UnknownEventKind
+from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.engine.session_outputs import EventFanOut
 from tidewell.sessions.export import export_json, load_session
 from tidewell.sessions.report import write_html_report
@@ -22,8 +23,16 @@ PACKAGE = Path(event_kinds.__file__).resolve().parents[1]  # the repository root
 NOT_PACKAGE = {"tests", "benchmarks", ".venv", ".ci", ".git", "build"}
 
 # (call name, index of the kind argument, prefix the emitter adds to the kind)
-EMITTERS = {"_log": (1, ""), "event": (1, ""), "emit": (1, ""), "on_event": (1, ""), "add_event": (2, ""),
-            "SensorEvent": (1, "sensor_"), "_post": (0, "sensor_"), "Event": (1, "")}
+EMITTERS = {
+    "_log": (1, ""),
+    "event": (1, ""),
+    "emit": (1, ""),
+    "on_event": (1, ""),
+    "add_event": (2, ""),
+    "SensorEvent": (1, "sensor_"),
+    "_post": (0, "sensor_"),
+    "Event": (1, ""),
+}
 QUEUES = {("append", "_events"), ("put", "_problems")}  # (method, queue attribute) of queued (kind, detail) pairs
 NOT_EVENTS = {("_post", "packet")}  # the BLE thread's packets are data, not events
 # Kind arguments that are not literals: where they come from. A forwarded kind was checked where it
@@ -32,8 +41,14 @@ NON_LITERAL = {
     ("engine/session_loop.py", "event.kind"): "forwarded: the runner's events, made in sessions/runner.py",
     ("sessions/runner.py", "f'sensor_{event.kind}'"): "forwarded: SensorEvent kinds, made in sensors/",
     ("sensors/ble.py", "kind"): ("sensor_body_location", "sensor_battery"),  # _read_details and poll()
-    ("engine/session_loop.py", "kind"): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store_writer.py",
-    ("engine/session_outputs.py", "kind"): "the fan-out (EventFanOut.emit): passes on the kinds engine/session_loop.py gives it",
+    (
+        "engine/session_loop.py",
+        "kind",
+    ): "forwarded: audio, headset and log-writer events, made in audio/, engine/xr/ and sessions/store_writer.py",
+    (
+        "engine/session_outputs.py",
+        "kind",
+    ): "the fan-out (EventFanOut.emit): passes on the kinds engine/session_loop.py gives it",
     ("sessions/runner.py", "kind"): "forwarded: SessionRunner._log makes the runner's events from its literals",
 }
 NOT_EMITTED_YET: set[str] = set()
@@ -92,9 +107,13 @@ def emitted_kinds() -> tuple[dict[str, list[str]], set, list[str]]:
                 if isinstance(NON_LITERAL[key], tuple):
                     for kind in NON_LITERAL[key]:
                         add(kind, where)
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                  and (node.func.attr, getattr(node.func.value, "attr", None)) in QUEUES
-                  and node.args and isinstance(node.args[0], ast.Tuple)):
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and (node.func.attr, getattr(node.func.value, "attr", None)) in QUEUES
+                and node.args
+                and isinstance(node.args[0], ast.Tuple)
+            ):
                 # audio/, engine/xr/target.py and the log writer queue (kind, detail) pairs
                 literals = _literals(node.args[0].elts[0])
                 if literals is None:
@@ -110,15 +129,36 @@ def emitted_kinds() -> tuple[dict[str, list[str]], set, list[str]]:
 
 def test_every_kind_the_package_emits_is_registered():
     found, used, unexplained = emitted_kinds()
-    assert not unexplained, "event kinds that are neither literals nor explained in NON_LITERAL:\n" + "\n".join(unexplained)
+    assert not unexplained, "event kinds that are neither literals nor explained in NON_LITERAL:\n" + "\n".join(
+        unexplained
+    )
     unregistered = {kind: where for kind, where in found.items() if kind not in KINDS}
     assert not unregistered, f"emitted but not in core/event_kinds.py: {unregistered}"
     assert used == set(NON_LITERAL), f"stale NON_LITERAL entries: {set(NON_LITERAL) - used}"
     # the scan sees every sort of emitter: runner, sensors, BLE link, audio, headset, scenes, hub, analysis
-    for kind in ("phase_start", "pause", "resume", "sensor_lost", "sensor_contact_lost", "sensor_contact_back",
-                 "sensor_malformed", "sensor_connected", "sensor_disconnected", "sensor_error", "audio_lost", "sound_file_stopped",
-                 "audio_back", "headset_off", "headset_on", "xr_state", "xr_lost", "scene_problem", "start_failed",
-                 "session_failed", "resonance"):
+    for kind in (
+        "phase_start",
+        "pause",
+        "resume",
+        "sensor_lost",
+        "sensor_contact_lost",
+        "sensor_contact_back",
+        "sensor_malformed",
+        "sensor_connected",
+        "sensor_disconnected",
+        "sensor_error",
+        "audio_lost",
+        "sound_file_stopped",
+        "audio_back",
+        "headset_off",
+        "headset_on",
+        "xr_state",
+        "xr_lost",
+        "scene_problem",
+        "start_failed",
+        "session_failed",
+        "resonance",
+    ):
         assert kind in found, f"the scan no longer finds {kind!r}: an emitter changed form"
     never_emitted = set(KINDS) - set(found) - NOT_EMITTED_YET
     assert not never_emitted, f"registered but never emitted (dead entries): {never_emitted}"
@@ -142,8 +182,15 @@ def store(tmp_path):
 
 
 def _session(store: SessionStore) -> int:
-    return store.begin(program_id="taster", program_title="Taster", program_minutes=3.0, client="C-1",
-                       sensor="sim", virtual_time=True, seed=0)
+    return store.begin(
+        program_id="taster",
+        program_title="Taster",
+        program_minutes=3.0,
+        client="C-1",
+        sensor="sim",
+        virtual_time=True,
+        seed=0,
+    )
 
 
 def test_an_unregistered_kind_raises_in_tests_and_is_kept_under_a_generic_label_in_use(store, monkeypatch, caplog):
@@ -210,8 +257,9 @@ def test_every_registered_kind_reaches_the_log_console_terminal_report_and_expor
         listed = f">{entry.label}</td>" in events_section and f"detail of {entry.name}" in events_section
         assert listed == entry.report, f"{entry.name}: report={entry.report} but listed={listed}"
 
-    exported = json.loads(export_json(load_session(store, session_id, progress=False), tmp_path / "s.json")
-                          .read_text(encoding="utf-8"))
+    exported = json.loads(
+        export_json(load_session(store, session_id, progress=False), tmp_path / "s.json").read_text(encoding="utf-8")
+    )
     assert {e["kind"]: e["label"] for e in exported["events"]} == {entry.name: entry.label for entry in logged}
     anonymous = load_session(store, session_id, anonymize=True, progress=False)
     kept = {e["kind"] for e in anonymous.events if e["detail"]}
@@ -220,6 +268,7 @@ def test_every_registered_kind_reaches_the_log_console_terminal_report_and_expor
 
 class _Phase:
     """The phase row writer.phase_start needs."""
+
     name = "settle"
     scene = "ember"
     duration_s = 60.0
@@ -272,10 +321,19 @@ def test_a_real_strap_dropout_reaches_the_console_of_a_running_session(hr_periph
             hub.command("end", "the strap script is over", None)
 
     program = load_program(builtin_programs()["taster"]).scaled_to(1.0)  # an upper bound; the script ends it
-    options = RunOptions(client="C-1", sensor=f"ble:{hr_peripheral.address}", adapter="hci0", headless=True,
-                         say=said.append, controls=hub.controls, on_event=hub.event, on_frame=hub.frame,
-                         on_begin=lambda sid: hub.session_began(sid, 1, {"id": "taster", "phases": []}),
-                         attended=True, client_label="client #1")
+    options = RunOptions(
+        client="C-1",
+        sensor=f"ble:{hr_peripheral.address}",
+        adapter="hci0",
+        headless=True,
+        say=said.append,
+        controls=hub.controls,
+        on_event=hub.event,
+        on_frame=hub.frame,
+        on_begin=lambda sid: hub.session_began(sid, 1, {"id": "taster", "phases": []}),
+        attended=True,
+        client_label="client #1",
+    )
     script = threading.Thread(target=strap, name="strap-script", daemon=True)
     script.start()
     result = run_session(program, options, store)
@@ -287,8 +345,12 @@ def test_a_real_strap_dropout_reaches_the_console_of_a_running_session(hr_periph
     kinds = [e["kind"] for e in events]
     for kind in ("sensor_connected", "sensor_contact_lost", "sensor_contact_back", "sensor_disconnected"):
         assert kind in kinds, f"{kind} never reached the console: {kinds}"
-    order = [kinds.index("sensor_contact_lost"), kinds.index("sensor_contact_back"),
-             kinds.index("sensor_disconnected"), len(kinds) - 1 - kinds[::-1].index("sensor_connected")]
+    order = [
+        kinds.index("sensor_contact_lost"),
+        kinds.index("sensor_contact_back"),
+        kinds.index("sensor_disconnected"),
+        len(kinds) - 1 - kinds[::-1].index("sensor_connected"),
+    ]
     assert order == sorted(order), kinds
     labels = {e["kind"]: e["label"] for e in events}
     assert labels["sensor_contact_lost"] == "no skin contact" and labels["sensor_connected"] == "sensor connected"

@@ -1,4 +1,5 @@
 """0x2A37 parser, built from the Bluetooth SIG Heart Rate Service specification."""
+
 import json
 import subprocess
 import sys
@@ -12,16 +13,19 @@ def ms(raw: int) -> float:
     return raw * 1000.0 / 1024.0
 
 
-@pytest.mark.parametrize("hex_, hr, rr, energy, contact", [
-    ("0048", 72, (), None, "not_supported"),                     # uint8 HR, nothing else
-    ("0248", 72, (), None, "not_supported"),                     # contact bit pattern 1: not supported
-    ("0448", 72, (), None, "not_detected"),                      # supported, no contact
-    ("0648", 72, (), None, "detected"),
-    ("014801", 0x0148, (), None, "not_supported"),               # uint16 HR, little-endian
-    ("1648" + "0004", 72, (ms(1024),), None, "detected"),        # one RR of 1024/1024 s
-    ("1e48" + "3412" + "0003" + "5503", 72, (ms(768), ms(853)), 0x1234, "detected"),  # energy + 2 RR
-    ("1748" + "00" + "0004", 72, (ms(1024),), None, "detected"),  # uint16 HR with RR
-])
+@pytest.mark.parametrize(
+    "hex_, hr, rr, energy, contact",
+    [
+        ("0048", 72, (), None, "not_supported"),  # uint8 HR, nothing else
+        ("0248", 72, (), None, "not_supported"),  # contact bit pattern 1: not supported
+        ("0448", 72, (), None, "not_detected"),  # supported, no contact
+        ("0648", 72, (), None, "detected"),
+        ("014801", 0x0148, (), None, "not_supported"),  # uint16 HR, little-endian
+        ("1648" + "0004", 72, (ms(1024),), None, "detected"),  # one RR of 1024/1024 s
+        ("1e48" + "3412" + "0003" + "5503", 72, (ms(768), ms(853)), 0x1234, "detected"),  # energy + 2 RR
+        ("1748" + "00" + "0004", 72, (ms(1024),), None, "detected"),  # uint16 HR with RR
+    ],
+)
 def test_valid_packets(hex_, hr, rr, energy, contact):
     m = parse_hrm(bytes.fromhex(hex_))
     assert m.valid and m.error is None
@@ -40,16 +44,19 @@ def test_nine_rr_values_fill_the_default_mtu_and_are_valid():
     assert m.valid and m.rr_ms == tuple(ms(1000 + i) for i in range(9))
 
 
-@pytest.mark.parametrize("hex_, hr, rr, energy, words", [
-    ("", None, (), None, "empty packet"),
-    ("16", None, (), None, "uint8 heart rate, 0 bytes after the flags"),         # flags only
-    ("0148", None, (), None, "uint16 heart rate, 1 byte after the flags"),      # truncated uint16 HR
-    ("0848" + "12", 72, (), None, "energy expended needs 2 bytes"),  # truncated energy expended
-    ("1048" + "0004" + "05", 72, (ms(1024),), None, "dangling byte after 1 RR"),
-    ("1048", 72, (), None, "no RR values"),
-    ("0048" + "0004", 72, (), None, "2 unexpected trailing bytes"),
-    ("1048" + "0000" + "0004", 72, (ms(1024),), None, "RR value of 0"),
-])
+@pytest.mark.parametrize(
+    "hex_, hr, rr, energy, words",
+    [
+        ("", None, (), None, "empty packet"),
+        ("16", None, (), None, "uint8 heart rate, 0 bytes after the flags"),  # flags only
+        ("0148", None, (), None, "uint16 heart rate, 1 byte after the flags"),  # truncated uint16 HR
+        ("0848" + "12", 72, (), None, "energy expended needs 2 bytes"),  # truncated energy expended
+        ("1048" + "0004" + "05", 72, (ms(1024),), None, "dangling byte after 1 RR"),
+        ("1048", 72, (), None, "no RR values"),
+        ("0048" + "0004", 72, (), None, "2 unexpected trailing bytes"),
+        ("1048" + "0000" + "0004", 72, (ms(1024),), None, "RR value of 0"),
+    ],
+)
 def test_malformed_packets_keep_what_the_format_allows_and_say_why(hex_, hr, rr, energy, words):
     m = parse_hrm(bytes.fromhex(hex_))
     assert not m.valid and words in m.error
@@ -80,14 +87,23 @@ def test_encoder_round_trips():
 
 
 def test_cli_decode_prints_one_json_object_per_packet():
-    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "sensors", "decode", "16480004", "10",
-                             "zz"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "sensors", "decode", "16480004", "10", "zz"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1, "invalid packets among them: not a success"
     assert "2 of 3 packets are not valid" in result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
-    assert lines[0] == {"hr_bpm": 72, "rr_ms": [1000.0], "energy_expended_kj": None,
-                        "sensor_contact": "detected", "valid": True, "error": None}
+    assert lines[0] == {
+        "hr_bpm": 72,
+        "rr_ms": [1000.0],
+        "energy_expended_kj": None,
+        "sensor_contact": "detected",
+        "valid": True,
+        "error": None,
+    }
     assert lines[1]["valid"] is False and lines[1]["hr_bpm"] is None
     assert lines[2]["valid"] is False and "hex" in lines[2]["error"]
     for obj in lines:

@@ -5,6 +5,7 @@ from the MIT-BIH Normal Sinus Rhythm Database): 5 min (337 beats) and 60 min (46
 ms. They are read from the installed package folder without importing pyhrv (its import pulls in
 matplotlib, biosppy and more, none of which this needs).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -42,6 +43,7 @@ def as_given_nn(t: np.ndarray, rr: np.ndarray):
 
 # -- against neurokit2 ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("record", RECORDS)
 def test_time_domain_matches_neurokit2_on_real_records(record):
     t, rr = real_nn(record)
@@ -68,8 +70,14 @@ def test_frequency_domain_matches_neurokit2_with_the_same_windows(record):
     ours = as_given_nn(t, rr)
     grid = np.arange(t[0], t[-1] + 1e-9, 0.25)
     resampled = nk.signal_interpolate(t, rr, x_new=grid, method="cubic")
-    power = nk.signal_power(resampled, frequency_band=[spectrum.LF, spectrum.HF], sampling_rate=4,
-                            method="welch", window=64, normalize=False).iloc[0]
+    power = nk.signal_power(
+        resampled,
+        frequency_band=[spectrum.LF, spectrum.HF],
+        sampling_rate=4,
+        method="welch",
+        window=64,
+        normalize=False,
+    ).iloc[0]
     lf, hf = float(power.iloc[0]), float(power.iloc[1])
     assert ours.lf_ms2 == pytest.approx(lf, rel=0.10)
     assert ours.hf_ms2 == pytest.approx(hf, rel=0.10)
@@ -87,14 +95,16 @@ def test_frequency_domain_close_to_neurokit2_hrv_frequency(record):
     ours = as_given_nn(t, rr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = nk.hrv_frequency({"RRI": rr, "RRI_Time": t}, psd_method="welch", normalize=False,
-                               interpolation_rate=4).iloc[0]
+        ref = nk.hrv_frequency(
+            {"RRI": rr, "RRI_Time": t}, psd_method="welch", normalize=False, interpolation_rate=4
+        ).iloc[0]
     assert ours.lf_ms2 == pytest.approx(ref["HRV_LF"], rel=0.25)
     assert ours.hf_ms2 == pytest.approx(ref["HRV_HF"], rel=0.25)
     assert ours.lf_hf == pytest.approx(ref["HRV_LFHF"], rel=0.25)
 
 
 # -- synthetic series with known answers ----------------------------------------------------------
+
 
 def sine_rr(freq_hz: float, amplitude_ms: float = 50.0, minutes: float = 5.0, mean_ms: float = 900.0):
     """RR oscillating at freq_hz, sampled at the beats it defines."""
@@ -138,8 +148,9 @@ def test_coherence_is_high_for_a_pure_slow_oscillation_and_low_for_noise():
 def test_a_removed_beat_breaks_the_successive_differences():
     corrected = [800.0] * 20 + [None] + [1000.0] * 20  # bridging the gap would add one 200 ms jump
     t = np.cumsum([800.0] * 20 + [400.0] + [1000.0] * 20) / 1000.0
-    result = analyze(t, [c or 400.0 for c in corrected], quality=["ok"] * 20 + ["extra"] + ["ok"] * 20,
-                     corrected_rr_ms=corrected)
+    result = analyze(
+        t, [c or 400.0 for c in corrected], quality=["ok"] * 20 + ["extra"] + ["ok"] * 20, corrected_rr_ms=corrected
+    )
     assert result.rmssd_ms == 0.0 and result.pnn50_pct == 0.0
     assert result.n_beats == 40
     assert result.artifact_pct == pytest.approx(100 / 41)
@@ -179,23 +190,35 @@ def test_too_short_series_give_none_not_exceptions():
 
 # -- the session log ------------------------------------------------------------------------------
 
+
 def test_phases_and_session_from_the_log(tmp_path):
     """A real SQLite log: a settle phase on the real 5 min record, a deep-work phase on the same
     record 100 ms slower. HR falls by exactly the difference of 60000 / mean NN."""
     t, rr = real_nn("5 min")
-    program = load_program(resolve_program("taster"), {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"})
+    program = load_program(
+        resolve_program("taster"), {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}
+    )
     settle, deep = program.phases[0], program.phases[2]
     store = SessionStore(tmp_path / "tidewell.db")
-    sid = store.begin(program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-                      client="C-042", sensor="replay", virtual_time=True, seed=None)
+    sid = store.begin(
+        program_id=program.id,
+        program_title=program.title,
+        program_minutes=program.minutes,
+        client="C-042",
+        sensor="replay",
+        virtual_time=True,
+        seed=None,
+    )
     writer = store.writer(sid)
     second = t[-1] + np.cumsum(rr + 100.0) / 1000.0
     writer.phase_start(0, settle, 0.0)
     writer.beats([CorrectedBeat(a, b, b, "ok") for a, b in zip(t, rr)])
     writer.phase_end(0, float(t[-1]))
     writer.phase_start(1, deep, float(t[-1]))
-    writer.beats([CorrectedBeat(a, b, b, "ok") for a, b in zip(second, rr + 100.0)]
-                 + [CorrectedBeat(float(second[-1]) + 0.3, 300.0, None, "extra")])
+    writer.beats(
+        [CorrectedBeat(a, b, b, "ok") for a, b in zip(second, rr + 100.0)]
+        + [CorrectedBeat(float(second[-1]) + 0.3, 300.0, None, "extra")]
+    )
     writer.close("interrupted")  # the last phase never ended: it runs to the last beat
 
     phases = analyze_phases(store, sid)
@@ -219,6 +242,7 @@ def test_phases_and_session_from_the_log(tmp_path):
 
 # -- tidewell hrv FILE.csv ----------------------------------------------------------------------
 
+
 def write_csv(path: Path, t: np.ndarray, rr: np.ndarray, extra_lines: dict[int, str] | None = None) -> Path:
     lines = ["t_s,rr_ms"] + [f"{a:.3f},{b:g}" for a, b in zip(t, rr)]
     for at, line in sorted((extra_lines or {}).items()):
@@ -232,8 +256,18 @@ def test_hrv_command_json_has_exactly_the_documented_keys(tmp_path, capsys):
     path = write_csv(tmp_path / "rr.csv", t, rr)
     assert hrv_command(str(path), as_json=True) == 0
     out = json.loads(capsys.readouterr().out)
-    assert list(out) == ["n_beats", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50_pct", "lf_ms2", "hf_ms2",
-                         "lf_hf", "coherence", "artifact_pct"]
+    assert list(out) == [
+        "n_beats",
+        "mean_hr_bpm",
+        "sdnn_ms",
+        "rmssd_ms",
+        "pnn50_pct",
+        "lf_ms2",
+        "hf_ms2",
+        "lf_hf",
+        "coherence",
+        "artifact_pct",
+    ]
     direct = analyze(np.round(t, 3), rr).as_json()
     assert out == pytest.approx(direct, rel=1e-12)
 

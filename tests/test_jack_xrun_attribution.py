@@ -2,6 +2,7 @@
 (benchmarks/audio_callback.py). Here both are caused on purpose on a real JACK dummy server: a
 client under test frozen for a few periods (SIGSTOP) while jackd and the C control client run on,
 then jackd itself frozen, which every client sees as late."""
+
 from __future__ import annotations
 
 import os

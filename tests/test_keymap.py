@@ -1,4 +1,5 @@
 """keys.toml: the key map shared by the session window and the console (foot pedals type keys)."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,12 +23,15 @@ def test_a_pedal_is_set_up_by_naming_its_keys(tmp_path):
     assert mapping["ESCAPE"] == "end"  # left out: default
 
 
-@pytest.mark.parametrize("text,line,words", [
-    ('next = ["SPACE"]\nskip = ["N"]\n', 2, "unknown action 'skip'"),
-    ('pause = ["SPACE", "WIBBLE"]\n', 1, "unknown key 'WIBBLE'"),
-    ('\nmarker = 5\n', 2, "must be a list of key names"),
-    ('next = ["SPACE"\n', 1, "TOML syntax error"),
-])
+@pytest.mark.parametrize(
+    "text,line,words",
+    [
+        ('next = ["SPACE"]\nskip = ["N"]\n', 2, "unknown action 'skip'"),
+        ('pause = ["SPACE", "WIBBLE"]\n', 1, "unknown key 'WIBBLE'"),
+        ("\nmarker = 5\n", 2, "must be a list of key names"),
+        ('next = ["SPACE"\n', 1, "TOML syntax error"),
+    ],
+)
 def test_a_bad_key_map_says_file_line_and_what(tmp_path, text, line, words):
     path = tmp_path / "keys.toml"
     path.write_text(text)
@@ -54,7 +58,8 @@ def test_a_bad_key_map_stops_a_windowed_run_before_it_starts(tmp_path, tidewell_
     keys.write_text('next = ["SPACE"]\npause = ["SPACE"]\n')
     cli_env["TIDEWELL_KEYS"] = str(keys)
     cli_env["DISPLAY"] = xvfb_display
-    result = subprocess.run([*tidewell_cmd, "run", "--minutes", "0.1"], env=cli_env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [*tidewell_cmd, "run", "--minutes", "0.1"], env=cli_env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert str(keys) in result.stderr and "both" in result.stderr and "Traceback" not in result.stderr

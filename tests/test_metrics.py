@@ -1,4 +1,5 @@
 """HRV formulas against hand-computed values, and the live rolling windows."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,9 @@ import pytest
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sessions import spectrum
+from tidewell.sessions.metrics import LiveMetrics, RollingMetrics, mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.runner import SessionRunner
-from tidewell.sessions.metrics import LiveMetrics, RollingMetrics, mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
 from tidewell.sessions.spectrum import HF, band_power, coherence_ratio, resample_rr, welch_psd
 
 # diffs 50, -60, 110, -40; mean 840; deviations -40, 10, -50, 60, 20
@@ -99,20 +100,31 @@ def test_live_rmssd_agrees_with_the_formula_on_a_simulated_session():
     live = metrics.snapshot(300.0)
 
     in_window = [b for b in beats if b.t_s > 240.0]
-    pairs = [(a.corrected_rr_ms, b.corrected_rr_ms) for a, b in zip(beats, beats[1:])
-             if a.corrected_rr_ms is not None and b.corrected_rr_ms is not None and b.t_s > 240.0]
+    pairs = [
+        (a.corrected_rr_ms, b.corrected_rr_ms)
+        for a, b in zip(beats, beats[1:])
+        if a.corrected_rr_ms is not None and b.corrected_rr_ms is not None and b.t_s > 240.0
+    ]
     expected = math.sqrt(np.mean([(b - a) ** 2 for a, b in pairs]))
     assert live.rmssd_ms == pytest.approx(expected) and live.rmssd_valid
-    assert live.hr_bpm == pytest.approx(mean_hr_bpm([b.corrected_rr_ms for b in beats
-                                                     if b.corrected_rr_ms is not None and b.t_s > 290.0]))
+    assert live.hr_bpm == pytest.approx(
+        mean_hr_bpm([b.corrected_rr_ms for b in beats if b.corrected_rr_ms is not None and b.t_s > 290.0])
+    )
     assert live.artifact_fraction == pytest.approx(sum(not b.is_nn for b in in_window) / len(in_window))
     assert 0.0 < live.artifact_fraction < 0.15
 
 
 # -- spectral live metrics ------------------------------------------------------------------
 
-def oscillating_beats(duration_s: float, breath_bpm: float, amplitude_ms: float, base_ms: float = 800.0,
-                      noise_ms: float = 0.0, seed: int = 0) -> list[CorrectedBeat]:
+
+def oscillating_beats(
+    duration_s: float,
+    breath_bpm: float,
+    amplitude_ms: float,
+    base_ms: float = 800.0,
+    noise_ms: float = 0.0,
+    seed: int = 0,
+) -> list[CorrectedBeat]:
     """Beats whose RR at its end time t is base + A sin(2 pi f t) (+ white noise), f = breaths/min / 60."""
     rng, f, t, beats = np.random.default_rng(seed), breath_bpm / 60.0, 0.0, []
     while True:
@@ -126,8 +138,13 @@ def oscillating_beats(duration_s: float, breath_bpm: float, amplitude_ms: float,
         beats.append(Beat(t, rr))
 
 
-def stream(beats: list[CorrectedBeat], until_s: float, frame_hz: float = 8.0, metrics: RollingMetrics | None = None,
-           guided_pace_bpm: float | None = None) -> list[tuple[float, LiveMetrics]]:
+def stream(
+    beats: list[CorrectedBeat],
+    until_s: float,
+    frame_hz: float = 8.0,
+    metrics: RollingMetrics | None = None,
+    guided_pace_bpm: float | None = None,
+) -> list[tuple[float, LiveMetrics]]:
     """Feed beats as their time comes and take a snapshot every frame, as the session runner does."""
     metrics = metrics or RollingMetrics()
     snaps, i = [], 0
@@ -207,7 +224,13 @@ def test_spectral_values_update_on_a_5_second_cadence_over_the_last_64_seconds()
     changes = []
     for (_, before), (now, live) in zip(snaps, snaps[1:]):
         spectral = (live.hf_ms2, live.coherence, live.breath_rate_bpm, live.adherence, live.spectral_at_s)
-        if spectral != (before.hf_ms2, before.coherence, before.breath_rate_bpm, before.adherence, before.spectral_at_s):
+        if spectral != (
+            before.hf_ms2,
+            before.coherence,
+            before.breath_rate_bpm,
+            before.adherence,
+            before.spectral_at_s,
+        ):
             changes.append((now, live))
     # one recomputation at the first frame at or after each multiple of 5 s (from 30 s, once 25 s of beats exist)
     assert [live.spectral_at_s for _, live in changes] == [now for now, _ in changes]
@@ -266,8 +289,17 @@ def test_simulated_heart_breathing_at_6_per_minute_reads_6():
 # Each 5-s recomputation goes to one worker thread; the figures are inline's, a failure is told as an
 # event, and the session's end leaves no thread.
 
-SPECTRAL = ("hf_ms2", "hf_valid", "coherence", "coherence_valid", "breath_rate_bpm", "breath_rate_valid",
-            "adherence", "adherence_valid", "spectral_at_s")
+SPECTRAL = (
+    "hf_ms2",
+    "hf_valid",
+    "coherence",
+    "coherence_valid",
+    "breath_rate_bpm",
+    "breath_rate_valid",
+    "adherence",
+    "adherence_valid",
+    "spectral_at_s",
+)
 WAIT_S = 30.0  # the longest a test waits for the worker before failing (it takes milliseconds)
 
 
@@ -312,7 +344,10 @@ def stream_frames(metrics: RollingMetrics, beats, until_s: float, frame_hz: floa
             i += 1
         snaps.append((now, metrics.snapshot(now, 9.0)))
         if wait_at_marks and now >= mark:
-            wait_for(lambda: snaps[-1][1].spectral_at_s == now, lambda: snaps.append((now, metrics.snapshot(now, 9.0))))
+            wait_for(
+                lambda now=now: snaps[-1][1].spectral_at_s == now,
+                lambda now=now: snaps.append((now, metrics.snapshot(now, 9.0))),
+            )
             mark += 5.0
     return snaps
 
@@ -343,8 +378,9 @@ def test_without_waiting_every_frame_shows_a_finished_inline_figure():
     background = RollingMetrics(background=True)
     try:
         snaps = stream_frames(background, beats, 100.0)
-        wait_for(lambda: snaps[-1][1].spectral_at_s == 100.0,
-                 lambda: snaps.append((100.0, background.snapshot(100.0, 9.0))))
+        wait_for(
+            lambda: snaps[-1][1].spectral_at_s == 100.0, lambda: snaps.append((100.0, background.snapshot(100.0, 9.0)))
+        )
     finally:
         background.close()
     assert all(figures(live) == expected[live.spectral_at_s] for _, live in snaps)
@@ -360,8 +396,10 @@ def test_the_runner_step_never_computes_the_spectrum_on_the_frame_thread(welch_t
     frame = threading.current_thread().name
     try:
         states = [runner.step(k / 90) for k in range(90 * 100 + 1)]
-        wait_for(lambda: runner.metrics.snapshot(100.0, runner.pacer.pattern.rate_bpm).spectral_at_s == 100.0,
-                 lambda: states.append(runner.step(100.0)))
+        wait_for(
+            lambda: runner.metrics.snapshot(100.0, runner.pacer.pattern.rate_bpm).spectral_at_s == 100.0,
+            lambda: states.append(runner.step(100.0)),
+        )
         states.append(runner.step(100.0))
     finally:
         runner.flush_beats()
@@ -419,13 +457,15 @@ def test_a_failing_spectrum_is_told_once_and_the_session_goes_on(monkeypatch, ca
 
 @pytest.mark.parametrize("worker", [None, True])
 def test_a_session_computes_the_spectrum_inline_in_virtual_time_unless_told_and_leaves_no_thread(
-        tmp_path, welch_threads, worker):
+    tmp_path, welch_threads, worker
+):
     from tidewell.engine.session import RunOptions, run_session
     from tidewell.sessions.store import SessionStore
 
     options = RunOptions(client="C-1", virtual_time=True, headless=True, say=lambda _: None, spectrum_worker=worker)
-    result = run_session(load_program(resolve_program("taster")).scaled_to(1.0), options,
-                         SessionStore(tmp_path / "tidewell.db"))
+    result = run_session(
+        load_program(resolve_program("taster")).scaled_to(1.0), options, SessionStore(tmp_path / "tidewell.db")
+    )
     assert result.status == "completed"
     frame = threading.current_thread().name
     if worker is None:  # virtual time: reproducible, every recomputation in the frame's step

@@ -1,6 +1,7 @@
 """One per-phase HRV path: the table printed after a run (and by `tidewell sessions show`), the report's
 page and terminal summary, and the JSON export show the same HR and RMSSD for every phase, with one
 minimum-data rule (sessions/hrv.py), on a real session run in virtual time."""
+
 import html
 import json
 import re
@@ -65,8 +66,9 @@ def test_every_per_phase_table_shows_the_same_hr_and_rmssd(logged, tmp_path):
     after_run = logged["result"].summaries  # the rows `tidewell run` prints when the session ends
     assert after_run == summarize(store, sid)  # and `tidewell sessions show`
     assert {s.index + 1: (shown(s.mean_hr_bpm), shown(s.rmssd_ms)) for s in after_run} == expected
-    assert {s.index + 1: (s.hr_change_bpm, s.rmssd_change_ms) for s in after_run} == \
-           {p.index + 1: (p.hr_change_bpm, p.rmssd_change_ms) for p in phases}
+    assert {s.index + 1: (s.hr_change_bpm, s.rmssd_change_ms) for s in after_run} == {
+        p.index + 1: (p.hr_change_bpm, p.rmssd_change_ms) for p in phases
+    }
     # the terminal table: "#  phase scene min beats HR ΔHR RMSSD ΔRMSSD"
     assert terminal_rows(format_table(after_run), -4, -2) == expected
 
@@ -77,10 +79,12 @@ def test_every_per_phase_table_shows_the_same_hr_and_rmssd(logged, tmp_path):
     summary = session_text(load_session(store, sid, progress=False))
     assert terminal_rows(summary, -7, -5) == expected
 
-    exported = json.loads(export_json(load_session(store, sid, progress=False), tmp_path / "s.json",
-                                      progress=False).read_text())
-    assert {p["index"] + 1: (shown(p["mean_hr_bpm"]), shown(p["rmssd_ms"])) for p in exported["metrics"]["phases"]} \
-        == expected
+    exported = json.loads(
+        export_json(load_session(store, sid, progress=False), tmp_path / "s.json", progress=False).read_text()
+    )
+    assert {
+        p["index"] + 1: (shown(p["mean_hr_bpm"]), shown(p["rmssd_ms"])) for p in exported["metrics"]["phases"]
+    } == expected
 
 
 def test_a_phase_with_too_few_beats_is_not_enough_data_in_every_table(logged):
@@ -89,8 +93,11 @@ def test_a_phase_with_too_few_beats_is_not_enough_data_in_every_table(logged):
     phases = hrv.analyze_phases(store, sid)
     (short,) = [p for p in phases if p.kind == "turn-over"]
     assert 0 < short.hrv.n_beats < hrv.MIN_NN_BEATS
-    nn = [b.corrected_rr_ms for b in hrv.logged_beats(store.beats(sid))
-          if short.start_s < b.t_s <= short.end_s and b.corrected_rr_ms is not None]
+    nn = [
+        b.corrected_rr_ms
+        for b in hrv.logged_beats(store.beats(sid))
+        if short.start_s < b.t_s <= short.end_s and b.corrected_rr_ms is not None
+    ]
     assert mean_hr_bpm(np.array(nn)) is not None  # the old terminal rule printed this phase's HR
 
     row = next(s for s in summarize(store, sid) if s.kind == "turn-over")

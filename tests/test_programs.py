@@ -1,12 +1,11 @@
 """Programs: the shipped ones load, and malformed files give one precise message each."""
+
 import subprocess
 import sys
 
 import pytest
 
-from tidewell.sessions.program import (
-    Advance, PhaseKind, ProgramError, builtin_programs, load_program, resolve_program,
-)
+from tidewell.sessions.program import Advance, PhaseKind, ProgramError, builtin_programs, load_program, resolve_program
 
 SCENES = {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}
 
@@ -62,22 +61,41 @@ BAD_CASES = [
     # (name, text, line, words the message must contain)
     ("toml syntax", HEADER + GOOD_PHASE + "name = \n", 11, ["TOML syntax"]),
     ("unknown phase key", HEADER + GOOD_PHASE + 'colour = "blue"\n', 11, ["colour", "known keys"]),
-    ("unknown top key", 'extra = 1\n' + HEADER + GOOD_PHASE, 1, ["extra"]),
+    ("unknown top key", "extra = 1\n" + HEADER + GOOD_PHASE, 1, ["extra"]),
     ("wrong type minutes", HEADER + GOOD_PHASE.replace("minutes = 5", 'minutes = "five"'), 7, ["minutes", "number"]),
-    ("negative minutes", HEADER + GOOD_PHASE.replace("minutes = 5", "minutes = -5"), 7,
-     ["minutes", "from 0.1667 (10 s) to 240 (4 h)", "-5"]),
-    ("unknown scene", HEADER + GOOD_PHASE.replace('scene = "ember"', 'scene = "volcano"'), 8, ["scene", "volcano", "dusk_ocean"]),
+    (
+        "negative minutes",
+        HEADER + GOOD_PHASE.replace("minutes = 5", "minutes = -5"),
+        7,
+        ["minutes", "from 0.1667 (10 s) to 240 (4 h)", "-5"],
+    ),
+    (
+        "unknown scene",
+        HEADER + GOOD_PHASE.replace('scene = "ember"', 'scene = "volcano"'),
+        8,
+        ["scene", "volcano", "dusk_ocean"],
+    ),
     ("empty phase list", HEADER, 1, ["at least one [[phase]]"]),
     ("unknown posture", HEADER + GOOD_PHASE.replace('"prone"', '"sideways"'), 9, ["posture", "seated, supine, prone"]),
     ("unknown kind", HEADER + GOOD_PHASE.replace('kind = "settle"', 'kind = "nap"'), 6, ["kind", "deep-work"]),
     ("bool as number", HEADER + GOOD_PHASE.replace("minutes = 5", "minutes = true"), 7, ["minutes"]),
-    ("breathing rate too fast", HEADER + GOOD_PHASE.replace("rate_bpm = 10", "rate_bpm = 40"), 10, ["rate_bpm", "<= 20"]),
+    (
+        "breathing rate too fast",
+        HEADER + GOOD_PHASE.replace("rate_bpm = 10", "rate_bpm = 40"),
+        10,
+        ["rate_bpm", "<= 20"],
+    ),
     ("breathing not a table", HEADER + GOOD_PHASE.replace("{ rate_bpm = 10, ratio = 0.7 }", "6"), 10, ["breathing"]),
     ("unknown audio layer", HEADER + GOOD_PHASE + "audio = { thunder = 1.0 }\n", 11, ["thunder", "drone"]),
     ("audio volume too loud", HEADER + GOOD_PHASE + "audio = { drone = 3 }\n", 11, ["drone", "between 0 and 1"]),
     ("missing title", GOOD_PHASE.replace("[[phase]]", '[program]\ndescription = "x"\n[[phase]]'), 1, ["title"]),
     ("missing name", HEADER + GOOD_PHASE.replace('name = "settle"\n', ""), 4, ["name"]),
-    ("second phase bad", HEADER + GOOD_PHASE + GOOD_PHASE.replace("minutes = 5", "minutes = 0"), 15, ["phase 2", "minutes"]),
+    (
+        "second phase bad",
+        HEADER + GOOD_PHASE + GOOD_PHASE.replace("minutes = 5", "minutes = 0"),
+        15,
+        ["phase 2", "minutes"],
+    ),
     ("negative crossfade", HEADER + GOOD_PHASE + "crossfade_s = -1\n", 11, ["crossfade_s"]),
     ("bad advance", HEADER + GOOD_PHASE + 'advance = "whenever"\n', 11, ["advance", "timer, therapist"]),
 ]
@@ -103,17 +121,29 @@ def test_missing_file_and_unknown_program(tmp_path):
 
 def test_cli_validate_reports_one_line_and_nonzero_exit_without_traceback(tmp_path):
     path = write(tmp_path, HEADER + GOOD_PHASE.replace("minutes = 5", "minutes = -2"))
-    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"{path}:7:" in result.stderr and "minutes" in result.stderr
-    run = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "run", str(path), "--virtual-time"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "run", str(path), "--virtual-time"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and f"{path}:7:" in run.stderr
-    good = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "programs", "validate",
-                           str(resolve_program("taster"))], capture_output=True, text=True, cwd=tmp_path)
+    good = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(resolve_program("taster"))],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert good.returncode == 0 and "ok" in good.stdout
 
 
@@ -126,8 +156,12 @@ NUMBER_CASES = [
     ("phase shorter than 10 s", ("minutes = 5", "minutes = 0.1"), 7, ["minutes", "(10 s)", "0.1"]),
     ("nan breathing rate", ("rate_bpm = 10", "rate_bpm = nan"), 10, ["rate_bpm", "nan"]),
     ("infinite ratio", ("ratio = 0.7", "ratio = inf"), 10, ["ratio", "inf"]),
-    ("nan hold", ("{ rate_bpm = 10, ratio = 0.7 }", "{ inhale_s = 4, hold_s = nan, exhale_s = 6 }"), 10,
-     ["hold_s", "nan"]),
+    (
+        "nan hold",
+        ("{ rate_bpm = 10, ratio = 0.7 }", "{ inhale_s = 4, hold_s = nan, exhale_s = 6 }"),
+        10,
+        ["hold_s", "nan"],
+    ),
     ("infinite crossfade", (None, "crossfade_s = inf"), 11, ["crossfade_s", "inf"]),
     ("nan volume", (None, "audio = { drone = nan }"), 11, ["drone", "between 0 and 1"]),
     ("nan alert", (None, "[alerts]\nhr_rise_bpm = nan"), 12, ["hr_rise_bpm"]),
@@ -167,8 +201,12 @@ def test_toml_nested_thousands_deep_is_one_message_not_a_recursion_traceback(tmp
     path = write(tmp_path, HEADER + "x = " + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(ProgramError, match=rf"^{path}: too deeply nested"):
         load_program(path, SCENES)
-    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"{path}: too deeply nested (arrays or tables inside each other thousands deep)"
 
@@ -176,13 +214,24 @@ def test_toml_nested_thousands_deep_is_one_message_not_a_recursion_traceback(tmp
 def test_a_scene_in_a_posture_its_scene_toml_does_not_list_is_refused_with_its_line(tmp_path):
     # aurora_night lists supine and seated: face-down, the client would look into the ground
     path = write(tmp_path, HEADER + GOOD_PHASE.replace('scene = "ember"', 'scene = "aurora_night"'))
-    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"{path}:9: phase 1 ('settle'), key 'posture': expected a posture scene "
-                                      "'aurora_night' lists in its scene.toml (supine, seated), got 'prone'")
-    path.write_text(HEADER + GOOD_PHASE.replace('scene = "ember"', 'scene = "aurora_night"')
-                    .replace('"prone"', '"supine"'))
-    ok = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
-                        capture_output=True, text=True, cwd=tmp_path)
+    assert result.stderr.strip() == (
+        f"{path}:9: phase 1 ('settle'), key 'posture': expected a posture scene "
+        "'aurora_night' lists in its scene.toml (supine, seated), got 'prone'"
+    )
+    path.write_text(
+        HEADER + GOOD_PHASE.replace('scene = "ember"', 'scene = "aurora_night"').replace('"prone"', '"supine"')
+    )
+    ok = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "programs", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr

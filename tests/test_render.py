@@ -1,4 +1,5 @@
 """Real GL (Mesa llvmpipe through EGL): scenes are drawn and their pixels read back."""
+
 import shutil
 
 import numpy as np
@@ -13,12 +14,25 @@ from tidewell.scenes.catalog import SceneError, available_scenes
 SIZE = (160, 120)
 
 
-def frame(scene="dusk_ocean", posture=Posture.SEATED, breath=0.5, calm=0.5, fade=1.0,
-          t=30.0, previous=None, crossfade=1.0) -> FrameState:
+def frame(
+    scene="dusk_ocean", posture=Posture.SEATED, breath=0.5, calm=0.5, fade=1.0, t=30.0, previous=None, crossfade=1.0
+) -> FrameState:
     return FrameState(
-        t_s=t, phase_index=0, phase_name="settle", phase_elapsed_s=t, phase_progress=0.5,
-        breath_phase=0.25, breath_stage=BreathStage.INHALE, breath_level=breath, pace_bpm=6.0,
-        calm=calm, posture=posture, scene=scene, previous_scene=previous, crossfade=crossfade, fade=fade,
+        t_s=t,
+        phase_index=0,
+        phase_name="settle",
+        phase_elapsed_s=t,
+        phase_progress=0.5,
+        breath_phase=0.25,
+        breath_stage=BreathStage.INHALE,
+        breath_level=breath,
+        pace_bpm=6.0,
+        calm=calm,
+        posture=posture,
+        scene=scene,
+        previous_scene=previous,
+        crossfade=crossfade,
+        fade=fade,
     )
 
 
@@ -84,7 +98,7 @@ def test_postures_look_in_different_directions(target):
     assert np.abs(seated - prone).mean() > 0.02
     # Seated: sky at the top is brighter than sea at the bottom near the sun; the horizon is in view.
     rows = luminance(seated).mean(axis=1)
-    assert rows[: SIZE[1] // 3].mean() > rows[-SIZE[1] // 4:].mean()
+    assert rows[: SIZE[1] // 3].mean() > rows[-SIZE[1] // 4 :].mean()
 
 
 @pytest.mark.parametrize("scene,posture", [("dusk_ocean", Posture.PRONE), ("ember", Posture.SEATED)])
@@ -123,9 +137,7 @@ def test_broken_shader_names_file_and_line(target, tmp_path):
 
     folder = tmp_path / "broken"
     shutil.copytree(available_scenes()["ember"].folder, folder)
-    (folder / "scene.toml").write_text(
-        'id = "broken"\ntitle = "Broken"\ndescription = "x"\npostures = ["prone"]\n'
-    )
+    (folder / "scene.toml").write_text('id = "broken"\ntitle = "Broken"\ndescription = "x"\npostures = ["prone"]\n')
     frag = folder / "scene.frag"
     lines = frag.read_text().splitlines()
     lines.insert(20, "float oops = undefined_name * 2.0;")  # becomes line 21

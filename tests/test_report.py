@@ -1,4 +1,5 @@
 """Session and client reports, CSV/JSON export and anonymization, on real sessions run in virtual time."""
+
 import base64
 import csv
 import html
@@ -17,7 +18,12 @@ from tidewell.engine.session import RunOptions, run_session
 from tidewell.sessions.export import beats_csv_path, load_session
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.report import (
-    client_overview, client_text, clock, report_command, write_client_report, write_html_report,
+    client_overview,
+    client_text,
+    clock,
+    report_command,
+    write_client_report,
+    write_html_report,
 )
 from tidewell.sessions.store import SessionStore
 
@@ -30,8 +36,7 @@ NOTE_AFTER = "Feels looser, light-headed on sitting up"
 
 def run(store, program="full_body_60", minutes=8.0, client=CLIENT, sensor="sim", seed=0):
     plan = load_program(resolve_program(program)).scaled_to(minutes)
-    options = RunOptions(client=client, sensor=sensor, virtual_time=True, headless=True, seed=seed,
-                         say=lambda _: None)
+    options = RunOptions(client=client, sensor=sensor, virtual_time=True, headless=True, seed=seed, say=lambda _: None)
     return run_session(plan, options, store).session_id, plan
 
 
@@ -60,19 +65,30 @@ def logged(tmp_path_factory):
         for table in ("beats", "samples", "events", "packets"):
             store.conn.execute(f"DELETE FROM {table} WHERE session_id = ? AND t_s > ?", (interrupted, cut_s))
         store.conn.execute("DELETE FROM phases WHERE session_id = ? AND started_s > ?", (interrupted, cut_s))
-        store.conn.execute("UPDATE phases SET ended_s = NULL WHERE session_id = ? AND ended_s > ?", (interrupted, cut_s))
+        store.conn.execute(
+            "UPDATE phases SET ended_s = NULL WHERE session_id = ? AND ended_s > ?", (interrupted, cut_s)
+        )
         store.conn.execute("UPDATE sessions SET status = 'interrupted' WHERE id = ?", (interrupted,))
     rr_file = folder / "five_beats.csv"
     rr_file.write_text("t_s,rr_ms\n" + "".join(f"{0.8 * (i + 1):.1f},800\n" for i in range(5)))
     sparse, _ = run(store, program="taster", minutes=1.0, client="C-099", sensor=f"replay:{rr_file}")
-    yield {"store": store, "folder": folder, "main": main, "plan": plan, "second": second,
-           "interrupted": interrupted, "sparse": sparse}
+    yield {
+        "store": store,
+        "folder": folder,
+        "main": main,
+        "plan": plan,
+        "second": second,
+        "interrupted": interrupted,
+        "sparse": sparse,
+    }
     store.close()
 
 
 def png_images(page: str) -> list[Image.Image]:
-    return [Image.open(io.BytesIO(base64.b64decode(data)))
-            for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+    return [
+        Image.open(io.BytesIO(base64.b64decode(data)))
+        for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    ]
 
 
 def not_blank(image: Image.Image) -> bool:
@@ -85,7 +101,7 @@ def test_session_page_has_phase_table_method_self_report_markers_and_plots(logge
     path = write_html_report(store, sid, tmp_path / "report.html", progress=False)
     page = path.read_text(encoding="utf-8")
 
-    table = page[page.index("<h2>Per phase</h2>"):page.index("<h2>Self-report")]
+    table = page[page.index("<h2>Per phase</h2>") : page.index("<h2>Self-report")]
     for phase in logged["plan"].phases:
         assert f'<td class="l">{phase.name}</td>' in table
     record = load_session(store, sid)
@@ -95,7 +111,7 @@ def test_session_page_has_phase_table_method_self_report_markers_and_plots(logge
     assert deep["lf_ms2"] is not None and f"{deep['lf_ms2']:.0f}" in table
     assert f"{deep['mean_hr_bpm']:.1f}" in table
 
-    reports = page[page.index("<h2>Self-report"):page.index("<h2>Markers")]
+    reports = page[page.index("<h2>Self-report") : page.index("<h2>Markers")]
     assert re.search(r"Pain \(NRS\)</td><td>6</td><td>3</td><td>−3</td>", reports)
     assert re.search(r"Stress</td><td>7</td><td>2</td><td>−5</td>", reports)
     assert NOTE_BEFORE in reports and NOTE_AFTER in reports
@@ -130,13 +146,24 @@ def test_json_export_round_trips_with_every_beat_and_sample(logged, tmp_path):
 
     def count(table):
         return store.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (sid,)).fetchone()[0]
+
     assert len(data["beats"]) == count("beats") > 400
     assert len(data["samples"]) == count("samples") > 1000
     assert len(data["events"]) == count("events")
     assert [p["name"] for p in data["phases"]] == [p.name for p in logged["plan"].phases]
     assert [p["name"] for p in data["metrics"]["phases"]] == [p.name for p in logged["plan"].phases]
-    assert set(data["metrics"]["session"]) == {"n_beats", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50_pct",
-                                               "lf_ms2", "hf_ms2", "lf_hf", "coherence", "artifact_pct"}
+    assert set(data["metrics"]["session"]) == {
+        "n_beats",
+        "mean_hr_bpm",
+        "sdnn_ms",
+        "rmssd_ms",
+        "pnn50_pct",
+        "lf_ms2",
+        "hf_ms2",
+        "lf_hf",
+        "coherence",
+        "artifact_pct",
+    }
     assert data["self_reports"]["before"]["pain"] == 6 and data["self_reports"]["after"]["note"] == NOTE_AFTER
     db_beats = store.beats(sid)
     assert [b["rr_ms"] for b in data["beats"]] == [b["rr_ms"] for b in db_beats]
@@ -176,8 +203,13 @@ def test_csv_export_has_a_header_and_one_row_per_sample_and_per_beat(logged, tmp
     with beats_csv_path(out).open(newline="") as f:
         beats = list(csv.DictReader(f))
     assert beats_csv_path(out).name == "session_beats.csv"
-    assert len(beats) == len(store.beats(sid)) and list(beats[0]) == ["t_s", "rr_ms", "quality", "corrected_rr_ms",
-                                                                       "inserted"]
+    assert len(beats) == len(store.beats(sid)) and list(beats[0]) == [
+        "t_s",
+        "rr_ms",
+        "quality",
+        "corrected_rr_ms",
+        "inserted",
+    ]
 
 
 def test_interrupted_session_still_reports_and_says_so(logged, tmp_path, capsys):
@@ -263,10 +295,23 @@ def test_report_page_renders_in_a_browser(logged, tmp_path):
     shot = tmp_path / "report.png"
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
-            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             f"--screenshot={shot}", "--window-size=1200,2400", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120,
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                f"--screenshot={shot}",
+                "--window-size=1200,2400",
+                page.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert shot.exists(), result.stderr
     image = Image.open(shot).convert("RGB")

@@ -1,6 +1,7 @@
 """The report's and the terminal's text on real sessions run in virtual time: names drawn and written
 literally, the session's status in words, one baseline, counts in words, and exports read back by
 `tidewell hrv` and `tidewell run --sensor replay`."""
+
 import base64
 import csv
 import html
@@ -18,24 +19,26 @@ import pytest
 from matplotlib.text import Text
 from PIL import Image
 
+from tidewell.core.words import plural
 from tidewell.engine.session import RunOptions, run_session
 from tidewell.sessions.controls import Control
 from tidewell.sessions.export import load_session
 from tidewell.sessions.program import load_program, resolve_program
 from tidewell.sessions.report import session_figure, write_client_report, write_html_report
 from tidewell.sessions.store import SessionStore
-from tidewell.core.words import plural
-
 
 
 def png_images(page: str) -> list[Image.Image]:
-    return [Image.open(io.BytesIO(base64.b64decode(data)))
-            for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+    return [
+        Image.open(io.BytesIO(base64.b64decode(data)))
+        for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    ]
 
 
 def not_blank(image: Image.Image) -> bool:
     pixels = np.asarray(image.convert("L"), dtype=float)
     return pixels.std() > 10 and (pixels < 100).mean() > 0.002
+
 
 MATH_NAME = r"deep $\alpha$ work $x^2$"
 BROKEN_MATH_NAME = r"$\frac$"  # matplotlib's math parser raised on this: no report at all
@@ -52,15 +55,20 @@ def cli_env(data_dir) -> dict:
 
 
 def tidewell(env, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "tidewell.engine.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def names_program(folder: Path) -> Path:
     """The taster with names that look like math text and HTML."""
     text = resolve_program("taster").read_text(encoding="utf-8")
-    for old, new in (('name = "deep work"', MATH_NAME), ('name = "warm-up"', BROKEN_MATH_NAME),
-                     ('name = "release"', HTML_NAME), ('title = "Taster (3 min)"', TITLE)):
+    for old, new in (
+        ('name = "deep work"', MATH_NAME),
+        ('name = "warm-up"', BROKEN_MATH_NAME),
+        ('name = "release"', HTML_NAME),
+        ('title = "Taster (3 min)"', TITLE),
+    ):
         key = old.split(" = ")[0]
         assert old in text
         text = text.replace(old, f"{key} = {json.dumps(new)}")
@@ -72,8 +80,9 @@ def names_program(folder: Path) -> Path:
 def run_with(store, program, *, controls_at=(), seed=0, attended=False, client="C-5"):
     """A virtual-time session; controls_at: (condition on the frame state, command) sent once each."""
     pending = list(controls_at)
-    options = RunOptions(client=client, virtual_time=True, headless=True, seed=seed, say=lambda _: None,
-                         attended=attended)
+    options = RunOptions(
+        client=client, virtual_time=True, headless=True, seed=seed, say=lambda _: None, attended=attended
+    )
 
     def on_frame(state):
         for item in list(pending):
@@ -93,10 +102,11 @@ def names_session(tmp_path_factory):
     folder = tmp_path_factory.mktemp("names")
     store = SessionStore(folder / "data" / "tidewell.db")
     program = load_program(names_program(folder))
-    result = run_with(store, program, controls_at=[
-        (lambda s: s.t_s > 40, ("marker", MARKER)),
-        (lambda s: s.t_s > 100, ("marker", "dry & warm")),
-    ])
+    result = run_with(
+        store,
+        program,
+        controls_at=[(lambda s: s.t_s > 40, ("marker", MARKER)), (lambda s: s.t_s > 100, ("marker", "dry & warm"))],
+    )
     store.set_self_report(result.session_id, "before", 4, 5, NOTE)
     yield {"store": store, "folder": folder, "sid": result.session_id, "program": program}
     store.close()
@@ -142,8 +152,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 def test_report_with_such_names_renders_in_chromium_as_text(names_session, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    page_path = write_html_report(names_session["store"], names_session["sid"], tmp_path / "report.html",
-                                  progress=False)
+    page_path = write_html_report(
+        names_session["store"], names_session["sid"], tmp_path / "report.html", progress=False
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -165,14 +176,25 @@ def test_a_gentle_end_in_the_last_phase_completes_the_session(tmp_path):
     store = SessionStore(tmp_path / "data" / "tidewell.db")
     taster = load_program(resolve_program("taster"))
     last = len(taster.phases) - 1
-    in_last = run_with(store, taster, controls_at=[(lambda s: s.phase_index == last and s.phase_progress > 0.3,
-                                                     ("end", "therapist"))])
+    in_last = run_with(
+        store, taster, controls_at=[(lambda s: s.phase_index == last and s.phase_progress > 0.3, ("end", "therapist"))]
+    )
     early = run_with(store, taster, controls_at=[(lambda s: s.phase_index == 1, ("end", "therapist"))])
     # a last phase the therapist advances: its time is up, the program waits, the therapist ends gently
     waiting = load_program(resolve_program("back_neck_30")).scaled_to(3.0)
-    after = run_with(store, waiting, attended=True, controls_at=[
-        (lambda s: s.phase_index == len(waiting.phases) - 1 and s.phase_elapsed_s > waiting.phases[-1].duration_s + 20,
-         ("end", "therapist"))])
+    after = run_with(
+        store,
+        waiting,
+        attended=True,
+        controls_at=[
+            (
+                lambda s: (
+                    s.phase_index == len(waiting.phases) - 1 and s.phase_elapsed_s > waiting.phases[-1].duration_s + 20
+                ),
+                ("end", "therapist"),
+            )
+        ],
+    )
     assert (in_last.status, early.status, after.status) == ("completed", "ended_early", "completed")
 
     env = cli_env(tmp_path / "data")
@@ -221,8 +243,10 @@ def test_counts_are_in_words_for_one_and_for_many(names_session, tmp_path):
     report = tidewell(env, "report", "--client", "C-5").stdout
     assert "client C-5: 1 session\n" in report
     one_phase = tmp_path / "one.toml"
-    one_phase.write_text('[program]\ntitle = "One"\n[[phase]]\nname = "settle"\nkind = "settle"\nminutes = 1\n'
-                         'scene = "ember"\nposture = "prone"\nbreathing = { rate_bpm = 6, ratio = 0.7 }\n')
+    one_phase.write_text(
+        '[program]\ntitle = "One"\n[[phase]]\nname = "settle"\nkind = "settle"\nminutes = 1\n'
+        'scene = "ember"\nposture = "prone"\nbreathing = { rate_bpm = 6, ratio = 0.7 }\n'
+    )
     assert "(One, 1 phase, 1 min)" in tidewell(env, "programs", "validate", str(one_phase)).stdout
     one_beat = tmp_path / "one_beat.csv"
     one_beat.write_text("t_s,rr_ms\n0.8,800\n")
@@ -267,12 +291,15 @@ def test_beats_csv_and_json_exports_feed_hrv_and_replay(tmp_path):
         again = tidewell(env, "run", "taster", "--virtual-time", "--headless", "--sensor", f"replay:{replayed}")
         assert again.returncode == 0 and "skipped" not in again.stdout, again.stderr + again.stdout
         with sqlite3.connect(tmp_path / "data" / "tidewell.db") as db:
-            sent = db.execute("SELECT t_s, rr_ms FROM beats WHERE session_id = ? AND inserted = 0 ORDER BY t_s",
-                              (session_id,)).fetchall()
-            original = db.execute("SELECT t_s, rr_ms FROM beats WHERE session_id = 1 AND inserted = 0 ORDER BY t_s"
-                                  ).fetchall()
-            inserted = db.execute("SELECT COUNT(*) FROM beats WHERE session_id = ? AND inserted = 1",
-                                  (session_id,)).fetchone()[0]
+            sent = db.execute(
+                "SELECT t_s, rr_ms FROM beats WHERE session_id = ? AND inserted = 0 ORDER BY t_s", (session_id,)
+            ).fetchall()
+            original = db.execute(
+                "SELECT t_s, rr_ms FROM beats WHERE session_id = 1 AND inserted = 0 ORDER BY t_s"
+            ).fetchall()
+            inserted = db.execute(
+                "SELECT COUNT(*) FROM beats WHERE session_id = ? AND inserted = 1", (session_id,)
+            ).fetchone()[0]
         assert sent == original and inserted == 1, "the raw beats again, the inserted one not sent"
 
     samples = tidewell(env, "hrv", str(out))

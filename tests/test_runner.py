@@ -1,11 +1,12 @@
 """The session runner: phases, fades, crossfades, pause and calm, driven by a virtual clock."""
+
 import dataclasses
 import math
 
 import pytest
 
 from tidewell.core.clock import VirtualClock
-from tidewell.core.frame_state import BreathStage, FrameState, Posture
+from tidewell.core.frame_state import BreathStage, Posture
 from tidewell.sensors.replay import RRReplay
 from tidewell.sensors.simulated import SimulatedHeart
 from tidewell.sensors.source import RawRR
@@ -129,8 +130,7 @@ def test_gentle_end_fades_out_over_five_seconds_then_finishes():
 def test_calm_rises_as_the_heart_relaxes_below_its_baseline():
     prog = program("full_body_60")
     clock = VirtualClock()
-    runner = SessionRunner(prog, SimulatedHeart(seed=1, start_hr=80, relaxed_hr=60, relax_tau_s=600),
-                           unattended=True)
+    runner = SessionRunner(prog, SimulatedHeart(seed=1, start_hr=80, relaxed_hr=60, relax_tau_s=600), unattended=True)
     states = run_until(runner, clock, 25 * 60)
     settle_end = next(s for s in states if s.phase_index == 1).t_s
     at_baseline = next(s for s in states if s.t_s >= settle_end + 1)
@@ -190,8 +190,15 @@ class ScriptedSensor:
 
 
 def test_disconnect_and_contact_loss_are_states_that_hold_calm_and_are_logged():
-    sensor = ScriptedSensor([(0.5, "connected"), (200.0, "disconnected"), (230.0, "connected"),
-                             (300.0, "contact_lost"), (320.0, "contact_back")])
+    sensor = ScriptedSensor(
+        [
+            (0.5, "connected"),
+            (200.0, "disconnected"),
+            (230.0, "connected"),
+            (300.0, "contact_lost"),
+            (320.0, "contact_back"),
+        ]
+    )
     clock = VirtualClock()
     runner = SessionRunner(program("full_body_60"), sensor, unattended=True)
     states = {round(s.t_s, 1): s for s in run_until(runner, clock, 340)}
@@ -214,8 +221,9 @@ def test_a_control_put_from_another_thread_reaches_the_runner_at_its_next_step()
     controls = queue.SimpleQueue()
     runner = SessionRunner(program(), SimulatedHeart(), unattended=True, controls=controls)
     runner.step(0.0)
-    sender = threading.Thread(target=lambda: [controls.put(Control("marker", "left calf")),
-                                              controls.put(Control("next", 0))])
+    sender = threading.Thread(
+        target=lambda: [controls.put(Control("marker", "left calf")), controls.put(Control("next", 0))]
+    )
     sender.start()
     sender.join()
     assert runner.phase_index == 0 and runner.last_marker is None, "nothing happens between steps"
@@ -230,8 +238,11 @@ def test_a_control_put_from_another_thread_reaches_the_runner_at_its_next_step()
 def test_an_unknown_control_is_rejected_with_a_clear_message():
     from tidewell.sessions.controls import Control
 
-    with pytest.raises(ValueError, match=r"unknown control 'jump': expected one of next, pause, resume, "
-                                         r"toggle_pause, end, marker"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown control 'jump': expected one of next, pause, resume, "
+        r"toggle_pause, end, marker",
+    ):
         Control("jump")
     with pytest.raises(ValueError, match="a control comes from one of therapist, headset, not 'tablet'"):
         Control("pause", by="tablet")

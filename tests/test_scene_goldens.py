@@ -7,6 +7,7 @@ The references come from Mesa llvmpipe. A frame matches when both hold:
 A mismatch writes tests/goldens/failed/<scene>_<posture>.png: expected | actual | difference x8.
 Regenerate after an intended change: TIDEWELL_UPDATE_GOLDENS=1 pytest tests/test_scene_goldens.py
 """
+
 import os
 from pathlib import Path
 
@@ -88,8 +89,10 @@ def test_scene_matches_its_golden_image(offscreen, scene_id, posture):
         Image.fromarray(actual, "RGB").save(golden)
         return
     if not golden.exists():
-        pytest.fail(f"no golden for {scene_id} ({posture}): run with TIDEWELL_UPDATE_GOLDENS=1 "
-                    f"pytest tests/test_scene_goldens.py to create {golden}")
+        pytest.fail(
+            f"no golden for {scene_id} ({posture}): run with TIDEWELL_UPDATE_GOLDENS=1 "
+            f"pytest tests/test_scene_goldens.py to create {golden}"
+        )
     expected = np.asarray(Image.open(golden).convert("RGB"))
     assert expected.shape == actual.shape, f"{golden} is {expected.shape[1]}x{expected.shape[0]}, expected {SIZE}"
     mean, fraction, match = compare(expected, actual)
@@ -121,4 +124,4 @@ def test_tolerances_and_diff_image(offscreen, tmp_path, monkeypatch):
     path = write_diff("dusk_ocean_check", dimmed, actual)
     sheet = np.asarray(Image.open(path))
     assert path.parent == tmp_path and sheet.shape == (SIZE[1], SIZE[0] * 3, 3)
-    assert np.array_equal(sheet[:, SIZE[0]:2 * SIZE[0]], actual)
+    assert np.array_equal(sheet[:, SIZE[0] : 2 * SIZE[0]], actual)

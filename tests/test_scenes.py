@@ -1,5 +1,6 @@
 """Scene folders (scene.toml v2), the renderer's fallbacks and uniform bindings (real GL through
 EGL), and the `scenes list / validate / render` commands."""
+
 import shutil
 from pathlib import Path
 
@@ -10,14 +11,7 @@ from PIL import Image
 from tidewell.core.frame_state import Posture
 from tidewell.engine.render.scene_states import parse_state, scene_state
 from tidewell.engine.scenes_cli import scenes_list, scenes_render, scenes_validate
-from tidewell.scenes.catalog import (
-    SCENES_FOLDER,
-    SceneError,
-    UniformBinding,
-    available_scenes,
-    load_scene,
-    scan_scenes,
-)
+from tidewell.scenes.catalog import SCENES_FOLDER, SceneError, UniformBinding, available_scenes, load_scene, scan_scenes
 
 HEAD = 'id = "{id}"\ntitle = "T"\ndescription = "x"\npostures = ["prone"]\n'
 SIZE = (64, 36)
@@ -51,6 +45,7 @@ def error_of(folder: Path) -> str:
 
 
 # -- scene.toml -------------------------------------------------------------------------------
+
 
 def test_built_in_scenes_are_listed_with_their_files():
     scenes = available_scenes()
@@ -86,27 +81,55 @@ def test_binding_maps_field_through_domain_curve_and_range():
     assert ease_out.value(scene_state("ember", breath=0.5)) == pytest.approx(1.5)
 
 
-@pytest.mark.parametrize("extra, line, message", [
-    ('colour = "red"\n', 5, "key 'colour': expected one of the known keys"),
-    ('palette = ["#12345"]\n', 5, "key 'palette': expected a list of 1 to 8 colours written \"#rrggbb\", got '#12345'"),
-    ('audio = { thunder = 0.4 }\n', 5, "key 'audio.thunder': expected a layer among breath, drone, ocean"),
-    ('\n[audio]\nwind = 1.5\n', 7, "key 'audio.wind': expected a volume between 0 and 1, got 1.5"),
-    ('[uniforms.u_glow]\nfield = "heartbeat"\nrange = [0, 1]\n', 6,
-     "key 'uniforms.u_glow.field': expected a float FrameState field (t_s, "),
-    ('[uniforms.u_glow]\nfield = "scene"\nrange = [0, 1]\n', 6, "got 'scene'"),
-    ('[uniforms.u_glow]\nfield = "calm"\nrange = [1]\n', 7,
-     "key 'uniforms.u_glow.range': expected [lo, hi]: two numbers, got [1]"),
-    ('[uniforms.u_glow]\nfield = "calm"\nrange = [0, 1]\ncurve = "bouncy"\n', 8,
-     "key 'uniforms.u_glow.curve': expected one of linear, smoothstep, ease_in, ease_out, got 'bouncy'"),
-    ('[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\n', 5,
-     "key 'uniforms.u_glow.domain': expected domain = [lo, hi]: field 'pace_bpm' does not run from 0 to 1"),
-    ('[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [9, 3]\n', 8,
-     "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi, got [9, 3]"),
-    ('[uniforms.u_glow]\nfield = "calm"\nrange = [0, 1]\nspeed = 2\n', 8,
-     "key 'uniforms.u_glow.speed': expected one of the known keys (field, range, curve, domain)"),
-    ('[uniforms.u_time]\nfield = "calm"\nrange = [0, 1]\n', 5,
-     "key 'uniforms.u_time': expected a name other than the built-in uniforms"),
-])
+@pytest.mark.parametrize(
+    "extra, line, message",
+    [
+        ('colour = "red"\n', 5, "key 'colour': expected one of the known keys"),
+        (
+            'palette = ["#12345"]\n',
+            5,
+            "key 'palette': expected a list of 1 to 8 colours written \"#rrggbb\", got '#12345'",
+        ),
+        ("audio = { thunder = 0.4 }\n", 5, "key 'audio.thunder': expected a layer among breath, drone, ocean"),
+        ("\n[audio]\nwind = 1.5\n", 7, "key 'audio.wind': expected a volume between 0 and 1, got 1.5"),
+        (
+            '[uniforms.u_glow]\nfield = "heartbeat"\nrange = [0, 1]\n',
+            6,
+            "key 'uniforms.u_glow.field': expected a float FrameState field (t_s, ",
+        ),
+        ('[uniforms.u_glow]\nfield = "scene"\nrange = [0, 1]\n', 6, "got 'scene'"),
+        (
+            '[uniforms.u_glow]\nfield = "calm"\nrange = [1]\n',
+            7,
+            "key 'uniforms.u_glow.range': expected [lo, hi]: two numbers, got [1]",
+        ),
+        (
+            '[uniforms.u_glow]\nfield = "calm"\nrange = [0, 1]\ncurve = "bouncy"\n',
+            8,
+            "key 'uniforms.u_glow.curve': expected one of linear, smoothstep, ease_in, ease_out, got 'bouncy'",
+        ),
+        (
+            '[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\n',
+            5,
+            "key 'uniforms.u_glow.domain': expected domain = [lo, hi]: field 'pace_bpm' does not run from 0 to 1",
+        ),
+        (
+            '[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [9, 3]\n',
+            8,
+            "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi, got [9, 3]",
+        ),
+        (
+            '[uniforms.u_glow]\nfield = "calm"\nrange = [0, 1]\nspeed = 2\n',
+            8,
+            "key 'uniforms.u_glow.speed': expected one of the known keys (field, range, curve, domain)",
+        ),
+        (
+            '[uniforms.u_time]\nfield = "calm"\nrange = [0, 1]\n',
+            5,
+            "key 'uniforms.u_time': expected a name other than the built-in uniforms",
+        ),
+    ],
+)
 def test_bad_v2_keys_name_file_line_and_expectation(tmp_path, extra, line, message):
     folder = write_scene(tmp_path, "bad", HEAD.format(id="bad") + extra)
     error = error_of(folder)
@@ -121,8 +144,10 @@ def test_toml_syntax_error_names_file_and_line(tmp_path):
 
 def test_unknown_posture_names_its_line(tmp_path):
     folder = write_scene(tmp_path, "odd", 'id = "odd"\ntitle = "Odd"\ndescription = "x"\npostures = ["standing"]\n')
-    assert "scene.toml:4: key 'postures': expected a non-empty list drawn from seated, supine, prone, " \
-           "got ['standing']" in error_of(folder)
+    assert (
+        "scene.toml:4: key 'postures': expected a non-empty list drawn from seated, supine, prone, "
+        "got ['standing']" in error_of(folder)
+    )
 
 
 def test_missing_title_and_mismatched_id_are_reported(tmp_path):
@@ -158,6 +183,7 @@ def test_user_folders_from_environment_load_and_override_built_ins(tmp_path, mon
 
 
 # -- the renderer (real GL) ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def gl():
@@ -286,11 +312,18 @@ def test_strict_renderer_raises_with_file_and_line(gl, tmp_path):
 
 # -- scenes list / validate / render ------------------------------------------------------------
 
+
 def test_parse_state():
     assert parse_state("calm=0.8, breath=0.3,t=4") == {"calm": 0.8, "breath_level": 0.3, "t_s": 4.0}
-    for bad, message in (("calm", "name=value"), ("mood=1", "unknown field 'mood'"), ("calm=hi", "expected a number"),
-                         ("calm=nan", "calm expected a number from -1e"), ("calm=nan", "got .nan."),
-                         ("t=inf", "t_s expected a number"), ("breath=1e300", "got '1e300'")):
+    for bad, message in (
+        ("calm", "name=value"),
+        ("mood=1", "unknown field 'mood'"),
+        ("calm=hi", "expected a number"),
+        ("calm=nan", "calm expected a number from -1e"),
+        ("calm=nan", "got .nan."),
+        ("t=inf", "t_s expected a number"),
+        ("breath=1e300", "got '1e300'"),
+    ):
         with pytest.raises(ValueError, match=message):
             parse_state(bad)
 
@@ -320,10 +353,18 @@ def test_validate_accepts_the_shipped_scenes(gl, capsys):
 def test_validate_reports_each_problem_with_file_and_line(gl, tmp_path, capsys):
     write_scene(tmp_path, "glow", GLOW_TOML.format(id="glow"), GLOW_FRAG)
     write_scene(tmp_path, "unused", GLOW_TOML.format(id="unused"), GLOW_FRAG.replace("vec3(u_glow)", "vec3(0.5)"))
-    write_scene(tmp_path, "nofade", frag="#version 330 core\nout vec4 c;\nuniform float u_fade;\n"
-                "void main() { c = vec4(0.5, 0.5, 0.5, u_fade); }\n")
-    write_scene(tmp_path, "black", frag="#version 330 core\nout vec4 c;\nuniform float u_fade;\n"
-                "void main() { c = vec4(vec3(0.0), 1.0) * u_fade; }\n")
+    write_scene(
+        tmp_path,
+        "nofade",
+        frag="#version 330 core\nout vec4 c;\nuniform float u_fade;\n"
+        "void main() { c = vec4(0.5, 0.5, 0.5, u_fade); }\n",
+    )
+    write_scene(
+        tmp_path,
+        "black",
+        frag="#version 330 core\nout vec4 c;\nuniform float u_fade;\n"
+        "void main() { c = vec4(vec3(0.0), 1.0) * u_fade; }\n",
+    )
     write_scene(tmp_path, "syntax", frag="#version 330 core\nout vec4 c;\nuniform float u_fade;\nvoid main() { c = }\n")
     write_scene(tmp_path, "badtoml", 'id = "badtoml"\ntitle = "T"\ndescription = "x"\npostures = ["prone"]\nfoo = 1\n')
     assert scenes_validate(tmp_path) == 1
@@ -417,8 +458,9 @@ def test_preview_keeps_last_good_scene_and_shows_errors(xvfb_display, tmp_path):
 
     folder = tmp_path / "ember"
     shutil.copytree(SCENES_FOLDER / "ember", folder)
-    result = subprocess.run([sys.executable, "-c", PREVIEW_CHECK, str(folder)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PREVIEW_CHECK, str(folder)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     r = json.loads(result.stdout.strip().splitlines()[-1])
     assert r["good_mean"] > 2
@@ -438,26 +480,42 @@ def test_preview_runs_frames_and_refuses_bad_input(xvfb_display, tmp_path):
     import subprocess
     import sys
 
-    code = "import sys; from tidewell.engine.render.preview import scenes_preview; " \
-           "sys.exit(scenes_preview(sys.argv[1], '160x90', frames=3))"
+    code = (
+        "import sys; from tidewell.engine.render.preview import scenes_preview; "
+        "sys.exit(scenes_preview(sys.argv[1], '160x90', frames=3))"
+    )
     run = subprocess.run([sys.executable, "-c", code, "ember"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "Keys: C / V sweep calm" in run.stderr
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 1 and "unknown scene" in run.stderr
 
 
-@pytest.mark.parametrize("extra,line,message", [
-    ("render_scale = nan\n", 5, "key 'render_scale': expected a number from 0.25 to 1.0, got nan"),
-    ("render_scale = inf\n", 5, "key 'render_scale': expected a number from 0.25 to 1.0, got inf"),
-    ("audio = { wind = nan }\n", 5, "key 'audio.wind': expected a volume between 0 and 1, got nan"),
-    ('[uniforms.u_glow]\nfield = "calm"\nrange = [0, 1e300]\n', 7,
-     "key 'uniforms.u_glow.range': expected [lo, hi] within -1e+06 to 1e+06, got [0, 1e+300]"),
-    ('[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [nan, 1]\n', 8,
-     "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi, got [nan, 1]"),
-    ('[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [0, ' + "9" * 400 + "]\n", 8,
-     "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi"),
-])
+@pytest.mark.parametrize(
+    "extra,line,message",
+    [
+        ("render_scale = nan\n", 5, "key 'render_scale': expected a number from 0.25 to 1.0, got nan"),
+        ("render_scale = inf\n", 5, "key 'render_scale': expected a number from 0.25 to 1.0, got inf"),
+        ("audio = { wind = nan }\n", 5, "key 'audio.wind': expected a volume between 0 and 1, got nan"),
+        (
+            '[uniforms.u_glow]\nfield = "calm"\nrange = [0, 1e300]\n',
+            7,
+            "key 'uniforms.u_glow.range': expected [lo, hi] within -1e+06 to 1e+06, got [0, 1e+300]",
+        ),
+        (
+            '[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [nan, 1]\n',
+            8,
+            "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi, got [nan, 1]",
+        ),
+        (
+            '[uniforms.u_glow]\nfield = "pace_bpm"\nrange = [0, 1]\ndomain = [0, ' + "9" * 400 + "]\n",
+            8,
+            "key 'uniforms.u_glow.domain': expected [lo, hi]: two numbers with lo < hi",
+        ),
+    ],
+)
 def test_scene_numbers_must_be_finite_and_bounded(tmp_path, extra, line, message):
     folder = write_scene(tmp_path, "bad", HEAD.format(id="bad") + extra)
     error = error_of(folder)
@@ -467,5 +525,7 @@ def test_scene_numbers_must_be_finite_and_bounded(tmp_path, extra, line, message
 
 def test_scene_toml_nested_thousands_deep_is_one_message(tmp_path):
     folder = write_scene(tmp_path, "deep", HEAD.format(id="deep") + "x = " + "[" * 100_000 + "]" * 100_000 + "\n")
-    assert error_of(folder) == f"{folder / 'scene.toml'}: too deeply nested (arrays or tables inside each other " \
-                               "thousands deep)"
+    assert (
+        error_of(folder) == f"{folder / 'scene.toml'}: too deeply nested (arrays or tables inside each other "
+        "thousands deep)"
+    )

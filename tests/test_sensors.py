@@ -1,4 +1,5 @@
 """Simulated heart and CSV replay, driven the way the session loop drives them, through the corrector."""
+
 from __future__ import annotations
 
 import math
@@ -36,6 +37,7 @@ def rr_swing_at_breath_rate(beats: list[RawRR], period_s: float) -> float:
 
 # --- simulated heart -------------------------------------------------------------------------
 
+
 def test_simulated_heart_is_a_beat_source_and_releases_beats_in_order_up_to_now():
     heart = SimulatedHeart(seed=3)
     assert isinstance(heart, BeatSource) and not heart.finished
@@ -67,7 +69,9 @@ def test_heart_rate_relaxes_from_start_toward_relaxed_over_30_minutes():
 
 def test_rr_shortens_on_inhale_and_swings_more_with_slow_breathing():
     # start == relaxed: no trend, so RR varies only with breathing and noise
-    slow = run_heart(SimulatedHeart(seed=2, start_hr=65, relaxed_hr=65, rsa_ms=45, ectopic_rate=0), 300.0, period_s=10.0)
+    slow = run_heart(
+        SimulatedHeart(seed=2, start_hr=65, relaxed_hr=65, rsa_ms=45, ectopic_rate=0), 300.0, period_s=10.0
+    )
     level_at_beat_start = [sine_breath(b.t_s - b.rr_ms / 1000, 10.0) for b in slow]
     r = np.corrcoef(level_at_beat_start, [b.rr_ms for b in slow])[0, 1]
     assert r < -0.5  # full lungs (end of inhale) -> shorter RR -> faster heart
@@ -96,6 +100,7 @@ def test_ectopic_beats_appear_at_the_configured_rate_and_the_corrector_flags_the
 
 
 # --- replay ----------------------------------------------------------------------------------
+
 
 def write(path, text: str):
     path.write_text(text, encoding="utf-8")

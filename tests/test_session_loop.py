@@ -1,6 +1,7 @@
 """The session loop's seam with its display: what a window or headset asks of the session (an end, a
 pause while the headset is off) reaches the runner as Controls on the queue, and the runner decides.
 A real session log (SQLite), WAV output and simulated heart; the display is scripted."""
+
 from __future__ import annotations
 
 import types
@@ -37,8 +38,15 @@ class ScriptedDisplay(NothingShown):
 def _play(tmp_path, display, presence=None):
     store = SessionStore(tmp_path / "tidewell.db")
     program = load_program(resolve_program("taster"))
-    session_id = store.begin(program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-                             client="C-1", sensor="sim", virtual_time=True, seed=0)
+    session_id = store.begin(
+        program_id=program.id,
+        program_title=program.title,
+        program_minutes=program.minutes,
+        client="C-1",
+        sensor="sim",
+        virtual_time=True,
+        seed=0,
+    )
     writer = store.writer(session_id)
     said: list[str] = []
     loop = SessionLoop(program, ContactFrames(program, said.append), display, presence, frame_rate=10.0)
@@ -63,8 +71,11 @@ def test_a_display_that_asks_for_the_end_ends_the_session_gently_through_the_que
 
 
 def test_a_headset_taken_off_pauses_through_the_queue_and_put_on_resumes(tmp_path):
-    display = ScriptedDisplay({11: ("headset_off", "taken off"), 21: ("headset_on", "put on")},
-                              end_at_frame=41, reason="the headset runtime asked the session to exit")
+    display = ScriptedDisplay(
+        {11: ("headset_off", "taken off"), 21: ("headset_on", "put on")},
+        end_at_frame=41,
+        reason="the headset runtime asked the session to exit",
+    )
     status, events, said = _play(tmp_path, display, HeadsetPresence("continue"))
     kinds = [(kind, t_s) for kind, _, t_s in events if kind in ("headset_off", "pause", "headset_on", "resume")]
     assert kinds == [("headset_off", 1.0), ("pause", 1.0), ("headset_on", 2.0), ("resume", 2.0)]
@@ -81,12 +92,19 @@ def test_every_target_has_what_the_session_loop_asks_of_it():
     from tidewell.engine.xr.target import XrTarget
 
     def methods(protocol) -> set[str]:
-        return {name for name, value in vars(protocol).items() if not name.startswith("_") and inspect.isfunction(value)}
+        return {
+            name for name, value in vars(protocol).items() if not name.startswith("_") and inspect.isfunction(value)
+        }
 
     every = methods(RenderTarget)  # `closed` and `description` are attributes of some kinds: not checked here
     live = every | methods(LiveTarget) | {"end_request"}
     assert {"render", "drain_problems", "close"} <= every and {"wait_frame", "end_request", "as_seen"} <= live
-    for kind, wanted in ((OffscreenTarget, every), (NullTarget, every), (WindowTarget, live), (XrTarget, live),
-                         (NothingShown, live)):
+    for kind, wanted in (
+        (OffscreenTarget, every),
+        (NullTarget, every),
+        (WindowTarget, live),
+        (XrTarget, live),
+        (NothingShown, live),
+    ):
         missing = sorted(name for name in wanted if not hasattr(kind, name))
         assert not missing, f"{kind.__name__} lacks {missing}"

@@ -1,4 +1,5 @@
 """The SQLite session log: schema, owner-only file, writes off the frame thread, crash safety."""
+
 import ast
 import os
 import re
@@ -20,9 +21,18 @@ from tidewell.sessions.summary import format_table, summarize
 
 
 def log_a_session(store, minutes=3.0, seed=0):
-    program = load_program(resolve_program("taster"), {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}).scaled_to(minutes)
-    sid = store.begin(program_id=program.id, program_title=program.title, program_minutes=program.minutes,
-                      client="C-017", sensor="sim", virtual_time=True, seed=seed)
+    program = load_program(
+        resolve_program("taster"), {"dusk_ocean", "ember", "sea_floor", "eyes_closed", "aurora_night", "forest_canopy"}
+    ).scaled_to(minutes)
+    sid = store.begin(
+        program_id=program.id,
+        program_title=program.title,
+        program_minutes=program.minutes,
+        client="C-017",
+        sensor="sim",
+        virtual_time=True,
+        seed=seed,
+    )
     writer = store.writer(sid)
     runner = SessionRunner(program, SimulatedHeart(seed=seed), unattended=True)
     clock = VirtualClock()
@@ -53,7 +63,15 @@ def test_a_logged_session_has_every_table_filled(tmp_path):
     assert [p["name"] for p in phases] == [p.name for p in program.phases]
     assert all(p["ended_s"] is not None for p in phases)
     beats = store.beats(sid)
-    assert len(beats) > 150 and {b["quality"] for b in beats} <= {"ok", "ectopic", "long", "short", "missed", "extra", "out_of_range"}
+    assert len(beats) > 150 and {b["quality"] for b in beats} <= {
+        "ok",
+        "ectopic",
+        "long",
+        "short",
+        "missed",
+        "extra",
+        "out_of_range",
+    }
     for b in beats:  # raw and corrected series are both kept
         if b["quality"] == "ok":
             assert b["corrected_rr_ms"] == b["rr_ms"]
@@ -121,8 +139,11 @@ def test_killed_process_leaves_a_readable_session_marked_interrupted(tmp_path):
 # -- the store owns every SQL statement -----------------------------------------------------------------
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("core", "sensors", "scenes", "sessions", "audio", "engine", "benchmarks")
-SQL_STATEMENT = re.compile(r"\bSELECT\b.*\bFROM\b|\bINSERT\s+(OR\s+[A-Z]+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
-                           r"|\bDELETE\s+FROM\b|\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX)\b|\bPRAGMA\s+\w+", re.S)
+SQL_STATEMENT = re.compile(
+    r"\bSELECT\b.*\bFROM\b|\bINSERT\s+(OR\s+[A-Z]+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
+    r"|\bDELETE\s+FROM\b|\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX)\b|\bPRAGMA\s+\w+",
+    re.S,
+)
 
 
 def sql_outside_the_store(source: str, where: str) -> list[str]:
@@ -143,18 +164,29 @@ def sql_outside_the_store(source: str, where: str) -> list[str]:
 
 
 def test_the_scan_finds_sql_and_the_connection_where_they_are():
-    snippet = textwrap.dedent('''
+    snippet = textwrap.dedent("""
         rows = s.conn.execute("SELECT pseudonym FROM clients WHERE rowid = ?", (1,)).fetchall()
         db.execute(f"DELETE FROM {table} WHERE session_id = ?", (2,))
         cursor.execute("UPDATE sessions SET status = ?", ("x",))
         conn.execute("INSERT OR REPLACE INTO phases VALUES (?)", (3,))
         conn.execute("PRAGMA query_only = ON")
-    ''')
+    """)
     found = sql_outside_the_store(snippet, "made_up.py")
-    assert [line.split(": ", 1)[1][:8] for line in found] == [".conn", "SQL 'SEL", "SQL 'DEL", "SQL 'UPD", "SQL 'INS",
-                                                                "SQL 'PRA"], found
-    assert sql_outside_the_store('"""Select a scene from the list; update the view, then set it."""\n'
-                                 'connection = store.connection_count\n', "prose.py") == []
+    assert [line.split(": ", 1)[1][:8] for line in found] == [
+        ".conn",
+        "SQL 'SEL",
+        "SQL 'DEL",
+        "SQL 'UPD",
+        "SQL 'INS",
+        "SQL 'PRA",
+    ], found
+    assert (
+        sql_outside_the_store(
+            '"""Select a scene from the list; update the view, then set it."""\nconnection = store.connection_count\n',
+            "prose.py",
+        )
+        == []
+    )
 
 
 def test_no_module_but_the_stores_own_holds_sql_or_touches_its_connection():
@@ -173,19 +205,26 @@ def test_the_clients_overview_and_numbers_are_what_the_log_holds(tmp_path):
     store = SessionStore(tmp_path / "tidewell.db")
     for pseudonym in ("C-2", "C-1", "C-3"):
         store.ensure_client(pseudonym)
-    first = store.begin(program_id="taster", program_title="t", program_minutes=3, client="C-1", sensor="sim",
-                        virtual_time=True, seed=0)
-    store.begin(program_id="taster", program_title="t", program_minutes=3, client="C-1", sensor="sim",
-                virtual_time=True, seed=0)
+    first = store.begin(
+        program_id="taster", program_title="t", program_minutes=3, client="C-1", sensor="sim", virtual_time=True, seed=0
+    )
+    store.begin(
+        program_id="taster", program_title="t", program_minutes=3, client="C-1", sensor="sim", virtual_time=True, seed=0
+    )
     store.set_resonance("C-3", 5.5, first)
     with store.conn:  # C-3 came later than C-1's sessions: the most recent first
         store.conn.execute("UPDATE sessions SET started_at = '2026-01-01T00:00:00+00:00' WHERE id = ?", (first,))
-        store.conn.execute("INSERT INTO sessions (started_at, status, program_id, program_title, program_minutes,"
-                           " client, sensor, virtual_time) VALUES ('2027-01-01', 'completed', 'taster', 't', 3,"
-                           " 'C-3', 'sim', 1)")
+        store.conn.execute(
+            "INSERT INTO sessions (started_at, status, program_id, program_title, program_minutes,"
+            " client, sensor, virtual_time) VALUES ('2027-01-01', 'completed', 'taster', 't', 3,"
+            " 'C-3', 'sim', 1)"
+        )
     overview = [dict(row) for row in store.clients_overview()]
     assert [(c["pseudonym"], c["sessions"], c["resonance_bpm"]) for c in overview] == [
-        ("C-3", 1, 5.5), ("C-1", 2, None), ("C-2", 0, None)]
+        ("C-3", 1, 5.5),
+        ("C-1", 2, None),
+        ("C-2", 0, None),
+    ]
     assert overview[0]["last_started"] == "2027-01-01" and overview[2]["last_started"] is None
     numbers = {c["pseudonym"]: c["id"] for c in overview}
     assert numbers == {"C-2": 1, "C-1": 2, "C-3": 3}  # in the order they were added

@@ -1,4 +1,5 @@
 """The one key-to-line lookup the program, scene and key-map validators share (core/toml_file.py)."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ Each check runs in a fresh process, as the app does: the window's GL context is 
 the process makes (an EGL context made earlier in the same process can spoil the window's
 default framebuffer; see WindowTarget.snapshot).
 """
+
 import json
 import os
 import shutil
@@ -67,16 +68,18 @@ def test_window_shows_the_frame_and_maps_keys(xvfb_display):
 
 def _send_key(display: str, name: str) -> None:
     env = {**os.environ, "DISPLAY": display}
-    ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Tidewell"], env=env,
-                         capture_output=True, text=True).stdout.split()
+    ids = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", "Tidewell"], env=env, capture_output=True, text=True
+    ).stdout.split()
     assert ids, "the Tidewell window is not on the display"
     subprocess.run(["xdotool", "key", "--window", ids[-1], name], env=env, check=True)
 
 
 def _start_windowed_run(tidewell_cmd: list[str], env: dict) -> tuple[subprocess.Popen, list[str]]:
     """`tidewell run --minutes 3` with a window, once its first phase has begun; the lines read so far."""
-    proc = subprocess.Popen([*tidewell_cmd, "run", "--minutes", "3"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*tidewell_cmd, "run", "--minutes", "3"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     lines = []
     deadline = time.monotonic() + 60
     while not any("phase 1/" in line for line in lines) and time.monotonic() < deadline:
@@ -85,8 +88,7 @@ def _start_windowed_run(tidewell_cmd: list[str], env: dict) -> tuple[subprocess.
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed (bash .ci/install --dev)")
-def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, tidewell_cmd, cli_env,
-                                                               wait_for_logged):
+def test_windowed_session_space_advances_and_escape_ends_gently(xvfb_display, tidewell_cmd, cli_env, wait_for_logged):
     cli_env["DISPLAY"] = xvfb_display
     proc, lines = _start_windowed_run(tidewell_cmd, cli_env)
     # 8 s of session logged (4 Hz samples): past the middle of the settle phase, its contact frame is taken.

@@ -1,5 +1,6 @@
 """Headset maths, blend modes, presence ramps and the missing-runtime message: what runs without a
 runtime. The session against a real runtime (Monado) is in tests/xr."""
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,12 @@ def test_a_symmetric_field_of_view_gives_the_usual_perspective():
 def test_an_asymmetric_field_of_view_maps_its_edges_to_the_clip_edges():
     left, right, up, down = -0.9, 0.6, 0.7, -0.8
     proj = projection_from_fov(left, right, up, down)
-    for angle_x, angle_y, expected in ((left, 0.0, (-1, None)), (right, 0.0, (1, None)),
-                                       (0.0, up, (None, 1)), (0.0, down, (None, -1))):
+    for angle_x, angle_y, expected in (
+        (left, 0.0, (-1, None)),
+        (right, 0.0, (1, None)),
+        (0.0, up, (None, 1)),
+        (0.0, down, (None, -1)),
+    ):
         point = np.array([math.tan(angle_x), math.tan(angle_y), -1.0, 1.0]) * 3.0
         clip = proj @ point
         ndc = clip[:2] / clip[3]
@@ -118,9 +123,23 @@ def test_an_overlay_scene_keeps_its_alpha_so_the_room_shows_around_the_light():
         renderer = SceneRenderer(ctx, scenes, strict=True)
         guard = GuardedFrame(ctx)
         fbo = ctx.framebuffer(color_attachments=[ctx.texture((160, 120), 4)])
-        state = FrameState(t_s=10.0, phase_index=0, phase_name="p", phase_elapsed_s=10.0, phase_progress=0.1,
-                           breath_phase=0.3, breath_stage=None, breath_level=0.7, pace_bpm=6.0, calm=0.5,
-                           posture=Posture.SEATED, scene="room_light", previous_scene=None, crossfade=1.0, fade=1.0)
+        state = FrameState(
+            t_s=10.0,
+            phase_index=0,
+            phase_name="p",
+            phase_elapsed_s=10.0,
+            phase_progress=0.1,
+            breath_phase=0.3,
+            breath_stage=None,
+            breath_level=0.7,
+            pace_bpm=6.0,
+            calm=0.5,
+            posture=Posture.SEATED,
+            scene="room_light",
+            previous_scene=None,
+            crossfade=1.0,
+            fade=1.0,
+        )
         alphas = []
         for keep in (True, False):
             guard.render(renderer, state, fbo, (160, 120), keep_alpha=keep)
@@ -158,7 +177,9 @@ def test_taking_the_headset_off_pauses_and_putting_it_on_ramps_light_and_sound_b
     runner.step(6.0)
     assert not runner.paused
     assert [(e.kind, e.t_s) for e in runner.drain_events() if e.kind in ("pause", "resume")] == [
-        ("pause", 1.0), ("resume", 6.0)]
+        ("pause", 1.0),
+        ("resume", 6.0),
+    ]
     levels = []
     for t in np.arange(6.0, 6.0 + RAMP_S + 0.5, 0.05):
         presence.step(t)

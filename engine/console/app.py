@@ -6,6 +6,7 @@ closes with 4401. Every state change must come from the console's own page as JS
 Client pseudonyms travel only in request and response bodies, never in URLs: clients are
 addressed by number.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,10 @@ import contextlib
 import html
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,16 +28,15 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tidewell.core.keymap import default_keymap, load_keymap
+from tidewell.core.limits import MAX_ROW_ID
 from tidewell.engine.console.auth import COOKIE, Pairing, PairingRefused
 from tidewell.engine.console.bodies import BadBody, Control, NewClient, PairBody, RatingBody, StartBody, parse
-from tidewell.engine.console.guards import (LOOPBACK_HOSTS, BodyLimit, SameOriginJson, SecurityHeaders,
-                                             origin_refusal)
+from tidewell.engine.console.guards import LOOPBACK_HOSTS, BodyLimit, SameOriginJson, SecurityHeaders, origin_refusal
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
-from tidewell.core.keymap import default_keymap, load_keymap
-from tidewell.sessions.export import json_safe
-from tidewell.core.limits import MAX_ROW_ID
-from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.engine.console.shared_store import SharedStore
+from tidewell.sessions.export import json_safe
+from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store_checks import StoreError, store_error
 
 STATIC = Path(__file__).with_name("static")
@@ -74,12 +75,18 @@ def build_app(config: ConsoleConfig) -> Starlette:
         WebSocketRoute("/ws/live", live),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=list(config.hosts)),
-                  Middleware(SameOriginJson, hosts=config.hosts), Middleware(BodyLimit)]
-    app = Starlette(routes=routes, middleware=middleware,
-                    exception_handlers={BadBody: _bad_body, StoreError: _store_problem,
-                                        sqlite3.Error: _store_problem},
-                    lifespan=_lifespan)
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(config.hosts)),
+        Middleware(SameOriginJson, hosts=config.hosts),
+        Middleware(BodyLimit),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={BadBody: _bad_body, StoreError: _store_problem, sqlite3.Error: _store_problem},
+        lifespan=_lifespan,
+    )
     app.state.console = config
     app.state.store = SharedStore(config.db_path)  # one for the app's life: a log that cannot be used says so now
     return app
@@ -135,6 +142,7 @@ def authenticated(handler):
         if not _config(request).pairing.valid(_token(request)):
             return JSONResponse({"error": "not paired: enter the code shown on the engine's screen"}, 401)
         return await handler(request)
+
     return guarded
 
 
@@ -148,8 +156,9 @@ async def pair(request: Request):
         token = _config(request).pairing.pair(body.code)
     except PairingRefused as refused:
         if refused.retry_after_s is not None:
-            return JSONResponse({"error": str(refused)}, 429,
-                                headers={"Retry-After": str(max(1, round(refused.retry_after_s)))})
+            return JSONResponse(
+                {"error": str(refused)}, 429, headers={"Retry-After": str(max(1, round(refused.retry_after_s)))}
+            )
         return JSONResponse({"error": str(refused)}, 403)
     response = JSONResponse({"paired": True, "token": token})
     response.set_cookie(COOKIE, token, max_age=TOKEN_MAX_AGE_S, **_cookie_flags(request))
@@ -176,7 +185,9 @@ async def pairing_help(request: Request):
     if config.public_url and config._qr is None:
         import segno
 
-        config._qr = segno.make(config.public_url, error="m").png_data_uri(scale=6, border=2, dark="#101418", light="#c9ced6")
+        config._qr = segno.make(config.public_url, error="m").png_data_uri(
+            scale=6, border=2, dark="#101418", light="#c9ced6"
+        )
     return JSONResponse({"url": config.public_url, "qr": config._qr})
 
 
@@ -207,8 +218,13 @@ async def client_history(request: Request):
         if pseudonym is None:
             return None
         overview = client_overview(s, pseudonym, progress=False)
-        return {"id": client_id, "pseudonym": pseudonym, "resonance_bpm": overview.resonance_bpm,
-                "sessions": [asdict(x) for x in overview.sessions]}
+        return {
+            "id": client_id,
+            "pseudonym": pseudonym,
+            "resonance_bpm": overview.resonance_bpm,
+            "sessions": [asdict(x) for x in overview.sessions],
+        }
+
     found = None if client_id is None else await _store(request).run(read)
     if found is None:
         return JSONResponse({"error": f"no client {request.path_params['client_id']}"}, 404)
@@ -221,6 +237,7 @@ async def add_client(request: Request):
     def write(s):
         s.ensure_client(pseudonym)
         return s.client_id(pseudonym)
+
     return JSONResponse({"id": await _store(request).run(write), "pseudonym": pseudonym})
 
 
@@ -233,6 +250,7 @@ async def programs(request: Request):
             except ProgramError as error:
                 problems.append(str(error))
         return {"programs": listed, "problems": problems}
+
     return JSONResponse(json_safe(await asyncio.to_thread(read)))
 
 
@@ -248,17 +266,28 @@ async def thumbnail(request: Request):
 async def start(request: Request):
     body = await _body(request, StartBody)
     if body.program not in builtin_programs():
-        return JSONResponse({"error": f"bad request body: program: no program {body.program!r}",
-                             "problems": [{"field": "program", "problem": "no such program"}]}, 422)
+        return JSONResponse(
+            {
+                "error": f"bad request body: program: no program {body.program!r}",
+                "problems": [{"field": "program", "problem": "no such program"}],
+            },
+            422,
+        )
 
     pseudonym = await _store(request).run(lambda s: s.client_pseudonym(body.client_id))
     if pseudonym is None:
-        return JSONResponse({"error": f"bad request body: client_id: no client {body.client_id}",
-                             "problems": [{"field": "client_id", "problem": "no such client"}]}, 422)
+        return JSONResponse(
+            {
+                "error": f"bad request body: client_id: no client {body.client_id}",
+                "problems": [{"field": "client_id", "problem": "no such client"}],
+            },
+            422,
+        )
     try:
         answer = _config(request).hub.request_start(
             StartRequest(pseudonym, body.client_id, body.program, body.minutes, body.before.model_dump()),
-            body.request_id)
+            body.request_id,
+        )
     except ConsoleBusy as busy:
         return JSONResponse({"error": str(busy)}, 409)
     return JSONResponse(answer)
@@ -288,8 +317,9 @@ async def rating(request: Request):
     if session_id is None:
         return JSONResponse({"error": f"no session {request.path_params['session_id']}"}, 404)
     try:
-        await _store(request).run(lambda s: s.set_self_report(session_id, body.moment, body.pain, body.stress,
-                                                               body.note))
+        await _store(request).run(
+            lambda s: s.set_self_report(session_id, body.moment, body.pain, body.stress, body.note)
+        )
     except ValueError as error:
         return JSONResponse({"error": str(error)}, 404 if str(error).startswith("no session") else 422)
     return JSONResponse({"stored": body.moment})
@@ -309,6 +339,7 @@ async def report(request: Request):
             return html_report(s, session_id)
         except ExportError as error:
             return f"<p>{html.escape(str(error))}</p>"
+
     page = None if session_id is None else await _store(request).run(make)
     if page is None:
         return JSONResponse({"error": f"no finished session {request.path_params['session_id']}"}, 404)
@@ -349,9 +380,20 @@ async def live(websocket: WebSocket):
 
 def program_view(program) -> dict:
     return {
-        "id": program.id, "title": program.title, "description": program.description,
+        "id": program.id,
+        "title": program.title,
+        "description": program.description,
         "minutes": round(program.minutes, 2),
-        "phases": [{"name": p.name, "kind": p.kind.value, "scene": p.scene, "posture": p.posture.value,
-                    "minutes": round(p.minutes, 3), "pace": round(p.breathing.rate_bpm, 2),
-                    "waits": p.advance.value == "therapist"} for p in program.phases],
+        "phases": [
+            {
+                "name": p.name,
+                "kind": p.kind.value,
+                "scene": p.scene,
+                "posture": p.posture.value,
+                "minutes": round(p.minutes, 3),
+                "pace": round(p.breathing.rate_bpm, 2),
+                "waits": p.advance.value == "therapist",
+            }
+            for p in program.phases
+        ],
     }

@@ -6,6 +6,7 @@ each code pairs one device. Wrong codes are rate-limited for everyone at once, s
 attacker on the LAN can change address at will: after MAX_FAILURES in FAILURE_WINDOW_S, pairing
 is refused until the window has passed, and the code is replaced after every ROTATE_AFTER failures.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from tidewell.core.errors import TidewellError
 
@@ -87,7 +88,7 @@ class Pairing:
                 self._tokens.pop(_digest(token), None)
 
     def _rotate(self) -> None:
-        self._code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+        self._code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         self._failures_since_rotation = 0
         self._announce(self._code)
 

@@ -4,19 +4,21 @@ Strict: no string is read as a number or a boolean, no float as an integer; unkn
 refused, so a misspelt field is reported rather than silently ignored. Wrong input becomes a 422
 naming the field.
 """
+
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, TypeVar, Union
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tidewell.core.errors import TidewellError
-from tidewell.core.terminal import control_characters
 from tidewell.core.limits import MAX_NOTE_CHARS, MAX_ROW_ID
+from tidewell.core.terminal import control_characters
 from tidewell.sessions.program import MAX_PROGRAM_MINUTES, MIN_SCALED_MINUTES
 from tidewell.sessions.pseudonyms import checked_pseudonym
 
 MARKER_MAX = 200
+
 
 def _printable(text: str) -> str:
     """Free text from the tablet, with no control characters (they would reach terminals and logs)."""
@@ -56,7 +58,7 @@ class RatingBody(Rating):
 class StartBody(Body):
     client_id: RowId
     program: Annotated[str, Field(max_length=100)]
-    minutes: Optional[Annotated[float, Field(ge=MIN_SCALED_MINUTES, le=MAX_PROGRAM_MINUTES)]] = None
+    minutes: Annotated[float, Field(ge=MIN_SCALED_MINUTES, le=MAX_PROGRAM_MINUTES)] | None = None
     before: Rating = Rating()
     request_id: RequestId = None
 
@@ -75,7 +77,7 @@ class PauseControl(Body):
 
 class MarkerControl(Body):
     action: Literal["marker"]
-    text: Optional[Annotated[str, Field(max_length=MARKER_MAX), AfterValidator(_printable)]] = None
+    text: Annotated[str, Field(max_length=MARKER_MAX), AfterValidator(_printable)] | None = None
     request_id: RequestId = None
 
 
@@ -84,8 +86,7 @@ class EndControl(Body):
     request_id: RequestId = None
 
 
-Control = TypeAdapter(Annotated[Union[NextControl, PauseControl, MarkerControl, EndControl],
-                                Field(discriminator="action")])
+Control = TypeAdapter(Annotated[NextControl | PauseControl | MarkerControl | EndControl, Field(discriminator="action")])
 Parsed = TypeVar("Parsed")
 
 
@@ -93,8 +94,10 @@ class BadBody(TidewellError, ValueError):
     """A body that does not fit its schema; str() names each field and what is wrong with it."""
 
     def __init__(self, error: ValidationError):
-        self.problems = [{"field": _field(e), "problem": e["msg"].removeprefix("Value error, ")}
-                         for e in error.errors(include_url=False, include_input=False, include_context=False)]
+        self.problems = [
+            {"field": _field(e), "problem": e["msg"].removeprefix("Value error, ")}
+            for e in error.errors(include_url=False, include_input=False, include_context=False)
+        ]
         super().__init__("; ".join(f"{p['field']}: {p['problem']}" for p in self.problems))
 
 

@@ -5,6 +5,7 @@ overrides it). They are reused while they load, match each other, are in date an
 current LAN address; otherwise they are made anew. The tablet checks the certificate once by its
 SHA-256 fingerprint, which the engine prints beside the pairing code.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,9 +14,9 @@ import hashlib
 import ipaddress
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import platformdirs
 from cryptography import x509
@@ -47,8 +48,9 @@ def config_dir() -> Path:
     return Path(override) if override else platformdirs.user_config_path("tidewell", appauthor=False)
 
 
-def console_certificate(names: list[str], folder: Path | None = None,
-                        say: Callable[[str], None] = print) -> ConsoleCertificate:
+def console_certificate(
+    names: list[str], folder: Path | None = None, say: Callable[[str], None] = print
+) -> ConsoleCertificate:
     """The certificate for `names` (addresses and host names; the first is the LAN address)."""
     folder = folder or config_dir()
     cert_path, key_path = folder / CERT_FILE, folder / KEY_FILE
@@ -59,17 +61,25 @@ def console_certificate(names: list[str], folder: Path | None = None,
         cert = _self_signed(key, names)
         try:
             private_folder(folder)
-            write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            write_private(
+                key_path,
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ),
+            )
             write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         except OSError as error:
-            raise OutputFileError(f"cannot keep the console's TLS certificate in {folder}: {error.strerror or error} "
-                          "(TIDEWELL_CONFIG_DIR chooses another folder)") from None
+            raise OutputFileError(
+                f"cannot keep the console's TLS certificate in {folder}: {error.strerror or error} "
+                "(TIDEWELL_CONFIG_DIR chooses another folder)"
+            ) from None
     else:
         mode = stat.S_IMODE(key_path.stat().st_mode)
         if mode & 0o077:
-            say(f"note: the console's key {key_path} can be read by others (mode {mode:04o}); "
-                "tidewell leaves a mode you set alone")
+            say(
+                f"note: the console's key {key_path} can be read by others (mode {mode:04o}); "
+                "tidewell leaves a mode you set alone"
+            )
     return ConsoleCertificate(cert_path, key_path, fingerprint(cert), spki_sha256(cert), made)
 
 
@@ -89,10 +99,11 @@ def _reusable(cert_path: Path, key_path: Path, names: list[str]) -> x509.Certifi
         alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (OSError, ValueError, TypeError, x509.ExtensionNotFound):
         return None  # missing or damaged
-    if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-            cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+    if key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
         return None
-    if cert.not_valid_after_utc - dt.timedelta(days=RENEW_BEFORE_DAYS) < dt.datetime.now(dt.timezone.utc):
+    if cert.not_valid_after_utc - dt.timedelta(days=RENEW_BEFORE_DAYS) < dt.datetime.now(dt.UTC):
         return None
     if names and _san(names[0]) not in list(alt):
         return None  # the clinic network gave this machine a new address
@@ -107,21 +118,41 @@ def _san(name: str) -> x509.GeneralName:
 
 
 def _self_signed(key: ec.EllipticCurvePrivateKey, names: list[str]) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tidewell console"),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tidewell (self-signed, this install)")])
+    now = dt.datetime.now(dt.UTC)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "Tidewell console"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tidewell (self-signed, this install)"),
+        ]
+    )
     sans = list(dict.fromkeys(_san(n) for n in names))
     public = key.public_key()
-    return (x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(subject).public_key(public)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=VALID_DAYS))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
-            .sign(key, hashes.SHA256()))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=False,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )

@@ -5,6 +5,7 @@ A page on another port of the same host is another origin but the same site, so 
 ride along with its forms and no-cors fetches; only the Origin header tells them apart. Browsers
 send Origin on every POST and every WebSocket handshake.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,9 +49,11 @@ class SecurityHeaders:
     """Pages of this app only, never framed, sniffed or cached (they carry health data); the console
     page loads nothing from elsewhere."""
 
-    PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; connect-src 'self' {socket}; "
-                   "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                   "frame-ancestors 'none'")
+    PAGE_POLICY = (
+        "default-src 'self'; img-src 'self' data:; connect-src 'self' {socket}; "
+        "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
 
     def __init__(self, app):
         self.app = app
@@ -73,6 +76,7 @@ class SecurityHeaders:
                 headers.setdefault("Content-Security-Policy", policy)
                 headers.setdefault("Cache-Control", "no-store")
             await send(message)
+
         await self.app(scope, receive, send_with_headers)
 
 
@@ -91,10 +95,14 @@ class SameOriginJson:
             return await self.app(scope, receive, send)
         if scope["method"] in SAFE_METHODS:
             site = Headers(scope=scope).get("sec-fetch-site")
-            if site not in (None, "same-origin", "none") and scope["path"] not in OPEN_PATHS \
-                    and not scope["path"].startswith("/static/"):
+            if (
+                site not in (None, "same-origin", "none")
+                and scope["path"] not in OPEN_PATHS
+                and not scope["path"].startswith("/static/")
+            ):
                 return await _refuse(403, f"asked for by another site's page (Sec-Fetch-Site: {site[:20]})")(
-                    scope, receive, send)
+                    scope, receive, send
+                )
         else:
             headers = Headers(scope=scope)
             refusal = origin_refusal(scope, self.hosts, headers.get("origin"))
@@ -104,7 +112,8 @@ class SameOriginJson:
             if media_type != "application/json":
                 shown = media_type or "none"
                 return await _refuse(415, f"Content-Type must be application/json, not {shown[:60]}")(
-                    scope, receive, send)
+                    scope, receive, send
+                )
         await self.app(scope, receive, send)
 
 

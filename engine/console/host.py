@@ -4,6 +4,7 @@ The web server runs on a thread of its own; sessions run on the main thread exac
 `tidewell run` runs them (window, sound, log), with the console's commands fed in as controls.
 A console that disconnects, reconnects or doubles up changes nothing in the session.
 """
+
 from __future__ import annotations
 
 import io
@@ -13,20 +14,20 @@ import sqlite3
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from tidewell.core.errors import ResourceUnavailable
+from tidewell.core.terminal import say as terminal_say
+from tidewell.core.words import status_words
 from tidewell.engine.console.auth import Pairing, spaced
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.engine.session import RunOptions, StopRequest, run_session
-from tidewell.core.terminal import say as terminal_say
 from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sensors.ble import BluetoothUnavailable
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
-from tidewell.core.words import status_words
 
 SERVER_START_TIMEOUT_S = 15.0
 
@@ -98,9 +99,20 @@ def _start_server(app, options: ConsoleOptions, tls: dict):
     from tidewell.engine.console.guards import MAX_BODY_BYTES
 
     host = "0.0.0.0" if options.lan else "127.0.0.1"
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=options.port, log_level="warning",
-                                           access_log=False, lifespan="on", ws="websockets-sansio",
-                                           ws_max_size=MAX_BODY_BYTES, server_header=False, **tls))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=options.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            ws="websockets-sansio",
+            ws_max_size=MAX_BODY_BYTES,
+            server_header=False,
+            **tls,
+        )
+    )
     failure: list[BaseException] = []
     thread = threading.Thread(target=_serve, args=(server, failure), name="tidewell-console-web", daemon=True)
     thread.start()
@@ -110,8 +122,10 @@ def _start_server(app, options: ConsoleOptions, tls: dict):
     if not server.started:
         server.should_exit = True
         why = f": {failure[0]}" if failure else ""
-        raise ResourceUnavailable(f"the console could not listen on {host}:{options.port}{why} "
-                      f"(is another console running? choose another --port)")
+        raise ResourceUnavailable(
+            f"the console could not listen on {host}:{options.port}{why} "
+            f"(is another console running? choose another --port)"
+        )
     return server, thread
 
 
@@ -119,13 +133,17 @@ def _announce(options: ConsoleOptions, url: str, pairing: Pairing, certificate) 
     """Say where the console is and how to pair."""
     say = options.say
     if not options.lan:
-        say(f"console: {url}#pair={pairing.code}  (pairing code {spaced(pairing.code)}; "
-            "only this computer can connect, --lan for a tablet)")
+        say(
+            f"console: {url}#pair={pairing.code}  (pairing code {spaced(pairing.code)}; "
+            "only this computer can connect, --lan for a tablet)"
+        )
         return
     say(f"console on the clinic network: {url}  pairing code: {spaced(pairing.code)}")
     say(f"  certificate SHA-256: {certificate.fingerprint}")
-    say("  (self-signed for this computer: the tablet's browser shows this fingerprint once; accept it only if"
-        " it matches)" + ("; certificate made now" if certificate.made else ""))
+    say(
+        "  (self-signed for this computer: the tablet's browser shows this fingerprint once; accept it only if"
+        " it matches)" + ("; certificate made now" if certificate.made else "")
+    )
     for line in _terminal_qr(url):
         say(line)
 
@@ -167,15 +185,29 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
         began_as.append(session_id)
         before = request.before
         if before.get("pain") is not None or before.get("stress") is not None or before.get("note"):
-            store.set_self_report(session_id, "before", before.get("pain"), before.get("stress"),
-                                  before.get("note", ""))
+            store.set_self_report(
+                session_id, "before", before.get("pain"), before.get("stress"), before.get("note", "")
+            )
         hub.session_began(session_id, request.client_id, program_view(program))
 
-    run = RunOptions(client=request.client, sensor=options.sensor, virtual_time=False, headless=options.headless,
-                     seed=options.seed, audio_device=options.audio_device, adapter=options.adapter, say=say,
-                     controls=hub.controls, on_begin=began, on_frame=hub.frame, on_event=hub.event,
-                     client_label=f"client #{request.client_id}", attended=True, target=options.target,
-                     sound_when_headset_off=options.sound_when_headset_off)
+    run = RunOptions(
+        client=request.client,
+        sensor=options.sensor,
+        virtual_time=False,
+        headless=options.headless,
+        seed=options.seed,
+        audio_device=options.audio_device,
+        adapter=options.adapter,
+        say=say,
+        controls=hub.controls,
+        on_begin=began,
+        on_frame=hub.frame,
+        on_event=hub.event,
+        client_label=f"client #{request.client_id}",
+        attended=True,
+        target=options.target,
+        sound_when_headset_off=options.sound_when_headset_off,
+    )
     try:
         result = run_session(program, run, store)
     except (ValueError, OSError, XrUnavailable, BluetoothUnavailable, sqlite3.Error) as error:

@@ -4,6 +4,7 @@ The session loop (main thread) calls frame() and event(); the web server's threa
 snapshots and queue commands. One lock guards the little shared state; the session loop holds
 it for microseconds per frame and never waits on the web side.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,6 +39,7 @@ class StartRequest:
 @dataclass
 class SessionView:
     """The running (or last) session as the console shows it."""
+
     session_id: int | None = None
     client_id: int | None = None
     program: dict | None = None  # id, title, minutes, phases [{name, kind, scene, posture, minutes}]
@@ -71,13 +73,23 @@ class ConsoleHub:
 
     def frame(self, state: FrameState) -> None:
         latest = {
-            "t_s": round(state.t_s, 2), "phase": state.phase_index, "phase_name": state.phase_name,
-            "phase_elapsed_s": round(state.phase_elapsed_s, 1), "phase_progress": round(state.phase_progress, 4),
-            "hr": _num(state.hr_bpm, 1), "rmssd": _num(state.rmssd_ms, 1), "pace": _num(state.pace_bpm, 2),
-            "target_pace": _num(state.target_pace_bpm, 2), "calm": _num(state.calm, 3),
-            "breath_rate": _num(state.breath_rate_bpm, 2), "coherence": _num(state.coherence, 3),
-            "breath_stage": str(state.breath_stage.value), "breath_level": round(state.breath_level, 3),
-            "paused": state.paused, "sensor": state.sensor, "ending": state.ending,
+            "t_s": round(state.t_s, 2),
+            "phase": state.phase_index,
+            "phase_name": state.phase_name,
+            "phase_elapsed_s": round(state.phase_elapsed_s, 1),
+            "phase_progress": round(state.phase_progress, 4),
+            "hr": _num(state.hr_bpm, 1),
+            "rmssd": _num(state.rmssd_ms, 1),
+            "pace": _num(state.pace_bpm, 2),
+            "target_pace": _num(state.target_pace_bpm, 2),
+            "calm": _num(state.calm, 3),
+            "breath_rate": _num(state.breath_rate_bpm, 2),
+            "coherence": _num(state.coherence, 3),
+            "breath_stage": str(state.breath_stage.value),
+            "breath_level": round(state.breath_level, 3),
+            "paused": state.paused,
+            "sensor": state.sensor,
+            "ending": state.ending,
         }
         with self._lock:
             view = self._view
@@ -97,8 +109,16 @@ class ConsoleHub:
             return
         with self._lock:
             self._event_seq += 1
-            self._view.events.append({"seq": self._event_seq, "t_s": round(t_s, 1), "kind": kind,
-                                      "label": entry.label, "detail": detail, "phase": phase_index})
+            self._view.events.append(
+                {
+                    "seq": self._event_seq,
+                    "t_s": round(t_s, 1),
+                    "kind": kind,
+                    "label": entry.label,
+                    "detail": detail,
+                    "phase": phase_index,
+                }
+            )
             self._seq += 1
 
     def session_ended(self, result: str) -> None:
@@ -114,9 +134,16 @@ class ConsoleHub:
             self._view.status = "ended"
             self._view.result = result
             drain(self.controls)
-            self._view.events.append({"seq": self._event_seq + 1, "t_s": self._view.latest.get("t_s", 0.0),
-                                      "kind": "session_failed", "label": event_kinds.kind("session_failed").label,
-                                      "detail": message, "phase": self._view.latest.get("phase")})
+            self._view.events.append(
+                {
+                    "seq": self._event_seq + 1,
+                    "t_s": self._view.latest.get("t_s", 0.0),
+                    "kind": "session_failed",
+                    "label": event_kinds.kind("session_failed").label,
+                    "detail": message,
+                    "phase": self._view.latest.get("phase"),
+                }
+            )
             self._event_seq += 1
             self._seq += 1
 
@@ -124,9 +151,16 @@ class ConsoleHub:
         with self._lock:
             self._view.status = "idle"
             self._view.result = None
-            self._view.events.append({"seq": self._event_seq + 1, "t_s": 0.0, "kind": "start_failed",
-                                      "label": event_kinds.kind("start_failed").label, "detail": message,
-                                      "phase": None})
+            self._view.events.append(
+                {
+                    "seq": self._event_seq + 1,
+                    "t_s": 0.0,
+                    "kind": "start_failed",
+                    "label": event_kinds.kind("start_failed").label,
+                    "detail": message,
+                    "phase": None,
+                }
+            )
             self._event_seq += 1
             self._seq += 1
 
@@ -140,9 +174,15 @@ class ConsoleHub:
         with self._lock:
             view = self._view
             return {
-                "seq": self._seq, "session_id": view.session_id, "client_id": view.client_id,
-                "program": view.program, "status": view.status, "result": view.result, "latest": dict(view.latest),
-                "points_from": points_from, "points": [list(p) for p in view.points[points_from:]],
+                "seq": self._seq,
+                "session_id": view.session_id,
+                "client_id": view.client_id,
+                "program": view.program,
+                "status": view.status,
+                "result": view.result,
+                "latest": dict(view.latest),
+                "points_from": points_from,
+                "points": [list(p) for p in view.points[points_from:]],
                 "points_total": len(view.points),
                 "events": [dict(e) for e in view.events if e["seq"] > events_after],
             }
@@ -168,8 +208,7 @@ class ConsoleHub:
                 return self._requests[request_id]
             if self._view.status not in ("running", "ending"):
                 raise ConsoleBusy("no session is running")
-            if action == "next" and (argument != self._view.latest.get("phase", argument)
-                                     or argument in self._leaving):
+            if action == "next" and (argument != self._view.latest.get("phase", argument) or argument in self._leaving):
                 answer = {"applied": False, "why": f"already past phase {int(argument) + 1}"}
             else:
                 self.controls.put(_control(action, argument))

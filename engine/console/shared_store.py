@@ -13,12 +13,14 @@ request used to: a log damaged, made read-only or filled while the console runs 
 therapist the one-line reason (503), and once the damaged file is moved aside the console goes on
 with the new log.
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from tidewell.sessions.store import SessionStore, StoreError
 

@@ -4,19 +4,20 @@ Rendered offscreen once, before the console serves anything (one GL context, on 
 thread, released before any session opens its own), and cached on disk by the scene files'
 sizes and times. A scene that cannot be rendered gets a swatch of its palette instead.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
+from tidewell.core.private_files import private_folder, write_private
 from tidewell.engine.render.scene_states import scene_state
 from tidewell.scenes.catalog import SceneInfo, available_scenes
-from tidewell.core.private_files import private_folder, write_private
 from tidewell.sessions.store import data_dir
 
 SIZE = (320, 180)
@@ -43,8 +44,9 @@ def scene_thumbnails(say: Callable[[str], None], cache: Path | None = None) -> d
         for info, path in missing:
             pixels = None
             if not isinstance(target, NullTarget):
-                target.render(scene_state(info.id, info.postures[0] if info.postures else "seated",
-                                          calm=0.7, breath=0.6))
+                target.render(
+                    scene_state(info.id, info.postures[0] if info.postures else "seated", calm=0.7, breath=0.6)
+                )
                 pixels = target.read_rgb()
                 for problem in target.renderer.drain_problems():
                     say(f"thumbnail of {info.id}: {problem}")
@@ -76,8 +78,13 @@ def _swatch(palette: tuple[str, ...]) -> np.ndarray:
     colours = [_rgb(c) for c in palette if _rgb(c) is not None] or [(20, 24, 32), (60, 70, 90)]
     stops = np.linspace(0.0, 1.0, len(colours)) if len(colours) > 1 else np.array([0.0])
     x = np.linspace(0.0, 1.0, SIZE[0])
-    row = np.stack([np.interp(x, stops, [c[k] for c in colours]) if len(colours) > 1
-                    else np.full(SIZE[0], colours[0][k]) for k in range(3)], axis=1)
+    row = np.stack(
+        [
+            np.interp(x, stops, [c[k] for c in colours]) if len(colours) > 1 else np.full(SIZE[0], colours[0][k])
+            for k in range(3)
+        ],
+        axis=1,
+    )
     return np.repeat(row[None, :, :], SIZE[1], axis=0).astype(np.uint8)
 
 
@@ -86,7 +93,7 @@ def _rgb(text: str) -> tuple[int, int, int] | None:
     if len(text) != 6:
         return None
     try:
-        return tuple(int(text[i:i + 2], 16) for i in (0, 2, 4))
+        return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))
     except ValueError:
         return None
 

@@ -3,6 +3,7 @@ on its own. World axes: +Y up, the horizon (and the low sun) straight ahead alon
 
 Matrices are numpy float32 4x4 in math convention (clip = proj @ view @ point); upload `.T` to GLSL.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,10 +66,7 @@ def perspective(fov_y_deg: float, aspect: float, near: float = NEAR_M, far: floa
 
 
 def view_projection(
-    posture: Posture,
-    eye_offset_m: float = 0.0,
-    fov_y_deg: float = DEFAULT_FOV_Y_DEG,
-    aspect: float = 16.0 / 9.0,
+    posture: Posture, eye_offset_m: float = 0.0, fov_y_deg: float = DEFAULT_FOV_Y_DEG, aspect: float = 16.0 / 9.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(view, proj) for one eye; stereo renders call this with -ipd/2 and +ipd/2."""
     forward, up = rest_axes(posture)

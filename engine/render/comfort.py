@@ -12,6 +12,7 @@ What reaches the eye follows the filtered luminance: slow changes (breathing lig
 fades over seconds) pass almost untouched; a 3 Hz flicker is cut to about a tenth. The camera
 itself never moves on its own: view and projection come only from posture and eye (camera.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -89,8 +90,16 @@ class GuardedFrame:
         self._scene: moderngl.Framebuffer | None = None
         self._last_t: float | None = None
 
-    def render(self, renderer, state, out: moderngl.Framebuffer, size: tuple[int, int], eye=None,
-               keep_alpha: bool = False, upscale: bool = True) -> tuple[int, int]:
+    def render(
+        self,
+        renderer,
+        state,
+        out: moderngl.Framebuffer,
+        size: tuple[int, int],
+        eye=None,
+        keep_alpha: bool = False,
+        upscale: bool = True,
+    ) -> tuple[int, int]:
         """Returns the size drawn in `out`: all of `size`, or with upscale=False only the scene's own
         render size at the bottom-left corner (a headset's compositor scales that rectangle itself)."""
         scale = renderer.render_scale(state)

@@ -1,4 +1,5 @@
 """A PNG grid of rendered frames with a caption under each (for reports and scene review)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,7 @@ def contact_sheet_size(frame_size: tuple[int, int], count: int, columns: int = 4
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
     width, height = frame_size
-    return (columns * width + (columns + 1) * PADDING_PX,
-            rows * (height + CAPTION_PX) + (rows + 1) * PADDING_PX)
+    return (columns * width + (columns + 1) * PADDING_PX, rows * (height + CAPTION_PX) + (rows + 1) * PADDING_PX)
 
 
 def write_contact_sheet(frames: list[tuple[str, np.ndarray]], path: Path, columns: int = 4) -> Path:
@@ -45,8 +45,9 @@ def write_contact_sheet(frames: list[tuple[str, np.ndarray]], path: Path, column
         x = PADDING_PX + column * (tile[0] + PADDING_PX)
         y = PADDING_PX + row * (tile[1] + CAPTION_PX + PADDING_PX)
         sheet.paste(image, (x + (tile[0] - image.width) // 2, y + (tile[1] - image.height) // 2))
-        draw.text((x + tile[0] // 2, y + tile[1] + CAPTION_PX // 2), caption,
-                  fill=CAPTION_COLOR, font=font, anchor="mm")
+        draw.text(
+            (x + tile[0] // 2, y + tile[1] + CAPTION_PX // 2), caption, fill=CAPTION_COLOR, font=font, anchor="mm"
+        )
     path = Path(path)
     private_folder(path.parent)
     with replacing(path, binary=True) as file:  # owner-only; a full disk leaves no half-written PNG

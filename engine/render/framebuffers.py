@@ -1,12 +1,19 @@
 """Framebuffers drawn into and read back: one way to make them at a size, and to read their pixels."""
+
 from __future__ import annotations
 
 import moderngl
 import numpy as np
 
 
-def sized_framebuffer(ctx: moderngl.Context, current: moderngl.Framebuffer | None, size: tuple[int, int], *,
-                      repeat: bool = True, filter: tuple[int, int] | None = None) -> moderngl.Framebuffer:
+def sized_framebuffer(
+    ctx: moderngl.Context,
+    current: moderngl.Framebuffer | None,
+    size: tuple[int, int],
+    *,
+    repeat: bool = True,
+    filter: tuple[int, int] | None = None,
+) -> moderngl.Framebuffer:
     """`current` when it is already `size`, else a new framebuffer with one RGBA colour texture of that
     size (`current` and its texture released). `repeat` and `filter` set up the new texture's sampling."""
     size = (int(size[0]), int(size[1]))

@@ -7,6 +7,7 @@ seated / supine / prone, Esc quits. On an edit the scene.toml is checked and the
 when either is broken the last good version stays on screen and the error ("file:line: ...")
 is shown over it until the files are fixed.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,17 +60,28 @@ void main() { frag_color = texture(u_text, v_uv); }
 class ScenePreview:
     """One window, one scene folder. `draw()` renders a frame to the back buffer, `flip()` shows it."""
 
-    def __init__(self, folder: Path, size: tuple[int, int] = (960, 540),
-                 clock: Callable[[], float] | None = None, poll_interval_s: float = POLL_INTERVAL_S):
+    def __init__(
+        self,
+        folder: Path,
+        size: tuple[int, int] = (960, 540),
+        clock: Callable[[], float] | None = None,
+        poll_interval_s: float = POLL_INTERVAL_S,
+    ):
         from pyglet import gl
 
         self.folder = Path(folder)
         self.scene_id = self.folder.name
         config = gl.Config(major_version=3, minor_version=3, forward_compatible=True, double_buffer=True)
-        self.window = pyglet.window.Window(width=size[0], height=size[1], resizable=True,
-                                           caption=f"Tidewell scene preview: {self.scene_id}", config=config)
-        self.window.push_handlers(on_key_press=self.on_key_press, on_key_release=self.on_key_release,
-                                  on_close=self.close)
+        self.window = pyglet.window.Window(
+            width=size[0],
+            height=size[1],
+            resizable=True,
+            caption=f"Tidewell scene preview: {self.scene_id}",
+            config=config,
+        )
+        self.window.push_handlers(
+            on_key_press=self.on_key_press, on_key_release=self.on_key_release, on_close=self.close
+        )
         self.ctx = moderngl.create_context()
         self.renderer = SceneRenderer(self.ctx, {})
         self._start = time.monotonic()
@@ -221,8 +233,10 @@ class ScenePreview:
         info = self.renderer.scenes.get(self.scene_id)
         listed = "" if info is None or self.posture in info.postures else " (not listed by the scene)"
         breath = "auto" if self.auto_breath else "manual"
-        return (f"{self.scene_id}  posture {self.posture.value}{listed}  calm {self.calm:.2f} [C/V]  "
-                f"breath {self.breath():.2f} {breath} [B, N/M]  postures [1/2/3]  quit [Esc]")
+        return (
+            f"{self.scene_id}  posture {self.posture.value}{listed}  calm {self.calm:.2f} [C/V]  "
+            f"breath {self.breath():.2f} {breath} [B, N/M]  postures [1/2/3]  quit [Esc]"
+        )
 
     def _draw_overlay(self, size: tuple[int, int]) -> None:
         panels = [(self._status_line(), STATUS_COLOUR, False)]
@@ -289,8 +303,10 @@ def resolve_scene_folder(scene_id_or_path: str | Path) -> Path:
     scenes = available_scenes()
     if str(scene_id_or_path) in scenes:
         return scenes[str(scene_id_or_path)].folder
-    raise SceneError(f"unknown scene {str(scene_id_or_path)!r}: expected a scene id "
-                     f"({', '.join(sorted(scenes))}) or a folder holding scene.toml")
+    raise SceneError(
+        f"unknown scene {str(scene_id_or_path)!r}: expected a scene id "
+        f"({', '.join(sorted(scenes))}) or a folder holding scene.toml"
+    )
 
 
 def scenes_preview(scene_id_or_path: str, size: str = "960x540", frames: int | None = None) -> int:
@@ -302,8 +318,11 @@ def scenes_preview(scene_id_or_path: str, size: str = "960x540", frames: int | N
         print(error, file=sys.stderr)
         return 1
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        print("scenes preview needs a display (DISPLAY or WAYLAND_DISPLAY is not set); "
-              "use `tidewell scenes render` without one", file=sys.stderr)
+        print(
+            "scenes preview needs a display (DISPLAY or WAYLAND_DISPLAY is not set); "
+            "use `tidewell scenes render` without one",
+            file=sys.stderr,
+        )
         return 1
     try:
         preview = ScenePreview(folder, width_height)

@@ -5,6 +5,7 @@ LiveTarget: one that shows the session to the client as it plays (the window, th
 session loop (engine/session_loop.py) drives it once per frame. A target with nothing to do for a
 method does nothing (a window has no runtime to wait for or to leave).
 """
+
 from __future__ import annotations
 
 from typing import Protocol

@@ -5,12 +5,13 @@ id, unreadable or broken shader, missing u_fade), the renderer reports it once i
 draws the last good program of that scene, or the built-in safe scene (ember) when it has none.
 `strict=True` (validation, offline renders) raises SceneError instead.
 """
+
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import moderngl
@@ -36,6 +37,7 @@ _CROSSFADE = "<crossfade>"
 _FALLBACK = "<fallback>"
 NOTHING_DRAWN = "(none)"  # the scene logged when not even the safe scene could be drawn (dark)
 
+
 @dataclass
 class _Compiled:
     program: moderngl.Program
@@ -48,8 +50,7 @@ class _Compiled:
 
 
 class SceneRenderer:
-    def __init__(self, ctx: moderngl.Context, scenes: Mapping[str, SceneInfo] | None = None, *,
-                 strict: bool = False):
+    def __init__(self, ctx: moderngl.Context, scenes: Mapping[str, SceneInfo] | None = None, *, strict: bool = False):
         self.ctx = ctx
         self.strict = strict
         self.problems: list[str] = []  # one line per new problem; the session drains and logs them
@@ -67,12 +68,7 @@ class SceneRenderer:
         self._targets: dict[str, moderngl.Framebuffer] = {}  # the two sides of a crossfade
 
     def render(
-        self,
-        state: FrameState,
-        fbo: moderngl.Framebuffer,
-        size: tuple[int, int],
-        eye_offset_m: float = 0.0,
-        eye=None,
+        self, state: FrameState, fbo: moderngl.Framebuffer, size: tuple[int, int], eye_offset_m: float = 0.0, eye=None
     ) -> None:
         """`eye` (engine/xr/views.EyeView) gives a headset eye's camera; without it the camera is the
         posture's resting view, offset sideways by eye_offset_m."""
@@ -137,8 +133,7 @@ class SceneRenderer:
         """`state` with the scenes this renderer last drew for it: the safe scene where a scene could not
         be drawn, so the log names what the client saw."""
         scene = self._drawn.get(state.scene, state.scene)
-        previous = None if state.previous_scene is None else self._drawn.get(state.previous_scene,
-                                                                              state.previous_scene)
+        previous = None if state.previous_scene is None else self._drawn.get(state.previous_scene, state.previous_scene)
         if scene == state.scene and previous == state.previous_scene:
             return state
         return replace(state, scene=scene, previous_scene=previous)
@@ -156,8 +151,13 @@ class SceneRenderer:
         self._targets.clear()
 
     def _draw_scene(
-        self, scene_id: str, state: FrameState, fbo: moderngl.Framebuffer,
-        size: tuple[int, int], eye_offset_m: float, eye=None,
+        self,
+        scene_id: str,
+        state: FrameState,
+        fbo: moderngl.Framebuffer,
+        size: tuple[int, int],
+        eye_offset_m: float,
+        eye=None,
     ) -> None:
         compiled = self._scene_program(scene_id)
         self._drawn[scene_id] = NOTHING_DRAWN if compiled is None else compiled.info.id
@@ -173,8 +173,11 @@ class SceneRenderer:
             "u_calm": float(np.clip(state.calm if state.visual_calm is None else state.visual_calm, 0.0, 1.0)),
             "u_fade": float(np.clip(state.fade * state.brightness, 0.0, 1.0)),
             "u_resolution": (float(width), float(height)),
-            **(eye.uniforms() if eye is not None else
-               _camera_uniforms(state.posture, eye_offset_m, width / max(height, 1))),
+            **(
+                eye.uniforms()
+                if eye is not None
+                else _camera_uniforms(state.posture, eye_offset_m, width / max(height, 1))
+            ),
         }
         for binding in compiled.info.uniforms:
             uniforms[binding.name] = float(binding.value(state))
@@ -242,8 +245,9 @@ class SceneRenderer:
 
     def _offscreen(self, name: str, size: tuple[int, int]) -> moderngl.Framebuffer:
         """A framebuffer with a colour texture for one side of a crossfade, rebuilt when the size changes."""
-        self._targets[name] = sized_framebuffer(self.ctx, self._targets.get(name), size,
-                                                filter=(moderngl.NEAREST, moderngl.NEAREST))
+        self._targets[name] = sized_framebuffer(
+            self.ctx, self._targets.get(name), size, filter=(moderngl.NEAREST, moderngl.NEAREST)
+        )
         return self._targets[name]
 
     def _compile(self, fragment_path: Path, is_scene: bool) -> moderngl.Program:
@@ -270,10 +274,23 @@ class SceneRenderer:
 def still_state(scene_id: str, previous_scene: str | None = None) -> FrameState:
     """A mid-breath frame of `scene_id` (half crossfaded from `previous_scene`), for drawing a scene
     once ahead of time."""
-    return FrameState(t_s=0.0, phase_index=0, phase_name="prepare", phase_elapsed_s=0.0, phase_progress=0.0,
-                      breath_phase=0.0, breath_stage=BreathStage.INHALE, breath_level=0.5, pace_bpm=6.0, calm=0.5,
-                      posture=Posture.SEATED, scene=scene_id, previous_scene=previous_scene,
-                      crossfade=0.5 if previous_scene else 1.0, fade=1.0)
+    return FrameState(
+        t_s=0.0,
+        phase_index=0,
+        phase_name="prepare",
+        phase_elapsed_s=0.0,
+        phase_progress=0.0,
+        breath_phase=0.0,
+        breath_stage=BreathStage.INHALE,
+        breath_level=0.5,
+        pace_bpm=6.0,
+        calm=0.5,
+        posture=Posture.SEATED,
+        scene=scene_id,
+        previous_scene=previous_scene,
+        crossfade=0.5 if previous_scene else 1.0,
+        fade=1.0,
+    )
 
 
 @lru_cache(maxsize=64)
@@ -301,7 +318,7 @@ def _describe_compile_error(log: str, fragment_path: Path) -> str:
             path = fragment_path
         match = _LOG_LINE.match(line)
         if match and "error" in line.lower():
-            message = line[match.end():].lstrip(" :")
+            message = line[match.end() :].lstrip(" :")
             return f"{path}:{match.group(1) or match.group(2)}: {message}"
     detail = " ".join(line for line in lines if line and not set(line) <= {"="})
     return f"{fragment_path}: shader program failed: {detail}"

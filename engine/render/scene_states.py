@@ -1,5 +1,6 @@
 """Still frame states for previews, renders, thumbnails and golden images, and the `--state` and
 `--size` texts that describe them."""
+
 from __future__ import annotations
 
 import math
@@ -14,19 +15,39 @@ STATE_LIMIT = 1e6  # --state values: finite, and small enough for a shader's flo
 MAX_SIDE = 8192  # pixels, each way
 
 
-def scene_state(scene: str, posture: Posture | str = Posture.SEATED, *, t_s: float = 10.0,
-                breath: float = 0.5, calm: float = 0.5, fade: float = 1.0, **fields) -> FrameState:
+def scene_state(
+    scene: str,
+    posture: Posture | str = Posture.SEATED,
+    *,
+    t_s: float = 10.0,
+    breath: float = 0.5,
+    calm: float = 0.5,
+    fade: float = 1.0,
+    **fields,
+) -> FrameState:
     """A still frame state for previews, renders and golden images."""
     state = FrameState(
-        t_s=t_s, phase_index=0, phase_name="preview", phase_elapsed_s=t_s, phase_progress=0.5,
-        breath_phase=0.25, breath_stage=BreathStage.INHALE, breath_level=breath, pace_bpm=6.0,
-        calm=calm, posture=Posture(posture), scene=scene, previous_scene=None, crossfade=1.0, fade=fade,
+        t_s=t_s,
+        phase_index=0,
+        phase_name="preview",
+        phase_elapsed_s=t_s,
+        phase_progress=0.5,
+        breath_phase=0.25,
+        breath_stage=BreathStage.INHALE,
+        breath_level=breath,
+        pace_bpm=6.0,
+        calm=calm,
+        posture=Posture(posture),
+        scene=scene,
+        previous_scene=None,
+        crossfade=1.0,
+        fade=fade,
     )
     return replace(state, **fields) if fields else state
 
 
 def parse_state(text: str | None) -> dict[str, float]:
-    """"calm=0.8,breath=0.3" -> {"calm": 0.8, "breath_level": 0.3}; raises UsageError (a ValueError)
+    """ "calm=0.8,breath=0.3" -> {"calm": 0.8, "breath_level": 0.3}; raises UsageError (a ValueError)
     with the reason."""
     values: dict[str, float] = {}
     for item in (text or "").split(","):
@@ -37,16 +58,15 @@ def parse_state(text: str | None) -> dict[str, float]:
         if not equals:
             raise UsageError(f"--state: expected name=value pairs like calm=0.8,breath=0.3, got {item.strip()!r}")
         if name not in FLOAT_FIELDS:
-            raise UsageError(
-                f"--state: unknown field {name!r}: expected one of breath, t, {', '.join(FLOAT_FIELDS)}"
-            )
+            raise UsageError(f"--state: unknown field {name!r}: expected one of breath, t, {', '.join(FLOAT_FIELDS)}")
         try:
             value = float(number)
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or abs(value) > STATE_LIMIT:
-            raise UsageError(f"--state: {name} expected a number from -{STATE_LIMIT:g} to {STATE_LIMIT:g}, "
-                             f"got {number.strip()!r}")
+            raise UsageError(
+                f"--state: {name} expected a number from -{STATE_LIMIT:g} to {STATE_LIMIT:g}, got {number.strip()!r}"
+            )
         values[name] = value
     return values
 
@@ -61,7 +81,7 @@ def state_keywords(fields: dict[str, float]) -> dict:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """"960x540" -> (960, 540); raises UsageError (a ValueError) with the reason."""
+    """ "960x540" -> (960, 540); raises UsageError (a ValueError) with the reason."""
     width, x, height = text.lower().partition("x")
     try:
         size = (int(width), int(height)) if x else None

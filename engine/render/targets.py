@@ -3,6 +3,7 @@
 `open_target` picks the first that works and says why, so a machine without a display or GL
 driver still runs a session.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,19 +16,24 @@ import pyglet
 
 from tidewell.core.frame_state import FrameState
 from tidewell.core.keymap import default_keymap, from_pyglet
-from tidewell.scenes.catalog import SceneInfo
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.framebuffers import read_rgb, release_framebuffer, sized_framebuffer
 from tidewell.engine.render.scene_renderer import SceneRenderer
+from tidewell.scenes.catalog import SceneInfo
 
 # moderngl can leave a GL error flag set that pyglet's debug checks would raise on later; pyglet reads
 # this option when pyglet.gl is first imported, so it is set here, before any window module loads.
 pyglet.options["debug_gl"] = False
 
 
-def draw_snapshot(ctx: moderngl.Context, renderer: SceneRenderer, state: FrameState, size: tuple[int, int],
-                  frame: moderngl.Framebuffer | None,
-                  eye_offset_m: float = 0.0) -> tuple[np.ndarray, moderngl.Framebuffer]:
+def draw_snapshot(
+    ctx: moderngl.Context,
+    renderer: SceneRenderer,
+    state: FrameState,
+    size: tuple[int, int],
+    frame: moderngl.Framebuffer | None,
+    eye_offset_m: float = 0.0,
+) -> tuple[np.ndarray, moderngl.Framebuffer]:
     """`state` drawn at `size` into a framebuffer of its own (`frame`, made again when the size
     changes) with the caller's context, and read back: (pixels, the framebuffer to keep)."""
     frame = sized_framebuffer(ctx, frame, size)
@@ -43,8 +49,13 @@ class OffscreenTarget:
     """An EGL context and a framebuffer of `size`. `scenes` and `strict` go to its SceneRenderer
     (still frames and validation: the scenes given, and a SceneError for one that cannot be drawn)."""
 
-    def __init__(self, size: tuple[int, int] = (640, 360), comfort: bool = True,
-                 scenes: Mapping[str, SceneInfo] | None = None, strict: bool = False):
+    def __init__(
+        self,
+        size: tuple[int, int] = (640, 360),
+        comfort: bool = True,
+        scenes: Mapping[str, SceneInfo] | None = None,
+        strict: bool = False,
+    ):
         self.size = (int(size[0]), int(size[1]))
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.fbo = self.ctx.simple_framebuffer(self.size)
@@ -91,14 +102,17 @@ class OffscreenTarget:
 
 
 class WindowTarget:
-    def __init__(self, size: tuple[int, int] = (1280, 720), on_key: Callable[[str], None] | None = None,
-                 key_map: dict[str, str] | None = None):
+    def __init__(
+        self,
+        size: tuple[int, int] = (1280, 720),
+        on_key: Callable[[str], None] | None = None,
+        key_map: dict[str, str] | None = None,
+    ):
         pyglet.options["debug_gl"] = False
         from pyglet import gl
         from pyglet.window import key
 
-        config = gl.Config(major_version=3, minor_version=3, forward_compatible=True,
-                           double_buffer=True, depth_size=24)
+        config = gl.Config(major_version=3, minor_version=3, forward_compatible=True, double_buffer=True, depth_size=24)
         self._window = pyglet.window.Window(
             width=int(size[0]), height=int(size[1]), caption="Tidewell", config=config, resizable=True
         )

@@ -1,4 +1,5 @@
 """Session time for a headset session: the runtime's predicted display times while frames run."""
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """The headset's frame figures (benchmarks/xr_frame.py, tests/xr): frames shown, display periods the
 runtime skipped because a frame came late, and each frame's engine, CPU and GL time."""
+
 from __future__ import annotations
 
 import time

@@ -4,6 +4,7 @@ same keys as the session window (core/keymap.py).
 The window's GL context is the one the headset session draws with (the GLX binding of OpenXR), so
 the mirror costs one textured quad per frame and no read-back.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -63,15 +64,25 @@ class _WindowContext:
 
 
 class MirrorWindow:
-    def __init__(self, size: tuple[int, int] = (960, 540), on_key: Callable[[str], None] | None = None,
-                 key_map: dict[str, str] | None = None, srgb_source: bool = True):
+    def __init__(
+        self,
+        size: tuple[int, int] = (960, 540),
+        on_key: Callable[[str], None] | None = None,
+        key_map: dict[str, str] | None = None,
+        srgb_source: bool = True,
+    ):
         from pyglet import gl
         from pyglet.window import key
 
         config = gl.Config(major_version=3, minor_version=3, forward_compatible=True, double_buffer=True)
-        self._window = pyglet.window.Window(width=int(size[0]), height=int(size[1]), vsync=False,
-                                            caption="Tidewell - headset mirror (left eye)", config=config,
-                                            resizable=True)
+        self._window = pyglet.window.Window(
+            width=int(size[0]),
+            height=int(size[1]),
+            vsync=False,
+            caption="Tidewell - headset mirror (left eye)",
+            config=config,
+            resizable=True,
+        )
         self._key = key
         self.on_key = on_key
         self.key_map = key_map if key_map is not None else default_keymap()

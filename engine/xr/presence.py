@@ -5,6 +5,7 @@ sound either plays on, for a client who listens with eyes closed, or fades out, 
 operator chose. Put back on: the session resumes, and light and sound ramp back up over RAMP_S, so
 the first thing the client sees is never a full-brightness frame.
 """
+
 from __future__ import annotations
 
 import queue
@@ -23,8 +24,9 @@ class HeadsetPresence:
 
     def __init__(self, sound_when_off: str = "continue", controls: Controls | None = None):
         if sound_when_off not in SOUND_CHOICES:
-            raise ValueError(f"sound when the headset is off must be one of {', '.join(SOUND_CHOICES)}, "
-                             f"got {sound_when_off!r}")
+            raise ValueError(
+                f"sound when the headset is off must be one of {', '.join(SOUND_CHOICES)}, got {sound_when_off!r}"
+            )
         self.sound_when_off = sound_when_off
         self.controls: Controls = controls if controls is not None else queue.SimpleQueue()
         self.on = True

@@ -1,4 +1,5 @@
 """The OpenXR runtime: finding it, what it offers, and what to say when there is none."""
+
 from __future__ import annotations
 
 import os
@@ -53,11 +54,15 @@ class RuntimeInfo:
             f"views:       {len(self.views)} (primary stereo)",
         ]
         for index, view in enumerate(self.views):
-            lines.append(f"  view {index}:    recommended {view['recommended'][0]}x{view['recommended'][1]}, "
-                         f"max {view['max'][0]}x{view['max'][1]}, {plural(view['samples'], 'sample')}")
+            lines.append(
+                f"  view {index}:    recommended {view['recommended'][0]}x{view['recommended'][1]}, "
+                f"max {view['max'][0]}x{view['max'][1]}, {plural(view['samples'], 'sample')}"
+            )
         overlay = choose_blend_mode(self.blend_modes, overlay=True)
-        lines.append(f"blend modes: {', '.join(self.blend_modes)}"
-                     + ("" if overlay != "OPAQUE" else " (no AR: overlay scenes show on black)"))
+        lines.append(
+            f"blend modes: {', '.join(self.blend_modes)}"
+            + ("" if overlay != "OPAQUE" else " (no AR: overlay scenes show on black)")
+        )
         lines.append(f"extensions:  {len(self.extensions)}")
         lines += [f"  {name}" for name in self.extensions]
         return lines
@@ -78,8 +83,9 @@ def load_xr():
     try:
         import xr
     except (ImportError, OSError) as error:
-        raise XrUnavailable(f"pyopenxr (the OpenXR loader for Python) cannot be loaded: {error}. "
-                            "Reinstall Tidewell (bash .ci/install).") from None
+        raise XrUnavailable(
+            f"pyopenxr (the OpenXR loader for Python) cannot be loaded: {error}. Reinstall Tidewell (bash .ci/install)."
+        ) from None
     return xr
 
 
@@ -101,27 +107,34 @@ def _where_looked() -> str:
     if named:
         state = "does not exist" if not os.path.exists(named) else "could not be loaded"
         return f"XR_RUNTIME_JSON names {named}, which {state}"
-    return ("no active runtime is set (looked for openxr/1/active_runtime.json in $XDG_CONFIG_HOME, "
-            "/etc/xdg and the other XDG config folders)")
+    return (
+        "no active runtime is set (looked for openxr/1/active_runtime.json in $XDG_CONFIG_HOME, "
+        "/etc/xdg and the other XDG config folders)"
+    )
 
 
 def create_instance(xr, extensions: list[str], app_name: str = "Tidewell"):
     try:
-        return xr.create_instance(xr.InstanceCreateInfo(
-            application_info=xr.ApplicationInfo(application_name=app_name, engine_name="Tidewell"),
-            enabled_extension_names=extensions,
-        ))
+        return xr.create_instance(
+            xr.InstanceCreateInfo(
+                application_info=xr.ApplicationInfo(application_name=app_name, engine_name="Tidewell"),
+                enabled_extension_names=extensions,
+            )
+        )
     except xr.exception.XrException as error:
-        raise XrUnavailable(f"the OpenXR runtime refused to start ({type(error).__name__}: {error}).\n"
-                            f"{INSTALL_HINT}") from None
+        raise XrUnavailable(
+            f"the OpenXR runtime refused to start ({type(error).__name__}: {error}).\n{INSTALL_HINT}"
+        ) from None
 
 
 def headset_system(xr, instance):
     try:
         return xr.get_system(instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
     except xr.exception.FormFactorUnavailableError:
-        raise XrUnavailable("the OpenXR runtime is running but no headset is connected: connect and wake "
-                            "the headset (and start its link app, if it uses one), then try again") from None
+        raise XrUnavailable(
+            "the OpenXR runtime is running but no headset is connected: connect and wake "
+            "the headset (and start its link app, if it uses one), then try again"
+        ) from None
     except xr.exception.XrException as error:
         raise XrUnavailable(f"the OpenXR runtime has no headset system ({error})") from None
 
@@ -140,19 +153,29 @@ def describe() -> RuntimeInfo:
         properties = xr.get_instance_properties(instance)
         system = headset_system(xr, instance)
         system_properties = xr.get_system_properties(instance, system)
-        views = [{"recommended": (v.recommended_image_rect_width, v.recommended_image_rect_height),
-                  "max": (v.max_image_rect_width, v.max_image_rect_height),
-                  "samples": v.recommended_swapchain_sample_count}
-                 for v in xr.enumerate_view_configuration_views(instance, system, xr.ViewConfigurationType.PRIMARY_STEREO)]
+        views = [
+            {
+                "recommended": (v.recommended_image_rect_width, v.recommended_image_rect_height),
+                "max": (v.max_image_rect_width, v.max_image_rect_height),
+                "samples": v.recommended_swapchain_sample_count,
+            }
+            for v in xr.enumerate_view_configuration_views(instance, system, xr.ViewConfigurationType.PRIMARY_STEREO)
+        ]
         graphics = system_properties.graphics_properties
         tracking = system_properties.tracking_properties
         version = properties.runtime_version
         return RuntimeInfo(
-            runtime=as_text(properties.runtime_name), runtime_version=str(version),
-            system=as_text(system_properties.system_name), vendor_id=int(system_properties.vendor_id),
-            orientation_tracking=bool(tracking.orientation_tracking), position_tracking=bool(tracking.position_tracking),
+            runtime=as_text(properties.runtime_name),
+            runtime_version=str(version),
+            system=as_text(system_properties.system_name),
+            vendor_id=int(system_properties.vendor_id),
+            orientation_tracking=bool(tracking.orientation_tracking),
+            position_tracking=bool(tracking.position_tracking),
             max_swapchain=(int(graphics.max_swapchain_image_width), int(graphics.max_swapchain_image_height)),
-            views=views, blend_modes=blend_modes(xr, instance, system), extensions=extensions)
+            views=views,
+            blend_modes=blend_modes(xr, instance, system),
+            extensions=extensions,
+        )
     finally:
         xr.destroy_instance(instance)
 
@@ -161,14 +184,17 @@ def needed_extensions(xr, with_window: bool) -> list[str]:
     """The extensions a headset session needs: OpenGL, and EGL without a (mirror) window's GL context."""
     available = available_extensions(xr)
     if xr.KHR_OPENGL_ENABLE_EXTENSION_NAME not in available:
-        raise XrUnavailable("the OpenXR runtime offers no OpenGL graphics binding "
-                            f"({xr.KHR_OPENGL_ENABLE_EXTENSION_NAME}); Tidewell draws with OpenGL")
+        raise XrUnavailable(
+            "the OpenXR runtime offers no OpenGL graphics binding "
+            f"({xr.KHR_OPENGL_ENABLE_EXTENSION_NAME}); Tidewell draws with OpenGL"
+        )
     wanted = [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]
     if not with_window:
         if xr.MNDX_EGL_ENABLE_EXTENSION_NAME not in available:
             raise XrUnavailable(
                 "without a display Tidewell needs the runtime's EGL binding (XR_MNDX_egl_enable, offered "
-                "by Monado); with a display, run with the desktop mirror (the default)")
+                "by Monado); with a display, run with the desktop mirror (the default)"
+            )
         wanted.append(xr.MNDX_EGL_ENABLE_EXTENSION_NAME)
     return wanted
 
@@ -190,3 +216,11 @@ def opengl_graphics(xr, instance, system, mirror=None):
         except Exception as error:  # EGLError, RuntimeError
             raise XrUnavailable(f"no EGL context for the headset: {error}") from None
     return OpenGLGraphics(instance, system, provider)
+
+
+def quietly(function, *args) -> None:
+    """Tear-down after a lost runtime fails in every call; nothing is left to save by then."""
+    try:
+        function(*args)
+    except Exception:
+        pass

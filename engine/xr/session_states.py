@@ -5,6 +5,7 @@ shows the session only in VISIBLE and FOCUSED: leaving those (the headset was ta
 runtime hid the session) is reported as "headset_off", coming back as "headset_on". A runtime that
 goes away (instance or session lost) is reported once as "xr_lost".
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -53,8 +54,10 @@ class SessionStates:
         self._events.append(("xr_state", state.name))
         try:
             if state == xr.SessionState.READY:
-                xr.begin_session(self.session, xr.SessionBeginInfo(
-                    primary_view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO))
+                xr.begin_session(
+                    self.session,
+                    xr.SessionBeginInfo(primary_view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO),
+                )
                 self.running = True
             elif state == xr.SessionState.STOPPING:
                 self.running = False
@@ -74,8 +77,12 @@ class SessionStates:
         if shown and self._ever_shown:
             self._events.append(("headset_on", f"the headset shows the session again ({state_name})"))
         elif not shown:
-            self._events.append(("headset_off", f"the headset stopped showing the session ({state_name}): "
-                                               "taken off, or the runtime hid it"))
+            self._events.append(
+                (
+                    "headset_off",
+                    f"the headset stopped showing the session ({state_name}): taken off, or the runtime hid it",
+                )
+            )
         self.shown = shown
         self._ever_shown = self._ever_shown or shown
 

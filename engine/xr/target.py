@@ -9,6 +9,7 @@ and reads target.drain_events() for what happened to the headset (engine/xr/sess
 runtime that goes away is reported once as "xr_lost"; the target then renders nothing and the session
 goes on with sound.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,9 +27,15 @@ from tidewell.engine.xr import runtime as xr_runtime
 from tidewell.engine.xr.display_clock import DisplayClock
 from tidewell.engine.xr.frame_timing import FrameTiming
 from tidewell.engine.xr.session_states import SessionStates
-from tidewell.engine.xr.swapchains import (FORMAT_DTYPES, Swapchain, color_format, make_swapchain,
-                                           projection_layers, release_swapchains)
-from tidewell.engine.xr.views import BodyFrame, pose_matrix, projection_and_inverse
+from tidewell.engine.xr.swapchains import (
+    FORMAT_DTYPES,
+    Swapchain,
+    color_format,
+    make_swapchain,
+    projection_layers,
+    release_swapchains,
+)
+from tidewell.engine.xr.views import BodyFrame, fit_image, openxr_pose, projection_and_inverse
 
 IDLE_WAIT_S = 0.05  # loop pace while the runtime wants no frames
 
@@ -73,12 +80,14 @@ class XrTarget(FrameTiming):
         self.blend_modes = xr_runtime.blend_modes(xr, self.instance, self.system)
         self._graphics = xr_runtime.opengl_graphics(xr, self.instance, self.system, self.mirror)
         self.ctx = moderngl.create_context()  # the context the binding made current
-        self.session = self.states.session = xr.create_session(self.instance, xr.SessionCreateInfo(
-            system_id=self.system, next=self._graphics.graphics_binding.pointer))
+        self.session = self.states.session = xr.create_session(
+            self.instance, xr.SessionCreateInfo(system_id=self.system, next=self._graphics.graphics_binding.pointer)
+        )
         self._open_spaces(xr, reference)
         self.color_format = color_format(xr, self.session)
-        self.views = xr.enumerate_view_configuration_views(self.instance, self.system,
-                                                           xr.ViewConfigurationType.PRIMARY_STEREO)
+        self.views = xr.enumerate_view_configuration_views(
+            self.instance, self.system, xr.ViewConfigurationType.PRIMARY_STEREO
+        )
         self._swapchains = [make_swapchain(xr, self.session, self.ctx, self.color_format, v) for v in self.views]
         self.renderer = SceneRenderer(self.ctx)
         self._guards = [GuardedFrame(self.ctx) for _ in self._swapchains]  # one per eye: each filters in time
@@ -88,8 +97,9 @@ class XrTarget(FrameTiming):
         self._acquire_info = xr.SwapchainImageAcquireInfo()
         self._wait_info = xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION)
         self._release_info = xr.SwapchainImageReleaseInfo()
-        self._locate_info = xr.ViewLocateInfo(view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO,
-                                              space=self.space)
+        self._locate_info = xr.ViewLocateInfo(
+            view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, space=self.space
+        )
         if self.mirror is not None:
             self.mirror.attach(self.ctx)
 
@@ -101,18 +111,28 @@ class XrTarget(FrameTiming):
         if kind not in spaces:
             raise xr_runtime.XrUnavailable(f"the runtime offers no {kind} reference space (it has {', '.join(spaces)})")
         identity = xr.Posef()
-        self.space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
-            reference_space_type=xr.ReferenceSpaceType[kind], pose_in_reference_space=identity))
-        self.head_space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
-            reference_space_type=xr.ReferenceSpaceType.VIEW, pose_in_reference_space=identity))
+        self.space = xr.create_reference_space(
+            self.session,
+            xr.ReferenceSpaceCreateInfo(
+                reference_space_type=xr.ReferenceSpaceType[kind], pose_in_reference_space=identity
+            ),
+        )
+        self.head_space = xr.create_reference_space(
+            self.session,
+            xr.ReferenceSpaceCreateInfo(
+                reference_space_type=xr.ReferenceSpaceType.VIEW, pose_in_reference_space=identity
+            ),
+        )
         self._spaces = [self.space, self.head_space]
         self.reference = kind
 
     @property
     def description(self) -> str:
         size = self._swapchains[0].size if self._swapchains else (0, 0)
-        return (f"OpenXR on {self.runtime_name}, {size[0]}x{size[1]} per eye, {self.reference} space, "
-                f"{'GLX with desktop mirror' if self.mirror is not None else 'EGL'}")
+        return (
+            f"OpenXR on {self.runtime_name}, {size[0]}x{size[1]} per eye, {self.reference} space, "
+            f"{'GLX with desktop mirror' if self.mirror is not None else 'EGL'}"
+        )
 
     # -- what the session states say ----------------------------------------------------------
     @property
@@ -188,9 +208,14 @@ class XrTarget(FrameTiming):
                 if layer is not None:
                     layers.append(ctypes.byref(layer))
             before = time.perf_counter()
-            xr.end_frame(self.session, xr.FrameEndInfo(
-                display_time=frame.predicted_display_time,
-                environment_blend_mode=xr.EnvironmentBlendMode[blend], layers=layers))
+            xr.end_frame(
+                self.session,
+                xr.FrameEndInfo(
+                    display_time=frame.predicted_display_time,
+                    environment_blend_mode=xr.EnvironmentBlendMode[blend],
+                    layers=layers,
+                ),
+            )
             self._waits += time.perf_counter() - before
         except xr.exception.XrException as error:
             self._lose(error)
@@ -207,7 +232,7 @@ class XrTarget(FrameTiming):
         if not view_state.view_state_flags & xr.ViewStateFlags.ORIENTATION_VALID_BIT:
             return None  # no tracking: show nothing rather than a world stuck to the face
         head_location = xr.locate_space(self.head_space, self.space, frame.predicted_display_time)
-        head = _pose(head_location.pose)
+        head = openxr_pose(head_location.pose)
         if self.body.world_from_tracking is None or self.states.recenter_wanted or state.posture != self.body.posture:
             self.body.recenter(head, Posture(state.posture))
             self.states.recenter_wanted = False
@@ -217,14 +242,18 @@ class XrTarget(FrameTiming):
             xr.wait_swapchain_image(swapchain.handle, self._wait_info)
             self._waits += time.perf_counter() - before
             fov = view.fov
-            eye = self.body.eye_view(_pose(view.pose), head, *projection_and_inverse(
-                fov.angle_left, fov.angle_right, fov.angle_up, fov.angle_down))
+            eye = self.body.eye_view(
+                openxr_pose(view.pose),
+                head,
+                *projection_and_inverse(fov.angle_left, fov.angle_right, fov.angle_up, fov.angle_down),
+            )
             framebuffer = swapchain.framebuffers[image]
             before = time.perf_counter()
             # The scene's own render size, in the image's corner: the compositor scales it to the
             # display as it warps the image for the lenses (no full-size pass of ours).
-            drawn = self._guards[index].render(self.renderer, state, framebuffer, swapchain.size, eye=eye,
-                                               keep_alpha=alpha, upscale=False)
+            drawn = self._guards[index].render(
+                self.renderer, state, framebuffer, swapchain.size, eye=eye, keep_alpha=alpha, upscale=False
+            )
             self._gl += time.perf_counter() - before
             if self.capture or (index == 0 and self._contact_wanted):
                 self.last_eyes[index] = read_rgb(framebuffer, drawn)
@@ -252,13 +281,20 @@ class XrTarget(FrameTiming):
         the first frame (engine/render/scene_renderer.SceneRenderer.prepare)."""
         self.renderer.prepare(scene_ids)
         # The swapchain's own format and size: drivers compile shader variants per target format.
-        scratch = self.ctx.framebuffer(color_attachments=[self.ctx.texture(
-            self._swapchains[0].size, 4, dtype=FORMAT_DTYPES[self.color_format], internal_format=self.color_format)])
+        scratch = self.ctx.framebuffer(
+            color_attachments=[
+                self.ctx.texture(
+                    self._swapchains[0].size,
+                    4,
+                    dtype=FORMAT_DTYPES[self.color_format],
+                    internal_format=self.color_format,
+                )
+            ]
+        )
         try:
             for scene_id in dict.fromkeys(scene_ids):
                 for guard in self._guards:  # each eye's own passes and textures, made now
-                    guard.render(self.renderer, still_state(scene_id), scratch, self._swapchains[0].size,
-                                 upscale=False)
+                    guard.render(self.renderer, still_state(scene_id), scratch, self._swapchains[0].size, upscale=False)
             scratch.read(components=1)
         finally:
             for guard in self._guards:
@@ -303,9 +339,14 @@ class XrTarget(FrameTiming):
             return
         xr = self._xr
         try:
-            xr.end_frame(self.session, xr.FrameEndInfo(display_time=frame.predicted_display_time,
-                                                       environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
-                                                       layers=[]))
+            xr.end_frame(
+                self.session,
+                xr.FrameEndInfo(
+                    display_time=frame.predicted_display_time,
+                    environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
+                    layers=[],
+                ),
+            )
         except xr.exception.XrException as error:
             self._lose(error)
 
@@ -315,7 +356,7 @@ class XrTarget(FrameTiming):
         instead would cost a headset frame's budget on a slow GPU."""
         if self._contact_image is not None:
             image, self._contact_image = self._contact_image, None
-            return _fit(image, size)
+            return fit_image(image, size)
         self._contact_wanted = True
         return None
 
@@ -343,34 +384,14 @@ class XrTarget(FrameTiming):
         if self._snapshot is not None:
             self._snapshot.color_attachments[0].release()
             self._snapshot.release()
-        release_swapchains(xr, self._swapchains, _quietly)
+        release_swapchains(xr, self._swapchains, xr_runtime.quietly)
         for space in self._spaces:
-            _quietly(xr.destroy_space, space)
+            xr_runtime.quietly(xr.destroy_space, space)
         if self.session is not None:
-            _quietly(xr.destroy_session, self.session)
+            xr_runtime.quietly(xr.destroy_session, self.session)
         if self._graphics is not None:
-            _quietly(self._graphics.destroy)
+            xr_runtime.quietly(self._graphics.destroy)
         if self.instance is not None:
-            _quietly(xr.destroy_instance, self.instance)
+            xr_runtime.quietly(xr.destroy_instance, self.instance)
         if self.mirror is not None:
             self.mirror.close()
-
-
-def _pose(pose) -> np.ndarray:
-    o, p = pose.orientation, pose.position
-    return pose_matrix((o.x, o.y, o.z, o.w), (p.x, p.y, p.z))
-
-
-def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The middle of `image` at the aspect of `size`, scaled to it."""
-    from PIL import Image, ImageOps
-
-    return np.asarray(ImageOps.fit(Image.fromarray(image), tuple(size), Image.BILINEAR))
-
-
-def _quietly(function, *args) -> None:
-    """Tear-down after a lost runtime fails in every call; nothing is left to save by then."""
-    try:
-        function(*args)
-    except Exception:
-        pass

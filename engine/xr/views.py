@@ -7,6 +7,7 @@ becomes the posture's resting view; from then on only the head moves the camera.
 
 Matrices are float64 4x4 in math convention (clip = proj @ view @ point), as in camera.py.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,11 +26,13 @@ def quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
     if norm == 0.0:
         return np.identity(3)
     x, y, z, w = x / norm, y / norm, z / norm, w / norm
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def pose_matrix(orientation: tuple[float, float, float, float], position: tuple[float, float, float]) -> np.ndarray:
@@ -46,8 +49,9 @@ def projection_and_inverse(left: float, right: float, up: float, down: float) ->
     return proj, np.linalg.inv(proj)
 
 
-def projection_from_fov(left: float, right: float, up: float, down: float,
-                        near: float = camera.NEAR_M, far: float = camera.FAR_M) -> np.ndarray:
+def projection_from_fov(
+    left: float, right: float, up: float, down: float, near: float = camera.NEAR_M, far: float = camera.FAR_M
+) -> np.ndarray:
     """OpenGL projection for an OpenXR field of view (angles in radians; left and down negative).
     Headset fields of view are asymmetric, so this is an off-centre frustum."""
     tan_left, tan_right, tan_up, tan_down = (math.tan(a) for a in (left, right, up, down))
@@ -68,6 +72,7 @@ def projection_from_fov(left: float, right: float, up: float, down: float,
 @dataclass(frozen=True)
 class EyeView:
     """One eye's camera in world space, ready for the renderer."""
+
     eye_to_world: np.ndarray  # the inverse of the view matrix
     proj: np.ndarray
     proj_inverse: np.ndarray
@@ -126,13 +131,32 @@ class BodyFrame:
         self.world_from_tracking = rest @ np.linalg.inv(head)
         self.recenters += 1
 
-    def eye_view(self, eye_pose: np.ndarray, head_pose: np.ndarray, proj: np.ndarray,
-                 proj_inverse: np.ndarray | None = None) -> EyeView:
+    def eye_view(
+        self, eye_pose: np.ndarray, head_pose: np.ndarray, proj: np.ndarray, proj_inverse: np.ndarray | None = None
+    ) -> EyeView:
         """eye_pose / head_pose: 4x4, eye -> tracking and head -> tracking."""
         if self.world_from_tracking is None:
             self.recenter(head_pose)
         world_eye = self.world_from_tracking @ eye_pose
         world_head_pos = self.world_from_tracking[:3, :3] @ head_pose[:3, 3] + self.world_from_tracking[:3, 3]
-        return EyeView(eye_to_world=world_eye, proj=proj,
-                       proj_inverse=np.linalg.inv(proj) if proj_inverse is None else proj_inverse,
-                       eye_pos=world_eye[:3, 3].copy(), head_pos=world_head_pos, posture=self.posture)
+        return EyeView(
+            eye_to_world=world_eye,
+            proj=proj,
+            proj_inverse=np.linalg.inv(proj) if proj_inverse is None else proj_inverse,
+            eye_pos=world_eye[:3, 3].copy(),
+            head_pos=world_head_pos,
+            posture=self.posture,
+        )
+
+
+def openxr_pose(pose) -> np.ndarray:
+    """An OpenXR XrPosef as a 4x4 matrix."""
+    o, p = pose.orientation, pose.position
+    return pose_matrix((o.x, o.y, o.z, o.w), (p.x, p.y, p.z))
+
+
+def fit_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The middle of `image` at the aspect of `size`, scaled to it."""
+    from PIL import Image, ImageOps
+
+    return np.asarray(ImageOps.fit(Image.fromarray(image), tuple(size), Image.BILINEAR))

@@ -1,4 +1,5 @@
 """`tidewell report`: a session's or a client's report as a page, files or a text summary."""
+
 from __future__ import annotations
 
 import sys
@@ -11,12 +12,21 @@ from tidewell.sessions.report.trends import client_overview
 from tidewell.sessions.store import SessionStore
 
 
-def report_command(store: SessionStore, session_id: int | None, client: str | None, html: str | None,
-                   csv: str | None, json_path: str | None, anonymize: bool, progress: bool | None = None) -> int:
+def report_command(
+    store: SessionStore,
+    session_id: int | None,
+    client: str | None,
+    html: str | None,
+    csv: str | None,
+    json_path: str | None,
+    anonymize: bool,
+    progress: bool | None = None,
+) -> int:
     """`tidewell report SESSION [--html F] [--csv F] [--json F] [--anonymize]` or
     `tidewell report --client NAME [--html F] [--anonymize]`. Prints what it wrote (or, with no output
     file, a text summary). Returns 0, 2 for a usage error or an unknown session or client, 1 when a file
     cannot be written; messages go to stderr, never a traceback."""
+
     def fail(message: str, code: int = 2) -> int:
         print(f"tidewell report: {message}", file=sys.stderr)
         return code

@@ -1,6 +1,7 @@
 """The report's plots, drawn by matplotlib's Agg canvas into inline PNGs: a session over time, and a
 client's sessions side by side. Names, titles and notes are drawn as typed: "$x^2$" in a phase name is
 never math or TeX."""
+
 from __future__ import annotations
 
 import base64
@@ -80,8 +81,16 @@ def session_figure(record: SessionRecord) -> Figure:
         if len(handles) > 1:
             bottom, top = ax.get_ylim()
             ax.set_ylim(bottom, top + 0.25 * (top - bottom))  # headroom: the legend never hides data
-            ax.legend(handles, labels, loc="upper right", fontsize=8, frameon=True, framealpha=0.95,
-                      ncols=min(len(handles), 4), edgecolor="#cccccc")
+            ax.legend(
+                handles,
+                labels,
+                loc="upper right",
+                fontsize=8,
+                frameon=True,
+                framealpha=0.95,
+                ncols=min(len(handles), 4),
+                edgecolor="#cccccc",
+            )
     return fig
 
 
@@ -160,8 +169,18 @@ def _label_phases(ax, record: SessionRecord, end_min: float) -> None:
             lines = textwrap.wrap(label, max(room_chars, 1), break_long_words=False)
             fits = len(lines) == 2 and max(map(len, lines)) <= room_chars
             label = "\n".join(lines) if fits else f"{idx + 1}"
-        ax.text((start + end) / 2, 1.02, label, transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                fontsize=8.5, color=INK, clip_on=False, linespacing=1.15)
+        ax.text(
+            (start + end) / 2,
+            1.02,
+            label,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=8.5,
+            color=INK,
+            clip_on=False,
+            linespacing=1.15,
+        )
 
 
 def _draw_events(axes, record: SessionRecord) -> None:
@@ -175,8 +194,17 @@ def _draw_events(axes, record: SessionRecord) -> None:
         colour, style, tag = (MARKER_COLOUR, "--", "M") if kind == "marker" else (ALERT_COLOUR, "-", "A")
         for ax in axes:
             ax.axvline(x, color=colour, ls=style, lw=1.1, zorder=4)
-        axes[-1].annotate(f"{tag}{counts[kind]}", (x, 0), xycoords=("data", "axes fraction"), xytext=(2, 2),
-                          textcoords="offset points", color=colour, fontsize=8, fontweight="bold", va="bottom")
+        axes[-1].annotate(
+            f"{tag}{counts[kind]}",
+            (x, 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, 2),
+            textcoords="offset points",
+            color=colour,
+            fontsize=8,
+            fontweight="bold",
+            va="bottom",
+        )
 
 
 # -- a client's sessions ----------------------------------------------------------------------
@@ -195,8 +223,9 @@ def client_figure(overview: ClientOverview) -> Figure:
     hr_ax.plot(x, series("baseline_hr_bpm"), "s--", color=HR_COLOUR, alpha=0.55, mfc="white", label="baseline phase")
     hr_ax.set_ylabel("heart rate\n(beats/min)")
     rmssd_ax.plot(x, series("rmssd_ms"), "o-", color=RMSSD_COLOUR, label="session")
-    rmssd_ax.plot(x, series("baseline_rmssd_ms"), "s--", color=RMSSD_COLOUR, alpha=0.55, mfc="white",
-                  label="baseline phase")
+    rmssd_ax.plot(
+        x, series("baseline_rmssd_ms"), "s--", color=RMSSD_COLOUR, alpha=0.55, mfc="white", label="baseline phase"
+    )
     rmssd_ax.set_ylabel("RMSSD\n(ms)")
     _plot_self_reports(report_ax, overview)
     report_ax.set_xticks(x, [f"#{s.session_id}" for s in sessions])
@@ -204,8 +233,9 @@ def client_figure(overview: ClientOverview) -> Figure:
     for ax in (hr_ax, rmssd_ax, report_ax):
         ax.set_xlim(-0.5, max(len(sessions) - 0.5, 0.5))
         _plain_axes(ax)
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, ncols=2,
-                  borderaxespad=0.2)  # above the panel: never over a point
+        ax.legend(
+            loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, ncols=2, borderaxespad=0.2
+        )  # above the panel: never over a point
     return fig
 
 
@@ -215,8 +245,12 @@ def _plot_self_reports(ax, overview: ClientOverview) -> None:
         for i, s in enumerate(overview.sessions):
             before, after = getattr(s, attr)
             if before is not None and after is not None:
-                ax.annotate("", (i + offset, after), (i + offset, before),
-                            arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.4))
+                ax.annotate(
+                    "",
+                    (i + offset, after),
+                    (i + offset, before),
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.4),
+                )
             for value, filled in ((before, False), (after, True)):
                 if value is not None:
                     ax.plot(i + offset, value, "o", color=colour, mfc=colour if filled else "white", ms=6)

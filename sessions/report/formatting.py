@@ -1,4 +1,5 @@
 """How the report writes times, numbers and notes, on the page and in the terminal alike."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +9,7 @@ import numpy as np
 NOT_ENOUGH = "not enough data"
 STATUS_NOTES = {
     "interrupted": "Interrupted: the session stopped unexpectedly (the program did not finish). "
-                   "Everything logged up to {end} is reported.",
+    "Everything logged up to {end} is reported.",
     "ended_early": "Ended early: a gentle end at {end}, before the program's last phase.",
     "running": "Still marked running: the log may be incomplete. Everything logged up to {end} is reported.",
 }

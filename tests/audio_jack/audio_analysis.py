@@ -3,6 +3,7 @@
 Times are seconds from the first sample unless a function says otherwise. Envelopes are in dB
 of the mean power of all channels, so a level change shows as the same shift whatever its cause.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,13 +17,14 @@ def mono_power(audio: np.ndarray) -> np.ndarray:
     return audio**2 if audio.ndim == 1 else np.mean(audio**2, axis=1)
 
 
-def envelope_db(audio: np.ndarray, sample_rate: int, hop_s: float = 0.001,
-                window_s: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def envelope_db(
+    audio: np.ndarray, sample_rate: int, hop_s: float = 0.001, window_s: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
     """(times, dB): mean power over `window_s` every `hop_s`; times are window centres."""
     hop = max(1, round(hop_s * sample_rate))
     power = mono_power(audio)
     bins = len(power) // hop
-    binned = power[:bins * hop].reshape(bins, hop).mean(axis=1)
+    binned = power[: bins * hop].reshape(bins, hop).mean(axis=1)
     width = max(1, round(window_s / hop_s))
     smoothed = np.convolve(binned, np.ones(width) / width, mode="valid")
     times = (np.arange(len(smoothed)) * hop + width * hop / 2.0) / sample_rate
@@ -36,12 +38,14 @@ def binned_power(chunks, sample_rate: int, hop_s: float = 0.001) -> np.ndarray:
     for chunk in chunks:
         power = np.concatenate([rest, mono_power(chunk)])
         bins = len(power) // hop
-        out.append(power[:bins * hop].reshape(bins, hop).mean(axis=1))
-        rest = power[bins * hop:]
+        out.append(power[: bins * hop].reshape(bins, hop).mean(axis=1))
+        rest = power[bins * hop :]
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def envelope_from_bins(binned: np.ndarray, hop_s: float = 0.001, window_s: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def envelope_from_bins(
+    binned: np.ndarray, hop_s: float = 0.001, window_s: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
     width = max(1, round(window_s / hop_s))
     smoothed = np.convolve(binned, np.ones(width) / width, mode="valid")
     return (np.arange(len(smoothed)) + width / 2.0) * hop_s, 10.0 * np.log10(smoothed + SILENCE)
@@ -68,8 +72,9 @@ def rising_crossings(times: np.ndarray, values: np.ndarray, threshold: float, hy
     return np.asarray(crossings)
 
 
-def envelope_breath_periods(times: np.ndarray, env_db: np.ndarray, start_s: float, end_s: float,
-                            smooth_s: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+def envelope_breath_periods(
+    times: np.ndarray, env_db: np.ndarray, start_s: float, end_s: float, smooth_s: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
     """Breath-to-breath periods of an envelope between start_s and end_s, from the times it rises
     through the middle (in dB) of its own range there. Returns (crossing times, periods)."""
     inside = (times >= start_s) & (times <= end_s)
@@ -99,8 +104,14 @@ def breath_peak_times(times: np.ndarray, levels: np.ndarray, phases: np.ndarray)
     return np.asarray(peaks)
 
 
-def lag_at(centre_s: float, times: np.ndarray, measured_db: np.ndarray, reference_db: np.ndarray,
-           half_window_s: float = 2.5, max_lag_s: float = 0.15) -> float:
+def lag_at(
+    centre_s: float,
+    times: np.ndarray,
+    measured_db: np.ndarray,
+    reference_db: np.ndarray,
+    half_window_s: float = 2.5,
+    max_lag_s: float = 0.15,
+) -> float:
     """How much later (seconds) `measured` follows `reference` around centre_s: the shift that
     best correlates the two envelopes (both on the same time grid `times`), to a fraction of a hop.
     Smooth the envelopes first (smooth_db); a window reaching into both flanks of a breath pins
@@ -110,17 +121,17 @@ def lag_at(centre_s: float, times: np.ndarray, measured_db: np.ndarray, referenc
     half, reach = int(round(half_window_s / hop)), int(round(max_lag_s / hop))
     if centre - half - reach < 0 or centre + half + reach >= len(times):
         return float("nan")
-    reference = reference_db[centre - half:centre + half + 1]
+    reference = reference_db[centre - half : centre + half + 1]
     reference = reference - reference.mean()
     scores = np.empty(2 * reach + 1)
     for k, shift in enumerate(range(-reach, reach + 1)):
-        window = measured_db[centre - half + shift:centre + half + 1 + shift]
+        window = measured_db[centre - half + shift : centre + half + 1 + shift]
         window = window - window.mean()
         scores[k] = np.dot(window, reference) / (np.linalg.norm(window) * np.linalg.norm(reference) + SILENCE)
     best = int(np.argmax(scores))
     offset = 0.0
     if 0 < best < len(scores) - 1:
-        a, b, c = scores[best - 1:best + 2]
+        a, b, c = scores[best - 1 : best + 2]
         denominator = a - 2 * b + c
         offset = 0.5 * (a - c) / denominator if denominator < 0 else 0.0
     return (best - reach + offset) * hop
@@ -171,6 +182,9 @@ def spectral_centroid_hz(audio: np.ndarray, sample_rate: int) -> float:
 
 
 def first_sound_index(audio: np.ndarray, threshold: float = 1e-4) -> int | None:
-    loud = np.flatnonzero(np.max(np.abs(np.asarray(audio)), axis=1) > threshold) if np.ndim(audio) > 1 \
+    loud = (
+        np.flatnonzero(np.max(np.abs(np.asarray(audio)), axis=1) > threshold)
+        if np.ndim(audio) > 1
         else np.flatnonzero(np.abs(np.asarray(audio)) > threshold)
+    )
     return int(loud[0]) if len(loud) else None

@@ -11,6 +11,7 @@
 A frame thread that never waits on the device makes none of those calls on any machine, however
 slow or busy, and a call that only hands controls over never holds as much as one block of sound.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,13 +24,32 @@ BLOCKING_FILES = {"threading.py", "queue.py", "subprocess.py", "selectors.py", "
 BLOCKING_FUNCTIONS = {
     "time": {"sleep"},
     "select": {"select", "poll", "epoll"},
-    "posix": {"read", "write", "readv", "writev", "pread", "pwrite", "fsync", "fdatasync", "wait", "waitpid",
-              "waitid", "sendfile"},
+    "posix": {
+        "read",
+        "write",
+        "readv",
+        "writev",
+        "pread",
+        "pwrite",
+        "fsync",
+        "fdatasync",
+        "wait",
+        "waitpid",
+        "waitid",
+        "sendfile",
+    },
     "builtins": {"print", "input", "open"},
 }
 # Built-in types any of whose methods can wait, and single methods that do.
-BLOCKING_TYPES = {"_thread.lock", "_thread.RLock", "_queue.SimpleQueue", "_socket.socket", "socket.socket",
-                  "select.epoll", "select.poll"}
+BLOCKING_TYPES = {
+    "_thread.lock",
+    "_thread.RLock",
+    "_queue.SimpleQueue",
+    "_socket.socket",
+    "socket.socket",
+    "select.epoll",
+    "select.poll",
+}
 BLOCKING_METHODS = {("mmap.mmap", "flush")}
 
 
@@ -101,8 +121,13 @@ class FrameThreadProbe:
             sys.setprofile(None)
 
     def summary(self) -> dict:
-        return {"calls": self.calls, "waits": sorted(set(self.waits)), "wait_count": len(self.waits),
-                "largest_allocation": self.largest_allocation, "retained": self.retained}
+        return {
+            "calls": self.calls,
+            "waits": sorted(set(self.waits)),
+            "wait_count": len(self.waits),
+            "largest_allocation": self.largest_allocation,
+            "retained": self.retained,
+        }
 
     def close(self) -> None:
         if self._started_tracing and tracemalloc.is_tracing():

@@ -20,6 +20,7 @@ Each server has a private name (JACK_DEFAULT_SERVER), clients never start a serv
 (JACK_NO_START_SERVER=1), and every process runs in its own process group and is stopped by PID.
 A missing tool fails with the Debian package to install (jackd2, libportaudio2); nothing skips.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,8 +57,9 @@ def require_tools() -> dict[str, str]:
     for tool in ("jackd", "jack_lsp", "jack_rec"):
         path = shutil.which(tool)
         if path is None:
-            raise JackTestbedError(f"{tool} not found: install the Debian package `jackd2` "
-                                   "(apt-get install jackd2 libportaudio2)")
+            raise JackTestbedError(
+                f"{tool} not found: install the Debian package `jackd2` (apt-get install jackd2 libportaudio2)"
+            )
         tools[tool] = path
     return tools
 
@@ -65,8 +67,14 @@ def require_tools() -> dict[str, str]:
 class JackServer:
     """One jackd with the dummy driver: real-time pacing, no sound card."""
 
-    def __init__(self, log_dir: Path, name: str | None = None, sample_rate: int = SAMPLE_RATE,
-                 period_frames: int = PERIOD_FRAMES, realtime: bool = False):
+    def __init__(
+        self,
+        log_dir: Path,
+        name: str | None = None,
+        sample_rate: int = SAMPLE_RATE,
+        period_frames: int = PERIOD_FRAMES,
+        realtime: bool = False,
+    ):
         self.tools = require_tools()
         self.name = name or f"tidewell-jack-{os.getpid()}-{next(_names)}"
         self.sample_rate = sample_rate
@@ -101,18 +109,36 @@ class JackServer:
         log = self.log_dir / f"jackd-{self.name}-{self.starts}.log"
         self._logs.append(log)
         self.process = subprocess.Popen(
-            [self.tools["jackd"], "-n", self.name, "--realtime" if self.realtime else "--no-realtime", "-d", "dummy",
-             "-r", str(self.sample_rate), "-p", str(self.period_frames)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
-            start_new_session=True, preexec_fn=_die_with_parent)
-        self._log_reader = threading.Thread(target=self._keep_log, args=(self.process.stdout, log),
-                                            name="jackd-log", daemon=True)
+            [
+                self.tools["jackd"],
+                "-n",
+                self.name,
+                "--realtime" if self.realtime else "--no-realtime",
+                "-d",
+                "dummy",
+                "-r",
+                str(self.sample_rate),
+                "-p",
+                str(self.period_frames),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self._log_reader = threading.Thread(
+            target=self._keep_log, args=(self.process.stdout, log), name="jackd-log", daemon=True
+        )
         self._log_reader.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self._log_reader.join(timeout=2.0)
-                raise JackTestbedError(f"jackd exited with {self.process.returncode}: {log.read_text(errors='replace')[-2000:]}")
+                raise JackTestbedError(
+                    f"jackd exited with {self.process.returncode}: {log.read_text(errors='replace')[-2000:]}"
+                )
             if "system:playback_1" in self.ports():
                 return self
             time.sleep(0.05)
@@ -120,14 +146,16 @@ class JackServer:
         raise JackTestbedError(f"JACK server {self.name!r} did not answer jack_lsp within {STARTUP_TIMEOUT_S:g} s")
 
     def ports(self) -> list[str]:
-        result = subprocess.run([self.tools["jack_lsp"]], env=self.env, capture_output=True, text=True,
-                                timeout=STARTUP_TIMEOUT_S)
+        result = subprocess.run(
+            [self.tools["jack_lsp"]], env=self.env, capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S
+        )
         return result.stdout.split("\n") if result.returncode == 0 else []
 
     def connections(self) -> dict[str, list[str]]:
         """port -> the ports it is connected to."""
-        result = subprocess.run([self.tools["jack_lsp"], "-c"], env=self.env, capture_output=True, text=True,
-                                timeout=STARTUP_TIMEOUT_S)
+        result = subprocess.run(
+            [self.tools["jack_lsp"], "-c"], env=self.env, capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S
+        )
         graph: dict[str, list[str]] = {}
         port = None
         for line in result.stdout.splitlines():
@@ -142,8 +170,11 @@ class JackServer:
     def playback_ports(self, client_prefix: str = "PortAudio") -> list[str]:
         """The output ports of a playing PortAudio stream (those wired to system:playback_*)."""
         graph = self.connections()
-        ports = [p for p, peers in graph.items()
-                 if p.startswith(client_prefix) and ":out_" in p and any(q.startswith("system:playback") for q in peers)]
+        ports = [
+            p
+            for p, peers in graph.items()
+            if p.startswith(client_prefix) and ":out_" in p and any(q.startswith("system:playback") for q in peers)
+        ]
         return sorted(ports, key=lambda p: (p.split(":")[0], int(p.rsplit("_", 1)[1])))
 
     def wait_for_playback_ports(self, count: int = 2, timeout_s: float = 30.0) -> list[str]:
@@ -153,16 +184,19 @@ class JackServer:
             if len(ports) >= count:
                 return ports[:count]
             time.sleep(0.05)
-        raise JackTestbedError(f"no PortAudio stream is playing on JACK server {self.name!r} "
-                               f"after {timeout_s:g} s; ports: {self.ports()}")
+        raise JackTestbedError(
+            f"no PortAudio stream is playing on JACK server {self.name!r} after {timeout_s:g} s; ports: {self.ports()}"
+        )
 
     def kill(self) -> None:
         """A crash: SIGKILL, no goodbye to the clients. Only for a server this process's PortAudio
         does not use (jack_testbed(portaudio=False)): PortAudio's JACK host API aborts the process
         in Pa_Terminate once its server has died. Play through it from a child process instead."""
         if self.portaudio_here:
-            raise JackTestbedError("kill() would leave this process's PortAudio with a dead JACK server "
-                                   "(Pa_Terminate then aborts): use jack_testbed(portaudio=False) and a child process")
+            raise JackTestbedError(
+                "kill() would leave this process's PortAudio with a dead JACK server "
+                "(Pa_Terminate then aborts): use jack_testbed(portaudio=False) and a child process"
+            )
         self._end(signal.SIGKILL)
 
     def stop(self) -> None:
@@ -255,8 +289,13 @@ class ControlClient:
         tool = shutil.which("jack_metro")
         if tool is None:
             raise JackTestbedError("jack_metro not found: install jackd2 (Debian 12) or jack-example-tools (Debian 13)")
-        self.process = subprocess.Popen([tool, "-n", self.name, "-b", "60"], env=server.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            [tool, "-n", self.name, "-b", "60"],
+            env=server.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not any(port.startswith(self.name + ":") for port in server.ports()):
             if time.monotonic() > deadline or self.process.poll() is not None:
@@ -307,8 +346,10 @@ def portaudio_jack_device() -> int:
             for index in api["devices"]:
                 if sounddevice.query_devices(index)["max_output_channels"] >= 2:
                     return int(index)
-    raise JackTestbedError("PortAudio shows no JACK output device: is libportaudio2 (with its JACK host API) "
-                           f"installed and the server running? host APIs: {[a['name'] for a in sounddevice.query_hostapis()]}")
+    raise JackTestbedError(
+        "PortAudio shows no JACK output device: is libportaudio2 (with its JACK host API) "
+        f"installed and the server running? host APIs: {[a['name'] for a in sounddevice.query_hostapis()]}"
+    )
 
 
 @dataclass
@@ -342,16 +383,28 @@ class Capture:
                 self.process.wait(timeout=STOP_TIMEOUT_S)
 
 
-def start_capture(server: JackServer, path: Path, seconds: float, ports: list[str] | None = None,
-                  bits: int = 32, wait_connected: bool = True) -> Capture:
+def start_capture(
+    server: JackServer,
+    path: Path,
+    seconds: float,
+    ports: list[str] | None = None,
+    bits: int = 32,
+    wait_connected: bool = True,
+) -> Capture:
     """Start jack_rec on `ports` (default: the playing PortAudio stream's). With wait_connected,
     returns once jack_rec's inputs are wired, so the recording has begun."""
     ports = ports or server.wait_for_playback_ports()
     path = Path(path)
     started = time.monotonic()
-    process = subprocess.Popen([server.tools["jack_rec"], "-f", str(path), "-d", f"{seconds:g}", "-b", str(bits), *ports],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=server.env, start_new_session=True)
+    process = subprocess.Popen(
+        [server.tools["jack_rec"], "-f", str(path), "-d", f"{seconds:g}", "-b", str(bits), *ports],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=server.env,
+        start_new_session=True,
+    )
     capture = Capture(process, path, seconds, list(ports), started)
     if wait_connected:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -380,8 +433,13 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 @contextlib.contextmanager
-def jack_testbed(log_dir: Path | None = None, export_env: bool = True, portaudio: bool = True,
-                 realtime: bool = False, period_frames: int = PERIOD_FRAMES) -> Iterator[JackServer]:
+def jack_testbed(
+    log_dir: Path | None = None,
+    export_env: bool = True,
+    portaudio: bool = True,
+    realtime: bool = False,
+    period_frames: int = PERIOD_FRAMES,
+) -> Iterator[JackServer]:
     """A running private JACK server; this process's environment points at it (export_env) and,
     with `portaudio`, PortAudio is re-initialised to see it. Stopped by PID afterwards, PortAudio
     re-initialised again so it forgets the server. portaudio=False for a server that will be

@@ -10,6 +10,7 @@ first callback after that, and jack_rec writes whole JACK periods, so the marker
 starts a period: that sample is the marker's time, to within one period (the callback comes up to
 one period after advance()).
 """
+
 from __future__ import annotations
 
 import time
@@ -18,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from audio_analysis import first_sound_index
 from frame_thread import FrameThreadProbe
 from jack_testbed import JackServer, JackTestbedError, portaudio_jack_device, read_wav, start_capture
+
 from tidewell.audio.output import WavOutput
 from tidewell.core.clock import RealClock
 from tidewell.core.frame_state import BreathStage, FrameState, Posture
@@ -38,10 +39,23 @@ XRUN_REPORT_DELAY_S = 0.5
 
 def _still_state(fade: float, layers: tuple[tuple[str, float], ...]) -> FrameState:
     return FrameState(
-        t_s=0.0, phase_index=0, phase_name="marker", phase_elapsed_s=0.0, phase_progress=0.0,
-        breath_phase=0.0, breath_stage=BreathStage.HOLD_IN, breath_level=1.0, pace_bpm=6.0, calm=0.5,
-        posture=Posture.SEATED, scene="marker", previous_scene=None, crossfade=1.0, fade=fade,
-        audio_layers=layers)
+        t_s=0.0,
+        phase_index=0,
+        phase_name="marker",
+        phase_elapsed_s=0.0,
+        phase_progress=0.0,
+        breath_phase=0.0,
+        breath_stage=BreathStage.HOLD_IN,
+        breath_level=1.0,
+        pace_bpm=6.0,
+        calm=0.5,
+        posture=Posture.SEATED,
+        scene="marker",
+        previous_scene=None,
+        crossfade=1.0,
+        fade=fade,
+        audio_layers=layers,
+    )
 
 
 @dataclass
@@ -50,7 +64,9 @@ class LiveRun:
     frame_wall_s: np.ndarray  # time.monotonic() of every runner.step
     clock_start_s: float  # time.monotonic() at session time 0
     marker_s: float  # time.monotonic() just before the marker went to advance()
-    advance_probe: dict  # with watch_advance: what the session's advance() calls did (frame_thread.FrameThreadProbe.summary)
+    advance_probe: (
+        dict  # with watch_advance: what the session's advance() calls did (frame_thread.FrameThreadProbe.summary)
+    )
     loop_gaps_s: np.ndarray  # time between successive frames
     events: list[tuple[float, str, str]]  # (session time, kind, detail) from drain_events()
     stats: dict
@@ -62,7 +78,9 @@ class LiveRun:
     device_latency_s: float
     lead_s: float  # sound rendered ahead of the device (audio/ahead.py)
     capture_xruns: int  # JACK client xruns while capturing: each can drop one period from the capture
-    xrun_session_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # session time of each xrun event while capturing (jackd's log line arrived)
+    xrun_session_s: np.ndarray = field(
+        default_factory=lambda: np.zeros(0)
+    )  # session time of each xrun event while capturing (jackd's log line arrived)
     runner_events: list = field(default_factory=list)
 
     @property
@@ -78,7 +96,7 @@ class LiveRun:
 
     def capture_from(self, session_s: float) -> np.ndarray:
         """The capture from the sample played at session time `session_s` on."""
-        return self.capture[self.capture_index(session_s):]
+        return self.capture[self.capture_index(session_s) :]
 
     def machine_dropout_steps(self, before_s: float = XRUN_REPORT_DELAY_S) -> np.ndarray:
         """Capture step indices (step i: sample i to i + 1) where a period the machine dropped may
@@ -98,16 +116,26 @@ class LiveRun:
         return self.states[-1].t_s
 
 
-def run_live_session(server: JackServer, program: Program, seconds: float, capture_path: Path, *,
-                     fps: float = 60.0, seed: int = 0, heart_seed: int = 0,
-                     controls: dict[float, Callable[[SessionRunner, float], None]] | None = None,
-                     mono_capture: bool = False, watch_advance: bool = False) -> LiveRun:
+def run_live_session(
+    server: JackServer,
+    program: Program,
+    seconds: float,
+    capture_path: Path,
+    *,
+    fps: float = 60.0,
+    seed: int = 0,
+    heart_seed: int = 0,
+    controls: dict[float, Callable[[SessionRunner, float], None]] | None = None,
+    mono_capture: bool = False,
+    watch_advance: bool = False,
+) -> LiveRun:
     """Run `program` for `seconds` of session time through DeviceOutput on the JACK device,
     the way engine/session.py does (clock -> runner.step -> advance -> drain_events -> sleep).
     The capture is 32-bit so that the marker's first, tiny block is not rounded to silence.
     With `watch_advance`, every advance() goes through a FrameThreadProbe (run.advance_probe)."""
-    from tidewell.audio.device import DeviceOutput
     import sounddevice
+
+    from tidewell.audio.device import DeviceOutput
 
     device = portaudio_jack_device()
     latency = float(sounddevice.query_devices(device)["default_low_output_latency"])
@@ -118,8 +146,9 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
         ports = server.wait_for_playback_ports()
         xruns_before = server.xruns()["client"]
         capture_started = time.monotonic()
-        capture = start_capture(server, capture_path, 0.3 + LEAD_IN_S + seconds + TAIL_S,
-                                ports[:1] if mono_capture else ports, bits=32)
+        capture = start_capture(
+            server, capture_path, 0.3 + LEAD_IN_S + seconds + TAIL_S, ports[:1] if mono_capture else ports, bits=32
+        )
         time.sleep(0.3)
         layers = program.phases[0].audio
         marker_s = time.monotonic()
@@ -160,17 +189,36 @@ def run_live_session(server: JackServer, program: Program, seconds: float, captu
     if first is None:
         raise JackTestbedError(f"the capture {capture_path} is silent: the marker never arrived")
     walls = np.asarray(walls)
-    return LiveRun(states=states, frame_wall_s=walls, clock_start_s=clock_start, marker_s=marker_s,
-                   advance_probe=probe.summary() if probe is not None else {}, loop_gaps_s=np.diff(walls), events=events, stats=stats,
-                   capture=audio, sample_rate=rate, marker_index=(first // server.period_frames) * server.period_frames,
-                   period_frames=server.period_frames, fps=fps, device_latency_s=latency, lead_s=output.lead_s,
-                   capture_xruns=server.xruns()["client"] - xruns_before,
-                   xrun_session_s=np.asarray([e["at"] - clock_start for e in server.xrun_events() if e["at"] >= capture_started]),
-                   runner_events=runner_events)
+    return LiveRun(
+        states=states,
+        frame_wall_s=walls,
+        clock_start_s=clock_start,
+        marker_s=marker_s,
+        advance_probe=probe.summary() if probe is not None else {},
+        loop_gaps_s=np.diff(walls),
+        events=events,
+        stats=stats,
+        capture=audio,
+        sample_rate=rate,
+        marker_index=(first // server.period_frames) * server.period_frames,
+        period_frames=server.period_frames,
+        fps=fps,
+        device_latency_s=latency,
+        lead_s=output.lead_s,
+        capture_xruns=server.xruns()["client"] - xruns_before,
+        xrun_session_s=np.asarray([e["at"] - clock_start for e in server.xrun_events() if e["at"] >= capture_started]),
+        runner_events=runner_events,
+    )
 
 
-def render_reference(states: list[FrameState], path: Path, sample_rate: int = 48000, channels: int = 2,
-                     seed: int = 0, like: LiveRun | None = None) -> tuple[np.ndarray, int]:
+def render_reference(
+    states: list[FrameState],
+    path: Path,
+    sample_rate: int = 48000,
+    channels: int = 2,
+    seed: int = 0,
+    like: LiveRun | None = None,
+) -> tuple[np.ndarray, int]:
     """The same frame states through WavOutput, each for the time since the previous one, so
     sample j of the file is session time j / sample_rate.
 

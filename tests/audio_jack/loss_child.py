@@ -9,6 +9,7 @@ Prints one JSON object per line: {"ready": t}, {"event": kind, "detail": ..., "t
 drain_events() reports them, and at the end {"summary": {...}}. It ends when a line "stop" comes
 on stdin (or stdin closes), or after --seconds at most.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,10 +69,20 @@ def main() -> int:
     finally:
         probe.close()
         output.close()
-    say(summary={"frames": frames, "frames_while_lost": frames_while_lost,
-                 "frames_after_back": frames_after_back, "session_s": clock.now(),
-                 "frame_thread": probe.summary(), "events": events, "losses": stats["losses"],
-                 "reopens": stats["reopens"], "callbacks": stats["callbacks"], "underruns": stats["underruns"]})
+    say(
+        summary={
+            "frames": frames,
+            "frames_while_lost": frames_while_lost,
+            "frames_after_back": frames_after_back,
+            "session_s": clock.now(),
+            "frame_thread": probe.summary(),
+            "events": events,
+            "losses": stats["losses"],
+            "reopens": stats["reopens"],
+            "callbacks": stats["callbacks"],
+            "underruns": stats["underruns"],
+        }
+    )
     return 0
 
 

@@ -86,7 +86,9 @@ def require_tools(patched: bool = True) -> tuple[str, list[str]]:
     dbus_daemon = shutil.which("dbus-daemon")
     if dbus_daemon is None:
         raise TestbedError("dbus-daemon not found: install the Debian package `dbus` (apt-get install dbus)")
-    missing = TestbedError(f"BlueZoo not found: install the PyPI package `bluezoo` ({sys.executable} -m pip install bluezoo)")
+    missing = TestbedError(
+        f"BlueZoo not found: install the PyPI package `bluezoo` ({sys.executable} -m pip install bluezoo)"
+    )
     if patched:
         if importlib.util.find_spec("bluezoo") is None:
             raise missing
@@ -220,8 +222,19 @@ class Peripheral:
         self._command_lock = threading.Lock()
         started = time.monotonic()
         self.process = _start_process(
-            [sys.executable, "-u", str(PERIPHERAL_SCRIPT), "--adapter", adapter, "--name", name,
-             "--location", str(location), "--battery", str(battery)],
+            [
+                sys.executable,
+                "-u",
+                str(PERIPHERAL_SCRIPT),
+                "--adapter",
+                adapter,
+                "--name",
+                name,
+                "--location",
+                str(location),
+                "--battery",
+                str(battery),
+            ],
             self.log_path,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -285,8 +298,7 @@ class Peripheral:
 
     async def disconnect_central_async(self, central: str = CENTRAL_ADAPTER, timeout_s: float = 5.0) -> None:
         await asyncio.wait_for(
-            _call_device_method(self.testbed.bus_address, device_path(central, self.address), "Disconnect"),
-            timeout_s,
+            _call_device_method(self.testbed.bus_address, device_path(central, self.address), "Disconnect"), timeout_s
         )
 
     def stop(self) -> None:
@@ -389,7 +401,9 @@ def bluez_testbed(
         )
         testbed.processes.append(zoo)
         try:
-            run_dbus_sync(lambda: _adapters_powered(testbed.bus_address, list(testbed.adapters), zoo), STARTUP_TIMEOUT_S)
+            run_dbus_sync(
+                lambda: _adapters_powered(testbed.bus_address, list(testbed.adapters), zoo), STARTUP_TIMEOUT_S
+            )
         except (TimeoutError, OSError, TestbedError) as error:
             raise TestbedError(
                 f"BlueZoo did not power {', '.join(testbed.adapters)} within {STARTUP_TIMEOUT_S} s "
@@ -428,9 +442,7 @@ def make_bluez_testbed_fixture(
 
         def make(adapter_count: int = DEFAULT_ADAPTER_COUNT, patched: bool = True) -> BluezTestbed:
             try:
-                testbed = stack.enter_context(
-                    bluez_testbed(adapter_count, workdir=tmp_path / "bluez", patched=patched)
-                )
+                testbed = stack.enter_context(bluez_testbed(adapter_count, workdir=tmp_path / "bluez", patched=patched))
             except TestbedError as error:
                 pytest.fail(str(error), pytrace=False)
             monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", testbed.bus_address)

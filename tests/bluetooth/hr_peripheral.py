@@ -295,7 +295,7 @@ class Peripheral:
                 return f"error wait-subscribed: {args[0]!r} is not a number of seconds"
             try:
                 await asyncio.wait_for(self.measurement.subscribed.wait(), timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return f"error no central started notifications within {timeout_s} s"
             return "ok"
         if verb == "quit" and not args:

@@ -4,6 +4,7 @@ Its terminal output is collected line by line: the URL, the pairing codes and (w
 certificate's fingerprint it announces come from there, as a therapist would read them off the
 engine's screen. A --lan console listens on every address, but tests reach it only on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,10 +19,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx2
 
@@ -75,8 +76,9 @@ class Console:
                 continue
             if re.search(pattern, line):
                 return line
-        raise AssertionError(f"no line matching {pattern!r} within {timeout_s:g} s; output so far:\n"
-                             + "\n".join(self.lines[-40:]))
+        raise AssertionError(
+            f"no line matching {pattern!r} within {timeout_s:g} s; output so far:\n" + "\n".join(self.lines[-40:])
+        )
 
     @property
     def code(self) -> str:
@@ -110,8 +112,9 @@ class Console:
 
     def client(self, **options) -> httpx2.Client:
         """An HTTP client as the console's own page is one: its Origin on every request."""
-        return httpx2.Client(base_url=self.url, timeout=30.0, headers={"Origin": self.origin}, verify=self.verify(),
-                             **options)
+        return httpx2.Client(
+            base_url=self.url, timeout=30.0, headers={"Origin": self.origin}, verify=self.verify(), **options
+        )
 
     def paired_client(self) -> httpx2.Client:
         """An HTTP client holding a fresh session token (pairs with the current code)."""
@@ -150,15 +153,17 @@ def certificate_fingerprint(der: bytes) -> str:
 
 
 @contextmanager
-def running_console(data_dir: Path, *extra: str, env: dict | None = None, config_dir: Path | None = None,
-                    port: int = 0) -> Iterator[Console]:
+def running_console(
+    data_dir: Path, *extra: str, env: dict | None = None, config_dir: Path | None = None, port: int = 0
+) -> Iterator[Console]:
     env = {k: v for k, v in (env or os.environ).items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["TIDEWELL_DATA_DIR"] = str(data_dir)
     env["TIDEWELL_CONFIG_DIR"] = str(config_dir or data_dir.with_name(data_dir.name + "-config"))
     env["PYTHONUNBUFFERED"] = "1"
     command = [sys.executable, "-m", "tidewell.engine.cli", "console", "--port", str(port), "--headless", *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
     console = Console(process, data_dir)
     try:
         console.wait_for("waiting for the console to start a session", START_TIMEOUT_S)  # after the URL and codes
@@ -179,17 +184,41 @@ def run_short_session(data_dir: Path, client: str) -> None:
     """A finished session for `client` in virtual time, so the console has history to show."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["TIDEWELL_DATA_DIR"] = str(data_dir)
-    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "run", "--client", client, "--virtual-time",
-                             "--minutes", "0.5", "--headless", "--pain", "5", "--stress", "6"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tidewell.engine.cli",
+            "run",
+            "--client",
+            client,
+            "--virtual-time",
+            "--minutes",
+            "0.5",
+            "--headless",
+            "--pain",
+            "5",
+            "--stress",
+            "6",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
 
 
 def start_session(http: httpx2.Client, minutes: float = 1.0, request_id: str = "start-1") -> dict:
     """Starts the taster for a client "wren-2" as the page does, with a double tap."""
     client_id = http.post("/api/clients", json={"pseudonym": "wren-2"}).json()["id"]
-    body = {"client_id": client_id, "program": "taster", "minutes": minutes, "request_id": request_id,
-            "before": {"pain": 4, "stress": 6, "note": "tight shoulders"}}
+    body = {
+        "client_id": client_id,
+        "program": "taster",
+        "minutes": minutes,
+        "request_id": request_id,
+        "before": {"pain": 4, "stress": 6, "note": "tight shoulders"},
+    }
     answers = [http.post("/api/session/start", json=body) for _ in range(2)]  # a double tap
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
     assert answers[0].json() == answers[1].json()
@@ -201,13 +230,17 @@ def wait_running(http_url: str, token: str, timeout_s: float = 60.0, ssl_context
     from websockets.asyncio.client import connect
 
     async def watch():
-        async with connect(http_url.replace("http", "ws", 1) + "ws/live", ssl=ssl_context,
-                           additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        async with connect(
+            http_url.replace("http", "ws", 1) + "ws/live",
+            ssl=ssl_context,
+            additional_headers={"Authorization": f"Bearer {token}"},
+        ) as ws:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 view = json.loads(await asyncio.wait_for(ws.recv(), timeout=timeout_s))
                 if view["status"] == "running" and view["latest"]:
                     return view
         raise AssertionError("the session did not start")
+
     with ThreadPoolExecutor(1) as worker:  # a loop of its own, also beside Playwright's
         return worker.submit(asyncio.run, watch()).result()

@@ -8,6 +8,7 @@
 Runs where Monado is installed: Debian 13, or the Debian 13 root of .ci/xr-env. A missing
 monado-service fails with what to install; nothing skips.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,24 +41,35 @@ class MonadoService:
     def start(self) -> None:
         binary = shutil.which("monado-service")
         if binary is None or not Path(RUNTIME_JSON).exists():
-            raise MonadoError("monado-service not found: install Debian 13's monado-service and libopenxr1-monado, "
-                              "or run the XR tests through `bash .ci/xr-env run pytest tests/xr`")
-        env = dict(os.environ, XDG_RUNTIME_DIR=str(self.runtime_dir), XRT_COMPOSITOR_NULL="1",
-                   SIMULATED_ENABLE="1", XRT_NO_STDIN="1")
-        self.process = subprocess.Popen([binary], env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+            raise MonadoError(
+                "monado-service not found: install Debian 13's monado-service and libopenxr1-monado, "
+                "or run the XR tests through `bash .ci/xr-env run pytest tests/xr`"
+            )
+        env = dict(
+            os.environ,
+            XDG_RUNTIME_DIR=str(self.runtime_dir),
+            XRT_COMPOSITOR_NULL="1",
+            SIMULATED_ENABLE="1",
+            XRT_NO_STDIN="1",
+        )
+        self.process = subprocess.Popen(
+            [binary], env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         socket = self.runtime_dir / "monado_comp_ipc"
         deadline = time.monotonic() + START_TIMEOUT_S
         while not socket.exists():
             if self.process.poll() is not None:
                 raise MonadoError(f"monado-service exited with {self.process.returncode}: {self.log_tail()}")
             if time.monotonic() > deadline:
-                raise MonadoError(f"monado-service did not open {socket} within {START_TIMEOUT_S:.0f} s: {self.log_tail()}")
+                raise MonadoError(
+                    f"monado-service did not open {socket} within {START_TIMEOUT_S:.0f} s: {self.log_tail()}"
+                )
             time.sleep(0.05)
 
     def client_env(self, **extra: str) -> dict[str, str]:
-        return dict(os.environ, XDG_RUNTIME_DIR=str(self.runtime_dir), XR_RUNTIME_JSON=RUNTIME_JSON,
-                    XRT_LOG="warning", **extra)
+        return dict(
+            os.environ, XDG_RUNTIME_DIR=str(self.runtime_dir), XR_RUNTIME_JSON=RUNTIME_JSON, XRT_LOG="warning", **extra
+        )
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -68,8 +80,13 @@ class MonadoService:
     def hide_session(self, seconds: float) -> subprocess.Popen:
         """Another OpenXR application takes the headset for `seconds`: the runtime stops showing
         ours, as it does when the headset is taken off, and shows it again when that one leaves."""
-        rival = subprocess.Popen([sys.executable, str(RIVAL), str(seconds)], env=self.client_env(),
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        rival = subprocess.Popen(
+            [sys.executable, str(RIVAL), str(seconds)],
+            env=self.client_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.rivals.append(rival)
         return rival
 

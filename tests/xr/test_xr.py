@@ -1,5 +1,6 @@
 """The headset target (engine/xr) against Monado: a real OpenXR runtime with a simulated headset and
 the null compositor (20 Hz, 320x240 per eye). Each test starts its own monado-service."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ class Child:
         env.pop("DISPLAY", None)
         if display:
             env["DISPLAY"] = display
-        self.process = subprocess.Popen([sys.executable, str(CHILD), "--out", str(folder / "out"), *args],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(CHILD), "--out", str(folder / "out"), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self.messages: queue.Queue = queue.Queue()
         self.stderr: list[str] = []
@@ -55,8 +61,12 @@ class Child:
                 continue
             if key in message and where(message[key]):
                 return message[key]
-        raise AssertionError(f"no {key!r} within {timeout_s} s; output:\n" + "\n".join(self.lines[-40:])
-                             + "\nstderr:\n" + "".join(self.stderr[-40:]))
+        raise AssertionError(
+            f"no {key!r} within {timeout_s} s; output:\n"
+            + "\n".join(self.lines[-40:])
+            + "\nstderr:\n"
+            + "".join(self.stderr[-40:])
+        )
 
     def finish(self, timeout_s: float) -> dict:
         result = self.wait_for("result", timeout_s)
@@ -70,8 +80,9 @@ class Child:
 
     def events(self, session_id: int) -> list[tuple[float, str, str]]:
         with sqlite3.connect(self.data / "tidewell.db") as db:
-            return db.execute("SELECT t_s, kind, detail FROM events WHERE session_id = ? ORDER BY rowid",
-                              (session_id,)).fetchall()
+            return db.execute(
+                "SELECT t_s, kind, detail FROM events WHERE session_id = ? ORDER BY rowid", (session_id,)
+            ).fetchall()
 
 
 @pytest.fixture
@@ -93,8 +104,13 @@ def _load(path: str) -> np.ndarray:
 
 
 def test_xr_info_names_the_runtime_system_views_and_blend_modes(monado):
-    result = subprocess.run([sys.executable, "-m", "tidewell.engine.cli", "xr", "info"], env=monado.client_env(),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tidewell.engine.cli", "xr", "info"],
+        env=monado.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     print(result.stdout)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -168,7 +184,7 @@ def test_lifecycle_hidden_and_shown_again_pauses_and_resumes(child_factory, mona
     assert states[-3:] == ["STOPPING", "IDLE", "EXITING"]
     off = kinds.index("headset_off")
     on = kinds.index("headset_on")
-    assert "pause" in kinds[off + 1:off + 4] and "resume" in kinds[on + 1:on + 4]
+    assert "pause" in kinds[off + 1 : off + 4] and "resume" in kinds[on + 1 : on + 4]
     assert kinds.count("headset_off") == 2  # the hide, and the end of the session (STOPPING)
     assert kinds.count("headset_on") == 1
     t_off, t_on = events[off][0], events[on][0]
@@ -180,8 +196,9 @@ def test_lifecycle_hidden_and_shown_again_pauses_and_resumes(child_factory, mona
     from tidewell.engine.xr.presence import RAMP_S
 
     with sqlite3.connect(child.data / "tidewell.db") as db:
-        samples = db.execute("SELECT t_s, fade, sound_fade FROM samples WHERE session_id = ? ORDER BY t_s",
-                             (result["session_id"],)).fetchall()
+        samples = db.execute(
+            "SELECT t_s, fade, sound_fade FROM samples WHERE session_id = ? ORDER BY t_s", (result["session_id"],)
+        ).fetchall()
     hidden_rows = [row for row in samples if t_off < row[0] < t_on]
     assert hidden_rows and all(light == 0.0 for _, light, _ in hidden_rows), hidden_rows
     assert max(sound for _, _, sound in hidden_rows) > 0.0, "the sound fades out, it is not cut"
@@ -215,10 +232,13 @@ def test_the_runtime_going_away_mid_session_keeps_every_record(child_factory, mo
     lost = [t for t, kind, _ in events if kind == "xr_lost"]
     assert len(lost) == 1
     with sqlite3.connect(child.data / "tidewell.db") as db:
-        status, = db.execute("SELECT status FROM sessions WHERE id = ?", (result["session_id"],)).fetchone()
-        last_sample, = db.execute("SELECT MAX(t_s) FROM samples WHERE session_id = ?", (result["session_id"],)).fetchone()
-        beats, last_beat = db.execute("SELECT COUNT(*), MAX(t_s) FROM beats WHERE session_id = ?",
-                                      (result["session_id"],)).fetchone()
+        (status,) = db.execute("SELECT status FROM sessions WHERE id = ?", (result["session_id"],)).fetchone()
+        (last_sample,) = db.execute(
+            "SELECT MAX(t_s) FROM samples WHERE session_id = ?", (result["session_id"],)
+        ).fetchone()
+        beats, last_beat = db.execute(
+            "SELECT COUNT(*), MAX(t_s) FROM beats WHERE session_id = ?", (result["session_id"],)
+        ).fetchone()
     assert status == "interrupted"
     assert last_sample >= lost[0] + 3.0, "frame states were logged after the loss"
     assert last_beat >= lost[0] + 2.0 and beats >= result["session_s"] * 0.8  # ~1 beat a second or more
@@ -239,8 +259,9 @@ target._on_state(xr.SessionState.LOSS_PENDING)
 print(json.dumps({{"lost": target.lost, "events": target.drain_events(), "next": target.wait_frame()}}))
 target.close()
 """
-    result = subprocess.run([sys.executable, "-c", script], env=monado.client_env(), capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=monado.client_env(), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "LOSS_PENDING" in report["lost"]
@@ -249,8 +270,18 @@ target.close()
 
 
 def test_desktop_mirror_shows_the_left_eye_and_takes_the_session_keys(child_factory, xvfb):
-    child = child_factory("--program", "taster", "--minutes", "0.4", "--mirror", "--capture-at", "9",
-                          "--scene", "dusk_ocean", display=xvfb)
+    child = child_factory(
+        "--program",
+        "taster",
+        "--minutes",
+        "0.4",
+        "--mirror",
+        "--capture-at",
+        "9",
+        "--scene",
+        "dusk_ocean",
+        display=xvfb,
+    )
     captured = child.wait_for("captured", 60)
     mirror = _load(captured["files"]["mirror"])
     left = _load(captured["files"]["left"])
@@ -258,11 +289,13 @@ def test_desktop_mirror_shows_the_left_eye_and_takes_the_session_keys(child_fact
     # The 4:3 eye letterboxed into the 16:9 window: dark bars at the sides, the eye's picture between.
     assert mirror[:, :100].max() < 5 and mirror[:, -100:].max() < 5
     picture = mirror[:, 120:-120]
-    small = np.asarray(Image.fromarray(picture.astype(np.uint8)).resize((left.shape[1], left.shape[0])),
-                       dtype=np.float64)
+    small = np.asarray(
+        Image.fromarray(picture.astype(np.uint8)).resize((left.shape[1], left.shape[0])), dtype=np.float64
+    )
     assert np.abs(small - left).mean() < 12, "the mirror shows the left eye"
-    window = subprocess.run(["xdotool", "search", "--name", "headset mirror"], env={"DISPLAY": xvfb},
-                            capture_output=True, text=True).stdout.split()
+    window = subprocess.run(
+        ["xdotool", "search", "--name", "headset mirror"], env={"DISPLAY": xvfb}, capture_output=True, text=True
+    ).stdout.split()
     assert window, "the mirror window is on the display"
     subprocess.run(["xdotool", "key", "--window", window[0], "p"], env={"DISPLAY": xvfb}, check=True)
     child.wait_for("progress", 20, where=lambda p: p["paused"])

@@ -7,6 +7,7 @@ Lines on stdout: {"progress": {...}} twice a second of session time, {"captured"
 eyes (and the mirror) were saved as PNGs at a --capture-at time, {"result": {...}} at the end.
 The data folder comes from TIDEWELL_DATA_DIR. Ctrl-C (SIGINT) stops the session as at a terminal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,12 @@ def main() -> int:
     parser.add_argument("--sound-when-off", default="continue")
     parser.add_argument("--scene", help="show this scene in every phase")
     parser.add_argument("--audio-device", help="a sound device (default: the system's, else a WAV file)")
-    parser.add_argument("--spectrum", choices=("worker", "inline"), default="worker",
-                        help="the 5-s HRV spectrum on a worker thread (as sessions run) or on the frame thread")
+    parser.add_argument(
+        "--spectrum",
+        choices=("worker", "inline"),
+        default="worker",
+        help="the 5-s HRV spectrum on a worker thread (as sessions run) or on the frame thread",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -62,8 +67,16 @@ def main() -> int:
         last_t[0] = state.t_s
         if state.t_s >= next_progress[0]:
             next_progress[0] += 0.5
-            say_json(progress={"t_s": state.t_s, "frames": target.frames, "missed": target.missed,
-                               "state": target.state, "paused": state.paused, "fade": state.fade})
+            say_json(
+                progress={
+                    "t_s": state.t_s,
+                    "frames": target.frames,
+                    "missed": target.missed,
+                    "state": target.state,
+                    "paused": state.paused,
+                    "fade": state.fade,
+                }
+            )
         # Eyes are read back only around a capture: a read-back every frame would slow the frames.
         target.capture = bool(captures) and state.t_s >= captures[0] - 0.5
         if target.mirror is not None:
@@ -79,35 +92,59 @@ def main() -> int:
                 path = args.out / f"mirror-{at:g}.png"
                 Image.fromarray(target.mirror.last_image).save(path)
                 names["mirror"] = str(path)
-            say_json(captured={"at": at, "t_s": state.t_s, "scene": state.scene, "posture": state.posture.value,
-                               "files": names})
+            say_json(
+                captured={
+                    "at": at,
+                    "t_s": state.t_s,
+                    "scene": state.scene,
+                    "posture": state.posture.value,
+                    "files": names,
+                }
+            )
 
     def on_headset(target) -> None:
         headset["target"] = target
 
-    options = RunOptions(target="xr", mirror=args.mirror, on_frame=on_frame,
-                         on_headset=on_headset, sound_when_headset_off=args.sound_when_off,
-                         audio_device=args.audio_device, spectrum_worker=args.spectrum == "worker",
-                         say=lambda text: print(text, flush=True))
+    options = RunOptions(
+        target="xr",
+        mirror=args.mirror,
+        on_frame=on_frame,
+        on_headset=on_headset,
+        sound_when_headset_off=args.sound_when_off,
+        audio_device=args.audio_device,
+        spectrum_worker=args.spectrum == "worker",
+        say=lambda text: print(text, flush=True),
+    )
     result = run_session(program, options)
     target = headset["target"]
     engine_ms = [1e3 * s for s in list(target.engine_s)[10:]]  # the first frames compile shaders
     cpu_ms = [1e3 * s for s in list(target.engine_cpu_s)[10:]]
     gl_ms = [1e3 * s for s in list(target.gl_s)[10:]]
-    say_json(result={
-        "session_id": result.session_id, "status": result.status, "session_s": result.simulated_s,
-        "frames": target.frames, "missed": target.missed, "missed_at": target.missed_at, "missed_by_engine": target.missed_by_engine, "recenters": target.body.recenters,
-        "color_format": target.color_format, "eye_size": list(target._swapchains[0].size),
-        "image_rects": [list(rect) for rect in target.image_rects],
-        "engine_ms_median": statistics.median(engine_ms) if engine_ms else None,
-        "engine_ms_p99": sorted(engine_ms)[int(0.99 * (len(engine_ms) - 1))] if engine_ms else None,
-        "engine_cpu_ms_median": statistics.median(cpu_ms) if cpu_ms else None,
-        "gl_ms_median": statistics.median(gl_ms) if gl_ms else None,
-        "engine_ms_max": max(engine_ms, default=None), "gl_ms_max": max(gl_ms, default=None),
-        "spectrum_frames_ms": [1e3 * target.engine_s[i] for i in spectrum_frames if i < len(target.engine_s)],
-        "lost": target.lost, "mirror_frames": target.mirror.shown if target.mirror is not None else 0,
-        "folder": str(result.folder),
-    })
+    say_json(
+        result={
+            "session_id": result.session_id,
+            "status": result.status,
+            "session_s": result.simulated_s,
+            "frames": target.frames,
+            "missed": target.missed,
+            "missed_at": target.missed_at,
+            "missed_by_engine": target.missed_by_engine,
+            "recenters": target.body.recenters,
+            "color_format": target.color_format,
+            "eye_size": list(target._swapchains[0].size),
+            "image_rects": [list(rect) for rect in target.image_rects],
+            "engine_ms_median": statistics.median(engine_ms) if engine_ms else None,
+            "engine_ms_p99": sorted(engine_ms)[int(0.99 * (len(engine_ms) - 1))] if engine_ms else None,
+            "engine_cpu_ms_median": statistics.median(cpu_ms) if cpu_ms else None,
+            "gl_ms_median": statistics.median(gl_ms) if gl_ms else None,
+            "engine_ms_max": max(engine_ms, default=None),
+            "gl_ms_max": max(gl_ms, default=None),
+            "spectrum_frames_ms": [1e3 * target.engine_s[i] for i in spectrum_frames if i < len(target.engine_s)],
+            "lost": target.lost,
+            "mirror_frames": target.mirror.shown if target.mirror is not None else 0,
+            "folder": str(result.folder),
+        }
+    )
     return 0 if result.status != "interrupted" else 130
 
 

@@ -4,6 +4,7 @@
 
 Raises XvfbError when Xvfb is not installed (Debian package `xvfb`) or does not start.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,12 @@ def xvfb_server() -> Iterator[str]:
     if shutil.which("Xvfb") is None:
         raise XvfbError("Xvfb is not installed (Debian package xvfb)")
     read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                              pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_fd)
     with os.fdopen(read_fd) as pipe:
         number = pipe.readline().strip()

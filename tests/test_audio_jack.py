@@ -59,7 +59,7 @@ CENTROID_TOLERANCE = 0.05  # relative
 # output notices a loss within about a second and retries every 2 s, PortAudio's re-initialisation takes ~1 s).
 AUDIO_LOST_DEADLINE_S = 30.0
 AUDIO_BACK_DEADLINE_S = 60.0
-MAX_CAPTURE_XRUNS = 12
+MAX_LOST_PERIODS = 12
 CAPTURE_ATTEMPTS = 3
 SOUND_DBFS = -80.0  # "has sound": a silent stream plays exact zeros (-120 here); the session is still fading in
 
@@ -73,27 +73,27 @@ def timing_tolerance_s(run: LiveRun) -> float:
 
 def dropped_s(run: LiveRun) -> float:
     """The capture's timeline shortens by one JACK period for each client xrun while it ran (the
-    recorder misses that period): on a busy machine, not a fault of the sound. More than a few is
-    no longer a timing measurement."""
+    recorder misses that period) and by every cycle jackd never ran (LiveRun.lost_periods): on a
+    busy machine, not a fault of the sound. More than a few is no longer a timing measurement."""
     require_measurable_capture(run)
-    return run.capture_xruns * run.period_frames / run.sample_rate
+    return run.lost_periods * run.period_frames / run.sample_rate
 
 
 def require_measurable_capture(run: LiveRun) -> None:
-    """Every capture lost more than MAX_CAPTURE_XRUNS periods to the machine (jackd's real-time threads
+    """Every capture lost more than MAX_LOST_PERIODS periods to the machine (jackd's real-time threads
     kept from the CPU): nothing on this machine can measure the sound's timing or smoothness now, so
     the capture tests say so and skip; the session's own checks above still run."""
-    if run.capture_xruns > MAX_CAPTURE_XRUNS:
+    if run.lost_periods > MAX_LOST_PERIODS:
         pytest.skip(
-            f"the machine made JACK drop {run.capture_xruns} periods in each of {CAPTURE_ATTEMPTS} captures "
-            f"(at most {MAX_CAPTURE_XRUNS} leave a timing measurement): no capture to judge"
+            f"the machine made JACK drop {run.lost_periods} periods in each of {CAPTURE_ATTEMPTS} captures "
+            f"(at most {MAX_LOST_PERIODS} leave a timing measurement): no capture to judge"
         )
 
 
 @pytest.fixture(scope="module")
 def live_run(jack_server_module, tmp_path_factory) -> LiveRun:
     """The live session and its capture. A capture during which the machine made JACK drop more than
-    MAX_CAPTURE_XRUNS periods is no timing measurement (each drop shortens its timeline): the session
+    MAX_LOST_PERIODS periods is no timing measurement (each drop shortens its timeline): the session
     is played and captured again, up to CAPTURE_ATTEMPTS times; the tests judge the last one."""
     program = load_program(PROGRAM)
     for attempt in range(1, CAPTURE_ATTEMPTS + 1):
@@ -107,9 +107,9 @@ def live_run(jack_server_module, tmp_path_factory) -> LiveRun:
             controls={PHASE_CHANGE_S: lambda runner, now: runner.next_phase(now)},
             watch_advance=True,
         )
-        if run.capture_xruns <= MAX_CAPTURE_XRUNS:
+        if run.lost_periods <= MAX_LOST_PERIODS:
             break
-        print(f"capture {attempt}: the machine made JACK drop {run.capture_xruns} periods; capturing again")
+        print(f"capture {attempt}: the machine made JACK drop {run.lost_periods} periods; capturing again")
     return run
 
 
@@ -153,7 +153,7 @@ def test_the_session_played_through_jack(live_run, jack_server_module):
     stats = live_run.stats
     print(
         f"jackd {'real-time' if jack_server_module.realtime else 'not real-time'}; {live_run.capture_xruns} client "
-        f"xruns during the capture; audio process: {stats['scheduling']}"
+        f"xruns and {live_run.cycles_skipped} cycles skipped during the capture; audio process: {stats['scheduling']}"
     )
     assert live_run.states[-1].phase_index == 1 and live_run.session_s > 50.0
     # Called back in every JACK cycle that jack_rec recorded (it ran inside the stream's lifetime),

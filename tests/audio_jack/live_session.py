@@ -78,10 +78,20 @@ class LiveRun:
     device_latency_s: float
     lead_s: float  # sound rendered ahead of the device (audio/ahead.py)
     capture_xruns: int  # JACK client xruns while capturing: each can drop one period from the capture
+    cycles_skipped: int = (
+        0  # JACK cycles the stream was not called for, from the marker to the session's end, by the wall clock
+    )
     xrun_session_s: np.ndarray = field(
         default_factory=lambda: np.zeros(0)
     )  # session time of each xrun event while capturing (jackd's log line arrived)
     runner_events: list = field(default_factory=list)
+
+    @property
+    def lost_periods(self) -> int:
+        """Periods missing from the capture's timeline: one per client xrun, and the cycles jackd never
+        ran (its dummy driver starts its schedule afresh after a late cycle, so a stalled machine
+        skips cycles that a sound card would have played)."""
+        return self.capture_xruns + self.cycles_skipped
 
     @property
     def marker_session_s(self) -> float:
@@ -151,6 +161,7 @@ def run_live_session(
         )
         time.sleep(0.3)
         layers = program.phases[0].audio
+        callbacks_at_marker = output.stats()["callbacks"]
         marker_s = time.monotonic()
         output.advance(_still_state(1.0, layers), 0.0)
         time.sleep(MARKER_S)
@@ -178,6 +189,7 @@ def run_live_session(
             events += [(now, kind, detail) for kind, detail in output.drain_events()]
             states.append(state)
             clock.sleep_until(now + frame_dt)
+        played_s, callbacks = time.monotonic() - marker_s, output.stats()["callbacks"] - callbacks_at_marker
         audio, rate = capture.wait()
         events += [(clock.now(), kind, detail) for kind, detail in output.drain_events()]
         stats = output.stats()
@@ -206,6 +218,7 @@ def run_live_session(
         device_latency_s=latency,
         lead_s=output.lead_s,
         capture_xruns=server.xruns()["client"] - xruns_before,
+        cycles_skipped=max(round(played_s * rate / server.period_frames) - callbacks, 0),
         xrun_session_s=np.asarray([e["at"] - clock_start for e in server.xrun_events() if e["at"] >= capture_started]),
         runner_events=runner_events,
     )

@@ -242,18 +242,6 @@ def _anonymize(store: SessionStore, record: SessionRecord) -> None:
 
 
 # -- per-phase metrics (tidewell.sessions.hrv) ----------------------------------------------
-METRIC_KEYS = (
-    "n_beats",
-    "mean_hr_bpm",
-    "sdnn_ms",
-    "rmssd_ms",
-    "pnn50_pct",
-    "lf_ms2",
-    "hf_ms2",
-    "lf_hf",
-    "coherence",
-    "artifact_pct",
-)
 
 
 def analyze(store: SessionStore, session_id: int) -> dict[str, Any]:
@@ -270,7 +258,7 @@ def analyze(store: SessionStore, session_id: int) -> dict[str, Any]:
             "kind": p.kind,
             "start_s": p.start_s,
             "end_s": p.end_s,
-            **{k: p.hrv.as_json().get(k) for k in METRIC_KEYS},
+            **p.hrv.as_json(),
             "hr_change_bpm": p.hr_change_bpm,
             "rmssd_change_ms": p.rmssd_change_ms,
         }
@@ -280,7 +268,7 @@ def analyze(store: SessionStore, session_id: int) -> dict[str, Any]:
         "method": result.whole.method,
         "baseline_phase": baseline.name if baseline else None,
         "phases": phases,
-        "session": {k: result.whole.as_json().get(k) for k in METRIC_KEYS},
+        "session": result.whole.as_json(),
     }
 
 

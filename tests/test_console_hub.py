@@ -80,3 +80,68 @@ def test_the_hubs_commands_are_controls_on_the_sessions_queue_and_a_new_session_
     hub.command("marker", "left calf", None)
     hub.session_ended("completed")
     assert hub.controls.empty(), "a control the last session did not take is not for the next one"
+
+
+@pytest.mark.parametrize("began", [False, True])
+def test_a_bug_in_a_console_session_shows_its_traceback_and_the_console_goes_on(tmp_path, monkeypatch, capsys, began):
+    """A TidewellError is one line; anything else reaching the console's session thread is a bug: its
+    traceback is printed whole, the session ends (or never starts) and the console takes the next one."""
+    from tidewell.engine.console import host
+    from tidewell.sessions.store import SessionStore
+
+    def buggy_run(program, run, store):
+        if began:
+            run.on_begin(
+                store.begin(
+                    program_id=program.id,
+                    program_title=program.title,
+                    program_minutes=program.minutes,
+                    client=run.client,
+                    sensor="sim",
+                    virtual_time=False,
+                    seed=0,
+                )
+            )
+        raise ZeroDivisionError("a bug in the loop")
+
+    monkeypatch.setattr(host, "run_session", buggy_run)
+    said: list[str] = []
+    hub = ConsoleHub()
+    store = SessionStore(tmp_path / "tidewell.db")
+    host._run_started(StartRequest("C-1", 1, "taster", None, {}), host.ConsoleOptions(say=said.append), store, hub)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ZeroDivisionError: a bug in the loop" in err
+    view = hub.snapshot()
+    if began:
+        assert "ended on an error" in said[-1] and view["result"] == "interrupted"
+        assert store.session(1)["status"] == "interrupted"
+    else:
+        assert said[-1] == "the session could not start: a bug in the loop" and view["status"] == "idle"
+
+
+def test_a_console_session_checks_the_log_again_before_it_starts(tmp_path, monkeypatch):
+    """The console holds its session log open for days: a log damaged since the last session stops
+    the next start with the reason, and once the damaged file is moved aside the next session is
+    logged in a new file, not in the one moved away."""
+    from tidewell.engine.console import host
+    from tidewell.sessions.store import SessionStore
+
+    ran: list[str] = []
+    monkeypatch.setattr(host, "run_session", lambda program, run, store: ran.append(store.path) or _Ended())
+    said: list[str] = []
+    hub = ConsoleHub()
+    path = tmp_path / "tidewell.db"
+    store = SessionStore(path)
+    store.ensure_client("C-1")
+    start = StartRequest("C-1", 1, "taster", None, {})
+    with open(path, "r+b") as log:
+        log.write(b"not an SQLite log at all")
+    host._run_started(start, host.ConsoleOptions(say=said.append), store, hub)
+    assert ran == [] and said[-1].startswith("the session could not start:") and str(path) in said[-1]
+    path.rename(tmp_path / "damaged.db")
+    host._run_started(start, host.ConsoleOptions(say=said.append), store, hub)
+    assert ran == [path] and store.clients_overview() == []  # a new, empty log in the old one's place
+
+
+class _Ended:
+    status = "completed"

@@ -17,14 +17,12 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tidewell.core.errors import ResourceUnavailable
+from tidewell.core.errors import ResourceUnavailable, TidewellError
 from tidewell.core.terminal import say as terminal_say
 from tidewell.core.words import status_words
 from tidewell.engine.console.auth import Pairing, spaced
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
 from tidewell.engine.session import RunOptions, StopRequest, run_session
-from tidewell.engine.xr.runtime import XrUnavailable
-from tidewell.sensors.ble import BluetoothUnavailable
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
 from tidewell.sessions.store import SessionStore
@@ -209,16 +207,17 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
         sound_when_headset_off=options.sound_when_headset_off,
     )
     try:
+        store.recheck()  # since the last session the log may have been damaged, made read-only or moved aside
         result = run_session(program, run, store)
-    except (ValueError, OSError, XrUnavailable, BluetoothUnavailable, sqlite3.Error) as error:
+    except Exception as error:
+        if not began_as and isinstance(error, sqlite3.Error):
+            raise
+        if not isinstance(error, TidewellError):  # a bug (sqlite3.Error too: the disk and file are StoreErrors)
+            traceback.print_exc()  # shown whole; the console carries on with the next session
         if not began_as:
-            if isinstance(error, sqlite3.Error):
-                raise
             say(f"the session could not start: {error}")
             hub.start_failed(str(error))
             return
-        if isinstance(error, sqlite3.Error):  # not the disk or the file (those are StoreErrors): a bug, shown whole
-            traceback.print_exc()
         status = _logged_status(store, began_as[0])
         say(f"session {began_as[0]} ended on an error ({status_words(status)}; what was logged is kept): {error}")
         hub.session_failed(status, str(error))

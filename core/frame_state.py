@@ -53,6 +53,10 @@ class FrameState:
     ending: bool = False
     audio_layers: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     breath_swell: str = "gentle"  # shape of the breathing sound's swell: gentle, even or full
+    # what the client's precautions hold the picture and sound to (sessions/precautions.py)
+    comfort: str = "standard"  # the comfort guard's profile: standard or photosensitive
+    scene_motion: bool = True  # False: the scene's own motion stands still (only the breath and the head move)
+    guidance: str = "both"  # the breathing guide: both, visual (no breath sound needed) or audio (led by sound)
 
     @property
     def inhaling(self) -> bool:

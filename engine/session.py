@@ -25,8 +25,10 @@ from tidewell.core.terminal import say as terminal_say
 from tidewell.engine.heart_source import make_source
 from tidewell.engine.session_loop import SessionLoop
 from tidewell.engine.session_outputs import ContactFrames, EventFanOut
+from tidewell.scenes.catalog import available_scenes
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.controls import Controls, key_control
+from tidewell.sessions.precautions import with_precautions
 from tidewell.sessions.program import Program
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
@@ -146,6 +148,7 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
             sensor=options.sensor.strip(),
             virtual_time=False,
             seed=options.seed,
+            target=options.target if options.target == "xr" else "screen",
         )
         if options.on_begin is not None:
             options.on_begin(session_id)
@@ -185,7 +188,8 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
 
 
 def _for_client(program: Program, options: RunOptions, store: SessionStore) -> Program:
-    """The program at the client's own resonance pace, where an assessment found one."""
+    """The program at the client's own resonance pace, where an assessment found one, held to the
+    precautions of the client's intake (PrecautionRefusal where it cannot be played safely)."""
     client = store.client(options.client)
     if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
         program = program.for_client(client["resonance_bpm"])
@@ -193,7 +197,7 @@ def _for_client(program: Program, options: RunOptions, store: SessionStore) -> P
             f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
             f"(assessed in session {client['resonance_session_id']})"
         )
-    return program
+    return with_precautions(program, store.intake(options.client), available_scenes())
 
 
 def _check_sensor(options: RunOptions, live_sensor: bool) -> None:

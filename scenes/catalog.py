@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tidewell.core import toml_file
-from tidewell.core.constants import AUDIO_LAYERS
+from tidewell.core.constants import AUDIO_LAYERS, SCENE_TAGS
 from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.toml_file import is_number as _is_number
@@ -85,7 +85,18 @@ CURVES = {
     "ease_in": lambda x: x * x,
     "ease_out": lambda x: 1.0 - (1.0 - x) * (1.0 - x),
 }
-TOP_LEVEL_KEYS = ("id", "title", "description", "postures", "palette", "audio", "uniforms", "render_scale", "overlay")
+TOP_LEVEL_KEYS = (
+    "id",
+    "title",
+    "description",
+    "postures",
+    "tags",
+    "palette",
+    "audio",
+    "uniforms",
+    "render_scale",
+    "overlay",
+)
 UNIFORM_KEYS = ("field", "range", "curve", "domain")
 PAIR_LIMIT = 1e6  # a uniform's range and domain: beyond this a shader's float arithmetic turns to inf
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -154,6 +165,7 @@ class SceneInfo:
     # Made for AR: transparent (alpha 0, colour premultiplied) where the real room should show. In a
     # headset whose runtime offers ALPHA_BLEND or ADDITIVE it floats in the room; elsewhere, on black.
     overlay: bool = False
+    tags: tuple[str, ...] = ()  # what it shows that some clients fear or cannot take (core.constants.SCENE_TAGS)
 
     @property
     def toml_path(self) -> Path:
@@ -294,7 +306,13 @@ class _Validator:
             source=self.source,
             render_scale=self.render_scale(data.get("render_scale", 1.0)),
             overlay=self.overlay(data.get("overlay", False)),
+            tags=self.tags(data.get("tags", [])),
         )
+
+    def tags(self, value) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(t, str) and t in SCENE_TAGS for t in value):
+            raise self.fail(("tags",), f"a list of tags among {', '.join(SCENE_TAGS)}", value)
+        return tuple(dict.fromkeys(value))
 
     def overlay(self, value) -> bool:
         if not isinstance(value, bool):

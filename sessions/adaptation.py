@@ -72,18 +72,21 @@ class AdaptivePace:
     FOLLOW_BPM_PER_MIN = 2.0
     MIN_BPM, MAX_BPM = 4.0, 14.0
 
-    def __init__(self, start_bpm: float):
-        self.rate = start_bpm
+    def __init__(self, start_bpm: float, floor_bpm: float | None = None):
+        """floor_bpm: never slower than this (a client's precaution), whatever the client breathes."""
+        self.floor_bpm = floor_bpm or 0.0
+        self.min_bpm = max(self.MIN_BPM, self.floor_bpm)
+        self.rate = max(start_bpm, self.floor_bpm)
 
     def follow_client(self, dt: float, breath_rate_bpm: float | None) -> float:
         if breath_rate_bpm is not None:
-            goal = min(max(breath_rate_bpm, self.MIN_BPM), self.MAX_BPM)
+            goal = min(max(breath_rate_bpm, self.min_bpm), self.MAX_BPM)
             self._move(goal, dt, self.FOLLOW_BPM_PER_MIN, self.FOLLOW_BPM_PER_MIN)
         return self.rate
 
     def toward(self, dt: float, target_bpm: float, hr_rising: bool) -> float:
         slowing = 0.0 if hr_rising else self.SLOWING_BPM_PER_MIN
-        self._move(target_bpm, dt, slowing, self.SPEEDING_BPM_PER_MIN)
+        self._move(max(target_bpm, self.floor_bpm), dt, slowing, self.SPEEDING_BPM_PER_MIN)
         return self.rate
 
     def _move(self, goal: float, dt: float, down_per_min: float, up_per_min: float) -> None:

@@ -15,6 +15,8 @@ from tidewell.core.toml_file import array_headers, key_line, read_toml
 from tidewell.core.toml_file import is_number as _is_number
 from tidewell.scenes.catalog import available_scenes
 from tidewell.sessions.breathing import BreathPattern
+from tidewell.sessions.curves import DEFAULT_CURVES, Curve
+from tidewell.sessions.session_rules import SessionRules
 
 BUILTIN_FOLDER = Path(__file__).parent / "programs"
 
@@ -39,26 +41,6 @@ class Pace(str, Enum):
     FIXED = "fixed"  # exactly the phase's rate (e.g. the blocks of a resonance assessment)
 
 
-@dataclass(frozen=True)
-class Curve:
-    """Piecewise-linear map from calm (0..1) to a level, through (calm, value) points."""
-
-    points: tuple[tuple[float, float], ...]
-
-    def __call__(self, calm: float) -> float:
-        if calm <= self.points[0][0]:
-            return self.points[0][1]
-        for (x0, y0), (x1, y1) in zip(self.points, self.points[1:]):
-            if calm <= x1:
-                return y0 + (y1 - y0) * (calm - x0) / (x1 - x0) if x1 > x0 else y1
-        return self.points[-1][1]
-
-
-DEFAULT_CURVES = {
-    "visual_calm": Curve(((0.0, 0.0), (1.0, 1.0))),  # what scenes receive as u_calm
-    "brightness": Curve(((0.0, 1.0), (1.0, 0.85))),  # a calmer client gets a slightly dimmer world
-    "volume": Curve(((0.0, 1.0), (1.0, 0.9))),
-}
 DEFAULT_ALERT_HR_RISE_BPM = 15.0
 MIN_PHASE_MINUTES = 10 / 60  # a phase lasts at least 10 s
 MAX_PROGRAM_MINUTES = 240.0  # a program lasts at most 4 h in all
@@ -94,6 +76,7 @@ class Program:
     curves: dict = field(default_factory=lambda: dict(DEFAULT_CURVES))
     alert_hr_rise_bpm: float = DEFAULT_ALERT_HR_RISE_BPM
     swell: str = "gentle"  # [sound] swell: the shape of the breathing sound
+    rules: SessionRules = SessionRules()  # what the client's precautions hold the session to (precautions.py)
 
     @property
     def minutes(self) -> float:

@@ -15,18 +15,17 @@ from tidewell.core.words import plural
 from tidewell.sensors.correction import CorrectedBeat, RRCorrector
 from tidewell.sensors.source import BeatSource
 from tidewell.sessions.adaptation import AdaptivePace, Baseline, CalmEstimator, HeartRateTrend
+from tidewell.sessions.alerts import DeepWorkAlert
 from tidewell.sessions.breathing import BreathPacer
 from tidewell.sessions.controls import Control, Controls
 from tidewell.sessions.hrv import span_hrv
 from tidewell.sessions.metrics import RollingMetrics
-from tidewell.sessions.program import Advance, Pace, PhaseKind, Program
+from tidewell.sessions.program import Advance, Pace, Program
 
 FADE_IN_S = 10.0
 GENTLE_END_S = 5.0
 SENSOR_SILENCE_S = 5.0
 RECENTER_HALF_S = 3.0  # a posture change dims to dark, turns the world, and brightens again
-ALERT_SUSTAIN_S = 10.0  # HR must stay high this long before an alert
-ALERT_COOLDOWN_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -65,13 +64,12 @@ class SessionRunner:
         self.corrector = RRCorrector()
         self.metrics = RollingMetrics(background=spectrum_worker)  # see RollingMetrics: wall-clock runs only
         self.calm = CalmEstimator()
-        self.pace = AdaptivePace(program.phases[0].breathing.rate_bpm)
+        self.pace = AdaptivePace(program.phases[0].breathing.rate_bpm, program.rules.pace_floor_bpm)
         self.hr_trend = HeartRateTrend()
         self.last_marker: str | None = None
         self.posture_shown = program.phases[0].posture
         self._recenter_started_s: float | None = None
-        self._hr_high_since: float | None = None
-        self._alert_quiet_until = 0.0
+        self.alert = DeepWorkAlert(program.alert_hr_rise_bpm)
         self.previous_scene: str | None = None
         self.crossfade_started_s = 0.0
         self.end_requested_s: float | None = None
@@ -81,7 +79,9 @@ class SessionRunner:
         self.heard = False  # a beat has arrived since the session began
         self._last_now: float | None = None
         self._breath_level = 0.0
-        self._events: list[Event] = [Event(0.0, "phase_start", program.phases[0].name, 0)]
+        self.rules = program.rules
+        self._events: list[Event] = [Event(0.0, "precaution", change, 0) for change in self.rules.changes]
+        self._events.append(Event(0.0, "phase_start", program.phases[0].name, 0))
         self._beats: list[CorrectedBeat] = []
         # The baseline phase's span and beats: its HR is the settle row of every table (span_hrv), known
         # once the corrector has released every beat of the phase.
@@ -165,7 +165,7 @@ class SessionRunner:
             self._log(now, "metrics_problem", problem)
         hr = live.hr_bpm if live.hr_valid else None
         rmssd = live.rmssd_ms if live.rmssd_valid else None
-        calm = self.calm.update(dt, hr, rmssd, hold=self.sensor != "ok")
+        calm = self.calm.update(dt, hr, rmssd, hold=self.sensor != "ok" or not self.rules.adapt_to_heart)
         hr_rising = self.hr_trend.update(now, hr)
         self._check_alert(now, hr)
         self._check_phase_end(now)
@@ -174,11 +174,7 @@ class SessionRunner:
         self._breath_level = level
         phase = self.phase
         curves = self.program.curves
-        crossfade = 1.0
-        if self.previous_scene is not None:
-            crossfade = min((now - self.crossfade_started_s) / max(phase.crossfade_s, 1e-6), 1.0)
-            if crossfade >= 1.0:
-                self.previous_scene = None
+        crossfade = self._crossfade(now)
         return FrameState(
             t_s=now,
             phase_index=self.phase_index,
@@ -211,7 +207,23 @@ class SessionRunner:
             ending=self.end_requested_s is not None,
             audio_layers=phase.audio,
             breath_swell=self.program.swell,
+            comfort=self.rules.comfort,
+            scene_motion=self.rules.scene_motion,
+            guidance=self.rules.guidance,
         )
+
+    def _crossfade(self, now: float) -> float:
+        if self.previous_scene is None:
+            return 1.0
+        crossfade = min((now - self.crossfade_started_s) / max(self.phase.crossfade_s, 1e-6), 1.0)
+        if crossfade >= 1.0:
+            self.previous_scene = None
+        return crossfade
+
+    def _check_alert(self, now: float, hr: float | None) -> None:
+        alert = self.alert.check(now, hr, self.calm.baseline, self.phase, self.last_marker)
+        if alert:
+            self._log(now, "alert", alert)
 
     def flush_beats(self) -> None:
         """Release the beats the corrector still holds for look-ahead, and stop the metrics' worker
@@ -241,29 +253,6 @@ class SessionRunner:
             self.pace.toward(dt, target, hr_rising)
         self.pacer.set_target(phase.breathing.at_rate(self.pace.rate))
         return target
-
-    def _check_alert(self, now: float, hr: float | None) -> None:
-        """HR well above baseline during deep work may mean guarding or pain: tell the therapist."""
-        baseline = self.calm.baseline
-        if (
-            self.phase.kind is not PhaseKind.DEEP_WORK
-            or baseline is None
-            or hr is None
-            or hr - baseline.hr_bpm < self.program.alert_hr_rise_bpm
-        ):
-            self._hr_high_since = None
-            return
-        if self._hr_high_since is None:
-            self._hr_high_since = now
-        if now - self._hr_high_since >= ALERT_SUSTAIN_S and now >= self._alert_quiet_until:
-            marker = f"; last marker: {self.last_marker}" if self.last_marker else ""
-            self._log(
-                now,
-                "alert",
-                f"HR {hr:.0f} bpm, {hr - baseline.hr_bpm:+.0f} over baseline "
-                f"{baseline.hr_bpm:.0f} in {self.phase.name!r}{marker}",
-            )
-            self._alert_quiet_until = now + ALERT_COOLDOWN_S
 
     def _log(self, now: float, kind: str, detail: str = "") -> None:
         self._events.append(Event(now, kind, detail, self.phase_index))

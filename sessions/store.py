@@ -24,6 +24,7 @@ from tidewell.sessions.store_checks import (
     store_error,
 )
 from tidewell.sessions.store_clients import ClientRecords
+from tidewell.sessions.store_course import CourseRecords
 from tidewell.sessions.store_schema import MIGRATIONS, connect, connect_read_only, data_dir, pid_alive, utc_now
 from tidewell.sessions.store_writer import (
     COMMIT_INTERVAL_S,
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-class SessionStore(ClientRecords):
+class SessionStore(ClientRecords, CourseRecords):
     """The session log. `access="write"` (the default) refuses a log that cannot be written, with a
     StoreReadOnly saying why; `access="read"` opens such a log read-only instead. `verify` reads the
     whole file first (PRAGMA quick_check), so a damaged log is refused before anything is written
@@ -174,13 +175,15 @@ class SessionStore(ClientRecords):
         sensor: str,
         virtual_time: bool,
         seed: int | None,
+        target: str | None = None,
     ) -> int:
+        """target: where the client saw it ("xr": a headset; cybersickness is asked after those)."""
         client = checked_pseudonym(client)
         self.ensure_client(client)
         with self._writing():
             cursor = self.conn.execute(
                 "INSERT INTO sessions (started_at, status, program_id, program_title, program_minutes, client,"
-                " sensor, virtual_time, seed, pid) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                " sensor, virtual_time, seed, pid, target) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     utc_now(),
                     program_id,
@@ -191,6 +194,7 @@ class SessionStore(ClientRecords):
                     int(virtual_time),
                     seed,
                     os.getpid(),
+                    target,
                 ),
             )
         return int(cursor.lastrowid)

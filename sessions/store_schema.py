@@ -118,6 +118,42 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE samples ADD COLUMN sound_fade REAL;
     """,
+    # 5: the treatment course: intake (precautions, goals, referrer), the plan, re-assessments, cybersickness
+    """
+    CREATE TABLE intakes (
+        pseudonym TEXT PRIMARY KEY REFERENCES clients(pseudonym),
+        precautions TEXT NOT NULL DEFAULT '[]',
+        goals TEXT NOT NULL DEFAULT '[]',
+        referrer TEXT NOT NULL DEFAULT '',
+        recorded_at TEXT NOT NULL
+    );
+    CREATE TABLE plans (
+        pseudonym TEXT PRIMARY KEY REFERENCES clients(pseudonym),
+        sessions_planned INTEGER NOT NULL CHECK (sessions_planned BETWEEN 1 AND 100),
+        per_week REAL NOT NULL CHECK (per_week > 0 AND per_week <= 7),
+        programs TEXT NOT NULL,
+        measures TEXT NOT NULL,
+        reassess_every INTEGER NOT NULL CHECK (reassess_every BETWEEN 1 AND 100),
+        recorded_at TEXT NOT NULL
+    );
+    CREATE TABLE reassessments (
+        pseudonym TEXT NOT NULL REFERENCES clients(pseudonym),
+        sessions_done INTEGER NOT NULL,
+        pain INTEGER CHECK (pain BETWEEN 0 AND 10),
+        stress INTEGER CHECK (stress BETWEEN 0 AND 10),
+        goal_progress INTEGER CHECK (goal_progress BETWEEN 0 AND 10),
+        note TEXT NOT NULL DEFAULT '',
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (pseudonym, sessions_done)
+    );
+    CREATE TABLE cybersickness (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions(id),
+        fms INTEGER NOT NULL CHECK (fms BETWEEN 0 AND 20),
+        ssq TEXT,
+        recorded_at TEXT NOT NULL
+    );
+    ALTER TABLE sessions ADD COLUMN target TEXT;
+    """,
 )
 
 

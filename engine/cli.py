@@ -12,8 +12,8 @@ import sys
 
 from tidewell.core.errors import TidewellError
 from tidewell.core.terminal import terminal_output
+from tidewell.engine import cli_course, commands
 from tidewell.engine import cli_options as option
-from tidewell.engine import commands
 from tidewell.engine.xr.runtime import XrUnavailable
 from tidewell.sensors.ble import BluetoothUnavailable
 
@@ -114,6 +114,9 @@ def _add_run(subcommands) -> None:
         "offscreen) or 'xr' (the headset, through the active OpenXR runtime)",
     )
     _add_headset(run)
+    run.add_argument(
+        "--eyes-closed", action="store_true", help="every phase in the eyes-closed scene (after cybersickness)"
+    )
     run.set_defaults(handler=commands.run)
 
 
@@ -252,12 +255,15 @@ def _add_audio(subcommands) -> None:
 
 
 def _add_rate(subcommands) -> None:
-    rate = subcommands.add_parser("rate", help="record the client's pain and stress before or after a session")
+    rate = subcommands.add_parser(
+        "rate", help="record the client's pain and stress before or after a session, and cybersickness after it"
+    )
     rate.add_argument("session_id", type=option.session_id)
     rate.add_argument("moment", choices=("before", "after"))
     option.add_ratings(
         rate, pain="0 (none) to 10 (worst imaginable)", stress="0 (none) to 10 (extreme)", note_help="free text"
     )
+    cli_course.add_sickness(rate)
     rate.set_defaults(handler=commands.rate)
 
 
@@ -284,8 +290,7 @@ def _add_report(subcommands) -> None:
 
 
 def _add_clients(subcommands) -> None:
-    clients = subcommands.add_parser("clients", help="clients (pseudonyms) with their sessions and resonance pace")
-    clients.set_defaults(handler=commands.clients)
+    cli_course.add_clients(subcommands)
 
 
 def _add_sessions(subcommands) -> None:

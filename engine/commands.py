@@ -35,6 +35,7 @@ def run(args) -> int:
         xr_space=args.xr_space,
         mirror=args.mirror,
         sound_when_headset_off=args.sound_when_headset_off,
+        eyes_closed=args.eyes_closed,
     )
     from tidewell.sessions.store import SessionStore
 
@@ -62,6 +63,10 @@ def run(args) -> int:
         f"after the session: tidewell rate {result.session_id} after --pain N --stress N; "
         f"tidewell report {result.session_id} --html report.html"
     )
+    if args.target == "xr" and result.status != "interrupted":
+        from tidewell.engine.cli_course import ask_sickness
+
+        ask_sickness(store, result.session_id)
     if result.status != "interrupted":
         return 0
     return 128 + (result.stopped_by or signal.SIGINT)
@@ -263,11 +268,18 @@ def audio_render(args) -> int:
 
 
 def rate(args) -> int:
+    from tidewell.engine.cli_course import record_sickness
     from tidewell.sessions.store import SessionStore
 
+    if args.pain is None and args.stress is None and not args.note and args.fms is None and args.ssq is None:
+        raise UsageError("give --pain, --stress, --note or (after a session) --fms")
+    store = SessionStore(verify=True)
+    sickness = record_sickness(store, args)
+    if sickness:
+        print(sickness)
     if args.pain is None and args.stress is None and not args.note:
-        raise UsageError("give --pain, --stress or --note")
-    SessionStore(verify=True).set_self_report(args.session_id, args.moment, args.pain, args.stress, args.note)
+        return 0
+    store.set_self_report(args.session_id, args.moment, args.pain, args.stress, args.note)
     print(
         f"session {args.session_id}, {args.moment}: pain {_or_dash(args.pain)}, stress {_or_dash(args.stress)}"
         + (f", note: {args.note}" if args.note else "")
@@ -294,20 +306,6 @@ def report(args) -> int:
     return report_command(
         SessionStore(access="read"), args.session_id, args.client, args.html, args.csv, args.json_path, args.anonymize
     )
-
-
-def clients(args) -> int:
-    from tidewell.sessions.store import SessionStore
-
-    store = SessionStore(access="read")
-    rows = store.clients()
-    if not rows:
-        print(f"no clients yet in {store.path}")
-    for row in rows:
-        sessions = store.sessions_of_client(row["pseudonym"])
-        resonance = f"resonance {row['resonance_bpm']:.1f}/min" if row["resonance_bpm"] else "resonance not assessed"
-        print(f"{row['pseudonym']:<20} {plural(len(sessions), 'session'):>12}  {resonance}")
-    return 0
 
 
 def sessions_list(args) -> int:

@@ -28,7 +28,7 @@ from tidewell.engine.session_outputs import ContactFrames, EventFanOut
 from tidewell.scenes.catalog import available_scenes
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.controls import Controls, key_control
-from tidewell.sessions.precautions import with_precautions
+from tidewell.sessions.precautions import eyes_closed_variant, with_precautions
 from tidewell.sessions.program import Program
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
@@ -69,6 +69,7 @@ class RunOptions:
     sound_when_headset_off: str = "continue"  # or "fade" (engine/xr/presence.py)
     on_headset: Callable[[object], None] | None = None  # called with the open XR target (tests, benchmarks)
     spectrum_worker: bool | None = None  # the 5-s HRV spectrum off the frame thread; None: in wall-clock runs
+    eyes_closed: bool = False  # every phase in the eyes-closed scene (after cybersickness)
 
 
 @dataclass
@@ -191,6 +192,8 @@ def _for_client(program: Program, options: RunOptions, store: SessionStore) -> P
     """The program at the client's own resonance pace, where an assessment found one, held to the
     precautions of the client's intake (PrecautionRefusal where it cannot be played safely)."""
     client = store.client(options.client)
+    if options.eyes_closed:
+        program = eyes_closed_variant(program)
     if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
         program = program.for_client(client["resonance_bpm"])
         options.say(

@@ -185,6 +185,6 @@ def cybersickness_findings(sessions: list[CourseSession]) -> tuple[list[str], bo
             flags.append(
                 f"session {latest.number}: FMS {latest.fms}"
                 + (f", SSQ total {latest.ssq.total:.1f}" if latest.ssq else "")
-                + ": next time, the eyes-closed scene (program phases in scene eyes_closed) is suggested"
+                + ": next time, the eyes-closed scene is suggested (tidewell run --eyes-closed)"
             )
     return flags, suggest

@@ -29,8 +29,8 @@ PRECAUTIONS: dict[str, Precaution] = {
             "photosensitive",
             "photosensitive (epilepsy, migraine)",
             "stricter comfort guard: luminance low-passed with 1.0 s instead of 0.5 s (a 3 Hz flicker reaches the "
-            "eye at 5% instead of 10%), contrast held to 60% around the frame's mean, at most 1.25x gain, "
-            "brightness at most 80%; scenes with stripe-like patterns replaced",
+            "eye at 5% instead of 10%), contrast held to 60% around the frame's mean, "
+            "the picture at 80% brightness; scenes with stripe-like patterns replaced",
             ("patterned",),
         ),
         Precaution(

@@ -167,3 +167,11 @@ def with_precautions(program: Program, intake, scenes: Mapping[str, SceneInfo]) 
     if intake is None or not intake.precautions:
         return program
     return apply_precautions(program, intake.precautions, scenes).program
+
+
+EYES_CLOSED_SCENE = "eyes_closed"
+
+
+def eyes_closed_variant(program: Program) -> Program:
+    """Every phase in the eyes-closed scene (the course suggests it after a high cybersickness score)."""
+    return replace(program, phases=tuple(replace(p, scene=EYES_CLOSED_SCENE) for p in program.phases))

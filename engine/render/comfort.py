@@ -16,6 +16,7 @@ itself never moves on its own: view and projection come only from posture and ey
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import moderngl
 
@@ -23,6 +24,23 @@ from tidewell.engine.render.framebuffers import release_framebuffer, sized_frame
 
 TAU_S = 0.5  # cut-off ~0.3 Hz: 0.1 Hz breathing passes at 95%, 3 Hz flicker at ~10%
 MIN_GAIN, MAX_GAIN = 0.25, 2.0
+
+
+@dataclass(frozen=True)
+class ComfortProfile:
+    tau_s: float  # the luminance low-pass's time constant
+    contrast: float  # 1: the scene as drawn; less pulls every pixel toward the frame's mean colour
+    brightness: float  # the whole picture scaled by this (a clamp would clip bright frames and flicker)
+
+
+# photosensitive (a client's precaution, sessions/precautions.py; WCAG 2.3.1 / ITU-R BT.1702 count a
+# "general flash" from a 10% change of relative luminance): a 1.0 s time constant passes a 3 Hz flicker
+# at 5% (1 / sqrt(1 + (2 pi 3 Hz 1.0 s)^2)) instead of 10%, and 6/min breathing light at 85% instead of
+# 95%; contrast at 60% keeps stripes and edges at most 0.6 of their drawn depth; the picture at 80%.
+PROFILES = {
+    "standard": ComfortProfile(TAU_S, 1.0, 1.0),
+    "photosensitive": ComfortProfile(1.0, 0.6, 0.8),
+}
 MEASURABLE = 0.01  # below this engine fade x brightness, the frame is too dark to measure
 
 
@@ -67,10 +85,15 @@ EXPOSURE_SHADERS = {
         uniform sampler2D u_image;
         uniform sampler2D u_state;
         uniform bool u_keep_alpha;  // overlay scenes in AR: premultiplied colour over the real room
+        uniform float u_top_level;
+        uniform float u_contrast;   // the profile's: 1 leaves the scene as drawn
+        uniform float u_brightness;
         void main() {
             float gain = texelFetch(u_state, ivec2(0), 0).y;
             vec4 scene = textureLod(u_image, v_uv, 0.0);
-            frag_color = vec4(scene.rgb * gain, u_keep_alpha ? clamp(scene.a, 0.0, 1.0) : 1.0);
+            vec3 mean = textureLod(u_image, vec2(0.5), u_top_level).rgb;
+            vec3 colour = u_contrast >= 1.0 ? scene.rgb : mix(mean * clamp(scene.a, 0.0, 1.0), scene.rgb, u_contrast);
+            frag_color = vec4(colour * gain * u_brightness, u_keep_alpha ? clamp(scene.a, 0.0, 1.0) : 1.0);
         }""",
 }
 
@@ -110,6 +133,7 @@ class GuardedFrame:
         texture.build_mipmaps()
         texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
 
+        profile = PROFILES.get(state.comfort, PROFILES["photosensitive"])  # unknown: the stricter one
         dt = None if self._last_t is None else state.t_s - self._last_t
         self._last_t = state.t_s
         previous, self._current = self._current, 1 - self._current
@@ -120,7 +144,7 @@ class GuardedFrame:
         self._update["u_top_level"].value = float(math.floor(math.log2(max(inner))))
         self._update["u_engine_level"].value = float(state.fade * state.brightness)
         self._update["u_reset"].value = dt is None or not 0 < dt <= 1.0  # a new sequence: start afresh
-        self._update["u_blend"].value = 1.0 - math.exp(-(dt or 0.0) / TAU_S)
+        self._update["u_blend"].value = 1.0 - math.exp(-(dt or 0.0) / profile.tau_s)
         self._states[self._current].use()
         self.ctx.viewport = (0, 0, 1, 1)
         self._update_vao.render(moderngl.TRIANGLES, vertices=3)
@@ -129,6 +153,9 @@ class GuardedFrame:
         self._exposure["u_image"].value = 0
         self._exposure["u_state"].value = 1
         self._exposure["u_keep_alpha"].value = keep_alpha
+        self._exposure["u_top_level"].value = self._update["u_top_level"].value
+        self._exposure["u_contrast"].value = profile.contrast
+        self._exposure["u_brightness"].value = profile.brightness
         out.use()
         drawn = size if upscale else inner
         self.ctx.viewport = (0, 0, *drawn)

@@ -167,6 +167,8 @@ class SceneRenderer:
         if compiled is None:  # not even the safe scene compiles: dark, never garbage
             fbo.clear(0.0, 0.0, 0.0, 1.0)
             return
+        if not state.scene_motion:  # a client's precaution: nothing moves that the head did not move
+            state = replace(state, t_s=0.0, phase_elapsed_s=0.0)
         uniforms = {
             "u_time": float(state.t_s),
             "u_breath": float(np.clip(state.breath_level, 0.0, 1.0)),

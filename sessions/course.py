@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from tidewell.sessions.precaution_list import NO_ADAPTATION, PRECAUTIONS
+from tidewell.sessions.precaution_list import PRECAUTIONS, hrv_note
 from tidewell.sessions.report.trends import ClientSession, client_overview
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_course import MEASURES, Intake, Plan
@@ -143,7 +143,6 @@ def course(store: SessionStore, pseudonym: str, anonymize: bool = False) -> Cour
     for number, session in enumerate(overview.sessions, start=1):
         rating = ratings.get(session.session_id)
         applied = [e["detail"] for e in store.events(session.session_id) if e["kind"] == "precaution"]
-        notes = [NO_ADAPTATION[name] for name in NO_ADAPTATION if any(a.startswith(name) for a in applied)]
         sessions.append(
             CourseSession(
                 number,
@@ -152,7 +151,7 @@ def course(store: SessionStore, pseudonym: str, anonymize: bool = False) -> Cour
                 None if rating is None else rating["fms"],
                 None if rating is None or rating["ssq"] is None else ssq_scores(json.loads(rating["ssq"])),
                 applied,
-                "; ".join(notes) or None,
+                hrv_note(applied),
             )
         )
     result = Course(

@@ -44,6 +44,7 @@ from tqdm import tqdm
 from tidewell.core import event_kinds
 from tidewell.core.errors import TidewellError
 from tidewell.core.private_files import create_private, replacing, write_private
+from tidewell.sessions.precaution_list import HRV_NOT_INTERPRETABLE_ANONYMIZED, hrv_note
 from tidewell.sessions.store import SessionStore
 
 FORMAT_VERSION = 1
@@ -193,6 +194,7 @@ def load_session(
         bar.update()
         bar.set_postfix_str("analysing phases")
         metrics = analyze(store, session_id)
+        metrics["hrv_note"] = hrv_note(e["detail"] for e in events if e["kind"] == "precaution")
         bar.update()
 
         session = _row(row)
@@ -237,6 +239,8 @@ def _anonymize(store: SessionStore, record: SessionRecord) -> None:
     for event in record.events:
         if event["kind"] not in PROGRAM_EVENT_KINDS:
             event["detail"] = ""
+    if record.metrics.get("hrv_note"):
+        record.metrics["hrv_note"] = HRV_NOT_INTERPRETABLE_ANONYMIZED
     record.anonymized = True
     record.removed = ANONYMIZED_REMOVALS
 

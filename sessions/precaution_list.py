@@ -100,3 +100,13 @@ def checked_precautions(names: Iterable[str]) -> tuple[str, ...]:
         if name not in PRECAUTIONS:
             raise PrecautionError(f"unknown precaution {name!r}: expected one of {', '.join(PRECAUTIONS)}")
     return tuple(name for name in PRECAUTIONS if name in names)
+
+
+HRV_NOT_INTERPRETABLE_ANONYMIZED = "a precaution of the client's intake (details removed: anonymized)"
+
+
+def hrv_note(precaution_details: Iterable[str]) -> str | None:
+    """Why a session's HRV is not interpretable, from the precaution events it logged; None when it is."""
+    details = list(precaution_details)
+    notes = [reason for name, reason in NO_ADAPTATION.items() if any(d.startswith(name) for d in details)]
+    return "; ".join(notes) or None

@@ -13,6 +13,7 @@ from tidewell.engine.session import RunOptions, run_session
 from tidewell.sessions.course import SsqScores, course, cybersickness_findings, ssq_scores
 from tidewell.sessions.precaution_list import PrecautionError
 from tidewell.sessions.program import load_program, resolve_program
+from tidewell.sessions.report import html_report
 from tidewell.sessions.store import SessionStore
 from tidewell.sessions.store_course import CourseInputError
 
@@ -116,6 +117,12 @@ def test_a_headset_session_is_marked_and_hrv_is_not_interpretable_under_beta_blo
     summary = course(store, "C-2")
     assert summary.sessions[0].hrv_note.startswith("beta blockers")
     assert summary.series("resting_hr") == [] and summary.series("rmssd_change") == []
+    page = html_report(store, result.session_id)
+    assert "Heart-rate variability not interpretable</b> for this client: beta blockers" in page
+    assert "beta_blockers: heart-rate adaptation off" in page  # listed with the session's events
+    anonymized = html_report(store, result.session_id, anonymize=True)
+    assert "not interpretable</b> for this client: a precaution of the client" in anonymized
+    assert "beta" not in anonymized
 
 
 def tidewell(cmd, env, *args):

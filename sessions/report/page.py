@@ -66,6 +66,7 @@ def session_html(record: SessionRecord, plot_uri: str | None) -> str:
         phase_rows=_phase_rows(record),
         baseline_phase=record.metrics.get("baseline_phase"),
         method=record.metrics["method"],
+        hrv_note=record.metrics.get("hrv_note"),
         self_reports=_self_report_rows(record),
         notes=_notes(record),
         events=_event_rows(record),

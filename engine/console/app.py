@@ -32,8 +32,10 @@ from tidewell.core.keymap import default_keymap, load_keymap
 from tidewell.core.limits import MAX_ROW_ID
 from tidewell.engine.console.auth import COOKIE, Pairing, PairingRefused
 from tidewell.engine.console.bodies import BadBody, Control, NewClient, PairBody, RatingBody, StartBody, parse
+from tidewell.engine.console.course_routes import course_routes
 from tidewell.engine.console.guards import LOOPBACK_HOSTS, BodyLimit, SameOriginJson, SecurityHeaders, origin_refusal
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
+from tidewell.engine.console.program_views import program_view, start_refusal
 from tidewell.engine.console.shared_store import SharedStore
 from tidewell.sessions.export import json_safe
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
@@ -72,6 +74,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
         Route("/api/session/control", authenticated(control), methods=["POST"]),
         Route("/api/sessions/{session_id:int}/rating", authenticated(rating), methods=["POST"]),
         Route("/sessions/{session_id:int}/report", authenticated(report)),
+        *course_routes(authenticated),
         WebSocketRoute("/ws/live", live),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -274,7 +277,11 @@ async def start(request: Request):
             422,
         )
 
-    pseudonym = await _store(request).run(lambda s: s.client_pseudonym(body.client_id))
+    def client_and_intake(s):
+        pseudonym = s.client_pseudonym(body.client_id)
+        return (None, None, None) if pseudonym is None else (pseudonym, s.client(pseudonym), s.intake(pseudonym))
+
+    pseudonym, client, intake = await _store(request).run(client_and_intake)
     if pseudonym is None:
         return JSONResponse(
             {
@@ -283,6 +290,9 @@ async def start(request: Request):
             },
             422,
         )
+    refusal = await asyncio.to_thread(start_refusal, body.program, client, intake)  # the engine refuses it too
+    if refusal:
+        return JSONResponse({"error": refusal, "problems": [{"field": "program", "problem": refusal}]}, 422)
     try:
         answer = _config(request).hub.request_start(
             StartRequest(pseudonym, body.client_id, body.program, body.minutes, body.before.model_dump()),
@@ -376,24 +386,3 @@ async def live(websocket: WebSocket):
             await asyncio.sleep(LIVE_PERIOD_S)
     except (WebSocketDisconnect, RuntimeError):
         return  # the tablet went to sleep; the session is not affected
-
-
-def program_view(program) -> dict:
-    return {
-        "id": program.id,
-        "title": program.title,
-        "description": program.description,
-        "minutes": round(program.minutes, 2),
-        "phases": [
-            {
-                "name": p.name,
-                "kind": p.kind.value,
-                "scene": p.scene,
-                "posture": p.posture.value,
-                "minutes": round(p.minutes, 3),
-                "pace": round(p.breathing.rate_bpm, 2),
-                "waits": p.advance.value == "therapist",
-            }
-            for p in program.phases
-        ],
-    }

@@ -166,7 +166,7 @@ def _serve(server, failure: list) -> None:
 
 
 def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionStore, hub: ConsoleHub) -> None:
-    from tidewell.engine.console.app import program_view
+    from tidewell.engine.console.program_views import program_view
 
     say = options.say
     try:

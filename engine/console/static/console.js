@@ -99,6 +99,7 @@ async function chooseClient(id) {
   state.clientId = id;
   renderClients();
   updateStart();
+  tidewellCourse.clientChosen(id);  // course.js: intake, plan, progress, cybersickness
   const box = $("client-history");
   box.replaceChildren();
   try {
@@ -253,7 +254,9 @@ function clearRating(id) {
 }
 
 function updateStart() {
-  $("start").disabled = state.clientId === null || state.programId === null;
+  // course.js: a program the client's precautions refuse cannot be started
+  $("start").disabled = state.clientId === null || state.programId === null || tidewellCourse.blocked();
+  tidewellCourse.updatePreview();
 }
 
 $("start").addEventListener("click", async () => {
@@ -338,7 +341,11 @@ function receive(view) {
       loadSetup().catch((error) => { $("setup-message").textContent = error.message; });
     }
     const failed = view.events.filter((e) => e.kind === "start_failed").pop();
-    if (failed) { $("setup-message").textContent = failed.detail; state.startRequestId = newId(); updateStart(); }
+    if (failed) {
+      $("setup-message").textContent = `${failed.label || "could not start"}: ${failed.detail}`;
+      state.startRequestId = newId();
+      updateStart();
+    }
     if (view.status === "starting") $("setup-message").textContent = "starting…";
     else if (!failed) $("setup-message").textContent = "";
   }
@@ -532,6 +539,7 @@ function renderEnded(view) {
   $("ended-summary").textContent = `Session ${view.session_id} ${words[view.result] || view.result} · client #${view.client_id}` +
     (failed ? ` · ${failed.label}: ${failed.detail}` : "");
   $("report-link").href = `/sessions/${view.session_id}/report`;
+  tidewellCourse.sessionEnded(view.session_id);  // course.js: the cybersickness rating (asked after the headset)
 }
 
 $("save-after").addEventListener("click", async () => {
@@ -551,7 +559,8 @@ $("new-session").addEventListener("click", () => {
   $("setup-message").textContent = "";
   state.startRequestId = newId();
   show("setup-view");
-  loadSetup().then(updateStart).catch((error) => { $("setup-message").textContent = error.message; });
+  loadSetup().then(updateStart).then(tidewellCourse.refresh)
+    .catch((error) => { $("setup-message").textContent = error.message; });
 });
 
 // -- start ------------------------------------------------------------------------------

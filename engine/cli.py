@@ -285,7 +285,10 @@ def _add_report(subcommands) -> None:
     report.add_argument("--html", metavar="FILE", help="write the report page")
     report.add_argument("--csv", metavar="FILE", help="export the time series as CSV")
     report.add_argument("--json", metavar="FILE", dest="json_path", help="export everything as JSON")
+    report.add_argument("--pdf", metavar="FILE", help="with --client: the course report for the referring provider")
+    report.add_argument("--fhir", metavar="FILE", help="with --client: the course as an HL7 FHIR R4 Bundle (JSON)")
     report.add_argument("--anonymize", action="store_true", help="no pseudonym, dates or free text")
+
     report.set_defaults(handler=commands.report)
 
 

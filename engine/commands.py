@@ -304,7 +304,15 @@ def report(args) -> int:
     if args.session_id is None and not args.client:
         raise UsageError("name a session id or --client NAME")
     return report_command(
-        SessionStore(access="read"), args.session_id, args.client, args.html, args.csv, args.json_path, args.anonymize
+        SessionStore(access="read"),
+        args.session_id,
+        args.client,
+        args.html,
+        args.csv,
+        args.json_path,
+        args.anonymize,
+        pdf=args.pdf,
+        fhir=args.fhir,
     )
 
 

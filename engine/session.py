@@ -28,7 +28,7 @@ from tidewell.engine.session_outputs import ContactFrames, EventFanOut
 from tidewell.scenes.catalog import available_scenes
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.controls import Controls, key_control
-from tidewell.sessions.precautions import eyes_closed_variant, with_precautions
+from tidewell.sessions.precautions import program_for_client
 from tidewell.sessions.program import Program
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
@@ -189,18 +189,17 @@ def run_session(program: Program, options: RunOptions, store: SessionStore | Non
 
 
 def _for_client(program: Program, options: RunOptions, store: SessionStore) -> Program:
-    """The program at the client's own resonance pace, where an assessment found one, held to the
-    precautions of the client's intake (PrecautionRefusal where it cannot be played safely)."""
+    """The program as it plays for this client (sessions/precautions.program_for_client)."""
     client = store.client(options.client)
-    if options.eyes_closed:
-        program = eyes_closed_variant(program)
+    played = program_for_client(
+        program, client, store.intake(options.client), available_scenes(), eyes_closed=options.eyes_closed
+    )
     if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
-        program = program.for_client(client["resonance_bpm"])
         options.say(
             f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
             f"(assessed in session {client['resonance_session_id']})"
         )
-    return with_precautions(program, store.intake(options.client), available_scenes())
+    return played
 
 
 def _check_sensor(options: RunOptions, live_sensor: bool) -> None:

@@ -162,16 +162,23 @@ def _breath_sound_led(phase: Phase, index: int, changes) -> Phase:
     return replace(phase, audio=tuple(layers.items()))
 
 
-def with_precautions(program: Program, intake, scenes: Mapping[str, SceneInfo]) -> Program:
-    """The program as `intake` (a store Intake, or None) lets it be played; PrecautionRefusal when it cannot."""
-    if intake is None or not intake.precautions:
-        return program
-    return apply_precautions(program, intake.precautions, scenes).program
-
-
 EYES_CLOSED_SCENE = "eyes_closed"
 
 
 def eyes_closed_variant(program: Program) -> Program:
     """Every phase in the eyes-closed scene (the course suggests it after a high cybersickness score)."""
     return replace(program, phases=tuple(replace(p, scene=EYES_CLOSED_SCENE) for p in program.phases))
+
+
+def program_for_client(program: Program, client, intake, scenes: Mapping[str, SceneInfo], eyes_closed=False) -> Program:
+    """The program as a session plays it for this client (the engine at the start, the console's preview):
+    the eyes-closed variant if asked, the client's resonance pace where the program asks for it (client:
+    the store's row, or None), then the precautions of the intake (a store Intake, or None), whose
+    changes are in the result's rules. PrecautionRefusal where it cannot be played safely."""
+    if eyes_closed:
+        program = eyes_closed_variant(program)
+    if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
+        program = program.for_client(client["resonance_bpm"])
+    if intake is None or not intake.precautions:
+        return program
+    return apply_precautions(program, intake.precautions, scenes).program

@@ -93,7 +93,7 @@ OPTIONS = {
     "audio render": ["-h", "--out", "--minutes", "--sensor", "--seed", "--rate"],
     "rate": ["-h", "--pain", "--stress", "--note", "--fms", "--ssq"],
     "hrv": ["-h", "--json"],
-    "report": ["-h", "--client", "--html", "--csv", "--json", "--anonymize"],
+    "report": ["-h", "--client", "--html", "--csv", "--json", "--pdf", "--fhir", "--anonymize"],
     "clients": ["-h"],
     "clients {}": ["list", "intake", "plan", "show", "reassess"],
     "clients list": ["-h"],

@@ -191,6 +191,24 @@ def test_the_start_endpoint_refuses_a_program_the_precautions_rule_out(console):
     assert allowed.json() == {"status": "starting"} and hub.starts.get_nowait().program_id == "taster"
 
 
+def test_the_eyes_closed_variant_is_previewed_and_started_on_request(console):
+    http, app = console
+    client_id = _client(http)
+    http.put(f"/api/clients/{client_id}/intake", json={"precautions": ["fear_of_water"]})
+    base = f"/api/clients/{client_id}/programs/back_neck_30/precautions"
+    assert any("replaced by" in change for change in http.get(base).json()["changes"])
+    assert http.get(base + "?eyes_closed=1").json()["changes"] == []  # nothing of water left to replace
+    http.put(f"/api/clients/{client_id}/intake", json={"precautions": ["hearing_impaired"]})
+    heard = http.get(base + "?eyes_closed=1").json()["changes"]
+    assert heard and all("scene eyes_closed (audio_led) replaced by" in change for change in heard)
+    started = http.post(
+        "/api/session/start",
+        json={"client_id": client_id, "program": "taster", "request_id": "e1", "eyes_closed": True},
+    )
+    assert started.json() == {"status": "starting"}
+    assert app.state.console.hub.starts.get_nowait().eyes_closed is True
+
+
 def test_a_refusal_in_the_engine_reaches_the_console_as_a_failed_start(tmp_path):
     """The intake may change between the console's check and the start: the engine refuses then,
     before anything is logged, and the console says why."""

@@ -160,3 +160,10 @@ def test_the_eyes_closed_variant_shows_every_phase_in_the_eyes_closed_scene_and_
     assert {p.scene for p in variant.phases} == {"eyes_closed"}
     heard_guide_avoided = apply_precautions(variant, ["hearing_impaired"], SCENES).program
     assert "eyes_closed" not in {p.scene for p in heard_guide_avoided.phases}
+
+
+def test_a_session_asked_for_eyes_closed_logs_every_phase_in_that_scene(tmp_path):
+    store = SessionStore(tmp_path / "tidewell.db")
+    options = RunOptions(client="C-14", virtual_time=True, headless=True, say=lambda _: None, eyes_closed=True)
+    result = run_session(program("taster").scaled_to(1.0), options, store)
+    assert {phase["scene"] for phase in store.phases(result.session_id)} == {"eyes_closed"}

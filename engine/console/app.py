@@ -290,12 +290,14 @@ async def start(request: Request):
             },
             422,
         )
-    refusal = await asyncio.to_thread(start_refusal, body.program, client, intake)  # the engine refuses it too
+    refusal = await asyncio.to_thread(start_refusal, body.program, client, intake, body.eyes_closed)  # engine too
     if refusal:
         return JSONResponse({"error": refusal, "problems": [{"field": "program", "problem": refusal}]}, 422)
     try:
         answer = _config(request).hub.request_start(
-            StartRequest(pseudonym, body.client_id, body.program, body.minutes, body.before.model_dump()),
+            StartRequest(
+                pseudonym, body.client_id, body.program, body.minutes, body.before.model_dump(), body.eyes_closed
+            ),
             body.request_id,
         )
     except ConsoleBusy as busy:

@@ -61,6 +61,7 @@ class StartBody(Body):
     minutes: Annotated[float, Field(ge=MIN_SCALED_MINUTES, le=MAX_PROGRAM_MINUTES)] | None = None
     before: Rating = Rating()
     request_id: RequestId = None
+    eyes_closed: bool = False  # every phase in the eyes-closed scene
 
 
 class NextControl(Body):

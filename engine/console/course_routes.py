@@ -183,7 +183,8 @@ async def preview(request: Request):
     if found is NO_CLIENT:
         return _not_found(request, "client")
     try:
-        answer = await asyncio.to_thread(precaution_preview, program_id, *found)
+        eyes_closed = request.query_params.get("eyes_closed") in ("1", "true")
+        answer = await asyncio.to_thread(precaution_preview, program_id, *found, eyes_closed)
     except ProgramError as error:
         return _invalid("program", str(error))
     return JSONResponse(answer)

@@ -205,6 +205,7 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
         attended=True,
         target=options.target,
         sound_when_headset_off=options.sound_when_headset_off,
+        eyes_closed=request.eyes_closed,
     )
     try:
         store.recheck()  # since the last session the log may have been damaged, made read-only or moved aside

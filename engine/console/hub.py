@@ -34,6 +34,7 @@ class StartRequest:
     program_id: str
     minutes: float | None
     before: dict
+    eyes_closed: bool = False
 
 
 @dataclass

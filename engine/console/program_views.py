@@ -1,17 +1,16 @@
 """Programs as the console shows them: the phase timeline, and what a client's intake precautions
 change in a program before it is started (or why it is refused).
 
-The preview applies the same steps as the engine does when the session starts (engine/session.py
-`_for_client`): the client's resonance pace where the program asks for it, then the precautions of
-the client's intake (sessions/precautions.py). The engine applies them again at the start; a
-program refused there is reported to the console as a start that failed.
+The preview and the engine play the program through the same function (sessions/precautions.py
+program_for_client); the engine applies it again at the start, and a program refused there is
+reported to the console as a start that failed.
 """
 
 from __future__ import annotations
 
 from tidewell.scenes.catalog import available_scenes
 from tidewell.sessions.precaution_list import PRECAUTIONS
-from tidewell.sessions.precautions import PrecautionRefusal, apply_precautions
+from tidewell.sessions.precautions import PrecautionRefusal, program_for_client
 from tidewell.sessions.program import Program, ProgramError, builtin_programs, load_program
 
 
@@ -36,7 +35,7 @@ def program_view(program: Program) -> dict:
     }
 
 
-def precaution_preview(program_id: str, client, intake) -> dict:
+def precaution_preview(program_id: str, client, intake, eyes_closed: bool = False) -> dict:
     """What the client's precautions change in the built-in program `program_id`, or why it is refused.
 
     client: the store's client row (or None); intake: the store's Intake (or None). KeyError for a
@@ -50,21 +49,19 @@ def precaution_preview(program_id: str, client, intake) -> dict:
         "changes": [],
         "refused": None,
     }
-    if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
-        program = program.for_client(client["resonance_bpm"])
-    if not names:
-        return answer
     try:
-        answer["changes"] = list(apply_precautions(program, names, available_scenes()).changes)
+        played = program_for_client(program, client, intake, available_scenes(), eyes_closed=eyes_closed)
     except PrecautionRefusal as refusal:
         answer["refused"] = str(refusal)
+        return answer
+    answer["changes"] = list(played.rules.changes)
     return answer
 
 
-def start_refusal(program_id: str, client, intake) -> str | None:
+def start_refusal(program_id: str, client, intake, eyes_closed: bool = False) -> str | None:
     """Why the engine would refuse to start `program_id` for this client, or None. A program that
     does not load is left to the engine, which says so when it tries."""
     try:
-        return precaution_preview(program_id, client, intake)["refused"]
+        return precaution_preview(program_id, client, intake, eyes_closed)["refused"]
     except (KeyError, ProgramError):
         return None

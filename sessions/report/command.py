@@ -21,11 +21,14 @@ def report_command(
     json_path: str | None,
     anonymize: bool,
     progress: bool | None = None,
+    pdf: str | None = None,
+    fhir: str | None = None,
 ) -> int:
     """`tidewell report SESSION [--html F] [--csv F] [--json F] [--anonymize]` or
-    `tidewell report --client NAME [--html F] [--anonymize]`. Prints what it wrote (or, with no output
-    file, a text summary). Returns 0, 2 for a usage error or an unknown session or client, 1 when a file
-    cannot be written; messages go to stderr, never a traceback."""
+    `tidewell report --client NAME [--html F] [--pdf F] [--fhir F] [--anonymize]`. Prints what it wrote
+    (and, for a client, a text summary; for a session, one when no file is asked for). Returns 0, 2 for a
+    usage error or an unknown session or client, 1 when a file cannot be written; messages go to stderr,
+    never a traceback."""
 
     def fail(message: str, code: int = 2) -> int:
         print(f"tidewell report: {message}", file=sys.stderr)
@@ -33,6 +36,8 @@ def report_command(
 
     if (session_id is None) == (client is None):
         return fail("give either a session number or --client NAME")
+    if client is None and (pdf or fhir):
+        return fail("--pdf and --fhir write a client's course report: give --client NAME instead of a session number")
     try:
         if client is not None:
             if csv or json_path:
@@ -43,12 +48,10 @@ def report_command(
     except ExportError as exc:
         return fail(str(exc))
     if client is not None:
-        print(client_text(overview))
-        if html:
-            try:
-                print(f"wrote client report: {write_overview_html(overview, html)}")
-            except ExportError as exc:
-                return fail(str(exc), 1)
+        try:
+            _client_files(store, overview, client, html, pdf, fhir, anonymize, progress)
+        except ExportError as exc:
+            return fail(str(exc), 1)
         return 0
     try:
         if not (html or csv or json_path):
@@ -66,3 +69,22 @@ def report_command(
     if anonymize:
         print("anonymized: " + "; ".join(record.removed))
     return 0
+
+
+def _client_files(store, overview, client: str, html, pdf, fhir, anonymize: bool, progress) -> None:
+    """The client's summary, then the files asked for; raises ExportError when one cannot be written."""
+    print(client_text(overview))
+    if html:
+        print(f"wrote client report: {write_overview_html(overview, html)}")
+    if not (pdf or fhir):
+        return
+    # imported here: the course report reads sessions/course.py, which imports this package's trends
+    from tidewell.sessions.course_report import course_report, write_course_fhir, write_course_pdf
+
+    report = course_report(store, client, anonymize, progress)
+    if pdf:
+        print(f"wrote course report PDF: {write_course_pdf(report, pdf)}")
+    if fhir:
+        print(f"wrote FHIR R4 bundle: {write_course_fhir(report, fhir)}")
+    if anonymize:
+        print("anonymized: " + "; ".join(report.removed))

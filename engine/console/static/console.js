@@ -259,6 +259,8 @@ function updateStart() {
   tidewellCourse.updatePreview();
 }
 
+$("eyes-closed").addEventListener("change", updateStart);
+
 $("start").addEventListener("click", async () => {
   $("setup-message").textContent = "";
   $("start").disabled = true;
@@ -266,7 +268,7 @@ $("start").addEventListener("click", async () => {
     const minutes = $("program-minutes").value;
     await api("/api/session/start", { method: "POST", body: {
       client_id: state.clientId, program: state.programId, minutes: minutes === "" ? null : Number(minutes),
-      before: readRating("before-rating"), request_id: state.startRequestId,
+      before: readRating("before-rating"), request_id: state.startRequestId, eyes_closed: $("eyes-closed").checked,
     } });
     $("setup-message").textContent = "starting…";
   } catch (error) {

@@ -196,6 +196,11 @@
   function renderFlags(view) {
     const list = byId("course-flags");
     list.replaceChildren(...view.flags.map((flag) => make("li", "", flag)));
+    // After a high cybersickness score the eyes-closed variant is suggested: offered ticked, never forced.
+    byId("eyes-closed").checked = view.suggest_eyes_closed;
+    byId("eyes-closed-hint").textContent = view.suggest_eyes_closed
+      ? "suggested after the last cybersickness rating; untick to play the program's scenes"
+      : "every phase in the eyes-closed scene: almost dark, the guide mostly heard";
   }
 
   function renderReassessment(view) {
@@ -427,8 +432,12 @@
   function blocked() {
     // While the preview is asked for, and for a program the precautions refuse, the start waits.
     if (state.clientId === null || state.programId === null) return false;
-    if (local.previewFor !== `${state.clientId}/${state.programId}`) return true;
+    if (local.previewFor !== previewKey()) return true;
     return local.preview !== null && local.preview.refused !== null;
+  }
+
+  function previewKey() {
+    return `${state.clientId}/${state.programId}/${byId("eyes-closed").checked}`;
   }
 
   async function updatePreview() {
@@ -438,11 +447,12 @@
       local.previewKey = null;
       return;
     }
-    const key = `${state.clientId}/${state.programId}`;
+    const key = previewKey();
     if (key === local.previewKey) return;
     local.previewKey = key;
     try {
-      const answer = await api(`/api/clients/${state.clientId}/programs/${encodeURIComponent(state.programId)}/precautions`);
+      const query = byId("eyes-closed").checked ? "?eyes_closed=1" : "";
+      const answer = await api(`/api/clients/${state.clientId}/programs/${encodeURIComponent(state.programId)}/precautions${query}`);
       if (local.previewKey !== key) return;  // the choice changed meanwhile
       local.preview = answer;
       local.previewFor = key;

@@ -101,8 +101,9 @@ KINDS: dict[str, EventKind] = {
         EventKind("log_write_failed", "log write failed", console=True, terminal=LINE, report=True),
         # after the session (engine/session.py)
         EventKind("resonance", "resonance pace", console=False, terminal=OWN, report=True, program_detail=True),
-        # the client's intake precautions (sessions/precautions.py): what each changed, before the first frame
-        EventKind("precaution", "precaution applied", console=True, terminal=LINE, report=True),
+        # the client's intake precautions (sessions/precautions.py): what each changed, before the first frame;
+        # text from the fixed list and the program, so kept when anonymized (the course report keeps it too)
+        EventKind("precaution", "precaution applied", console=True, terminal=LINE, report=True, program_detail=True),
         # the console's own (engine/console/hub.py): a start that failed never reaches a session log
         EventKind("start_failed", "could not start", console=True, terminal=OWN, report=False, logged=False),
         # ... and a session that began but ended on an error (what was logged is kept, with its own status)

@@ -44,7 +44,7 @@ from tqdm import tqdm
 from tidewell.core import event_kinds
 from tidewell.core.errors import TidewellError
 from tidewell.core.private_files import create_private, replacing, write_private
-from tidewell.sessions.precaution_list import HRV_NOT_INTERPRETABLE_ANONYMIZED, hrv_note
+from tidewell.sessions.precaution_list import hrv_note
 from tidewell.sessions.store import SessionStore
 
 FORMAT_VERSION = 1
@@ -239,8 +239,6 @@ def _anonymize(store: SessionStore, record: SessionRecord) -> None:
     for event in record.events:
         if event["kind"] not in PROGRAM_EVENT_KINDS:
             event["detail"] = ""
-    if record.metrics.get("hrv_note"):
-        record.metrics["hrv_note"] = HRV_NOT_INTERPRETABLE_ANONYMIZED
     record.anonymized = True
     record.removed = ANONYMIZED_REMOVALS
 

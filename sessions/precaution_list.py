@@ -102,9 +102,6 @@ def checked_precautions(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name in PRECAUTIONS if name in names)
 
 
-HRV_NOT_INTERPRETABLE_ANONYMIZED = "a precaution of the client's intake (details removed: anonymized)"
-
-
 def hrv_note(precaution_details: Iterable[str]) -> str | None:
     """Why a session's HRV is not interpretable, from the precaution events it logged; None when it is."""
     details = list(precaution_details)

@@ -37,6 +37,9 @@ class FrameState:
     crossfade: float  # 0..1; 1 means only `scene` is visible
     fade: float  # 0..1 master level for light and sound (fade-in, pause, gentle end)
     hr_bpm: float | None = None  # live metrics: None until their window is full
+    # Until hr_bpm is there: the raw beats' median rate, for the therapist only (sessions/provisional_hr.py);
+    # never logged, never used for a decision
+    provisional_hr_bpm: float | None = None
     rmssd_ms: float | None = None
     sdnn_ms: float | None = None
     hf_ms2: float | None = None

@@ -21,6 +21,7 @@ from tidewell.sessions.controls import Control, Controls
 from tidewell.sessions.hrv import span_hrv
 from tidewell.sessions.metrics import RollingMetrics
 from tidewell.sessions.program import Advance, Pace, Program
+from tidewell.sessions.provisional_hr import ProvisionalHeartRate
 
 FADE_IN_S = 10.0
 GENTLE_END_S = 5.0
@@ -66,6 +67,7 @@ class SessionRunner:
         self.calm = CalmEstimator()
         self.pace = AdaptivePace(program.phases[0].breathing.rate_bpm, program.rules.pace_floor_bpm)
         self.hr_trend = HeartRateTrend()
+        self.provisional = ProvisionalHeartRate()  # shown until the corrected rate is there; never logged
         self.last_marker: str | None = None
         self.posture_shown = program.phases[0].posture
         self._recenter_started_s: float | None = None
@@ -192,6 +194,7 @@ class SessionRunner:
             crossfade=crossfade,
             fade=self._fade(now),
             hr_bpm=hr,
+            provisional_hr_bpm=None if hr is not None else self.provisional.bpm(now),
             rmssd_ms=rmssd,
             sdnn_ms=live.valid("sdnn_ms"),
             hf_ms2=live.valid("hf_ms2"),
@@ -259,6 +262,7 @@ class SessionRunner:
 
     def _read_heart(self, now: float) -> None:
         for raw in self.source.poll(now, self._breath_level):
+            self.provisional.add(raw.t_s, raw.rr_ms)
             self._take_beats(self.corrector.push(raw.t_s, raw.rr_ms))
             self.last_beat_s = raw.t_s
             self.heard = True

@@ -80,6 +80,7 @@ class ConsoleHub:
             "phase_elapsed_s": round(state.phase_elapsed_s, 1),
             "phase_progress": round(state.phase_progress, 4),
             "hr": _num(state.hr_bpm, 1),
+            "hr_provisional": _num(state.provisional_hr_bpm, 1),
             "rmssd": _num(state.rmssd_ms, 1),
             "pace": _num(state.pace_bpm, 2),
             "target_pace": _num(state.target_pace_bpm, 2),

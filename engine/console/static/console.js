@@ -363,7 +363,11 @@ function renderLive(view) {
   const status = view.status === "ending" ? "ending" : latest.paused ? "paused" : "live";
   $("live-status").textContent = status === "live" ? `session ${view.session_id}` : status;
   $("live-status").dataset.state = status;
-  $("hr").textContent = fixed(latest.hr, 0);
+  // Until the corrected rate is there (25-30 s), the raw beats' rate, marked provisional
+  const provisional = latest.hr === null && latest.hr_provisional !== null && latest.hr_provisional !== undefined;
+  $("hr").textContent = provisional ? `~${fixed(latest.hr_provisional, 0)}` : fixed(latest.hr, 0);
+  $("hr").classList.toggle("provisional", provisional);
+  $("hr").title = provisional ? "provisional: from the raw beats, before artefact correction" : "";
   $("rmssd").textContent = fixed(latest.rmssd, 0);
   $("pace").textContent = fixed(latest.pace, 1);
   $("calm").textContent = latest.calm === null || latest.calm === undefined ? "—" : Math.round(100 * latest.calm);
@@ -377,7 +381,8 @@ function renderLive(view) {
       : `${clock(phaseLeft)} left in this phase${phase.waits ? " (then it waits for Next phase)" : ""}`;
     $("time-left").textContent = `${here} · ${clock(phaseLeft + after)} left in the session` +
       (latest.sensor !== "ok" ? ` · ${SENSOR_STATES[latest.sensor] || `sensor: ${latest.sensor}`}` : "") +
-      (latest.hr === null ? " · heart rate shows after the first half minute of beats" : "");
+      (latest.hr !== null ? "" : provisional ? " · heart rate provisional (raw beats) until the corrected rate is ready"
+        : " · heart rate shows within seconds of the first beats");
   }
   renderEvents();
   drawPlot();

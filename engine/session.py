@@ -79,7 +79,7 @@ class SessionResult:
     folder: Path
     wav_path: Path | None
     contact_sheet: Path | None
-    summaries: list[PhaseSummary]
+    summaries: list[PhaseSummary]  # read through sessions/session_metrics.py: this first read computes and stores them
     simulated_s: float
     stopped_by: signal.Signals | None = None  # SIGINT or SIGTERM for a session a signal interrupted
 

@@ -248,11 +248,12 @@ def _anonymize(store: SessionStore, record: SessionRecord) -> None:
 
 def analyze(store: SessionStore, session_id: int) -> dict[str, Any]:
     """Per-phase and whole-session offline metrics (tidewell.sessions.hrv), each phase's HR and RMSSD
-    change against the baseline phase, and the method statement that goes with every number."""
-    from tidewell.sessions.hrv import analyze_session
+    change against the baseline phase, and the method statement that goes with every number (stored once
+    per session: sessions/session_metrics.py)."""
+    from tidewell.sessions.session_metrics import session_metrics
 
-    result = analyze_session(store, session_id)
-    baseline = next((p for p in result.phases if p.index == result.baseline_index), None)
+    metrics = session_metrics(store, session_id)
+    result, baseline = metrics.hrv, metrics.baseline
     phases = [
         {
             "index": p.index,

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tidewell.core.words import plural
-from tidewell.sensors.correction import CorrectedBeat, correct_series
+from tidewell.sensors.batch_correction import correct_recording
+from tidewell.sensors.correction import CorrectedBeat
 from tidewell.sensors.replay import ReplayError, load_rr_file
 from tidewell.sessions import spectrum
 from tidewell.sessions.metrics import mean_hr_bpm, pnn50, rmssd_ms, sdnn_ms
@@ -60,7 +61,7 @@ COHERENCE_METHOD = (
 NN_SOURCES = {
     "corrected": "NN = corrected RR (Kubios-style correction)",
     "quality": "NN = beats of quality 'ok' only (no corrected series given)",
-    "raw": "NN = raw RR run through Kubios-style correction (tidewell.sensors.correction)",
+    "raw": "NN = raw RR run through Kubios-style correction (tidewell.sensors.batch_correction)",
 }
 
 
@@ -114,7 +115,8 @@ def analyze(
     - corrected_rr_ms given (the session log): NN = those values; None/NaN entries are dropped and
       break successive differences. quality and inserted, where given, feed artifact_pct.
     - only quality given: NN = the beats whose quality is "ok".
-    - raw RR only: tidewell.sensors.correction.correct_series classifies and corrects them first.
+    - raw RR only: tidewell.sensors.batch_correction.correct_recording classifies and corrects them
+      first (the streaming corrector's rules over the whole recording at once, with centred windows).
     """
     t = np.asarray(t_s, dtype=float)
     rr = np.asarray(rr_ms, dtype=float)
@@ -154,10 +156,8 @@ def _nn_series(t: np.ndarray, rr: np.ndarray, quality, corrected_rr_ms, inserted
         return "corrected", t, nn, quality, inserted
     if quality is not None:
         return "quality", t, np.where(np.asarray(quality, dtype=object) == "ok", rr, np.nan), quality, inserted
-    beats = correct_series(t, rr)
-    t = np.array([b.t_s for b in beats], dtype=float)
-    nn = np.array([np.nan if b.corrected_rr_ms is None else b.corrected_rr_ms for b in beats], dtype=float)
-    return "raw", t, nn, [b.quality for b in beats], [b.inserted for b in beats]
+    fixed = correct_recording(t, rr)
+    return "raw", fixed.t_s, fixed.corrected_rr_ms, fixed.quality, fixed.inserted
 
 
 def _artifact_pct(quality, inserted, size: int) -> float | None:

@@ -1,7 +1,8 @@
 """The session log: SQLite (WAL) in the user's data folder, written off the frame thread.
 
 SessionStore is the one public class and owns every SQL statement Tidewell runs: the schema is in
-store_schema.py, the clients' part in store_clients.py, the session's own rows in store_writer.py.
+store_schema.py, the clients' part in store_clients.py, the course's in store_course.py, each session's
+stored metrics in store_metrics.py, the session's own rows in store_writer.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tidewell.sessions.store_checks import (
 )
 from tidewell.sessions.store_clients import ClientRecords
 from tidewell.sessions.store_course import CourseRecords
+from tidewell.sessions.store_metrics import MetricsRecords
 from tidewell.sessions.store_schema import MIGRATIONS, connect, connect_read_only, data_dir, pid_alive, utc_now
 from tidewell.sessions.store_writer import (
     COMMIT_INTERVAL_S,
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 
-class SessionStore(ClientRecords, CourseRecords):
+class SessionStore(ClientRecords, CourseRecords, MetricsRecords):
     """The session log. `access="write"` (the default) refuses a log that cannot be written, with a
     StoreReadOnly saying why; `access="read"` opens such a log read-only instead. `verify` reads the
     whole file first (PRAGMA quick_check), so a damaged log is refused before anything is written

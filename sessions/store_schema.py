@@ -154,6 +154,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE sessions ADD COLUMN target TEXT;
     """,
+    # 6: each ended session's metrics, computed once (sessions/session_metrics.py): the whole-session and
+    # per-phase HRV and what the trends and the course need, as JSON; `version` names the analysis that
+    # made them (METRICS_VERSION), and a row of another version is computed again when next read
+    """
+    CREATE TABLE session_metrics (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions(id),
+        version TEXT NOT NULL,
+        computed_at TEXT NOT NULL,
+        method TEXT NOT NULL,
+        metrics TEXT NOT NULL
+    );
+    """,
 )
 
 

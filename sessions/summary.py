@@ -1,11 +1,12 @@
 """Per-phase summary of a logged session for the terminal: mean HR, RMSSD and their change from the
-baseline phase, as sessions/hrv.py computes them for the report."""
+baseline phase, as sessions/hrv.py computes them for the report (read through sessions/session_metrics.py,
+which stores them once the session has ended: the call at the end of a run computes and stores them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tidewell.sessions.hrv import analyze_phases
+from tidewell.sessions.session_metrics import session_metrics
 from tidewell.sessions.store import SessionStore
 
 
@@ -26,7 +27,7 @@ class PhaseSummary:
 def summarize(store: SessionStore, session_id: int) -> list[PhaseSummary]:
     """The per-phase rows of sessions/hrv.py (the report's numbers), for the terminal."""
     summaries = []
-    for phase, measured in zip(store.phases(session_id), analyze_phases(store, session_id)):
+    for phase, measured in zip(store.phases(session_id), session_metrics(store, session_id).hrv.phases):
         summaries.append(
             PhaseSummary(
                 index=measured.index,

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from tidewell.sessions.course import Course, CourseSession, course
 from tidewell.sessions.export import ANONYMIZED_REMOVALS, progress_bar, utc_now_text
-from tidewell.sessions.hrv import HrvResult, analyze_session
+from tidewell.sessions.hrv import HrvResult
+from tidewell.sessions.session_metrics import session_metrics
 from tidewell.sessions.store import SessionStore
 
 # What --anonymize removes from the course report: the session exports' list, and the course's own free text.
@@ -87,10 +88,8 @@ def course_report(
 
 def _detail(store: SessionStore, s: CourseSession, anonymize: bool) -> SessionDetail:
     sid = s.session.session_id
-    hrv = analyze_session(store, sid)
-    base = next((p for p in hrv.phases if p.index == hrv.baseline_index), None)
-    after_s = base.end_s if base else 0.0
-    calm = [row["calm"] for row in store.samples(sid) if row["t_s"] > after_s]
+    metrics = session_metrics(store, sid)  # stored once per session
+    base = metrics.baseline
     row = store.session(sid)
     reports = store.self_reports(sid)
     rating = store.cybersickness(sid)
@@ -98,9 +97,9 @@ def _detail(store: SessionStore, s: CourseSession, anonymize: bool) -> SessionDe
     return SessionDetail(
         started_at=started,
         ended_at=None if anonymize else _end(started, row["ended_at"], s.session.duration_s),
-        whole=hrv.whole,
+        whole=metrics.hrv.whole,
         baseline_span_s=(base.start_s, base.end_s) if base else None,
-        calm_mean=sum(calm) / len(calm) if calm else None,
+        calm_mean=metrics.calm_after_baseline,
         reported_at={m: None if anonymize or m not in reports else reports[m]["recorded_at"] for m in reports},
         rated_at=None if anonymize or rating is None else rating["recorded_at"],
     )

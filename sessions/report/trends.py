@@ -1,12 +1,14 @@
 """A client's sessions side by side: each session's HR and RMSSD, its baseline phase's, the change of
-the phases after the baseline, and the pain and stress ratings before and after."""
+the phases after the baseline, and the pain and stress ratings before and after. Each session's HRV is
+read through sessions/session_metrics.py: stored once, not analysed again on every read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from tidewell.sessions.export import ExportError, anonymous_code, progress_bar
-from tidewell.sessions.hrv import PhaseHrv, analyze_session
+from tidewell.sessions.hrv import PhaseHrv
+from tidewell.sessions.session_metrics import session_metrics
 from tidewell.sessions.store import SessionStore
 
 
@@ -60,9 +62,9 @@ def client_overview(
 
 
 def _client_session(store: SessionStore, row, anonymize: bool) -> ClientSession:
-    result = analyze_session(store, row["id"])
+    metrics = session_metrics(store, row["id"])
+    result, base = metrics.hrv, metrics.baseline
     reports = store.self_reports(row["id"])
-    base = next((p for p in result.phases if p.index == result.baseline_index), None)
     after = [p for p in result.phases if base is not None and p.index > base.index]
 
     def pair(key):

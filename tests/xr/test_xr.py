@@ -141,7 +141,10 @@ def test_each_eye_is_drawn_into_its_swapchain_and_the_eyes_see_in_stereo(child_f
     difference = np.abs(left - right).mean()
     correlation = np.corrcoef(left.mean(axis=2).ravel(), right.mean(axis=2).ravel())[0, 1]
     print(f"eyes differ by {difference:.2f} levels on average; correlation {correlation:.3f}")
-    assert difference > 0.2, "the eyes must not be identical"
+    # Identical eyes differ by exactly 0; the parallax of the near glow moves only its edge, by 0.2-0.3
+    # levels on average depending on how far the breath has swelled it at the capture (a clean clone's
+    # run saw 0.1996). Which eye sees it further right is the stereo check proper (below).
+    assert difference > 0.02, "the eyes must not be identical"
     assert correlation > 0.9, "the eyes must see the same scene"
     centre = [np.average(np.arange(eye.shape[1]), weights=eye.sum(axis=(0, 2))) for eye in (left, right)]
     assert centre[0] > centre[1], f"a near light sits further right in the left eye (centres {centre})"

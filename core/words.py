@@ -18,3 +18,8 @@ def status_words(status: str) -> str:
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """'1 session', '0 sessions', '2 sessions' ('1 entry', '2 entries' with nouns='entries')."""
     return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def or_dash(value) -> str:
+    """A value as text, or "—" where there is none (an unrated pain, a missing measure)."""
+    return "—" if value is None else str(value)

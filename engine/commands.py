@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tidewell.core.errors import UsageError
 from tidewell.core.terminal import say
-from tidewell.core.words import plural, status_words
+from tidewell.core.words import or_dash, plural, status_words
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program, resolve_program
 
 
@@ -281,14 +281,10 @@ def rate(args) -> int:
         return 0
     store.set_self_report(args.session_id, args.moment, args.pain, args.stress, args.note)
     print(
-        f"session {args.session_id}, {args.moment}: pain {_or_dash(args.pain)}, stress {_or_dash(args.stress)}"
+        f"session {args.session_id}, {args.moment}: pain {or_dash(args.pain)}, stress {or_dash(args.stress)}"
         + (f", note: {args.note}" if args.note else "")
     )
     return 0
-
-
-def _or_dash(value) -> str:
-    return "—" if value is None else str(value)
 
 
 def hrv(args) -> int:

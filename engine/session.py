@@ -28,7 +28,7 @@ from tidewell.engine.session_outputs import ContactFrames, EventFanOut
 from tidewell.scenes.catalog import available_scenes
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.controls import Controls, key_control
-from tidewell.sessions.precautions import program_for_client
+from tidewell.sessions.precautions import program_for_client, uses_resonance
 from tidewell.sessions.program import Program
 from tidewell.sessions.pseudonyms import checked_pseudonym
 from tidewell.sessions.resonance import assess, format_results, is_assessment
@@ -194,7 +194,7 @@ def _for_client(program: Program, options: RunOptions, store: SessionStore) -> P
     played = program_for_client(
         program, client, store.intake(options.client), available_scenes(), eyes_closed=options.eyes_closed
     )
-    if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
+    if uses_resonance(program, client):
         options.say(
             f"{_label(options)}: resonance pace {client['resonance_bpm']:.1f} breaths/min "
             f"(assessed in session {client['resonance_session_id']})"

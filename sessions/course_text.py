@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tidewell.core.words import plural
+from tidewell.core.words import or_dash, plural
 from tidewell.sessions.course import MEASURE_LABELS, Course
 from tidewell.sessions.precaution_list import PRECAUTIONS
 
@@ -40,16 +40,12 @@ def format_course(course: Course) -> str:
     lines += [f"  HRV not interpretable: {note}" for note in sorted(notes)]
     for row in course.reassessments:
         lines.append(
-            f"  re-assessed after {plural(row['sessions_done'], 'session')}: pain {_dash(row['pain'])}, "
-            f"stress {_dash(row['stress'])}, goal progress {_dash(row['goal_progress'])}"
+            f"  re-assessed after {plural(row['sessions_done'], 'session')}: pain {or_dash(row['pain'])}, "
+            f"stress {or_dash(row['stress'])}, goal progress {or_dash(row['goal_progress'])}"
             + (f", {row['note']}" if row["note"] else "")
         )
     lines += [f"  {flag}" for flag in course.flags]
     return "\n".join(lines)
-
-
-def _dash(value) -> str:
-    return "—" if value is None else str(value)
 
 
 def _value(measure: str, value: float) -> str:

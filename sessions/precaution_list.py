@@ -14,6 +14,10 @@ MOTION_CROSSFADE_MIN_S = 20.0  # ... and never shorter than this
 AUDIO_LED_BREATH_VOLUME = 0.8  # low vision: the breathing sound at least this loud in every phase
 
 
+PACE_FLOOR_RULE = f"breathing never slower than {PACE_FLOOR_BPM:g}/min, no breath holds, exhale at most 1.5x the inhale"
+NO_ADAPTATION_RULE = "heart-rate adaptation off (the program's own paces and a neutral scene); HRV not interpretable"
+
+
 @dataclass(frozen=True)
 class Precaution:
     name: str
@@ -46,27 +50,27 @@ PRECAUTIONS: dict[str, Precaution] = {
         Precaution(
             "respiratory",
             "respiratory (asthma, COPD)",
-            f"breathing never slower than {PACE_FLOOR_BPM:g}/min, no breath holds, exhale at most 1.5x the inhale",
+            PACE_FLOOR_RULE,
         ),
         Precaution(
             "pregnancy",
             "pregnancy",
-            f"breathing never slower than {PACE_FLOOR_BPM:g}/min, no breath holds, exhale at most 1.5x the inhale",
+            PACE_FLOOR_RULE,
         ),
         Precaution(
             "post_surgical",
             "post-surgical",
-            f"breathing never slower than {PACE_FLOOR_BPM:g}/min, no breath holds, exhale at most 1.5x the inhale",
+            PACE_FLOOR_RULE,
         ),
         Precaution(
             "arrhythmia_or_pacemaker",
             "arrhythmia or pacemaker",
-            "heart-rate adaptation off (the program's own paces and a neutral scene); HRV not interpretable",
+            NO_ADAPTATION_RULE,
         ),
         Precaution(
             "beta_blockers",
             "beta blockers",
-            "heart-rate adaptation off (the program's own paces and a neutral scene); HRV not interpretable",
+            NO_ADAPTATION_RULE,
         ),
         Precaution(
             "hearing_impaired",

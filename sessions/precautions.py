@@ -177,8 +177,13 @@ def program_for_client(program: Program, client, intake, scenes: Mapping[str, Sc
     changes are in the result's rules. PrecautionRefusal where it cannot be played safely."""
     if eyes_closed:
         program = eyes_closed_variant(program)
-    if client is not None and client["resonance_bpm"] and any(p.resonance for p in program.phases):
+    if uses_resonance(program, client):
         program = program.for_client(client["resonance_bpm"])
     if intake is None or not intake.precautions:
         return program
     return apply_precautions(program, intake.precautions, scenes).program
+
+
+def uses_resonance(program: Program, client) -> bool:
+    """The program asks for the client's resonance pace and an assessment found one (client: the store's row)."""
+    return client is not None and bool(client["resonance_bpm"]) and any(p.resonance for p in program.phases)

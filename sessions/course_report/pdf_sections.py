@@ -12,7 +12,7 @@ from reportlab.lib import colors
 from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-from tidewell.core.words import plural, status_words
+from tidewell.core.words import or_dash, plural, status_words
 from tidewell.sessions.course_report.data import CourseReport
 from tidewell.sessions.course_report.methods import BEATS, FLAGS, HRV_NOT_INTERPRETABLE, METHODS
 from tidewell.sessions.precaution_list import PRECAUTIONS
@@ -206,18 +206,14 @@ def reassessments(report: CourseReport, styles, width: float) -> list:
         rows.append(
             [
                 str(r["sessions_done"]),
-                _or_dash(r["pain"]),
-                _or_dash(r["stress"]),
-                _or_dash(r["goal_progress"]),
+                or_dash(r["pain"]),
+                or_dash(r["stress"]),
+                or_dash(r["goal_progress"]),
                 para(note, styles["cell"]),
             ]
         )
     share = (0.12, 0.08, 0.08, 0.17, 0.55)
     return heading("Re-assessments", styles) + [_table(rows, [width * f for f in share], styles)]
-
-
-def _or_dash(value) -> str:
-    return "—" if value is None else str(value)
 
 
 def method_notes(report: CourseReport, styles) -> list:

@@ -9,6 +9,7 @@ optional assets. scene.toml keys:
     postures = ["supine", "seated"]     # postures the scene looks right in
     palette = ["#0b1026", "#1f6f5c"]    # optional: a few colours for thumbnails and the console
     audio = { wind = 0.4, drone = 0.5 } # optional: suggested audio layers and volumes (0..1)
+    kind = "panorama"                   # optional: a 360-degree photo or video (scenes/panorama_spec.py)
     [uniforms.u_glow]                   # optional: a float uniform driven by a FrameState field
     field = "breath_level"              # a float field of FrameState (None-able fields give range[0])
     range = [0.2, 1.0]                  # output for the low and the high end of the domain
@@ -39,11 +40,13 @@ from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.toml_file import is_number as _is_number
 from tidewell.core.toml_file import read_toml
+from tidewell.scenes.panorama_spec import PANORAMA_KEYS, PanoramaSpec, read_panorama
 
 SCENES_FOLDER = Path(__file__).resolve().parent
 COMMON_FOLDER = SCENES_FOLDER / "common"
 FULLSCREEN_VERTEX_PATH = COMMON_FOLDER / "fullscreen.vert"
 CROSSFADE_FRAGMENT_PATH = COMMON_FOLDER / "crossfade.frag"
+PANORAMA_FRAGMENT_PATH = COMMON_FOLDER / "panorama.frag"
 FALLBACK_SCENE_ID = "ember"  # the built-in safe scene a session shows when a scene cannot be drawn
 USER_SCENES_ENV = "TIDEWELL_SCENES_DIR"
 BUILT_IN = "built-in"
@@ -51,18 +54,8 @@ USER = "user"
 
 # Set by the renderer itself; a [uniforms] binding may not take these names.
 BUILT_IN_UNIFORMS = frozenset(
-    {
-        "u_time",
-        "u_breath",
-        "u_calm",
-        "u_fade",
-        "u_inv_view_proj",
-        "u_eye_pos",
-        "u_head_pos",
-        "u_rest_forward",
-        "u_rest_up",
-        "u_resolution",
-    }
+    "u_time u_breath u_calm u_fade u_inv_view_proj u_eye_pos u_head_pos u_rest_forward u_rest_up u_resolution "
+    "u_panorama u_first_frame u_loop_blend u_layout u_yaw u_eye_index u_media_texels".split()
 )
 # FrameState fields that already run from 0 to 1; any other field needs `domain = [lo, hi]`.
 UNIT_FIELDS = frozenset(
@@ -96,6 +89,7 @@ TOP_LEVEL_KEYS = (
     "uniforms",
     "render_scale",
     "overlay",
+    *PANORAMA_KEYS,
 )
 UNIFORM_KEYS = ("field", "range", "curve", "domain")
 PAIR_LIMIT = 1e6  # a uniform's range and domain: beyond this a shader's float arithmetic turns to inf
@@ -166,6 +160,7 @@ class SceneInfo:
     # headset whose runtime offers ALPHA_BLEND or ADDITIVE it floats in the room; elsewhere, on black.
     overlay: bool = False
     tags: tuple[str, ...] = ()  # what it shows that some clients fear or cannot take (core.constants.SCENE_TAGS)
+    panorama: PanoramaSpec | None = None  # kind = "panorama": drawn by scenes/common/panorama.frag
 
     @property
     def toml_path(self) -> Path:
@@ -290,7 +285,8 @@ class _Validator:
         folder = self.path.parent
         if strings["id"] != folder.name:
             raise self.fail(("id",), f"the folder's name {folder.name!r}", strings["id"])
-        fragment_path = folder / "scene.frag"
+        panorama = read_panorama(data, folder, self.fail)
+        fragment_path = PANORAMA_FRAGMENT_PATH if panorama else folder / "scene.frag"
         if not fragment_path.is_file():
             raise SceneError(f"{fragment_path}: missing scene.frag next to scene.toml")
         return SceneInfo(
@@ -307,6 +303,7 @@ class _Validator:
             render_scale=self.render_scale(data.get("render_scale", 1.0)),
             overlay=self.overlay(data.get("overlay", False)),
             tags=self.tags(data.get("tags", [])),
+            panorama=panorama,
         )
 
     def tags(self, value) -> tuple[str, ...]:

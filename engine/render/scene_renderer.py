@@ -20,6 +20,7 @@ import numpy as np
 from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render import camera
 from tidewell.engine.render.framebuffers import release_framebuffer, sized_framebuffer
+from tidewell.engine.render.panorama_media import PanoramaMedia, bind_panorama, open_panorama
 from tidewell.scenes.catalog import (
     CROSSFADE_FRAGMENT_PATH,
     FULLSCREEN_VERTEX_PATH,
@@ -43,8 +44,11 @@ class _Compiled:
     program: moderngl.Program
     vao: moderngl.VertexArray
     info: SceneInfo | None  # the scene description it was compiled for (None: the crossfade pass)
+    media: PanoramaMedia | None = None  # a panorama scene's picture
 
     def release(self) -> None:
+        if self.media is not None:
+            self.media.release()
         self.vao.release()
         self.program.release()
 
@@ -53,6 +57,7 @@ class SceneRenderer:
     def __init__(self, ctx: moderngl.Context, scenes: Mapping[str, SceneInfo] | None = None, *, strict: bool = False):
         self.ctx = ctx
         self.strict = strict
+        self.wait_for_video = False  # offline renders: video frames as of the frame's time, whatever it costs
         self.problems: list[str] = []  # one line per new problem; the session drains and logs them
         self._reported: dict[str, str] = {}
         self._compiled: dict[str, _Compiled] = {}  # the last good program of each scene
@@ -162,6 +167,9 @@ class SceneRenderer:
         compiled = self._scene_program(scene_id)
         self._drawn[scene_id] = NOTHING_DRAWN if compiled is None else compiled.info.id
         width, height = size
+        if compiled is not None and compiled.media is not None:  # may draw into its own texture: first
+            compiled.media.wait_for_frames = self.wait_for_video
+            compiled.media.update(state)
         fbo.use()
         self.ctx.viewport = (0, 0, width, height)
         if compiled is None:  # not even the safe scene compiles: dark, never garbage
@@ -183,6 +191,10 @@ class SceneRenderer:
         }
         for binding in compiled.info.uniforms:
             uniforms[binding.name] = float(binding.value(state))
+        if compiled.media is not None:
+            uniforms.update(bind_panorama(compiled.media, compiled.info.panorama, state, eye_offset_m, eye))
+            for problem in compiled.media.drain_problems():
+                self._report(f"{scene_id}:{problem}", problem)
         program = compiled.program
         for name, value in uniforms.items():
             if name not in program:
@@ -225,6 +237,7 @@ class SceneRenderer:
         fragment_path = CROSSFADE_FRAGMENT_PATH if info is None else info.fragment_path
         try:
             program = self._compile(fragment_path, is_scene=info is not None)
+            media = self._open_media(program, info)
         except SceneError as error:
             self._errors[key] = str(error)
             if self.strict:
@@ -234,10 +247,19 @@ class SceneRenderer:
             return compiled
         if compiled is not None:
             compiled.release()
-        compiled = self._compiled[key] = _Compiled(program, self.ctx.vertex_array(program, []), info)
+        compiled = self._compiled[key] = _Compiled(program, self.ctx.vertex_array(program, []), info, media)
         self._errors.pop(key, None)
         self._reported.pop(key, None)
         return compiled
+
+    def _open_media(self, program: moderngl.Program, info: SceneInfo | None) -> PanoramaMedia | None:
+        if info is None or info.panorama is None:
+            return None
+        try:
+            return open_panorama(self.ctx, info.panorama)
+        except SceneError:
+            program.release()
+            raise
 
     def _report(self, key: str, message: str) -> None:
         """Adds `message` to `problems` unless it is what was last said about `key`."""

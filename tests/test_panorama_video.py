@@ -1,0 +1,141 @@
+"""Panorama videos (PyAV decoding in its own thread) on real GL, with videos the tests encode:
+frames follow the session clock and stop with it, a bright cut is low-passed by the comfort guard
+like any scene, the loop fades into its first frame instead of jumping, and a broken file falls
+back to the safe scene."""
+
+import time
+
+import media_synth
+import numpy as np
+import pytest
+
+from tidewell.core.frame_state import Posture
+from tidewell.engine.render.panorama_media import LOOP_FADE_S
+from tidewell.engine.render.scene_states import scene_state
+from tidewell.engine.render.targets import OffscreenTarget
+from tidewell.engine.render.video_decoder import VideoDecoder
+from tidewell.scenes.catalog import load_scene
+
+FPS = 30
+SIZE = (320, 180)
+W, H = 256, 128
+
+
+def video_scene(tmp_path, name, levels, fps=FPS, **options):
+    folder = media_synth.scene_folder(tmp_path, name, f"{name}.mp4")
+    media_synth.write_video(folder / f"{name}.mp4", media_synth.level_frames(W, H, levels), fps=fps, **options)
+    return load_scene(folder, "user")
+
+
+def play(target, scene_id, seconds, fps=FPS, **fields):
+    """Mean grey level of each frame drawn at `fps` of session time, the guide out of the way."""
+    means = []
+    for index in range(int(seconds * fps)):
+        state = scene_state(scene_id, Posture.SEATED, t_s=index / fps, breath=0.0, calm=0.0, **fields)
+        target.render(state)
+        pixels = target.read_rgb().astype(float)
+        means.append(float(np.median(pixels)))
+    return np.array(means)
+
+
+def wait_for_frames(target, scene_id):
+    """Draws the first frame once so the decoder thread starts, then lets it fill its queue."""
+    target.render(scene_state(scene_id, Posture.SEATED, t_s=0.0))
+    media = target.renderer._compiled[scene_id].media
+    media.decoder.first_frame()
+    return media
+
+
+def test_video_frames_follow_the_session_clock_and_stop_while_paused(tmp_path):
+    ramp = np.linspace(40, 220, 60)  # 2 s, brighter every frame
+    info = video_scene(tmp_path, "ramp", ramp)
+    target = OffscreenTarget(size=SIZE, comfort=False, scenes={"ramp": info}, strict=True)
+    try:
+        wait_for_frames(target, "ramp")
+        played = play(target, "ramp", 1.0)
+        paused = play(target, "ramp", 0.5, paused=True)
+        frozen = play(target, "ramp", 0.5, scene_motion=False)
+        media = target.renderer._compiled["ramp"].media
+    finally:
+        target.close()
+    assert played[-1] > played[0] + 60  # about a second of the ramp went by
+    assert np.all(np.diff(played) >= -2)  # never backwards
+    assert np.ptp(paused[2:]) <= 2 and np.ptp(frozen[2:]) <= 2  # held on one frame
+    assert media.media_t == pytest.approx(1.0, abs=0.1)  # paused and frozen time did not count
+
+
+def test_a_bright_cut_in_a_video_is_low_passed_by_the_comfort_guard(tmp_path):
+    levels = [30] * 30 + [230] * 3 + [30] * 27  # a 100 ms white flash a second in
+    info = video_scene(tmp_path, "flash", levels)
+    raw = OffscreenTarget(size=SIZE, comfort=False, scenes={"flash": info}, strict=True)
+    guarded = OffscreenTarget(size=SIZE, comfort=True, scenes={"flash": info}, strict=True)
+    try:
+        for target in (raw, guarded):
+            wait_for_frames(target, "flash")
+        seen_raw = play(raw, "flash", 2.0)
+        seen_guarded = play(guarded, "flash", 2.0)
+    finally:
+        raw.close()
+        guarded.close()
+    raw_jump = np.abs(np.diff(seen_raw)).max()
+    guarded_jump = np.abs(np.diff(seen_guarded)).max()
+    assert raw_jump > 100  # the video really flashes
+    assert guarded_jump < 0.25 * raw_jump, (raw_jump, guarded_jump)
+    assert seen_guarded.max() < seen_raw.max() - 60
+
+
+def test_the_loop_fades_into_its_first_frame_instead_of_jumping(tmp_path):
+    ramp = np.linspace(40, 200, 60)  # 2 s; at the loop it would jump from 200 back to 40
+    info = video_scene(tmp_path, "loop", ramp)
+    target = OffscreenTarget(size=SIZE, comfort=False, scenes={"loop": info}, strict=True)
+    try:
+        wait_for_frames(target, "loop")
+        seen = play(target, "loop", 3.0)
+    finally:
+        target.close()
+    steps = np.abs(np.diff(seen))
+    raw_jump = 160.0
+    assert steps.max() < raw_jump / 6, steps.max()
+    fade_frames = int(min(LOOP_FADE_S, 2.0 / 4) * FPS)
+    assert fade_frames >= 10
+    around_loop = seen[55:70]
+    assert around_loop.min() < 70 and seen[44] > 150  # it did loop, through the fade
+
+
+def test_the_decoder_keeps_a_few_frames_ahead_and_counts_what_it_drops(tmp_path):
+    path = media_synth.write_video(tmp_path / "count.mp4", media_synth.level_frames(W, H, range(40, 100)))
+    decoder = VideoDecoder(path, max_size=4096)
+    try:
+        assert decoder.first_frame().t_s == pytest.approx(0.0)
+        assert decoder.duration_s == pytest.approx(2.0, abs=0.05)
+        assert decoder.fps == pytest.approx(30.0)
+        frame = None
+        for _ in range(1000):  # jump half a second ahead: the frames in between are dropped
+            frame = decoder.take(0.5)
+            if frame is not None and frame.t_s >= 0.49:
+                break
+            time.sleep(0.01)  # polls the decoder thread; nothing here depends on how fast it is
+        assert frame is not None and frame.t_s == pytest.approx(0.5, abs=0.02)
+        assert decoder.dropped >= 10
+        assert decoder.hardware in (None, "cuda", "vaapi", "videotoolbox", "d3d11va", "qsv")
+    finally:
+        decoder.close()
+    assert not decoder._thread.is_alive()
+
+
+def test_a_video_that_breaks_mid_file_keeps_its_last_frame_and_says_so(tmp_path):
+    info = video_scene(tmp_path, "cut", np.linspace(40, 200, 90), faststart=True)
+    data = info.panorama.media.read_bytes()
+    info.panorama.media.write_bytes(data[: len(data) * 2 // 3])  # a copy that stopped short
+    target = OffscreenTarget(size=SIZE, comfort=False, scenes={"cut": info}, strict=False)
+    try:
+        wait_for_frames(target, "cut")
+        seen = play(target, "cut", 4.0)
+        problems = target.drain_problems()
+        drawn = target.renderer.as_drawn(scene_state("cut")).scene
+    finally:
+        target.close()
+    assert drawn == "cut"  # what could be decoded is shown
+    assert seen.min() > 20  # never black
+    assert seen.max() > 100  # it played the part it has
+    assert all("cut.mp4" in p for p in problems), problems

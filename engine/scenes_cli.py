@@ -1,5 +1,5 @@
 """`tidewell scenes list | validate | render`: the scene author's commands (the preview is in
-engine/render/preview.py). Each returns an exit status and prints its problems as "file:line: ...".
+engine/render/preview.py, `scenes import` of a 360-degree photo or video in engine/scenes_import.py). Each returns an exit status and prints its problems as "file:line: ...".
 """
 
 from __future__ import annotations

@@ -17,10 +17,8 @@ import numpy as np
 
 from tidewell.engine.render.video_decoder import VideoDecoder, VideoError, VideoFrame, fitted_size
 from tidewell.scenes.catalog import SceneError
-from tidewell.scenes.panorama_spec import LAYOUT_ASPECTS, LAYOUT_CODES, PanoramaSpec
+from tidewell.scenes.panorama_spec import LAYOUT_CODES, PanoramaSpec, layout_problem
 
-ASPECT_TOLERANCE = 0.02
-MIN_EYE_HEIGHT = 32  # texels: below this a panorama is a blur, surely not what the author meant
 LOOP_FADE_S = 1.0
 UPLOAD_STRIPS = 2  # a frame's planes go up in this many strips, one per drawn frame
 MAX_STEP_S = 0.25  # a longer gap between draws (a stall, a scene shown again) moves the media clock this much
@@ -87,19 +85,9 @@ def bind_panorama(media: PanoramaMedia, spec: PanoramaSpec, state, eye_offset_m:
 
 
 def check_layout(path, size: tuple[int, int], layout: str) -> None:
-    width, height = size
-    expected = LAYOUT_ASPECTS[layout]
-    if abs(width / height / expected - 1.0) > ASPECT_TOLERANCE:
-        ratio = {2.0: "2:1", 1.0: "1:1", 4.0: "4:1"}[expected]
-        raise SceneError(
-            f"{path}: {width}x{height} pixels is not an equirectangular {layout} panorama: "
-            f"expected width:height {ratio} (e.g. {int(2048 * expected)}x2048)"
-        )
-    eye_height = height // 2 if layout == "top-bottom" else height
-    if eye_height < MIN_EYE_HEIGHT:
-        raise SceneError(
-            f"{path}: {width}x{height} pixels is too small for a panorama (at least {MIN_EYE_HEIGHT * 2}x{MIN_EYE_HEIGHT} per eye)"
-        )
+    problem = layout_problem(size, layout)
+    if problem is not None:
+        raise SceneError(f"{path}: {problem}")
 
 
 def eye_texels(size: tuple[int, int], layout: str) -> tuple[float, float]:

@@ -259,3 +259,27 @@ def test_a_panorama_frozen_by_a_precaution_still_follows_the_breath(tmp_path):
     finally:
         target.close()
     assert np.abs(a.astype(int) - b.astype(int)).max() > 20  # the halo changed
+
+
+@pytest.mark.parametrize("posture, yaw_deg", [(Posture.SEATED, 180.0), (Posture.SUPINE, 0.0), (Posture.PRONE, 0.0)])
+def test_a_magnified_picture_samples_its_full_resolution_at_the_seam_and_the_poles(tmp_path, posture, yaw_deg):
+    """Every mipmap level but the first is painted red: where the picture is magnified (here
+    everywhere) nothing red may show. A level of detail taken from the texture coordinates' derivatives
+    jumps at the seam (u wraps from 1 to 0) and grows without bound at the poles: red there. (Mesa's
+    llvmpipe happens to hide the seam case; GPUs do not.)"""
+    info = still(tmp_path, "levels", np.full((512, 1024, 3), (40, 200, 40), np.uint8), yaw_deg=yaw_deg)
+    size = (640, 360)
+    target = OffscreenTarget(size=size, comfort=False, scenes={"levels": info}, strict=True)
+    try:
+        state = scene_state("levels", posture, breath=0.0, calm=0.0)
+        target.snapshot(state, size)
+        texture = target.renderer._compiled["levels"].media.texture
+        width, height = texture.size
+        for level in range(1, int(np.log2(max(width, height))) + 1):
+            w, h = max(1, width >> level), max(1, height >> level)
+            texture.write(np.full((h, w, 3), (230, 20, 20), np.uint8).tobytes(), level=level)
+        pixels = target.snapshot(state, size).astype(int)
+    finally:
+        target.close()
+    reddish = (pixels[..., 0] > pixels[..., 1]).sum()
+    assert reddish == 0, f"{reddish} pixels sampled a blurred level"

@@ -17,6 +17,12 @@ wall-clock sessions. Before/after in the same run: --pairs pairs of sessions of 
 each, the spectrum on the frame thread (inline, as before) and on the worker, alternating which goes
 first; each pair's p99 engine time and its inline/worker ratio are printed (machines are noisy: only
 the same run's ratio says anything). --spectrum-only runs just the pairs.
+
+The console's live view of the left eye (engine/render/live_view.py: a small GPU pass, an asynchronous
+read-back, the JPEG on a worker): --live-view-pairs pairs of --seconds sessions with it on and off,
+alternating which goes first; printed: median and p99 engine time on / off, their difference and ratio,
+and the live view's own time per frame on the frame thread. Goal: <= 0.3 ms engine time per frame.
+--live-view-only runs just these pairs.
 """
 
 from __future__ import annotations
@@ -100,7 +106,13 @@ print(json.dumps({"frames": len(wall), "ms_median": 1e3 * statistics.median(wall
 
 
 def run_engine(
-    service, folder: Path, seconds: float, scene: str, audio_device: str | None, spectrum: str = "worker"
+    service,
+    folder: Path,
+    seconds: float,
+    scene: str,
+    audio_device: str | None,
+    spectrum: str = "worker",
+    live_view: bool = False,
 ) -> dict:
     env = service.client_env(TIDEWELL_DATA_DIR=str(folder / "data"), PYTHONUNBUFFERED="1")
     env.pop("DISPLAY", None)
@@ -120,6 +132,7 @@ def run_engine(
             *sound,
             "--spectrum",
             spectrum,
+            *(["--live-view"] if live_view else []),
         ],
         env=env,
         capture_output=True,
@@ -184,6 +197,45 @@ def print_pairs(pairs: list[dict[str, dict]], seconds: float) -> None:
             )
 
 
+def live_view_pairs(folder: Path, seconds: float, scene: str, pairs: int) -> list[dict[str, dict]]:
+    """Sessions with the console's live view on and off (sound through JACK's dummy driver), in pairs."""
+    results = []
+    for index in range(pairs):
+        pair = {}
+        for which in ("on", "off") if index % 2 == 0 else ("off", "on"):
+            name = f"live-{which}{index}"
+            (folder / f"jack-{name}").mkdir()
+            with (
+                monado_service(folder / f"monado-{name}") as service,
+                jack_testbed(folder / f"jack-{name}", portaudio=False),
+            ):
+                pair[which] = run_engine(service, folder / name, seconds, scene, "JACK", live_view=which == "on")
+        results.append(pair)
+    return results
+
+
+def print_live_view(pairs: list[dict[str, dict]], seconds: float) -> None:
+    print(f"  the console's live view (left eye, 480 px, 3/s), {seconds:g} s sessions, figures on / off:")
+    for index, pair in enumerate(pairs):
+        on, off = pair["on"], pair["off"]
+        live = on["live_view"] or {}
+        median = on["engine_ms_median"] - off["engine_ms_median"]
+        print(
+            f"    pair {index + 1}: median {on['engine_ms_median']:.3f} / {off['engine_ms_median']:.3f} ms"
+            f" -> {median:+.3f} ms ({on['engine_ms_median'] / off['engine_ms_median']:.2f}x);  p99"
+            f" {on['engine_ms_p99']:.3f} / {off['engine_ms_p99']:.3f} ms"
+            f" -> {on['engine_ms_p99'] - off['engine_ms_p99']:+.3f} ms"
+            f" ({on['engine_ms_p99'] / off['engine_ms_p99']:.2f}x);  ({on['frames']} / {off['frames']} frames)"
+        )
+        print(
+            f"            the live view on the frame thread: mean {live.get('offer_ms_mean', float('nan')):.3f} ms"
+            f" per frame, max {live.get('offer_ms_max', float('nan')):.2f} ms; {live.get('images', 0)} images"
+            f" ({live.get('images', 0) / max(on['session_s'], 1e-9):.1f}/s){'; ' if live.get('problems') else ''}"
+            f"{'; '.join(live.get('problems', []))};  goal +0.3 ms per frame:"
+            f" {'met' if median <= 0.3 else 'NOT met'} (median difference)"
+        )
+
+
 def print_engine(args, baseline: dict, engine: dict, wav: dict) -> None:
     print(
         f"  baseline (bare pyopenxr loop, clear per eye): median {baseline['ms_median']:.3f} ms  "
@@ -221,27 +273,37 @@ def main() -> int:
     )
     parser.add_argument("--pairs", type=int, default=1, help="inline/worker pairs of sessions (default 1)")
     parser.add_argument("--spectrum-only", action="store_true", help="only the inline/worker pairs")
+    parser.add_argument("--live-view-pairs", type=int, default=1, help="live view on/off pairs of sessions")
+    parser.add_argument("--live-view-only", action="store_true", help="only the live view on/off pairs")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="tidewell-xr-bench-") as folder:
         folder = Path(folder)
-        if not args.spectrum_only:
+        everything = not args.spectrum_only and not args.live_view_only
+        if everything:
             with monado_service(folder / "monado") as service:
                 results["baseline"] = run_baseline(service, args.seconds)
             with monado_service(folder / "monado2") as service, jack_testbed(folder, portaudio=False):
                 results["engine"] = run_engine(service, folder / "device", args.seconds, args.scene, "JACK")
             with monado_service(folder / "monado3") as service:
                 results["engine_wav"] = run_engine(service, folder / "wav", args.seconds, args.scene, "no-such-device")
-        results["spectrum_pairs"] = spectrum_pairs(folder, args.spectrum_seconds, args.scene, args.pairs)
-    some = results.get("engine") or results["spectrum_pairs"][0]["worker"]
+        if not args.live_view_only:
+            results["spectrum_pairs"] = spectrum_pairs(folder, args.spectrum_seconds, args.scene, args.pairs)
+        if args.live_view_pairs > 0 and not args.spectrum_only:
+            results["live_view_pairs"] = live_view_pairs(folder, args.seconds, args.scene, args.live_view_pairs)
+    some = results.get("engine") or (results.get("spectrum_pairs") or [{}])[0].get("worker")
+    some = some or results["live_view_pairs"][0]["off"]
     print(
         f"Monado null compositor, 20 Hz, {some['eye_size'][0]}x{some['eye_size'][1]} per eye, scene {args.scene}"
         f"{'' if args.spectrum_only else f', {args.seconds:g} s each'} (llvmpipe: no GPU here)"
     )
-    if not args.spectrum_only:
+    if everything:
         print_engine(args, results["baseline"], results["engine"], results["engine_wav"])
-    print_pairs(results["spectrum_pairs"], args.spectrum_seconds)
+    if "spectrum_pairs" in results:
+        print_pairs(results["spectrum_pairs"], args.spectrum_seconds)
+    if "live_view_pairs" in results:
+        print_live_view(results["live_view_pairs"], args.seconds)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

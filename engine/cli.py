@@ -178,6 +178,12 @@ def _add_console(subcommands) -> None:
     option.add_audio_device(console)
     option.add_target(console, "where clients see the sessions: 'auto' (a window or offscreen) or 'xr' (the headset)")
     option.add_sound_when_headset_off(console, "with --target xr: the sound while the headset is off")
+    console.add_argument(
+        "--no-live-view",
+        dest="live_view",
+        action="store_false",
+        help="do not show the console what the client sees (the live view of the left eye)",
+    )
     console.set_defaults(handler=commands.console)
 
 
@@ -216,8 +222,11 @@ def _add_sensors(subcommands) -> None:
     decode.set_defaults(handler=commands.sensors_decode)
 
 
+_SCENES_DIR_HELP = "the first in TIDEWELL_SCENES_DIR, else scenes/ in the data folder"
+
+
 def _add_scenes(subcommands) -> None:
-    scenes = subcommands.add_parser("scenes", help="list, validate, render and preview scenes").add_subparsers(
+    scenes = subcommands.add_parser("scenes", help="list, validate, render, preview and import scenes").add_subparsers(
         title="scenes commands", required=True
     )
     scenes.add_parser("list", help="built-in scenes and those in TIDEWELL_SCENES_DIR").set_defaults(
@@ -238,6 +247,16 @@ def _add_scenes(subcommands) -> None:
     preview.add_argument("scene", help="a scene id or folder")
     option.add_size(preview)
     preview.set_defaults(handler=commands.scenes_preview)
+    imported = scenes.add_parser("import", help="make a panorama scene from a 360-degree photo or video")
+    imported.add_argument("file", help="an equirectangular JPEG, PNG or WebP, or an MP4, WebM or MOV")
+    imported.add_argument("--id", required=True, dest="scene_id", help="the scene's id and folder name ([a-z0-9_])")
+    imported.add_argument("--layout", choices=("mono", "top-bottom", "side-by-side"), default="mono")
+    imported.add_argument("--yaw", type=float, default=0.0, metavar="DEG", help="the yaw in the picture shown ahead")
+    imported.add_argument("--title", help="the title the therapist reads (default: from the file's name)")
+    imported.add_argument("--postures", help="comma-separated: seated,supine,prone (default: all three)")
+    imported.add_argument("--into", metavar="FOLDER", help=f"the folder of scene folders (default: {_SCENES_DIR_HELP})")
+    imported.add_argument("--force", action="store_true", help="replace a scene folder or override a built-in scene")
+    imported.set_defaults(handler=commands.scenes_import)
 
 
 def _add_audio(subcommands) -> None:

@@ -99,6 +99,7 @@ def console(args) -> int:
             seed=args.seed,
             target=args.target,
             sound_when_headset_off=args.sound_when_headset_off,
+            live_view=args.live_view,
             say=say,
         ),
         store,
@@ -247,6 +248,14 @@ def scenes_preview(args) -> int:
     from tidewell.engine.render import preview
 
     return preview.scenes_preview(args.scene, args.size)
+
+
+def scenes_import(args) -> int:
+    from tidewell.engine import scenes_import
+
+    return scenes_import.scenes_import(
+        args.file, args.scene_id, args.layout, args.yaw, args.title, args.postures, args.into, args.force
+    )
 
 
 def audio_render(args) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tidewell.core.data_folder import imported_scenes_folder
 from tidewell.core.errors import OutputFileError, UsageError
 from tidewell.core.frame_state import Posture
 from tidewell.core.private_files import new_private_folder, private_folder, replacing
@@ -143,19 +144,17 @@ def checked_postures(text: str | None) -> tuple[str, ...]:
 def destination(into: str | Path | None) -> tuple[Path, str | None]:
     """(the folder of scene folders to write into, the shell line that puts it on the catalog's
     path, None when it is on it): --into, else the first TIDEWELL_SCENES_DIR folder, else the data
-    folder's scenes/."""
+    folder's scenes/ (which the catalog reads)."""
     folders = user_scene_folders()
     if into is not None:
         parent = Path(into).expanduser()
     elif folders:
         parent = folders[0]
     else:
-        from tidewell.sessions.store import data_dir
-
-        parent = data_dir() / "scenes"
+        parent = imported_scenes_folder()
     if parent.resolve() == SCENES_FOLDER:
         raise UsageError(f"--into {parent}: the built-in scenes' folder; import into a folder of your own")
-    if any(os.path.abspath(parent) == os.path.abspath(folder) for folder in folders):
+    if any(os.path.abspath(parent) == os.path.abspath(folder) for folder in (imported_scenes_folder(), *folders)):
         return parent, None
     quoted = shlex.quote(str(parent.absolute()))
     if folders:

@@ -68,6 +68,7 @@ class RunOptions:
     mirror: bool | None = None  # the headset's desktop mirror; None: when there is a display
     sound_when_headset_off: str = "continue"  # or "fade" (engine/xr/presence.py)
     on_headset: Callable[[object], None] | None = None  # called with the open XR target (tests, benchmarks)
+    on_window: Callable[[object], None] | None = None  # called with the session's window target (the live view)
     spectrum_worker: bool | None = None  # the 5-s HRV spectrum off the frame thread; None: in wall-clock runs
     eyes_closed: bool = False  # every phase in the eyes-closed scene (after cybersickness)
 
@@ -245,6 +246,8 @@ def _open_window(options: RunOptions) -> Display:
         return Display()
     target.key_map = key_map
     target.on_key = lambda action: options.controls.put(key_control(action))
+    if options.on_window is not None:
+        options.on_window(target)
     return Display(target, therapist_at_hand=True)
 
 

@@ -16,11 +16,10 @@ optional assets. scene.toml keys:
     curve = "smoothstep"                # linear | smoothstep | ease_in | ease_out
     domain = [0.0, 1.0]                 # the field's input range; needed for fields not on 0..1
 
-Where scenes come from: the built-in folder, then every folder named in the environment variable
-TIDEWELL_SCENES_DIR (os.pathsep-separated), then any `extra_folders` given by the caller. Each of
-those is a folder of scene folders. A scene read later replaces an earlier one with the same id,
-so a user's scene overrides the built-in scene of that id. A broken scene is left out and reported
-by `scan_scenes`; it never hides the others.
+Where scenes come from, later ones replacing earlier ones of the same id: the built-in folder,
+scenes/ in the data folder (`tidewell scenes import` writes there), the folders named in
+TIDEWELL_SCENES_DIR (os.pathsep-separated), then the caller's `extra_folders`; each is a folder of
+scene folders. A broken scene is left out and reported by `scan_scenes`; it never hides the others.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from tidewell.core import toml_file
 from tidewell.core.constants import AUDIO_LAYERS, SCENE_TAGS
+from tidewell.core.data_folder import imported_scenes_folder
 from tidewell.core.errors import TidewellError
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.core.toml_file import is_number as _is_number
@@ -180,7 +180,10 @@ def scan_scenes(extra_folders: Iterable[Path] = ()) -> tuple[dict[str, SceneInfo
     scene with an id already seen replaces the earlier one."""
     scenes: dict[str, SceneInfo] = {}
     errors: list[str] = []
-    parents = [(SCENES_FOLDER, BUILT_IN)] + [(Path(p), USER) for p in (*user_scene_folders(), *extra_folders)]
+    imported = [(imported_scenes_folder(), USER)] if imported_scenes_folder().is_dir() else []
+    parents = [(SCENES_FOLDER, BUILT_IN), *imported] + [
+        (Path(p), USER) for p in (*user_scene_folders(), *extra_folders)
+    ]
     for parent, source in parents:
         if not parent.is_dir():
             errors.append(f"{parent}: scene folder not found (from {USER_SCENES_ENV} or the command line)")

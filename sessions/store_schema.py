@@ -7,8 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import platformdirs
-
+from tidewell.core.data_folder import data_dir  # noqa: F401 - where the store has always offered it
 from tidewell.core.private_files import create_private, private_folder
 from tidewell.sessions.store_checks import SQLITE_CANTOPEN, StoreReadOnly, wal_has_records
 
@@ -167,12 +166,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
-
-
-def data_dir() -> Path:
-    """TIDEWELL_DATA_DIR, or the platform's user data folder (~/.local/share/tidewell on Linux)."""
-    override = os.environ.get("TIDEWELL_DATA_DIR")
-    return Path(override) if override else platformdirs.user_data_path("tidewell", appauthor=False)
 
 
 def utc_now() -> str:

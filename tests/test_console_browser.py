@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
+import io
 import re
 import shutil
 import sqlite3
@@ -14,6 +15,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 from console_testbed import certificate_fingerprint, run_short_session, running_console, start_session, wait_running
 
@@ -119,6 +121,68 @@ def test_a_whole_session_from_the_tablet(tmp_path):
     assert kinds.count("therapist_next") == 1 and kinds.count("pause") == 1 and kinds.count("resume") == 1
     assert markers == [MARKER]
     assert reports == [("after", 3, 2, ""), ("before", 6, 7, "stiff neck")]
+
+
+def test_the_therapist_sees_what_the_client_sees(tmp_path):
+    """The live view: a session started from the tablet shows the client's view, about 480 px wide, and
+    the toggle stops it (remembered by this browser)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with running_console(tmp_path / "data") as console, sync_playwright() as playwright:
+        browser = _launch(playwright)
+        page = browser.new_page(viewport={"width": 1180, "height": 900}, color_scheme="dark")
+        page.set_default_timeout(30_000)
+        page.goto(f"{console.url}#pair={console.code}")
+        expect(page.locator("#setup-view")).to_be_visible()
+        page.fill("#new-client", "heron-3")
+        page.click("#new-client-form button")
+        page.locator("#client-list button", has_text="heron-3").click()
+        page.locator('#program-list button[data-program-id="taster"]').click()
+        page.fill("#program-minutes", "2")
+        page.click("#start")
+        expect(page.locator("#live-view")).to_be_visible()
+
+        image = page.locator("#client-view")
+        expect(image).to_be_visible(timeout=60_000)
+        expect(image).to_have_attribute("data-frames", re.compile(r"^([3-9]|\d\d+)$"), timeout=30_000)
+        pixels = client_view_pixels(page)
+        assert abs(pixels.shape[1] - 480) <= 2 and pixels.shape[0] == round(pixels.shape[1] * 9 / 16)
+        deadline = time.monotonic() + 60.0  # a deadline only: the session fades in from black first
+        while pixels.std() <= 3.0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            pixels = client_view_pixels(page)
+        assert pixels.std() > 3.0, "the picture shows the scene, not a flat frame"
+        page.screenshot(path=str(tmp_path / "client-view.png"))
+
+        page.locator("#client-view-toggle").click()  # off
+        expect(image).to_be_hidden()
+        expect(page.locator("#client-view-note")).to_contain_text("Off")
+        page.reload()  # the choice stays with this browser
+        expect(page.locator("#live-view")).to_be_visible()
+        expect(page.locator("#client-view-toggle")).not_to_be_checked()
+        time.sleep(2.0)  # several of the engine's periods: no picture comes while it is off
+        expect(image).to_be_hidden()
+        assert image.get_attribute("data-frames") is None
+
+        page.locator("#client-view-toggle").click()  # on again
+        expect(image).to_be_visible(timeout=30_000)
+        page.click("#end")
+        page.click("#end")
+        expect(page.locator("#ended-view")).to_be_visible(timeout=60_000)
+        browser.close()
+    assert not list((tmp_path / "data").rglob("*.jp*g")), "live-view images are never written to disk"
+
+
+def client_view_pixels(page) -> np.ndarray:
+    """The live view's picture as the page holds it now, at its natural size: HxWx3 uint8."""
+    from PIL import Image
+
+    png = page.locator("#client-view").evaluate(
+        """img => { const canvas = document.createElement("canvas");
+            canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+            canvas.getContext("2d").drawImage(img, 0, 0); return canvas.toDataURL("image/png"); }"""
+    )
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))).convert("RGB"))
 
 
 def _launch(playwright, *args: str):

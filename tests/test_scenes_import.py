@@ -85,15 +85,26 @@ def test_the_thumbnail_shows_what_lies_ahead_at_the_yaw(tmp_path, scenes_dir, ca
     assert centre[0] > 200 and centre[1] < 100, centre
 
 
-def test_without_a_scenes_dir_it_writes_to_the_data_folder_and_says_how_to_use_it(tmp_path, monkeypatch, capsys):
+def test_without_a_scenes_dir_it_writes_to_the_data_folder_which_the_catalog_reads(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("TIDEWELL_SCENES_DIR", raising=False)
     monkeypatch.setenv("TIDEWELL_DATA_DIR", str(tmp_path / "data"))
     photo = media_synth.write_image(tmp_path / "lake.png", blue_world(512, 256))
     code, out, _ = run(capsys, photo, "--id", "lake")
     assert code == 0
     assert (tmp_path / "data" / "scenes" / "lake" / "scene.toml").is_file()
-    assert f"export TIDEWELL_SCENES_DIR={tmp_path / 'data' / 'scenes'}" in out
-    monkeypatch.setenv("TIDEWELL_SCENES_DIR", str(tmp_path / "data" / "scenes"))
+    assert "export TIDEWELL_SCENES_DIR" not in out  # nothing to set up: the catalog reads it
+    assert available_scenes()["lake"].panorama is not None
+
+
+def test_into_a_folder_off_the_catalogs_path_it_says_how_to_use_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("TIDEWELL_SCENES_DIR", raising=False)
+    monkeypatch.setenv("TIDEWELL_DATA_DIR", str(tmp_path / "data"))
+    photo = media_synth.write_image(tmp_path / "lake.png", blue_world(512, 256))
+    code, out, _ = run(capsys, photo, "--id", "lake", "--into", str(tmp_path / "mine"))
+    assert code == 0
+    assert f"export TIDEWELL_SCENES_DIR={tmp_path / 'mine'}" in out
+    assert "lake" not in available_scenes()
+    monkeypatch.setenv("TIDEWELL_SCENES_DIR", str(tmp_path / "mine"))
     assert available_scenes()["lake"].panorama is not None
 
 

@@ -132,3 +132,40 @@ def test_a_foot_pedal_key_map_drives_the_window(xvfb_display, tidewell_cmd, cli_
         kinds = [k for (k,) in conn.execute("SELECT kind FROM events ORDER BY t_s, rowid")]
     assert kinds.count("therapist_next") == 1 and kinds.count("marker") == 1 and kinds.count("gentle_end") == 1
     assert kinds.index("therapist_next") < kinds.index("marker") < kinds.index("gentle_end")
+
+
+WINDOW_LIVE_VIEW = textwrap.dedent("""
+    import io, json, time
+    import numpy as np
+    from PIL import Image
+    from tidewell.engine.console.live_preview import SessionLiveView
+    from tidewell.engine.render.scene_states import scene_state
+    from tidewell.engine.render.targets import open_target
+
+    images = []
+    window, message = open_target(prefer_window=True, size=(640, 360))
+    live = SessionLiveView(images.append, "auto", headless=False)
+    live.attach_window(window)  # as RunOptions.on_window does for a console session
+    window.live_view.period_s = 0.0
+    state = scene_state("dusk_ocean")
+    deadline = time.monotonic() + 30
+    while len(images) < 2 and time.monotonic() < deadline:
+        window.render(state)
+        time.sleep(0.05)
+    drawn = window.read_rgb()
+    window.close()
+    problems = live.close()
+    picture = np.asarray(Image.open(io.BytesIO(images[-1])).convert("RGB")) if images else np.zeros((1, 1, 3))
+    small = np.asarray(Image.fromarray(drawn).resize(picture.shape[1::-1], Image.BILINEAR))
+    print(json.dumps(dict(kind=type(window).__name__, images=len(images), size=list(picture.shape[1::-1]),
+                          difference=float(np.abs(picture.astype(float) - small).mean()), problems=problems)))
+""")
+
+
+def test_a_session_window_feeds_the_console_live_view(xvfb_display):
+    result = subprocess.run([sys.executable, "-c", WINDOW_LIVE_VIEW], capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout.strip().splitlines()[-1])
+    assert r["kind"] == "WindowTarget" and r["problems"] == []
+    assert r["images"] >= 2 and r["size"] == [480, 270]
+    assert r["difference"] < 8, "the live view shows what the window drew"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,7 +25,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from tidewell.core.keymap import default_keymap, load_keymap
 from tidewell.core.limits import MAX_ROW_ID
@@ -35,6 +34,7 @@ from tidewell.engine.console.bodies import BadBody, Control, NewClient, PairBody
 from tidewell.engine.console.course_routes import course_routes
 from tidewell.engine.console.guards import LOOPBACK_HOSTS, BodyLimit, SameOriginJson, SecurityHeaders, origin_refusal
 from tidewell.engine.console.hub import ConsoleBusy, ConsoleHub, StartRequest
+from tidewell.engine.console.live_socket import stream_live
 from tidewell.engine.console.program_views import program_view, start_refusal
 from tidewell.engine.console.shared_store import SharedStore
 from tidewell.sessions.export import json_safe
@@ -42,7 +42,6 @@ from tidewell.sessions.program import ProgramError, builtin_programs, load_progr
 from tidewell.sessions.store_checks import StoreError, store_error
 
 STATIC = Path(__file__).with_name("static")
-LIVE_PERIOD_S = 0.25
 TOKEN_MAX_AGE_S = 12 * 3600
 
 
@@ -368,23 +367,4 @@ async def live(websocket: WebSocket):
         await websocket.close(code=4401)
         return
     await websocket.accept()
-    hub = config.hub
-    points_from, events_after, sent_seq, sent_session = 0, 0, -1, None
-    try:
-        while True:
-            if hub.seq != sent_seq:
-                view = hub.snapshot(points_from, events_after)
-                if view["session_id"] != sent_session or view["points_total"] < points_from:
-                    view = hub.snapshot(0, 0)  # a new session: its whole history
-                sent_session = view["session_id"]
-                await websocket.send_text(json.dumps(view))
-                sent_seq = view["seq"]
-                points_from = view["points_total"]
-                if view["events"]:
-                    events_after = view["events"][-1]["seq"]
-            if not config.pairing.valid(_token(websocket)):
-                await websocket.close(code=4401)
-                return
-            await asyncio.sleep(LIVE_PERIOD_S)
-    except (WebSocketDisconnect, RuntimeError):
-        return  # the tablet went to sleep; the session is not affected
+    await stream_live(websocket, config.hub, lambda: config.pairing.valid(_token(websocket)))

@@ -50,7 +50,7 @@ class SecurityHeaders:
     page loads nothing from elsewhere."""
 
     PAGE_POLICY = (
-        "default-src 'self'; img-src 'self' data:; connect-src 'self' {socket}; "
+        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' {socket}; "
         "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; "
         "frame-ancestors 'none'"
     )

@@ -22,6 +22,7 @@ from tidewell.core.terminal import say as terminal_say
 from tidewell.core.words import status_words
 from tidewell.engine.console.auth import Pairing, spaced
 from tidewell.engine.console.hub import ConsoleHub, StartRequest
+from tidewell.engine.console.live_preview import SessionLiveView
 from tidewell.engine.session import RunOptions, StopRequest, run_session
 from tidewell.sensors.spec import parse_sensor
 from tidewell.sessions.program import ProgramError, builtin_programs, load_program
@@ -41,6 +42,7 @@ class ConsoleOptions:
     seed: int = 0
     target: str = "auto"  # or "xr": sessions play in the headset (engine/xr)
     sound_when_headset_off: str = "continue"
+    live_view: bool = True  # the client's view on the console (engine/console/live_preview.py); --no-live-view
     say: Callable[[str], None] = terminal_say  # control characters removed (core/terminal.py)
 
 
@@ -56,7 +58,7 @@ def serve_console(options: ConsoleOptions, store: SessionStore | None = None) ->
 
         check_bluetooth(options.adapter)  # no Bluetooth: say so now, not at each session the console starts
     store = store or SessionStore()
-    hub = ConsoleHub()
+    hub = ConsoleHub(live_view=options.live_view)
     address = {"url": None}
 
     def announce(code: str) -> None:
@@ -188,28 +190,15 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
             )
         hub.session_began(session_id, request.client_id, program_view(program))
 
-    run = RunOptions(
-        client=request.client,
-        sensor=options.sensor,
-        virtual_time=False,
-        headless=options.headless,
-        seed=options.seed,
-        audio_device=options.audio_device,
-        adapter=options.adapter,
-        say=say,
-        controls=hub.controls,
-        on_begin=began,
-        on_frame=hub.frame,
-        on_event=hub.event,
-        client_label=f"client #{request.client_id}",
-        attended=True,
-        target=options.target,
-        sound_when_headset_off=options.sound_when_headset_off,
-        eyes_closed=request.eyes_closed,
-    )
+    live = SessionLiveView(hub.live_image, options.target, options.headless) if options.live_view else None
+    run = _run_options(request, options, hub, began, live)
     try:
         store.recheck()  # since the last session the log may have been damaged, made read-only or moved aside
-        result = run_session(program, run, store)
+        try:
+            result = run_session(program, run, store)
+        finally:
+            for problem in live.close() if live is not None else []:
+                say(problem)
     except Exception as error:
         if not began_as and isinstance(error, sqlite3.Error):
             raise
@@ -224,6 +213,39 @@ def _run_started(request: StartRequest, options: ConsoleOptions, store: SessionS
         hub.session_failed(status, str(error))
         return
     hub.session_ended(result.status)
+
+
+def _run_options(
+    request: StartRequest, options: ConsoleOptions, hub: ConsoleHub, began, live: SessionLiveView | None
+) -> RunOptions:
+    """How a console session runs: as `tidewell run` does, with the console's controls, views and live view."""
+
+    def on_frame(state) -> None:
+        hub.frame(state)
+        if live is not None:
+            live.frame(state)
+
+    return RunOptions(
+        client=request.client,
+        sensor=options.sensor,
+        virtual_time=False,
+        headless=options.headless,
+        seed=options.seed,
+        audio_device=options.audio_device,
+        adapter=options.adapter,
+        say=options.say,
+        controls=hub.controls,
+        on_begin=began,
+        on_frame=on_frame,
+        on_headset=None if live is None else live.attach_headset,
+        on_window=None if live is None else live.attach_window,
+        on_event=hub.event,
+        client_label=f"client #{request.client_id}",
+        attended=True,
+        target=options.target,
+        sound_when_headset_off=options.sound_when_headset_off,
+        eyes_closed=request.eyes_closed,
+    )
 
 
 def _logged_status(store: SessionStore, session_id: int) -> str:

@@ -52,7 +52,8 @@ class SessionView:
 
 
 class ConsoleHub:
-    def __init__(self):
+    def __init__(self, live_view: bool = True):
+        self.live_view = live_view  # False: the console was started with --no-live-view
         self._lock = threading.Lock()
         self._view = SessionView()
         self._seq = 0  # bumps on every change the consoles should see
@@ -62,6 +63,8 @@ class ConsoleHub:
         self._leaving: set[int] = set()  # phases a "next" has been queued for
         self.controls: Controls = queue.SimpleQueue()  # handed to the running session (RunOptions.controls)
         self.starts: queue.Queue[StartRequest] = queue.Queue()
+        self._live_image: bytes | None = None  # the latest live-view JPEG (memory only: see live_image)
+        self._live_seq = 0
 
     # -- the session loop -----------------------------------------------------------------
     def session_began(self, session_id: int, client_id: int, program: dict) -> None:
@@ -70,6 +73,7 @@ class ConsoleHub:
             self._next_point_s = 0.0
             self._leaving = set()
             drain(self.controls)  # what a session did not take is not for the next one
+            self._live_image = None
             self._seq += 1
 
     def frame(self, state: FrameState) -> None:
@@ -123,11 +127,26 @@ class ConsoleHub:
             )
             self._seq += 1
 
+    def live_image(self, jpeg: bytes) -> None:
+        """The client's view now (engine/render/live_view.py, from its worker thread). Kept in memory
+        only, the latest one, until the session ends: never logged, written to a file, a report or an
+        export (sessions/export.py, --anonymize or not), so the therapist sees it live and nowhere else."""
+        with self._lock:
+            self._live_image = jpeg
+            self._live_seq += 1
+
+    def live_latest(self) -> tuple[int, bytes | None]:
+        """(a counter that changes with each new image, the image; None when there is none)."""
+        with self._lock:
+            return self._live_seq, self._live_image
+
     def session_ended(self, result: str) -> None:
         with self._lock:
             self._view.status = "ended"
             self._view.result = result
             drain(self.controls)
+            self._live_image = None
+            self._live_seq += 1
             self._seq += 1
 
     def session_failed(self, result: str, message: str) -> None:
@@ -136,6 +155,7 @@ class ConsoleHub:
             self._view.status = "ended"
             self._view.result = result
             drain(self.controls)
+            self._live_image = None
             self._view.events.append(
                 {
                     "seq": self._event_seq + 1,
@@ -187,6 +207,7 @@ class ConsoleHub:
                 "points": [list(p) for p in view.points[points_from:]],
                 "points_total": len(view.points),
                 "events": [dict(e) for e in view.events if e["seq"] > events_after],
+                "live_view": self.live_view,
             }
 
     def request_start(self, request: StartRequest, request_id: str | None) -> dict:

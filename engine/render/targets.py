@@ -18,6 +18,7 @@ from tidewell.core.frame_state import FrameState
 from tidewell.core.keymap import default_keymap, from_pyglet
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.framebuffers import read_rgb, release_framebuffer, sized_framebuffer
+from tidewell.engine.render.live_view import LiveView
 from tidewell.engine.render.scene_renderer import SceneRenderer
 from tidewell.scenes.catalog import SceneInfo
 
@@ -60,8 +61,10 @@ class OffscreenTarget:
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.fbo = self.ctx.simple_framebuffer(self.size)
         self.renderer = SceneRenderer(self.ctx, scenes, strict=strict)
+        self.renderer.wait_for_video = True  # nobody watches live: every frame shows the video as of its time
         self.comfort = GuardedFrame(self.ctx) if comfort else None
         self._snapshot: moderngl.Framebuffer | None = None
+        self.live_view: LiveView | None = None  # the console's live view (render/live_view.py), offered each frame
         self.closed = False
 
     @property
@@ -73,6 +76,8 @@ class OffscreenTarget:
             self.renderer.render(state, self.fbo, self.size)
         else:
             self.comfort.render(self.renderer, state, self.fbo, self.size)
+        if self.live_view is not None:
+            self.live_view.offer(self.fbo)
 
     def read_rgb(self) -> np.ndarray:
         """The last frame as HxWx3 uint8, top row first."""
@@ -96,6 +101,8 @@ class OffscreenTarget:
             if self.comfort is not None:
                 self.comfort.release()
             release_framebuffer(self._snapshot)
+            if self.live_view is not None:
+                self.live_view.close()
             self.fbo.release()
             self.ctx.release()
             self.closed = True
@@ -126,6 +133,7 @@ class WindowTarget:
         self.comfort = GuardedFrame(self.ctx)
         self._frame: moderngl.Framebuffer | None = None
         self._snapshot: moderngl.Framebuffer | None = None
+        self.live_view: LiveView | None = None  # the console's live view (render/live_view.py), offered each frame
 
     @property
     def description(self) -> str:
@@ -146,6 +154,8 @@ class WindowTarget:
         self._frame = sized_framebuffer(self.ctx, self._frame, size)
         self.comfort.render(self.renderer, state, self._frame, size)
         self.ctx.copy_framebuffer(self.ctx.screen, self._frame)
+        if self.live_view is not None:
+            self.live_view.offer(self._frame)
         self._window.flip()
 
     def read_rgb(self) -> np.ndarray | None:
@@ -195,6 +205,8 @@ class WindowTarget:
             self._closed = True
             self.renderer.release()
             self.comfort.release()
+            if self.live_view is not None:
+                self.live_view.close()
             for frame in (self._frame, self._snapshot):
                 release_framebuffer(frame)
             self._window.close()

@@ -22,7 +22,7 @@ import numpy as np
 from tidewell.core.frame_state import FrameState, Posture
 from tidewell.engine.render.comfort import GuardedFrame
 from tidewell.engine.render.scene_renderer import SceneRenderer, still_state
-from tidewell.engine.render.targets import draw_snapshot, read_rgb
+from tidewell.engine.render.targets import draw_snapshot, read_rgb, release_framebuffer
 from tidewell.engine.xr import runtime as xr_runtime
 from tidewell.engine.xr.display_clock import DisplayClock
 from tidewell.engine.xr.frame_timing import FrameTiming
@@ -47,6 +47,7 @@ class XrTarget(FrameTiming):
         the runtime's XR_MNDX_egl_enable."""
         self._xr = xr = xr_runtime.load_xr()
         self.mirror = mirror
+        self.live_view = None  # the console's live view of the left eye (engine/render/live_view.py)
         self.capture = False  # set: each eye's image is read back every frame (read_eye)
         self.closed = False
         self.drew_layer = False  # the last render() put the scene before the eyes (else they saw black)
@@ -261,6 +262,8 @@ class XrTarget(FrameTiming):
                     self._contact_image, self._contact_wanted = self.last_eyes[0], False
             if index == 0 and self.mirror is not None:
                 self.mirror.show(swapchain.textures[image], drawn)
+            if index == 0 and self.live_view is not None:  # a small GPU pass; the read-back is asynchronous
+                self.live_view.offer(swapchain.textures[image], drawn)
             before = time.perf_counter()
             xr.release_swapchain_image(swapchain.handle, self._release_info)
             self._waits += time.perf_counter() - before
@@ -381,9 +384,9 @@ class XrTarget(FrameTiming):
             self.renderer.release()
         for guard in self._guards:
             guard.release()
-        if self._snapshot is not None:
-            self._snapshot.color_attachments[0].release()
-            self._snapshot.release()
+        if self.live_view is not None:
+            self.live_view.close()
+        release_framebuffer(self._snapshot)
         release_swapchains(xr, self._swapchains, xr_runtime.quietly)
         for space in self._spaces:
             xr_runtime.quietly(xr.destroy_space, space)

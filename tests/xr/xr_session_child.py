@@ -45,6 +45,7 @@ def main() -> int:
         default="worker",
         help="the 5-s HRV spectrum on a worker thread (as sessions run) or on the frame thread",
     )
+    parser.add_argument("--live-view", action="store_true", help="the console's live view of the left eye, on")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -104,6 +105,10 @@ def main() -> int:
 
     def on_headset(target) -> None:
         headset["target"] = target
+        if args.live_view:  # as a console session attaches it (engine/console/live_preview.py)
+            from tidewell.engine.console.live_preview import SessionLiveView
+
+            SessionLiveView(lambda jpeg: None, "xr", headless=True).attach_headset(target)
 
     options = RunOptions(
         target="xr",
@@ -143,9 +148,22 @@ def main() -> int:
             "lost": target.lost,
             "mirror_frames": target.mirror.shown if target.mirror is not None else 0,
             "folder": str(result.folder),
+            "live_view": _live_view_figures(target.live_view),
         }
     )
     return 0 if result.status != "interrupted" else 130
+
+
+def _live_view_figures(live) -> dict | None:
+    if live is None:
+        return None
+    return {
+        "images": live.images,
+        "reads": live.reads,
+        "offer_ms_mean": 1e3 * live.offer_s / max(live._offers, 1),
+        "offer_ms_max": 1e3 * live.offer_max_s,
+        "problems": live.problems,
+    }
 
 
 if __name__ == "__main__":

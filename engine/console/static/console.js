@@ -281,10 +281,14 @@ $("start").addEventListener("click", async () => {
 function connect() {
   closeSocket();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/live`);
+  const wanted = clientView.wanted() ? 1 : 0;
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/live?live_view=${wanted}`);
   state.socket = socket;
   socket.onopen = () => { state.retryMs = 1000; setConnection("live"); };
-  socket.onmessage = (message) => receive(JSON.parse(message.data));
+  socket.onmessage = (message) => {
+    if (typeof message.data === "string") receive(JSON.parse(message.data));
+    else clientView.show(message.data);  // a binary message: the live view's JPEG
+  };
   socket.onclose = (event) => {
     if (state.socket !== socket) return;
     state.socket = null;
@@ -320,7 +324,60 @@ function setConnection(text) {
   $("connection").dataset.state = text === "live" ? "live" : "offline";
 }
 
+// -- what the client sees: the live view of the left eye, JPEG over the socket ----------------
+// Shown only here, from memory: the engine never stores these images (no report or export has them).
+const clientView = {
+  key: "tidewell.clientView", url: null, frames: 0, available: true,
+  wanted() {
+    try { return localStorage.getItem(this.key) !== "off"; } catch (e) { return true; }
+  },
+  remember(on) {
+    try { localStorage.setItem(this.key, on ? "on" : "off"); } catch (e) { /* private mode: this page only */ }
+  },
+  show(blob) {
+    if (!this.available || !this.wanted()) return;
+    const image = $("client-view");
+    const previous = this.url;
+    this.url = URL.createObjectURL(blob.type ? blob : new Blob([blob], { type: "image/jpeg" }));
+    image.onload = () => { if (previous) URL.revokeObjectURL(previous); };
+    image.onerror = image.onload;
+    image.src = this.url;
+    image.hidden = false;
+    this.frames += 1;
+    image.dataset.frames = String(this.frames);
+    $("client-view-note").hidden = true;
+  },
+  clear(note) {
+    const image = $("client-view");
+    image.hidden = true;
+    image.removeAttribute("src");
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = null;
+    $("client-view-note").textContent = note;
+    $("client-view-note").hidden = false;
+  },
+  update(available) {
+    this.available = available;
+    const toggle = $("client-view-toggle");
+    toggle.disabled = !available;
+    toggle.checked = available && this.wanted();
+    if (!available) this.clear("Off at the engine (started with --no-live-view).");
+    else if (!this.wanted()) this.clear("Off. Turn it on to see the client's view (left eye).");
+    else if (!this.url) this.clear("Waiting for the first picture…");
+  },
+};
+
+$("client-view-toggle").addEventListener("change", (event) => {
+  const on = event.target.checked;
+  clientView.remember(on);
+  if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ live_view: on }));
+  clientView.clear("");
+  clientView.update(clientView.available);
+});
+
 function receive(view) {
+  if (view.session_id !== state.sessionId) clientView.clear("");
+  clientView.update(view.live_view !== false);
   if (view.points_from === 0 || view.session_id !== state.sessionId) {
     state.points = [];
     state.events = [];

@@ -15,6 +15,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import media_synth
 import numpy as np
 import pytest
 from console_testbed import certificate_fingerprint, run_short_session, running_console, start_session, wait_running
@@ -124,10 +125,19 @@ def test_a_whole_session_from_the_tablet(tmp_path):
 
 
 def test_the_therapist_sees_what_the_client_sees(tmp_path):
-    """The live view: a session started from the tablet shows the client's view, about 480 px wide, and
-    the toggle stops it (remembered by this browser)."""
+    """The live view: a session started from the tablet shows the client's view, about 480 px wide, with
+    the marker of the panorama the client lies over where the client sees it, and the toggle stops it
+    (remembered by this browser)."""
     from playwright.sync_api import expect, sync_playwright
 
+    # The taster's first phase (ember, face-down) gets a clinic's own panorama in place of the built-in
+    # scene: a red marker 80 degrees below the horizon straight ahead, which face-down is just above
+    # the middle of the view (the top of the picture is toward the head).
+    scenes = tmp_path / "data" / "scenes"
+    folder = media_synth.scene_folder(scenes, "ember", "ember.png")
+    media_synth.write_image(
+        folder / "ember.png", media_synth.marker_picture(1024, 512, 0.0, pitch_deg=-80.0, radius_deg=10.0)
+    )
     with running_console(tmp_path / "data") as console, sync_playwright() as playwright:
         browser = _launch(playwright)
         page = browser.new_page(viewport={"width": 1180, "height": 900}, color_scheme="dark")
@@ -148,10 +158,14 @@ def test_the_therapist_sees_what_the_client_sees(tmp_path):
         pixels = client_view_pixels(page)
         assert abs(pixels.shape[1] - 480) <= 2 and pixels.shape[0] == round(pixels.shape[1] * 9 / 16)
         deadline = time.monotonic() + 60.0  # a deadline only: the session fades in from black first
-        while pixels.std() <= 3.0 and time.monotonic() < deadline:
+        while not marker_in(pixels).sum() > 200 and time.monotonic() < deadline:
             time.sleep(0.5)
             pixels = client_view_pixels(page)
-        assert pixels.std() > 3.0, "the picture shows the scene, not a flat frame"
+        red = marker_in(pixels)
+        assert red.sum() > 200, "the panorama's marker is in the live view"
+        rows, cols = np.nonzero(red)
+        height, width = red.shape
+        assert abs(cols.mean() - width / 2) < 0.1 * width and rows.mean() < height / 2, (cols.mean(), rows.mean())
         page.screenshot(path=str(tmp_path / "client-view.png"))
 
         page.locator("#client-view-toggle").click()  # off
@@ -171,6 +185,11 @@ def test_the_therapist_sees_what_the_client_sees(tmp_path):
         expect(page.locator("#ended-view")).to_be_visible(timeout=60_000)
         browser.close()
     assert not list((tmp_path / "data").rglob("*.jp*g")), "live-view images are never written to disk"
+
+
+def marker_in(pixels: np.ndarray) -> np.ndarray:
+    red, green = pixels[..., 0].astype(int), pixels[..., 1].astype(int)
+    return (red > 100) & (red > 2 * green)
 
 
 def client_view_pixels(page) -> np.ndarray:

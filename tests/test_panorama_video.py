@@ -6,14 +6,15 @@ back to the safe scene."""
 import time
 
 import media_synth
+import moderngl
 import numpy as np
 import pytest
 
 from tidewell.core.frame_state import Posture
-from tidewell.engine.render.panorama_media import LOOP_FADE_S
 from tidewell.engine.render.scene_states import scene_state
 from tidewell.engine.render.targets import OffscreenTarget
 from tidewell.engine.render.video_decoder import VideoDecoder
+from tidewell.engine.render.video_panorama import LOOP_FADE_S
 from tidewell.scenes.catalog import load_scene
 
 FPS = 30
@@ -139,3 +140,61 @@ def test_a_video_that_breaks_mid_file_keeps_its_last_frame_and_says_so(tmp_path)
     assert seen.min() > 20  # never black
     assert seen.max() > 100  # it played the part it has
     assert all("cut.mp4" in p for p in problems), problems
+
+
+def test_a_live_frame_loop_never_shows_a_half_uploaded_frame(tmp_path):
+    """Live targets upload a frame in strips over the frames before it is due: the picture must be
+    one whole video frame at every drawn frame, never the top of one over the bottom of another."""
+    levels = [60, 190] * 30  # every frame differs from the last over the whole picture
+    info = video_scene(tmp_path, "alternate", levels)
+    target = OffscreenTarget(size=SIZE, comfort=False, scenes={"alternate": info}, strict=True)
+    target.renderer.wait_for_video = False  # as a window or a headset has it
+    try:
+        media = wait_for_frames(target, "alternate")
+        worst = 0.0
+        for index in range(60):
+            time.sleep(0.005)  # lets the decoder thread fill its queue; how fast it is changes nothing below
+            target.render(scene_state("alternate", Posture.SEATED, t_s=index / FPS, breath=0.0, calm=0.0))
+            rows = np.median(target.read_rgb().astype(float), axis=(1, 2))
+            worst = max(worst, float(rows.max() - rows.min()))
+        shown = media.frames_shown
+    finally:
+        target.close()
+    assert shown > 5  # frames really changed under the loop
+    assert worst < 20, f"rows of one drawn frame differ by {worst:.0f} levels"
+
+
+def test_a_decoder_that_falls_behind_is_reported_once_and_the_picture_holds(tmp_path, monkeypatch):
+    info = video_scene(tmp_path, "slow", np.linspace(40, 200, 60))
+    target = OffscreenTarget(size=SIZE, comfort=False, scenes={"slow": info}, strict=False)
+    target.renderer.wait_for_video = False
+    try:
+        media = wait_for_frames(target, "slow")
+        monkeypatch.setattr(media.decoder, "take", lambda media_t, wait=False: None)  # nothing decoded in time
+        seen = play(target, "slow", 4.0)
+        problems = target.drain_problems()
+    finally:
+        target.close()
+    assert np.ptp(seen) <= 2 and seen.min() > 20  # the last frame holds, never black
+    behind = [p for p in problems if "cannot decode" in p]
+    assert len(behind) == 1 and "slow.mp4" in behind[0] and "behind" in behind[0]
+
+
+@pytest.mark.parametrize("size, minified", [((320, 180), True), ((1280, 720), False)])
+def test_mipmaps_are_built_for_video_frames_only_where_the_view_shrinks_them(tmp_path, size, minified):
+    folder = media_synth.scene_folder(tmp_path, "big", "big.mp4")
+    media_synth.write_video(folder / "big.mp4", media_synth.level_frames(1024, 512, np.linspace(60, 180, 20)))
+    target = OffscreenTarget(size=size, comfort=False, scenes={"big": load_scene(folder, "user")}, strict=True)
+    try:
+        media = wait_for_frames(target, "big")
+        means = [float(np.median(target.read_rgb()))]
+        for index in range(1, 12):
+            target.render(scene_state("big", Posture.SEATED, t_s=index / FPS, breath=0.0, calm=0.0))
+            means.append(float(np.median(target.read_rgb())))
+        filters = {plane.filter for plane in media._sets[0]}
+    finally:
+        target.close()
+    assert media.minified is minified
+    expected = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR) if minified else (moderngl.LINEAR, moderngl.LINEAR)
+    assert filters == {expected}
+    assert means[-1] > means[1] + 30  # the video plays either way

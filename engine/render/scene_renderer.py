@@ -20,7 +20,7 @@ import numpy as np
 from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render import camera
 from tidewell.engine.render.framebuffers import release_framebuffer, sized_framebuffer
-from tidewell.engine.render.panorama_media import PanoramaMedia, bind_panorama, open_panorama
+from tidewell.engine.render.panorama_media import PanoramaMedia, bind_panorama, open_panorama, pixel_angle
 from tidewell.scenes.catalog import (
     CROSSFADE_FRAGMENT_PATH,
     FULLSCREEN_VERTEX_PATH,
@@ -167,9 +167,9 @@ class SceneRenderer:
         compiled = self._scene_program(scene_id)
         self._drawn[scene_id] = NOTHING_DRAWN if compiled is None else compiled.info.id
         width, height = size
-        if compiled is not None and compiled.media is not None:  # may draw into its own texture: first
+        if compiled is not None and compiled.media is not None:  # uploads and builds mipmaps: before fbo.use()
             compiled.media.wait_for_frames = self.wait_for_video
-            compiled.media.update(state)
+            compiled.media.update(state, pixel_angle(size, eye))
         fbo.use()
         self.ctx.viewport = (0, 0, width, height)
         if compiled is None:  # not even the safe scene compiles: dark, never garbage

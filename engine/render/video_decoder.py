@@ -73,10 +73,13 @@ class VideoDecoder:
             for device in (d for d in HARDWARE_DEVICES if d in hwdevices_available()):
                 try:
                     container = av.open(str(self.path), hwaccel=HWAccel(device, allow_software_fallback=True))
-                    self.hardware = device
-                    return container
                 except (av.FFmpegError, OSError, ValueError):
                     continue  # no such device on this machine
+                streams = container.streams.video
+                if streams and streams[0].codec_context.is_hwaccel:
+                    self.hardware = device
+                    return container
+                container.close()  # FFmpeg knows the device type, but the machine has none: it fell back
         try:
             return av.open(str(self.path))
         except av.FFmpegError as error:

@@ -15,7 +15,16 @@ uniform vec3 u_rest_forward;
 uniform vec3 u_rest_up;
 uniform vec2 u_resolution;
 
-uniform sampler2D u_panorama;  // RGB, mipmapped; the whole picture (both eyes for stereo layouts)
+uniform sampler2D u_panorama;  // a photo: RGB, mipmapped; the whole picture (both eyes for stereo layouts)
+uniform bool u_yuv;            // a video: its frame as Y, U and V planes (chroma at half size), mipmapped
+uniform sampler2D u_y;
+uniform sampler2D u_u;
+uniform sampler2D u_v;
+uniform sampler2D u_first_y;   // the video's first frame, where each loop fades to
+uniform sampler2D u_first_u;
+uniform sampler2D u_first_v;
+uniform float u_loop_blend;
+uniform bool u_full_range;     // JPEG range (0-255) rather than video range (16-235)
 uniform int u_layout;          // 0 mono, 1 top-bottom (left eye on top), 2 side-by-side (left eye left)
 uniform int u_eye_index;       // 0 left, 1 right
 uniform float u_yaw;           // radians: the picture's yaw shown straight ahead
@@ -41,6 +50,30 @@ vec2 in_picture(vec2 uv) {
     return uv;
 }
 
+// BT.709, the matrix of HD and 360-degree footage.
+vec3 rgb_of(float y, float cb, float cr) {
+    cb -= 0.5;
+    cr -= 0.5;
+    if (!u_full_range) {
+        y = (y - 16.0 / 255.0) * (255.0 / 219.0);
+        cb *= 255.0 / 224.0;
+        cr *= 255.0 / 224.0;
+    }
+    return clamp(vec3(y + 1.5748 * cr, y - 0.1873 * cb - 0.4681 * cr, y + 1.8556 * cb), 0.0, 1.0);
+}
+
+vec3 picture(vec2 uv, float lod) {
+    if (!u_yuv) return textureLod(u_panorama, uv, lod).rgb;
+    float chroma_lod = max(lod - 1.0, 0.0);  // the chroma planes have half the texels
+    vec3 colour = rgb_of(textureLod(u_y, uv, lod).r, textureLod(u_u, uv, chroma_lod).r, textureLod(u_v, uv, chroma_lod).r);
+    if (u_loop_blend > 0.0) {
+        vec3 first = rgb_of(textureLod(u_first_y, uv, lod).r, textureLod(u_first_u, uv, chroma_lod).r,
+                            textureLod(u_first_v, uv, chroma_lod).r);
+        colour = mix(colour, first, u_loop_blend);
+    }
+    return colour;
+}
+
 void main() {
     vec4 far_point = u_inv_view_proj * vec4(v_ndc, 1.0, 1.0);
     vec3 d = normalize(far_point.xyz / far_point.w - u_eye_pos);
@@ -50,7 +83,7 @@ void main() {
     // level and draw a line or a smudge. The direction itself is smooth everywhere.
     float angle = max(length(dFdx(d)), length(dFdy(d)));
     float lod = max(log2(angle * u_media_texels.y / PI), 0.0);
-    vec3 world = textureLod(u_panorama, in_picture(uv), lod).rgb;
+    vec3 world = picture(in_picture(uv), lod);
     // Calm: a little darker and warmer as the client settles, never a visible step.
     world *= mix(vec3(1.0), vec3(0.86, 0.82, 0.76), 0.6 * clamp(u_calm, 0.0, 1.0));
 

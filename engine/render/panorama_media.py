@@ -11,18 +11,17 @@ import math
 import moderngl
 import numpy as np
 
-from tidewell.engine.render import camera
+from tidewell.engine.render.panorama_parts import check_layout, eye_texels, mipmapped
 from tidewell.engine.render.video_decoder import fitted_size
+from tidewell.engine.render.video_panorama import VideoPanorama
 from tidewell.scenes.catalog import SceneError
-from tidewell.scenes.panorama_spec import LAYOUT_CODES, PanoramaSpec, layout_problem
+from tidewell.scenes.panorama_spec import LAYOUT_CODES, PanoramaSpec
 
 
 def open_panorama(ctx: moderngl.Context, spec: PanoramaSpec):
     """The scene's picture on the GPU; SceneError saying what is wrong with the file otherwise."""
     max_size = int(ctx.info.get("GL_MAX_TEXTURE_SIZE", 8192))
     if spec.is_video:
-        from tidewell.engine.render.video_panorama import VideoPanorama
-
         return VideoPanorama(ctx, spec, max_size)
     return StillPanorama(ctx, spec, max_size)
 
@@ -41,35 +40,6 @@ def bind_panorama(media: PanoramaMedia, spec: PanoramaSpec, state, eye_offset_m:
         "u_yaw": math.radians(spec.yaw_deg),
         "u_media_texels": media.eye_texels,
     }
-
-
-def pixel_angle(size: tuple[int, int], eye=None) -> float:
-    """About how many radians one pixel of a view of `size` spans (vertically, at its centre)."""
-    if eye is not None:  # proj[1, 1] = 2 / (tan(up) - tan(down))
-        return 2.0 * math.atan(1.0 / float(eye.proj[1, 1])) / max(size[1], 1)
-    return math.radians(camera.DEFAULT_FOV_Y_DEG) / max(size[1], 1)
-
-
-def check_layout(path, size: tuple[int, int], layout: str) -> None:
-    problem = layout_problem(size, layout)
-    if problem is not None:
-        raise SceneError(f"{path}: {problem}")
-
-
-def eye_texels(size: tuple[int, int], layout: str) -> tuple[float, float]:
-    width, height = size
-    if layout == "top-bottom":
-        return float(width), height / 2.0
-    if layout == "side-by-side":
-        return width / 2.0, float(height)
-    return float(width), float(height)
-
-
-def mipmapped(texture: moderngl.Texture) -> moderngl.Texture:
-    texture.build_mipmaps()
-    texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-    texture.repeat_y = False  # u wraps around the world; v stops at the poles
-    return texture
 
 
 class StillPanorama:
@@ -110,4 +80,4 @@ class StillPanorama:
         self.texture.release()
 
 
-PanoramaMedia = StillPanorama  # or engine/render/video_panorama.VideoPanorama: update(), bind(), release()
+PanoramaMedia = StillPanorama | VideoPanorama

@@ -20,7 +20,8 @@ import numpy as np
 from tidewell.core.frame_state import BreathStage, FrameState, Posture
 from tidewell.engine.render import camera
 from tidewell.engine.render.framebuffers import release_framebuffer, sized_framebuffer
-from tidewell.engine.render.panorama_media import PanoramaMedia, bind_panorama, open_panorama, pixel_angle
+from tidewell.engine.render.panorama_media import PanoramaMedia, bind_panorama, open_panorama
+from tidewell.engine.render.panorama_parts import pixel_angle
 from tidewell.scenes.catalog import (
     CROSSFADE_FRAGMENT_PATH,
     FULLSCREEN_VERTEX_PATH,

@@ -17,7 +17,7 @@ import math
 import moderngl
 import numpy as np
 
-from tidewell.engine.render.panorama_media import check_layout, eye_texels, mipmapped
+from tidewell.engine.render.panorama_parts import check_layout, eye_texels, mipmapped
 from tidewell.engine.render.video_decoder import VideoDecoder, VideoError, VideoFrame
 from tidewell.scenes.catalog import SceneError
 from tidewell.scenes.panorama_spec import PanoramaSpec

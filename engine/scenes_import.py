@@ -9,7 +9,7 @@ can get wrong is one line and exit 2 (a UsageError or another TidewellError), wi
 
 from __future__ import annotations
 
-import json
+import errno
 import math
 import os
 import re
@@ -19,12 +19,11 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 from tidewell.core.data_folder import imported_scenes_folder
 from tidewell.core.errors import OutputFileError, UsageError
 from tidewell.core.frame_state import Posture
 from tidewell.core.private_files import new_private_folder, private_folder, replacing
+from tidewell.engine.scenes_import_files import palette, scene_toml, thumbnail
 from tidewell.scenes.catalog import SCENES_FOLDER, USER, USER_SCENES_ENV, load_scene, user_scene_folders
 from tidewell.scenes.media_comfort import comfort_warnings, figures, is_dark, summary
 from tidewell.scenes.media_probe import MAX_MEASURED_S, Footage, MediaHeader, clock, left_eye, measure, read_header
@@ -42,10 +41,6 @@ SCENE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 RESERVED_IDS = ("common",)  # the catalog's folder of shared shaders, never a scene
 DEFAULT_POSTURES = ("prone", "supine", "seated")
 DEFAULT_AUDIO = {"drone": 0.3, "breath": 0.6}  # quiet: the picture is the scene
-THUMBNAIL_SIZE = (320, 180)
-THUMBNAIL_VIEW_DEG = 120.0  # the thumbnail shows this much of the forward view, across
-PALETTE_COLOURS = 5
-PALETTE_MIN_SHARE = 0.03  # a colour covering less of the picture than this is left out
 TEXTURE_LIMIT = 16384  # GL_MAX_TEXTURE_SIZE of most desktop GPUs (8192 on some)
 LAYOUT_HINTS = {
     "top-bottom": "--layout top-bottom (1:1, left eye on top)",
@@ -64,28 +59,52 @@ def scenes_import(
     into: str | Path | None = None,
     force: bool = False,
 ) -> int:
-    """Makes the scene folder and prints what it measured and where it wrote; warnings on stderr."""
-    source, is_video = checked_source(Path(file))
-    checked_options(scene_id, layout, yaw_deg)
-    chosen = checked_postures(postures)
-    parent, hint = destination(into)
-    target = parent / scene_id
-    checked_target(target, force)
-    header = read_header(source, is_video)
-    checked_size(header, layout)
-    footage = measure(header, layout)
-    warnings = size_warnings(header) + comfort_warnings(footage)
+    """Makes the scene folder and prints what it measured and where it wrote; warnings on stderr.
+    Ctrl-C leaves nothing behind: one line, exit 130."""
+    parent = None
+    try:
+        source, is_video = checked_source(Path(file))
+        checked_options(scene_id, layout, yaw_deg)
+        chosen = checked_postures(postures)
+        parent, hint = destination(into)
+        target = parent / scene_id
+        checked_target(target, force)
+        header = read_header(source, is_video)
+        checked_size(header, layout)
+        checked_writable(parent)
+        footage = measure(header, layout)
+        scene = _measured_scene(source, footage, scene_id, layout, yaw_deg, title, chosen)
+        write_scene(target, source, scene, thumbnail(left_eye(footage.picture, layout), yaw_deg), force)
+    except KeyboardInterrupt:
+        if parent is not None:
+            _remove_staging(parent)
+        print("import interrupted: nothing was written", file=sys.stderr)
+        return 130
+    print(f"wrote {target.absolute()} (scene.toml, {scene['video' if is_video else 'image']}, thumbnail.png)")
+    tags = ", ".join(scene["tags"]) or "none"
+    print(f"  tags: {tags} (add water, enclosed, heights or patterned to scene.toml if it shows them)")
+    if hint:
+        print(f"the catalog reads the scene folders named in {USER_SCENES_ENV}; to use this one:\n  {hint}")
+    check = shlex.quote(str(target.absolute()))
+    print(f"check it: tidewell scenes render {check} --out {shlex.quote(scene_id + '.png')} --eye both")
+    return 0
+
+
+def _measured_scene(source, footage, scene_id, layout, yaw_deg, title, chosen) -> dict:
+    """Prints what was measured (warnings on stderr) and returns the scene.toml's keys."""
+    header = footage.header
+    warnings = size_warnings(header) + footage.notes + comfort_warnings(footage)
     print(f"measured {source.name}: {_what(header, layout)}; {_measured_part(footage)}")
     for line in figures(footage):
         print(f"  {line}")
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    scene = {
+    return {
         "id": scene_id,
         "title": (title or _title_from(source)).strip() or scene_id,
         "description": description(footage, layout),
         "kind": "panorama",
-        "video" if is_video else "image": scene_id + source.suffix.lower(),
+        "video" if header.is_video else "image": scene_id + source.suffix.lower(),
         "layout": layout,
         "yaw_deg": float(yaw_deg),
         "postures": list(chosen),
@@ -93,14 +112,6 @@ def scenes_import(
         "palette": palette(left_eye(footage.picture, layout)),
         "audio": dict(DEFAULT_AUDIO),
     }
-    write_scene(target, source, scene, thumbnail(left_eye(footage.picture, layout), yaw_deg), force)
-    print(f"wrote {target.absolute()} (scene.toml, {scene['video' if is_video else 'image']}, thumbnail.png)")
-    tags = ", ".join(scene["tags"]) or "none"
-    print(f"  tags: {tags} (add water, enclosed, heights or patterned to scene.toml if it shows them)")
-    if hint:
-        print(f"the catalog reads the scene folders named in {USER_SCENES_ENV}; to use this one:\n  {hint}")
-    print(f"check it: tidewell scenes render {target.absolute()} --out {scene_id}.png --eye both")
-    return 0
 
 
 def checked_source(path: Path) -> tuple[Path, bool]:
@@ -181,6 +192,32 @@ def checked_target(target: Path, force: bool) -> None:
             )
 
 
+def _reason(error: OSError) -> str:
+    if error.errno == errno.ENOENT:  # the folder is there, yet a folder made in it is not: /proc, /sys
+        return "it takes no new folders (a system folder?)"
+    return (getattr(error, "strerror", None) or str(error)).lower()
+
+
+def checked_writable(parent: Path) -> None:
+    """The folder of scene folders is a folder (or can be made one) that takes a new folder: a
+    staging folder is made in it (in the nearest folder that exists) and removed at once, so that
+    a destination that cannot be written is said before the file is measured."""
+    existing = parent
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is not a folder" if existing == parent else f"cannot be made: {existing} is not a folder"
+        raise OutputFileError(f"{parent}: {what}")
+    probe = existing / f".import-{os.getpid()}"
+    try:
+        os.mkdir(probe, 0o700)
+    except FileExistsError:
+        return  # a staging folder of this process: it can write there
+    except OSError as error:
+        raise OutputFileError(f"{parent}: cannot write there: {_reason(error)}") from None
+    os.rmdir(probe)
+
+
 def ratio_text(width: int, height: int) -> str:
     if height < 1:
         return f"{width}:{height}"
@@ -255,69 +292,15 @@ def _title_from(path: Path) -> str:
     return words[:1].upper() + words[1:] if words else path.stem
 
 
-def palette(picture: np.ndarray) -> list[str]:
-    """Up to PALETTE_COLOURS "#rrggbb" colours of the picture (median cut), dark to light."""
-    from PIL import Image
-
-    small = Image.fromarray(np.ascontiguousarray(picture)).resize((128, 64), Image.BOX)
-    quantized = small.quantize(colors=PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT)
-    entries = quantized.getpalette() or []
-    total = small.width * small.height
-    colours = []
-    for count, index in sorted(quantized.getcolors() or [], reverse=True):
-        if count >= PALETTE_MIN_SHARE * total or not colours:
-            colours.append(tuple(entries[3 * index : 3 * index + 3]))
-    colours.sort(key=lambda c: 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
-    return list(dict.fromkeys("#{:02x}{:02x}{:02x}".format(*c) for c in colours))[:8]
-
-
-def thumbnail(picture: np.ndarray, yaw_deg: float) -> bytes:
-    """thumbnail.png: THUMBNAIL_VIEW_DEG of the forward view (yaw_deg ahead), around the horizon."""
-    import io
-
-    from PIL import Image
-
-    height, width = picture.shape[:2]
-    ahead = int(round((0.5 + yaw_deg / 360.0) * width))
-    centred = np.roll(picture, width // 2 - ahead, axis=1)
-    crop_w = max(2, int(width * THUMBNAIL_VIEW_DEG / 360.0))
-    crop_h = max(2, min(height, int(crop_w * THUMBNAIL_SIZE[1] / THUMBNAIL_SIZE[0] * (height * 2 / width))))
-    left, top = (width - crop_w) // 2, (height - crop_h) // 2
-    view = Image.fromarray(np.ascontiguousarray(centred[top : top + crop_h, left : left + crop_w]))
-    buffer = io.BytesIO()
-    view.resize(THUMBNAIL_SIZE, Image.LANCZOS).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def scene_toml(scene: dict) -> str:
-    lines = []
-    for key, value in scene.items():
-        if isinstance(value, dict):
-            text = "{ " + ", ".join(f"{k} = {v:g}" for k, v in value.items()) + " }"
-        else:
-            text = _toml_value(value)
-        lines.append(f"{key} = {text}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, str):  # a JSON string is a TOML basic string, once DEL is escaped too
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    return repr(value)
-
-
 def write_scene(target: Path, source: Path, scene: dict, png: bytes, force: bool) -> None:
     """Writes the folder beside `target`, loads it as the catalog would, then moves it into place."""
     try:
         private_folder(target.parent)
         staging = new_private_folder(target.parent / f".import-{os.getpid()}")
     except OSError as error:
-        raise OutputFileError(
-            f"{target.parent}: cannot write there: {getattr(error, 'strerror', None) or error}"
-        ) from None
+        raise OutputFileError(f"{target.parent}: cannot write there: {_reason(error)}") from None
     folder = staging / target.name
+    keep = False  # True when the old scene is left in the staging folder, having failed to go back
     try:
         os.mkdir(folder, 0o700)
         media = folder / (scene.get("image") or scene["video"])
@@ -329,16 +312,59 @@ def write_scene(target: Path, source: Path, scene: dict, png: bytes, force: bool
             file.write(scene_toml(scene))
         load_scene(folder, source=USER)  # a SceneError here is a bug: it keeps its traceback
         _move_into_place(folder, target, force)
+    except OldSceneKept:
+        keep = True
+        raise
     except OSError as error:
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR) and target.exists():
+            raise OutputFileError(
+                f"{target} appeared while importing (another import of the same id?): nothing was written"
+            ) from None
         raise OutputFileError(
             f"{target}: cannot write the scene: {getattr(error, 'strerror', None) or error}"
         ) from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not keep:
+            old = staging / f"{target.name}.old"
+            if old.is_dir() and not (target.exists() or target.is_symlink()):
+                os.rename(old, target)  # interrupted between moving the old scene aside and the new one in
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class OldSceneKept(OutputFileError):
+    """The new scene could not take the old one's place, nor the old one go back: it is kept aside."""
 
 
 def _move_into_place(folder: Path, target: Path, force: bool) -> None:
-    if force and (target.exists() or target.is_symlink()):
-        old = folder.parent / f"{target.name}.old"
-        os.replace(target, old)
-    os.rename(folder, target)
+    """Moves the new scene folder to `target`. With --force an old one is moved aside first, and back
+    when the new one cannot take its place; it is deleted (with the staging folder) only once the
+    new one is in place; OldSceneKept when the old one could not be moved back."""
+    if not (force and (target.exists() or target.is_symlink())):
+        os.rename(folder, target)
+        return
+    old = folder.parent / f"{target.name}.old"
+    os.rename(target, old)
+    try:
+        os.rename(folder, target)
+    except BaseException:
+        try:
+            os.rename(old, target)
+        except OSError as error:
+            raise OldSceneKept(
+                f"{target}: cannot write the scene, nor put the old one back ({error.strerror or error}): "
+                f"the old scene is at {old}"
+            ) from None
+        raise
+
+
+def _remove_staging(parent: Path) -> None:
+    """Removes this process's staging folders (.import-PID, .import-PID.2, ...) from `parent` and
+    from the nearest folder above it that exists."""
+    folder = parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    name = re.compile(rf"^\.import-{os.getpid()}(\.\d+)?$")
+    for place in {folder, parent} if parent.is_dir() else {folder}:
+        for path in place.iterdir():
+            if name.match(path.name):
+                shutil.rmtree(path, ignore_errors=True)

@@ -55,7 +55,7 @@ USER = "user"
 # Set by the renderer itself; a [uniforms] binding may not take these names.
 BUILT_IN_UNIFORMS = frozenset(
     "u_time u_breath u_calm u_fade u_inv_view_proj u_eye_pos u_head_pos u_rest_forward u_rest_up u_resolution "
-    "u_panorama u_yuv u_y u_u u_v u_first_y u_first_u u_first_v u_loop_blend u_full_range u_layout u_yaw "
+    "u_panorama u_yuv u_y u_u u_v u_first_y u_first_u u_first_v u_loop_blend u_full_range u_bt601 u_layout u_yaw "
     "u_eye_index u_media_texels".split()
 )
 # FrameState fields that already run from 0 to 1; any other field needs `domain = [lo, hi]`.

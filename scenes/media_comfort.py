@@ -99,6 +99,11 @@ def comfort_warnings(footage: Footage) -> list[str]:
         warnings += _light_warnings(footage) + _motion_warnings(footage)
         if footage.problem:
             warnings.append(f"{footage.problem}: the file may be damaged (a session would loop back there)")
+        if footage.stops_at_s is not None:
+            warnings.append(
+                f"{footage.header.path.name}: the video stops at {clock(footage.stops_at_s)} of its declared "
+                f"{clock(footage.header.duration_s)} (cut short or damaged)"
+            )
     elif footage.mean_luminance > BRIGHT_MAX:
         warnings.append(
             f"very bright: mean luminance {footage.mean_luminance:.2f} (comfort rule: at most {BRIGHT_MAX})"

@@ -8,11 +8,14 @@ Only the left eye's picture is measured (the whole picture for mono), downscaled
 - motion, MOTION_FPS times a second: the mean absolute difference of consecutive grey frames, and
   how far the whole picture turned over the last second (phase correlation with numpy's FFT; the
   columns of an equirectangular picture wrap around, so a turn of the camera is a circular shift).
-At most MAX_MEASURED_S of a video is measured.
+At most MAX_MEASURED_S of a video is measured. Its frames are turned into RGB with the colour matrix
+the renderer uses (colour_matrix: the frame's tag, else BT.709 for HD and BT.601 below); photos are
+read with scenes/picture_file.py, as the renderer reads them.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,12 +24,19 @@ from pathlib import Path
 import numpy as np
 
 from tidewell.core.errors import TidewellError
+from tidewell.scenes.picture_file import MAX_PIXELS, PictureError, picture_size, read_rgb_picture
 
 ANALYSIS_SIZE = (256, 128)  # one eye's picture as measured: width, height
 MOTION_FPS = 10.0
 MAX_MEASURED_S = 60.0
 PICTURE_WIDTH = 2048  # the still kept for the thumbnail and palette: at most this wide
-MAX_PIXELS = 32768 * 16384  # a larger image would not fit in memory to be measured
+SHORT_BY_S = 0.5  # a video whose frames end more than this and SHORT_BY_SHARE before its declared
+SHORT_BY_SHARE = 0.1  # duration is cut short or damaged
+HD_ROWS = 720  # untagged video at least this high is taken as BT.709, lower as BT.601 (as FFmpeg's players do)
+# FFmpeg's names of the colour matrices (av_color_space_name) that say which one a video uses
+BT709_TAGS = frozenset({"bt709", "smpte240m", "bt2020nc", "bt2020c", "bt2020_ncl", "bt2020_cl"})
+BT601_TAGS = frozenset({"bt470bg", "smpte170m", "fcc", "bt601", "bt470"})
+AVCOL_SPC_NAMES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
 FLAT_GREY_STD = 0.01  # a frame with less contrast than this (0..1 grey) has no motion to measure
 WHOLE_PICTURE_FIT = 0.7  # a turn must leave at most this much of the difference between the frames
 MIN_CORRELATION = 0.08  # phase correlation peaks below this are no shift of the whole picture
@@ -59,6 +69,8 @@ class Footage:
     turn_deg_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # whole-picture turn over the last second
     measured_s: float = 0.0
     problem: str | None = None  # FFmpeg stopped reading part way
+    stops_at_s: float | None = None  # the frames end well before the declared duration, without an error
+    notes: list[str] = field(default_factory=list)  # what reading a photo changed (transparency, frames)
 
     @property
     def mean_luminance(self) -> float:
@@ -110,12 +122,16 @@ def _image_header(path: Path) -> MediaHeader:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            return MediaHeader(path, False, image.size, codec=image.format or "")
-    except UnidentifiedImageError:
-        raise MediaError(f"{path}: not an image Pillow can read (expected a JPEG, PNG or WebP)") from None
-    except (OSError, ValueError) as error:
-        raise MediaError(f"{path}: cannot read the image: {getattr(error, 'strerror', None) or error}") from None
+        with warnings.catch_warnings():  # what is too large is said below, in words
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            width, height = picture_size(path)
+    except PictureError as error:
+        if isinstance(error.__context__, UnidentifiedImageError):
+            raise MediaError(f"{path}: not an image Pillow can read (expected a JPEG, PNG or WebP)") from None
+        raise MediaError(str(error)) from None
+    if width * height > MAX_PIXELS:
+        raise MediaError(f"{path}: {width}x{height} is too large to read (at most 32768x16384 pixels)")
+    return MediaHeader(path, False, (width, height), codec=path.suffix.lstrip(".").upper())
 
 
 def _open_container(path: Path):
@@ -155,21 +171,18 @@ def measure(header: MediaHeader, layout: str, max_seconds: float = MAX_MEASURED_
 def _measure_image(header: MediaHeader, layout: str) -> Footage:
     from PIL import Image
 
-    if header.size[0] * header.size[1] > MAX_PIXELS:
-        raise MediaError(f"{header.path}: {header.size[0]}x{header.size[1]} is too large to read (at most 32768x16384)")
-    Image.MAX_IMAGE_PIXELS = None  # a 16k panorama is a large image, not a decompression bomb
     try:
-        with Image.open(header.path) as image:
-            image.draft("RGB", (PICTURE_WIDTH, PICTURE_WIDTH // 2))  # JPEG: decode at a reduced scale
-            picture = image.convert("RGB")
-    except (OSError, ValueError) as error:
-        raise MediaError(f"{header.path}: cannot read the image: {getattr(error, 'strerror', None) or error}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            picture, notes = read_rgb_picture(header.path)
+    except PictureError as error:
+        raise MediaError(str(error)) from None
     if picture.width > PICTURE_WIDTH:
         picture = picture.resize((PICTURE_WIDTH, max(1, round(picture.height * PICTURE_WIDTH / picture.width))))
     rgb = np.asarray(picture)
     small = np.asarray(picture.resize(layout_size(layout), Image.BOX))
     luminance = np.array([sphere_mean(relative_luminance(left_eye(small, layout)))])
-    return Footage(header, rgb, times=np.zeros(1), luminance=luminance)
+    return Footage(header, rgb, times=np.zeros(1), luminance=luminance, notes=notes)
 
 
 class _MotionMeter:
@@ -243,7 +256,7 @@ def _measure_video(header: MediaHeader, layout: str, max_seconds: float) -> Foot
     import av
 
     width, height = layout_size(layout)
-    times, luminance, picture, problem = [], [], None, None
+    times, luminance, picture, problem, at_limit = [], [], None, None, False
     meter = _MotionMeter()
     container = _open_container(header.path)
     try:
@@ -254,10 +267,12 @@ def _measure_video(header: MediaHeader, layout: str, max_seconds: float) -> Foot
             t = float(frame.time) if frame.time is not None else index / (header.fps or 30.0)
             start = t if start is None else start
             if t - start >= max_seconds:
+                at_limit = True
                 break
+            matrix = colour_matrix(_tag_name(frame.colorspace, stream.codec_context.colorspace), frame.height)
             if picture is None:
-                picture = _first_picture(frame)
-            small = left_eye(frame.reformat(width=width, height=height, format="rgb24").to_ndarray(), layout)
+                picture = _first_picture(frame, matrix)
+            small = left_eye(to_rgb(frame, width, height, matrix), layout)
             times.append(t - start)
             luminance.append(sphere_mean(relative_luminance(small)))
             meter.add(t - start, small.astype(np.float32) @ (REC709 / 255.0))
@@ -268,6 +283,8 @@ def _measure_video(header: MediaHeader, layout: str, max_seconds: float) -> Foot
     if picture is None:
         raise MediaError(f"{header.path}: FFmpeg cannot decode a frame of it ({problem or 'no frames'})")
     measured = times[-1] + 1.0 / (header.fps or 30.0)
+    short = header.duration_s - measured
+    stops_short = not at_limit and problem is None and short > max(SHORT_BY_S, SHORT_BY_SHARE * header.duration_s)
     return Footage(
         header,
         picture,
@@ -278,14 +295,48 @@ def _measure_video(header: MediaHeader, layout: str, max_seconds: float) -> Foot
         turn_deg_s=np.array(meter.turn),
         measured_s=measured,
         problem=problem,
+        stops_at_s=measured if stops_short else None,
     )
 
 
-def _first_picture(frame) -> np.ndarray:
+def colour_matrix(tagged: str | None, height: int) -> str:
+    """ "bt709" or "bt601": the YUV-to-RGB matrix of a video frame. `tagged` is FFmpeg's name of the
+    colour space the frame or stream is tagged with (av_color_space_name: "bt709", "bt470bg",
+    "smpte170m", ...; None, "unknown" or "" when untagged); an untagged video is BT.709 when it is
+    at least HD_ROWS (720) rows high, else BT.601. BT.2020 and SMPTE 240M, closest to BT.709, are
+    taken as BT.709."""
+    name = (tagged or "").strip().lower()
+    if name in BT709_TAGS:
+        return "bt709"
+    if name in BT601_TAGS:
+        return "bt601"
+    return "bt709" if height >= HD_ROWS else "bt601"
+
+
+def _tag_name(*tags) -> str | None:
+    """FFmpeg's name of the first tagged AVColorSpace among `tags` (ints), None when none is."""
+    for tag in tags:
+        if tag is not None and int(tag) in AVCOL_SPC_NAMES:
+            return AVCOL_SPC_NAMES[int(tag)]
+    return None
+
+
+def to_rgb(frame, width: int, height: int, matrix: str) -> np.ndarray:
+    """(height, width, 3) full-range RGB of a decoded frame, its YUV read with `matrix`."""
+    source = "ITU709" if matrix == "bt709" else "ITU601"
+    if frame.format.name.startswith(("rgb", "bgr", "gbr", "gray")):
+        source = None  # no YUV to convert
+    rgb = frame.reformat(
+        width=width, height=height, format="rgb24", src_colorspace=source, dst_colorspace=source, dst_color_range="JPEG"
+    )
+    return rgb.to_ndarray()
+
+
+def _first_picture(frame, matrix: str) -> np.ndarray:
     width, height = frame.width, frame.height
     if width > PICTURE_WIDTH:
         width, height = PICTURE_WIDTH, max(2, round(height * PICTURE_WIDTH / width))
-    return frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    return to_rgb(frame, width, height, matrix)
 
 
 def clock(t_s: float) -> str:

@@ -53,6 +53,9 @@ def read_panorama(data: dict, folder: Path, fail: Callable[..., Exception]) -> P
     if not isinstance(name, str) or Path(name).suffix.lower() not in suffixes:
         raise fail((key,), f"a file name ending in {', '.join(suffixes)}", name)
     media = folder / name
+    inside = Path(name).name == name and media.resolve().parent == folder.resolve()
+    if not inside:  # a scene folder holds its own picture: no path out of it, no link to elsewhere
+        raise fail((key,), "the name of a file in the scene's folder (no folders, no link out of it)", name)
     if not media.is_file():
         raise fail((key,), f"a file in the scene's folder ({media} not found)", name)
     layout = data.get("layout", "mono")

@@ -120,10 +120,12 @@ def emitted_kinds() -> tuple[dict[str, list[str]], set, list[str]]:
                     unexplained.append(f"{where}: {ast.unparse(node)}")
                 for literal in literals or ():
                     add(literal, where)
-            elif isinstance(node, ast.Dict):
+            elif isinstance(node, ast.Dict) and "detail" in {getattr(k, "value", None) for k in node.keys}:
+                # an event built in place (the hub's start_failed): kind and detail; other dicts with a
+                # "kind" (a panorama's scene.toml) are not events
                 for key, value in zip(node.keys, node.values):
                     if isinstance(key, ast.Constant) and key.value == "kind" and _literals(value):
-                        add(_literals(value)[0], where)  # an event built in place (the hub's start_failed)
+                        add(_literals(value)[0], where)
     return found, used, unexplained
 
 

@@ -267,3 +267,25 @@ def test_a_console_with_no_live_view_says_so_to_the_page():
     assert _parser().parse_args(["console", "--no-live-view"]).live_view is False
     assert _parser().parse_args(["console"]).live_view is True
     assert ConsoleHub(live_view=False).snapshot()["live_view"] is False
+
+
+def test_the_live_view_leaves_the_targets_texture_and_framebuffer_as_they_were():
+    import moderngl
+
+    from tidewell.engine.render.live_view import LiveView
+
+    ctx = moderngl.create_context(standalone=True, backend="egl")
+    try:
+        texture = ctx.texture((640, 360), 4)
+        texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        eye = ctx.framebuffer(color_attachments=[texture])
+        other = ctx.simple_framebuffer((100, 50))
+        other.use()
+        ctx.viewport = (0, 0, 100, 50)
+        live = LiveView(ctx, period_s=0.0, on_jpeg=lambda jpeg: None)
+        live.offer(eye)
+        assert texture.filter == (moderngl.NEAREST, moderngl.NEAREST)
+        assert ctx.fbo == other and tuple(ctx.viewport) == (0, 0, 100, 50)
+        live.close()
+    finally:
+        ctx.release()

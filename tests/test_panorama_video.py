@@ -198,3 +198,40 @@ def test_mipmaps_are_built_for_video_frames_only_where_the_view_shrinks_them(tmp
     expected = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR) if minified else (moderngl.LINEAR, moderngl.LINEAR)
     assert filters == {expected}
     assert means[-1] > means[1] + 30  # the video plays either way
+
+
+def test_a_solid_colour_video_is_drawn_in_its_colour(tmp_path):
+    """Encoded from RGB by FFmpeg's default (untagged, BT.601 for footage under 720 rows) and decoded
+    in the shader by the same rule: the colour comes back within a few levels."""
+    colour = (230, 200, 40)
+    folder = media_synth.scene_folder(tmp_path, "yellow", "yellow.mp4")
+    frames = [np.full((H, W, 3), colour, np.uint8) for _ in range(5)]
+    media_synth.write_video(folder / "yellow.mp4", frames)
+    target = OffscreenTarget(size=SIZE, comfort=False, scenes={"yellow": load_scene(folder, "user")}, strict=True)
+    try:
+        pixels = target.snapshot(scene_state("yellow", Posture.SEATED, breath=0.0, calm=0.0), SIZE)
+    finally:
+        target.close()
+    corner = pixels[:20, :20].reshape(-1, 3).mean(axis=0)  # away from the guide's halo
+    assert np.abs(corner - colour).max() < 8, corner
+
+
+def test_a_picture_that_fails_mid_session_gives_way_to_the_safe_scene(tmp_path, monkeypatch):
+    info = video_scene(tmp_path, "fails", np.linspace(40, 200, 30))
+    target = OffscreenTarget(size=SIZE, comfort=False, scenes={"fails": info}, strict=False)
+    try:
+        media = wait_for_frames(target, "fails")
+
+        def broken(state, pixel_angle=None):
+            raise RuntimeError("the driver lost the texture")
+
+        monkeypatch.setattr(media, "update", broken)
+        target.render(scene_state("fails", Posture.SEATED, t_s=1.0))
+        pixels = target.read_rgb()
+        problems = target.drain_problems()
+        drawn = target.renderer.as_drawn(scene_state("fails")).scene
+        assert not media.decoder._thread.is_alive()  # released with its program
+    finally:
+        target.close()
+    assert drawn == "ember" and pixels.max() > 3
+    assert any("fails.mp4: stopped: RuntimeError: the driver lost the texture" in p for p in problems), problems

@@ -342,3 +342,227 @@ def test_an_id_another_user_folder_has_or_the_built_in_folder_are_refused(tmp_pa
     code, _, err = run(capsys, photo, "--id", "lake2", "--into", scenes_import.SCENES_FOLDER, "--force")
     assert code == 2 and "the built-in scenes' folder" in err
     assert not (scenes_import.SCENES_FOLDER / "lake2").exists()
+
+
+# -- photos Pillow alone gets wrong ---------------------------------------------------------------
+
+
+def forged_png(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header declares width x height (8-bit RGB) but holds almost no pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)))
+    return path
+
+
+@pytest.mark.parametrize("size, says", [((40000, 20000), "40000x20000 is too large"), ((20000, 10000), "huge.png")])
+def test_a_huge_photo_is_one_line_exit_2_not_a_decompression_bomb(
+    tmp_path, scenes_dir, capsys, monkeypatch, size, says
+):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89478485)  # Pillow's default, as in a fresh `tidewell`
+    photo = forged_png(tmp_path / "huge.png", *size)
+    code, out, err = run(capsys, photo, "--id", "huge")
+    assert code == 2 and err.startswith("tidewell: ") and err.count("\n") == 1 and says in err, err
+    assert "Traceback" not in err and "DecompressionBomb" not in err
+    assert Image.MAX_IMAGE_PIXELS == 89478485  # no process-wide change of Pillow's limit
+    assert not (scenes_dir / "huge").exists() and not any(scenes_dir.glob(".import-*"))
+
+
+def test_a_16_bit_grey_photo_is_measured_at_its_brightness_not_white(tmp_path, scenes_dir, capsys):
+    photo = tmp_path / "grey16.png"
+    Image.fromarray(np.full((256, 512), 32768, dtype=np.uint16)).save(photo)
+    code, out, err = run(capsys, photo, "--id", "grey16")
+    assert code == 0 and "very bright" not in err, err
+    assert "mean luminance 0.21" in out, out  # 50% grey: sRGB 128, linear 0.216
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_taken_as_shown(tmp_path, scenes_dir, capsys):
+    stored = np.ascontiguousarray(np.rot90(blue_world(1024, 512), k=-1))  # 512 wide, 1024 high: turned right
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to show"
+    photo = tmp_path / "turned.jpg"
+    Image.fromarray(stored).save(photo, exif=exif.tobytes(), quality=95)
+    code, out, err = run(capsys, photo, "--id", "turned")
+    assert code == 0, err
+    assert "measured turned.jpg: 1024x512 mono" in out
+    with Image.open(scenes_dir / "turned" / "thumbnail.png") as thumbnail:
+        r, g, b = np.asarray(thumbnail.convert("RGB"))[90, 160]  # the red marker ahead, the right way up
+    assert r > 150 and b < 150, (r, g, b)
+
+
+def test_transparent_parts_of_a_photo_are_warned_of(tmp_path, scenes_dir, capsys):
+    rgba = np.dstack([blue_world(512, 256), np.full((256, 512), 255, np.uint8)])
+    rgba[:64, :, 3] = 0  # the sky cut out
+    photo = tmp_path / "cutout.png"
+    Image.fromarray(rgba, "RGBA").save(photo)
+    code, out, err = run(capsys, photo, "--id", "cutout")
+    assert code == 0
+    assert "warning: cutout.png: transparent parts are shown black" in err, err
+
+
+# -- a video cut short ----------------------------------------------------------------------------
+
+
+def cut_video(path: Path) -> Path:
+    """A 3 s faststart MP4 (its index first) cut to 2/3 of its bytes: it opens, and its frames end early."""
+    media_synth.write_video(path, media_synth.level_frames(256, 128, np.linspace(40, 200, 90)), faststart=True)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def test_a_video_cut_short_is_imported_with_a_warning(tmp_path, scenes_dir, capsys):
+    video = cut_video(tmp_path / "cut.mp4")
+    code, out, err = run(capsys, video, "--id", "cut")
+    assert code == 0
+    assert "warning: cut.mp4: the video stops at 00:0" in err and "of its declared 00:03 (cut short or damaged)" in err
+
+
+def test_a_video_without_a_declared_duration_is_not_said_to_stop_short(tmp_path):
+    from dataclasses import replace
+
+    from tidewell.scenes.media_probe import measure, read_header
+
+    video = cut_video(tmp_path / "cut.mp4")
+    assert measure(read_header(video, True), "mono").stops_at_s is not None
+    assert measure(replace(read_header(video, True), duration_s=0.0), "mono").stops_at_s is None
+
+
+# -- interrupted, racing, or nowhere to write -----------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["measure", "load_scene"])
+def test_ctrl_c_leaves_nothing_behind(tmp_path, scenes_dir, capsys, monkeypatch, where):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scenes_import, where, interrupted)  # while measuring, or with the staging folder full
+    photo = media_synth.write_image(tmp_path / "lake.png", blue_world(256, 128))
+    code, out, err = run(capsys, photo, "--id", "lake")
+    assert code == 130 and err == "import interrupted: nothing was written\n", err
+    assert not scenes_dir.exists() or list(scenes_dir.iterdir()) == []  # no staging folder left
+    assert not any(tmp_path.glob(".import-*"))
+
+
+def test_a_destination_that_cannot_be_written_is_said_before_measuring(tmp_path, scenes_dir, capsys, monkeypatch):
+    def not_reached(*args, **kwargs):
+        raise AssertionError("measured before the destination was checked")
+
+    monkeypatch.setattr(scenes_import, "measure", not_reached)
+    photo = media_synth.write_image(tmp_path / "lake.png", blue_world(256, 128))
+    (tmp_path / "a_file").write_text("")
+    for into, says in [
+        ("/proc", "/proc: cannot write there: it takes no new folders"),
+        (tmp_path / "a_file", "a_file: is not a folder"),
+        (tmp_path / "a_file" / "below", f"cannot be made: {tmp_path / 'a_file'} is not a folder"),
+    ]:
+        code, out, err = run(capsys, photo, "--id", "lake", "--into", into)
+        assert code == 2 and err.count("\n") == 1 and says in err, err
+    assert not scenes_dir.exists()
+
+
+def test_the_check_it_line_quotes_its_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TIDEWELL_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "my scenes; $HOME"
+    monkeypatch.setenv("TIDEWELL_SCENES_DIR", str(folder))
+    photo = media_synth.write_image(tmp_path / "lake.png", blue_world(256, 128))
+    code, out, _ = run(capsys, photo, "--id", "lake")
+    assert code == 0
+    assert f"check it: tidewell scenes render '{folder / 'lake'}' --out lake.png --eye both" in out, out
+
+
+def test_a_scene_folder_that_appears_while_importing_is_left_alone(tmp_path, scenes_dir, capsys, monkeypatch):
+    loaded = scenes_import.load_scene
+
+    def and_another_import(folder, source):
+        loaded(folder, source=source)
+        (scenes_dir / "lake").mkdir()
+        (scenes_dir / "lake" / "theirs.txt").write_text("the other import's")
+
+    monkeypatch.setattr(scenes_import, "load_scene", and_another_import)
+    photo = media_synth.write_image(tmp_path / "lake.png", blue_world(256, 128))
+    code, _, err = run(capsys, photo, "--id", "lake")
+    assert code == 2 and err.count("\n") == 1, err
+    assert (
+        f"{scenes_dir / 'lake'} appeared while importing (another import of the same id?): nothing was written" in err
+    )
+    assert [p.name for p in scenes_dir.iterdir()] == ["lake"]
+    assert [p.name for p in (scenes_dir / "lake").iterdir()] == ["theirs.txt"]
+
+
+def test_force_keeps_the_old_scene_when_the_new_one_cannot_take_its_place(tmp_path, scenes_dir, capsys, monkeypatch):
+    photo = media_synth.write_image(tmp_path / "a.png", blue_world(256, 128))
+    assert run(capsys, photo, "--id", "lake", "--title", "First")[0] == 0
+    rename, failed = os.rename, []
+
+    def fails_once(source, destination):
+        if Path(destination) == scenes_dir / "lake" and ".old" not in Path(source).name and not failed:
+            failed.append(source)
+            raise OSError(28, "No space left on device")
+        rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", fails_once)
+    code, _, err = run(capsys, photo, "--id", "lake", "--title", "Second", "--force")
+    assert failed and code == 2 and "cannot write the scene: No space left on device" in err, err
+    assert available_scenes()["lake"].title == "First"
+    assert [p.name for p in scenes_dir.iterdir()] == ["lake"]  # the old one back, no staging folder left
+    monkeypatch.setattr(os, "rename", rename)
+    assert run(capsys, photo, "--id", "lake", "--title", "Second", "--force")[0] == 0
+    assert available_scenes()["lake"].title == "Second"
+    assert [p.name for p in scenes_dir.iterdir()] == ["lake"]
+
+
+# -- the colours of a video, as the renderer reads them -------------------------------------------
+
+
+def test_the_colour_matrix_is_the_tag_else_bt709_for_hd_else_bt601():
+    from tidewell.scenes.media_probe import colour_matrix
+
+    assert colour_matrix("bt709", 480) == "bt709" and colour_matrix("BT709", 64) == "bt709"
+    assert colour_matrix("smpte170m", 1080) == "bt601" and colour_matrix("bt470bg", 2160) == "bt601"
+    assert colour_matrix("bt2020nc", 480) == "bt709"
+    for untagged in (None, "", "unknown", "reserved"):
+        assert colour_matrix(untagged, 720) == "bt709" and colour_matrix(untagged, 719) == "bt601"
+
+
+def matrix_video(path: Path, height: int, matrix: str, tagged: bool, colour=(200, 40, 60)) -> Path:
+    """Three frames of one colour, turned into YUV with `matrix` ("ITU709" or "ITU601"), tagged BT.709 or untagged."""
+    picture = np.zeros((height, 2 * height, 3), np.uint8)
+    picture[:] = colour
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 2 * height, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "12"}
+        if tagged:
+            stream.codec_context.colorspace = 1  # AVCOL_SPC_BT709
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=matrix
+            )
+            frame.pts = index
+            if tagged:
+                frame.colorspace = 1
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    "height, matrix, tagged",
+    [(720, "ITU709", False), (480, "ITU601", False), (64, "ITU709", True)],
+    ids=["untagged HD is BT.709", "untagged SD is BT.601", "a BT.709 tag wins over the height"],
+)
+def test_video_colours_are_read_with_the_matrix_the_renderer_uses(tmp_path, height, matrix, tagged):
+    from tidewell.scenes.media_probe import measure, read_header
+
+    video = matrix_video(tmp_path / "colour.mp4", height, matrix, tagged)
+    picture = measure(read_header(video, True), "mono").picture
+    centre = picture[picture.shape[0] // 2, picture.shape[1] // 2].astype(int)
+    assert np.abs(centre - (200, 40, 60)).max() <= 4, centre  # the other matrix is off by 13 to 20

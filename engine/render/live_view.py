@@ -117,7 +117,7 @@ class LiveView:
         self._next_s = -math.inf
         self._offers = 0
         self._pending: tuple[tuple[int, int], int] | None = None  # (size, offer it started at)
-        self._program = self._vao = self._fbo = self._pbo = self._copy = None
+        self._program = self._vao = self._fbo = self._pbo = self._copy = self._sampler = None
         self._lock = threading.Lock()
         try:  # compiled now, not at the first offer: a shader compile would cost a frame (llvmpipe: ~100 ms)
             self._program = ctx.program(**_SHADERS)
@@ -160,8 +160,11 @@ class LiveView:
                 self._pbo.release()
             self._pbo = self.ctx.buffer(reserve=size[0] * size[1] * 3)
         scale = max(drawn[0] / size[0], drawn[1] / size[1])
-        texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        bound, viewport = self.ctx.fbo, self.ctx.viewport  # the target's: given back after the pass
+        if self._sampler is None:  # its own sampling, not the texture's: the eye's owner keeps its filter
+            self._sampler = self.ctx.sampler(filter=(moderngl.LINEAR, moderngl.LINEAR), repeat_x=False, repeat_y=False)
         texture.use(location=0)
+        self._sampler.use(location=0)
         self._fbo.use()
         self.ctx.viewport = (0, 0, *size)
         self._program["u_eye"].value = 0
@@ -170,7 +173,11 @@ class LiveView:
         self._program["u_taps"].value = max(1, min(MAX_TAPS, math.ceil(scale / 2)))
         self._program["u_encode_srgb"].value = self.srgb_source
         self._vao.render(moderngl.TRIANGLES, vertices=3)
+        self._sampler.clear(location=0)
         self._fbo.read_into(self._pbo, viewport=(0, 0, *size), components=3, alignment=1)  # into the PBO: async
+        if bound is not None:  # a standalone context has no framebuffer of its own until one is used
+            bound.use()
+            self.ctx.viewport = viewport
         self._pending = (size, self._offers)
         self.reads += 1
 
@@ -246,7 +253,7 @@ class LiveView:
         self._queue.put(None)
         self._worker.join(timeout=5.0)
         release_framebuffer(self._fbo)
-        for item in (self._vao, self._program, self._pbo, self._copy):
+        for item in (self._vao, self._program, self._pbo, self._copy, self._sampler):
             if item is not None:
                 item.release()
-        self._fbo = self._vao = self._program = self._pbo = self._copy = None
+        self._fbo = self._vao = self._program = self._pbo = self._copy = self._sampler = None

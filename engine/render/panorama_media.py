@@ -10,12 +10,14 @@ import math
 
 import moderngl
 import numpy as np
+from PIL import Image
 
 from tidewell.engine.render.panorama_parts import check_layout, eye_texels, mipmapped
 from tidewell.engine.render.video_decoder import fitted_size
 from tidewell.engine.render.video_panorama import VideoPanorama
 from tidewell.scenes.catalog import SceneError
 from tidewell.scenes.panorama_spec import LAYOUT_CODES, PanoramaSpec
+from tidewell.scenes.picture_file import PictureError, read_rgb_picture
 
 
 def open_panorama(ctx: moderngl.Context, spec: PanoramaSpec):
@@ -44,16 +46,10 @@ def bind_panorama(media: PanoramaMedia, spec: PanoramaSpec, state, eye_offset_m:
 
 class StillPanorama:
     def __init__(self, ctx: moderngl.Context, spec: PanoramaSpec, max_size: int):
-        from PIL import Image, UnidentifiedImageError
-
-        self.problems: list[str] = []
-        Image.MAX_IMAGE_PIXELS = None  # a 16k panorama is a large image, not a decompression bomb
         try:
-            with Image.open(spec.media) as image:
-                image.load()
-                picture = image.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError) as error:
-            raise SceneError(f"{spec.media}: cannot read the image: {error}") from None
+            picture, self.problems = read_rgb_picture(spec.media)
+        except PictureError as error:
+            raise SceneError(str(error)) from None
         check_layout(spec.media, picture.size, spec.layout)
         if max(picture.size) > max_size:
             fitted = fitted_size(picture.size, max_size)

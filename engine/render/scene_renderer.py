@@ -169,8 +169,8 @@ class SceneRenderer:
         self._drawn[scene_id] = NOTHING_DRAWN if compiled is None else compiled.info.id
         width, height = size
         if compiled is not None and compiled.media is not None:  # uploads and builds mipmaps: before fbo.use()
-            compiled.media.wait_for_frames = self.wait_for_video
-            compiled.media.update(state, pixel_angle(size, eye))
+            compiled = self._updated_media(scene_id, compiled, state, pixel_angle(size, eye))
+            self._drawn[scene_id] = NOTHING_DRAWN if compiled is None else compiled.info.id
         fbo.use()
         self.ctx.viewport = (0, 0, width, height)
         if compiled is None:  # not even the safe scene compiles: dark, never garbage
@@ -258,9 +258,26 @@ class SceneRenderer:
             return None
         try:
             return open_panorama(self.ctx, info.panorama)
-        except SceneError:
+        except Exception as error:  # a picture nobody foresaw must not end the session
             program.release()
-            raise
+            if isinstance(error, SceneError):
+                raise
+            raise SceneError(f"{info.panorama.media}: cannot be shown: {type(error).__name__}: {error}") from None
+
+    def _updated_media(self, scene_id: str, compiled: _Compiled, state: FrameState, angle: float) -> _Compiled | None:
+        """`compiled` with its picture brought up to `state`; the safe scene's program when that failed."""
+        try:
+            compiled.media.wait_for_frames = self.wait_for_video
+            compiled.media.update(state, angle)
+            return compiled
+        except Exception as error:
+            message = f"{compiled.info.panorama.media}: stopped: {type(error).__name__}: {error}"
+            if self.strict:
+                raise SceneError(message) from None
+            self._report(scene_id, f"{message} (showing the safe scene)")
+            self._errors[scene_id] = message
+            self._compiled.pop(scene_id).release()
+            return self._scene_program(scene_id)
 
     def _report(self, key: str, message: str) -> None:
         """Adds `message` to `problems` unless it is what was last said about `key`."""

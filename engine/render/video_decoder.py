@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tidewell.core.errors import TidewellError
+from tidewell.scenes.media_probe import colour_matrix
 
 AHEAD = 4  # decoded frames kept ready: ~130 ms at 30 fps, 4 x 11 MB at 4K
 HARDWARE_DEVICES = ("cuda", "vaapi", "videotoolbox", "d3d11va", "qsv")
@@ -32,8 +33,9 @@ class VideoError(TidewellError):
 class VideoFrame:
     t_s: float  # media time: loop * duration + the frame's own time
     loop: int
-    planes: np.ndarray  # (H * 3 / 2, W) uint8: Y, then U and V at half size (PyAV's yuv420p layout)
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray]  # Y (H, W), U and V (ceil(H/2), ceil(W/2)), uint8
     full_range: bool  # JPEG range (0-255) rather than video range (16-235)
+    bt601: bool  # the colour matrix: BT.601 (SD) rather than BT.709 (HD, 360-degree footage)
 
 
 class VideoDecoder:
@@ -88,13 +90,31 @@ class VideoDecoder:
             raise VideoError(f"{self.path}: cannot open: {error.strerror or error}") from None
 
     def _duration(self) -> float | None:
+        """The video stream's length as declared (corrected at the first loop's end: the last frame's end)."""
         if self.stream.duration and self.stream.time_base:
             return float(self.stream.duration * self.stream.time_base)
-        if self.container.duration:
-            return self.container.duration / 1_000_000
         if self.stream.frames:
             return self.stream.frames / self.fps
-        return None
+        if self.container.duration and len(self.container.streams) == 1:  # not a sound track's length
+            return self.container.duration / 1_000_000
+        return self._last_frame_end()
+
+    def _last_frame_end(self) -> float | None:
+        """Where the video stream ends, from its last packets (WebM and MKV declare no stream length, and
+        the file's length may be a longer sound track's); None when the file cannot tell."""
+        import av
+
+        base, start, end = self.stream.time_base, self.stream.start_time or 0, None
+        try:
+            if self.container.duration:  # near the end: the last keyframe before it
+                self.container.seek(self.container.duration, backward=True, any_frame=False)
+            for packet in self.container.demux(self.stream):
+                if packet.pts is not None:
+                    end = max(end or 0.0, float((packet.pts - start + (packet.duration or 0)) * base))
+            self.container.seek(0, stream=self.stream)
+        except (av.FFmpegError, OSError, ValueError):
+            return None
+        return end
 
     def first_frame(self, timeout_s: float = FIRST_FRAME_TIMEOUT_S) -> VideoFrame:
         """The first decoded frame (waits for it): what is shown before the clock reaches any other."""
@@ -129,7 +149,7 @@ class VideoDecoder:
         self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
-        loop, offset, last_end = 0, 0.0, 0.0
+        loop, offset, last_end, decoded = 0, 0.0, 0.0, False
         start = self.stream.start_time or 0
         try:
             while not self._stop:
@@ -138,13 +158,23 @@ class VideoDecoder:
                         continue
                     t = float((frame.pts - start) * frame.time_base)
                     last_end = max(last_end, t + 1.0 / self.fps)
-                    if not self._put(VideoFrame(offset + t, loop, self._planes(frame), _full_range(frame))):
+                    frame_of_loop = VideoFrame(
+                        offset + t, loop, self._planes(frame), _full_range(frame), self._bt601(frame)
+                    )
+                    if not self._put(frame_of_loop):
                         return
-                if loop == 0 and last_end == 0.0:
-                    raise VideoError(f"{self.path}: the video holds no frame")
-                offset += self.duration_s if self.duration_s else last_end
-                self.duration_s = self.duration_s or last_end
+                    decoded = True
+                if not decoded:
+                    raise VideoError(
+                        f"{self.path}: the video holds no frame"
+                        if loop == 0
+                        else f"{self.path}: cannot read it again from the start"
+                    )
+                # The video's own end, not the file's: a sound track may run on after the last frame.
+                self.duration_s = last_end
+                offset += last_end
                 loop += 1
+                decoded = False
                 self.container.seek(0, stream=self.stream)
         except Exception as error:  # FFmpeg errors mid-file: the last frame stays on screen
             with self._changed:
@@ -153,11 +183,18 @@ class VideoDecoder:
         finally:
             self.container.close()
 
-    def _planes(self, frame) -> np.ndarray:
+    def _planes(self, frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         width, height = self.size
         if frame.format.name not in ("yuv420p", "yuvj420p") or (frame.width, frame.height) != self.size:
             frame = frame.reformat(width=width, height=height, format="yuv420p")
-        return frame.to_ndarray()
+        planes = []
+        for plane in frame.planes:  # rows padded to line_size: cut to the plane's own width
+            rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+            planes.append(np.ascontiguousarray(rows[:, : plane.width]))
+        return tuple(planes)
+
+    def _bt601(self, frame) -> bool:
+        return colour_matrix(_colorspace_name(frame), self.size[1]) == "bt601"
 
     def _put(self, frame: VideoFrame) -> bool:
         with self._changed:
@@ -170,10 +207,21 @@ class VideoDecoder:
 
 
 def fitted_size(size: tuple[int, int], max_size: int) -> tuple[int, int]:
-    """`size` scaled down to fit `max_size` on its longer side, both sides even (yuv420p halves them)."""
+    """`size` as it is when it fits `max_size` on its longer side, else scaled down to fit (even sides)."""
     width, height = size
-    scale = min(1.0, max_size / max(width, height))
+    if max(width, height) <= max_size:
+        return width, height
+    scale = max_size / max(width, height)
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+# FFmpeg's AVColorSpace codes, as PyAV's VideoFrame.colorspace gives them, by FFmpeg's names
+_COLORSPACES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
+
+
+def _colorspace_name(frame) -> str | None:
+    """The frame's colour matrix tag, None when untagged."""
+    return _COLORSPACES.get(int(getattr(frame, "colorspace", 2) or 2))
 
 
 def _full_range(frame) -> bool:

@@ -24,7 +24,7 @@ from tidewell.scenes.panorama_spec import PanoramaSpec
 
 LOOP_FADE_S = 1.0
 UPLOAD_STRIPS = 2  # a frame's planes go up in this many strips, one per drawn frame
-MAX_STEP_S = 0.25  # a longer gap between draws (a stall, a scene shown again) moves the media clock this much
+MAX_STEP_S = 0.5  # a longer gap between draws (a stall, a scene shown again) moves the media clock this much
 BEHIND_WARNING_S = 2.0  # the picture this far behind its clock: the machine cannot decode the video in time
 
 
@@ -38,11 +38,18 @@ class VideoPanorama:
         except VideoError as error:
             raise SceneError(str(error)) from None
         try:
-            check_layout(spec.media, self.decoder.source_size, spec.layout)
-            first = self.decoder.first_frame()
-        except (SceneError, VideoError) as error:
+            self._open(spec, max_size)
+        except BaseException as error:  # the decoder's thread must not outlive a picture that failed
             self.decoder.close()
-            raise SceneError(str(error)) from None
+            self._release_planes()
+            if isinstance(error, (SceneError, VideoError)):
+                raise SceneError(str(error)) from None
+            raise
+
+    def _open(self, spec: PanoramaSpec, max_size: int) -> None:
+        self._sets: list[list[moderngl.Texture]] = []
+        check_layout(spec.media, self.decoder.source_size, spec.layout)
+        first = self.decoder.first_frame()
         if self.decoder.size != self.decoder.source_size:
             (sw, sh), (w, h) = self.decoder.source_size, self.decoder.size
             self.problems.append(
@@ -56,7 +63,7 @@ class VideoPanorama:
         self.frames_shown = 0
         self.minified = True  # until a view says otherwise: mipmaps for every new frame
         self._shown_t = 0.0
-        self._full_range = first.full_range
+        self._full_range, self._bt601 = first.full_range, first.bt601
         self._blend = 0.0
         self._last_t: float | None = None
         self._pending: VideoFrame | None = None
@@ -69,7 +76,7 @@ class VideoPanorama:
 
     def _plane_set(self) -> list[moderngl.Texture]:
         width, height = self.decoder.size
-        chroma = (width // 2, height // 2)
+        chroma = ((width + 1) // 2, (height + 1) // 2)
         return [self.ctx.texture(size, 1, alignment=1) for size in ((width, height), chroma, chroma)]
 
     def update(self, state, pixel_angle: float | None = None) -> None:
@@ -117,26 +124,23 @@ class VideoPanorama:
                 plane.repeat_y = False
         self._sets[0], self._sets[1] = self._sets[1], self._sets[0]
         self._blend = self._loop_blend(frame)
-        self._full_range = frame.full_range
+        self._full_range, self._bt601 = frame.full_range, frame.bt601
         self._shown_t = frame.t_s
         self._pending = None
         self.frames_shown += 1
 
     def _upload(self, frame: VideoFrame, planes: list[moderngl.Texture], whole: bool) -> bool:
         """Uploads the next strip of `frame` into `planes` (all of it when `whole`); True when complete."""
-        width, height = self.decoder.size
+        height = self.decoder.size[1]
         top = 0 if whole else self._uploaded_rows
         bottom = height if whole else min(height, top + math.ceil(height / UPLOAD_STRIPS / 2) * 2)
-        quarter = height // 4
-        sources = (
-            frame.planes[:height],
-            frame.planes[height : height + quarter].reshape(height // 2, width // 2),
-            frame.planes[height + quarter :].reshape(height // 2, width // 2),
-        )
-        for index, (plane, source) in enumerate(zip(planes, sources)):
-            first, last = (top, bottom) if index == 0 else (top // 2, bottom // 2)
-            rows = np.ascontiguousarray(source[first:last])
-            plane.write(rows, viewport=(0, first, plane.size[0], last - first))
+        for index, (plane, source) in enumerate(zip(planes, frame.planes)):
+            first, last = (top, bottom) if index == 0 else (top // 2, (bottom + 1) // 2)
+            last = min(last, source.shape[0])
+            if last > first:
+                plane.write(
+                    np.ascontiguousarray(source[first:last]), viewport=(0, first, source.shape[1], last - first)
+                )
         self._uploaded_rows = bottom
         return bottom >= height
 
@@ -153,6 +157,7 @@ class VideoPanorama:
             "u_first_v": 5,
             "u_loop_blend": self._blend,
             "u_full_range": self._full_range,
+            "u_bt601": self._bt601,
         }
 
     def drain_problems(self) -> list[str]:
@@ -169,6 +174,10 @@ class VideoPanorama:
 
     def release(self) -> None:
         self.decoder.close()
-        for planes in self._sets:
+        self._release_planes()
+
+    def _release_planes(self) -> None:
+        for planes in getattr(self, "_sets", []):
             for plane in planes:
                 plane.release()
+        self._sets = []

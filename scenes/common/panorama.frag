@@ -25,6 +25,7 @@ uniform sampler2D u_first_u;
 uniform sampler2D u_first_v;
 uniform float u_loop_blend;
 uniform bool u_full_range;     // JPEG range (0-255) rather than video range (16-235)
+uniform bool u_bt601;          // the video's colour matrix: BT.601 (SD footage) rather than BT.709
 uniform int u_layout;          // 0 mono, 1 top-bottom (left eye on top), 2 side-by-side (left eye left)
 uniform int u_eye_index;       // 0 left, 1 right
 uniform float u_yaw;           // radians: the picture's yaw shown straight ahead
@@ -50,7 +51,7 @@ vec2 in_picture(vec2 uv) {
     return uv;
 }
 
-// BT.709, the matrix of HD and 360-degree footage.
+// The video's colour matrix: BT.709 (HD and 360-degree footage) or BT.601 (SD).
 vec3 rgb_of(float y, float cb, float cr) {
     cb -= 0.5;
     cr -= 0.5;
@@ -59,7 +60,9 @@ vec3 rgb_of(float y, float cb, float cr) {
         cb *= 255.0 / 224.0;
         cr *= 255.0 / 224.0;
     }
-    return clamp(vec3(y + 1.5748 * cr, y - 0.1873 * cb - 0.4681 * cr, y + 1.8556 * cb), 0.0, 1.0);
+    vec3 rgb = u_bt601 ? vec3(y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb)
+                       : vec3(y + 1.5748 * cr, y - 0.1873 * cb - 0.4681 * cr, y + 1.8556 * cb);
+    return clamp(rgb, 0.0, 1.0);
 }
 
 vec3 picture(vec2 uv, float lod) {

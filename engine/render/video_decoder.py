@@ -194,7 +194,9 @@ class VideoDecoder:
         return tuple(planes)
 
     def _bt601(self, frame) -> bool:
-        return colour_matrix(_colorspace_name(frame), self.size[1]) == "bt601"
+        """The frame's colour matrix tag, else the stream's, else by its height (as the importer reads it)."""
+        tag = _colorspace_name(frame) or _colorspace_name(self.stream.codec_context)
+        return colour_matrix(tag, self.source_size[1]) == "bt601"
 
     def _put(self, frame: VideoFrame) -> bool:
         with self._changed:
@@ -219,9 +221,12 @@ def fitted_size(size: tuple[int, int], max_size: int) -> tuple[int, int]:
 _COLORSPACES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
 
 
-def _colorspace_name(frame) -> str | None:
-    """The frame's colour matrix tag, None when untagged."""
-    return _COLORSPACES.get(int(getattr(frame, "colorspace", 2) or 2))
+def _colorspace_name(tagged) -> str | None:
+    """A frame's or codec context's colour matrix tag, None when untagged."""
+    try:
+        return _COLORSPACES.get(int(getattr(tagged, "colorspace", 2) or 2))
+    except (TypeError, ValueError):
+        return None
 
 
 def _full_range(frame) -> bool:

@@ -36,3 +36,21 @@ def test_a_stereo_panorama_shows_each_eye_its_own_half(child_factory, tmp_path, 
     (lr, lg, _), (rr, rg, _) = (eye.reshape(-1, 3).mean(axis=0) for eye in eyes)
     assert lr > 1.5 * lg, f"left eye red {lr:.0f} green {lg:.0f}"
     assert rg > 1.5 * rr, f"right eye red {rr:.0f} green {rg:.0f}"
+
+
+def test_the_console_live_view_shows_the_left_eye_of_the_headset(child_factory, tmp_path, monkeypatch):  # noqa: F811
+    scenes = tmp_path / "scenes"
+    folder = media_synth.scene_folder(scenes, "stereo_live", "stereo_live.png", layout="top-bottom")
+    left = np.full((256, 512, 3), (190, 70, 70), np.uint8)
+    right = np.full((256, 512, 3), (70, 190, 70), np.uint8)
+    media_synth.write_image(folder / "stereo_live.png", np.concatenate([left, right], axis=0))
+    monkeypatch.setenv("TIDEWELL_SCENES_DIR", str(scenes))
+    child: Child = child_factory("--program", "taster", "--minutes", "0.3", "--scene", "stereo_live", "--live-view")
+    result = child.finish(60)
+    assert result["status"] == "completed" and result["lost"] is None
+    live = result["live_view"]
+    assert live["images"] >= 2 and live["problems"] == []
+    picture = np.asarray(Image.open(child.folder / "out" / "live.jpg").convert("RGB"), dtype=np.float64)
+    assert picture.shape[1] == 320  # the simulated eye's width (under the live view's 480)
+    red, green, _ = picture.reshape(-1, 3).mean(axis=0)
+    assert red > 1.5 * green, f"the live view is the left eye: red {red:.0f}, green {green:.0f}"

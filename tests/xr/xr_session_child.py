@@ -108,7 +108,7 @@ def main() -> int:
         if args.live_view:  # as a console session attaches it (engine/console/live_preview.py)
             from tidewell.engine.console.live_preview import SessionLiveView
 
-            SessionLiveView(lambda jpeg: None, "xr", headless=True).attach_headset(target)
+            SessionLiveView((args.out / "live.jpg").write_bytes, "xr", headless=True).attach_headset(target)
 
     options = RunOptions(
         target="xr",

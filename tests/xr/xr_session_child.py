@@ -108,7 +108,9 @@ def main() -> int:
         if args.live_view:  # as a console session attaches it (engine/console/live_preview.py)
             from tidewell.engine.console.live_preview import SessionLiveView
 
-            SessionLiveView((args.out / "live.jpg").write_bytes, "xr", headless=True).attach_headset(target)
+            images = iter(range(10**6))  # each image kept: the session fades in and out of dark
+            keep = lambda jpeg: (args.out / f"live-{next(images):04d}.jpg").write_bytes(jpeg)  # noqa: E731
+            SessionLiveView(keep, "xr", headless=True).attach_headset(target)
 
     options = RunOptions(
         target="xr",
